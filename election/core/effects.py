@@ -1,0 +1,133 @@
+"""Effects: what the reducer asks the shell to do, as frozen data (never closures).
+
+Each effect that talks to the world carries a `request` id; its handler answers with
+exactly one outcome event bearing that id (ok, failed, or unknown after its deadline).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+
+@attrs.frozen(kw_only=True)
+class Effect:
+    """Base of all effects."""
+
+
+@attrs.frozen(kw_only=True)
+class StartTimer(Effect):
+    """Fire `TimerFired(name, id)` after `delay` seconds (replaces a live timer of `name`)."""
+
+    name: str
+    id: int
+    delay: float
+
+
+@attrs.frozen(kw_only=True)
+class CancelTimer(Effect):
+    """Cancel the timer `name` if it is still the one with `id`."""
+
+    name: str
+    id: int
+
+
+@attrs.frozen(kw_only=True)
+class Connect(Effect):
+    """Open a ZooKeeper session (or keep the one that is open). Answer: `ConnectResult`;
+    the session's own changes arrive as `SessionConnected`/`SessionSuspended`/`SessionLost`."""
+
+    request: int
+
+
+@attrs.frozen(kw_only=True)
+class CloseSession(Effect):
+    """Close the ZooKeeper session. Answer: `SessionClosed`."""
+
+    request: int
+
+
+@attrs.frozen(kw_only=True)
+class CheckFileDir(Effect):
+    """Make file-dir if missing and check it is a writable directory. Answer: `FileDirChecked`."""
+
+    request: int
+
+
+@attrs.frozen(kw_only=True)
+class EnsurePath(Effect):
+    """Make the parents of `path` (persistent nodes). Answer: `PathEnsured`."""
+
+    request: int
+    path: str
+
+
+@attrs.frozen(kw_only=True)
+class CreateNode(Effect):
+    """Create the ephemeral node `path` holding `replica`. Answer: `NodeCreated`."""
+
+    request: int
+    path: str
+    replica: str
+
+
+@attrs.frozen(kw_only=True)
+class ReadNode(Effect):
+    """Stat `path` and leave a watch on it. Answer: `NodeRead`, later `NodeWatchFired`."""
+
+    request: int
+    path: str
+
+
+@attrs.frozen(kw_only=True)
+class ReleaseNode(Effect):
+    """Delete `path` only if it is still the node of `token` (czxid). Answer: `NodeReleased`."""
+
+    request: int
+    path: str
+    token: int
+
+
+@attrs.frozen(kw_only=True)
+class WriteLeaderFile(Effect):
+    """Write leader file (`token`, `seq`) atomically, unless file-dir holds a higher token
+    or the session is known to be down. Answer: `FileWritten`."""
+
+    request: int
+    token: int
+    seq: int
+    replica: str
+
+
+@attrs.frozen(kw_only=True)
+class PruneFiles(Effect):
+    """Remove our own files beyond `keep`, oldest first, never one above `token`.
+    Answer: `FilesPruned`."""
+
+    request: int
+    keep: int
+    token: int
+
+
+@attrs.frozen(kw_only=True)
+class Exit(Effect):
+    """End the process with `code` once the journal is flushed."""
+
+    code: int = 0
+    reason: str = ""
+
+
+EFFECT_TYPES: tuple[type[Effect], ...] = (
+    StartTimer,
+    CancelTimer,
+    Connect,
+    CloseSession,
+    CheckFileDir,
+    EnsurePath,
+    CreateNode,
+    ReadNode,
+    ReleaseNode,
+    WriteLeaderFile,
+    PruneFiles,
+    Exit,
+)
+"""Every concrete effect type; the journal tags each by its class name."""

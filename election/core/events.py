@@ -1,0 +1,216 @@
+"""Events: everything the daemon learns, as frozen data.
+
+Every event is journaled before the reducer sees it, so an event holds only what the
+reducer needs and what an engineer wants to read at 3 a.m. The loop stamps each event
+with its monotonic time `at` (the only way time reaches the core); the journal keeps
+`at` in the record, beside the event, not inside it.
+
+Effect outcomes come back as events with an `outcome` of ok, failed or unknown (the
+deadline passed: the request may or may not have taken effect) and carry the `request`
+id of the effect that asked, so a late or stale answer is recognisable.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+
+class Outcome(enum.StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # the deadline passed; it may or may not have happened
+
+
+class CreateFailure(enum.StrEnum):
+    """Why a create of the election node failed, as far as the reducer cares."""
+
+    NONE = ""
+    NODE_EXISTS = "node-exists"  # someone (maybe our own earlier session) holds it
+    NO_PARENT = "no-parent"  # the parent path vanished: ensure it again
+    CONNECTION = "connection"  # the session is in trouble; the listener will tell
+    OTHER = "other"
+
+
+@attrs.frozen(kw_only=True)
+class Event:
+    """Base of all events; `at` is stamped by the loop (monotonic seconds)."""
+
+    at: float = 0.0
+
+
+# --- lifecycle -------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Started(Event):
+    """The daemon has started; the first event of every journal."""
+
+
+@attrs.frozen(kw_only=True)
+class StopRequested(Event):
+    """SIGTERM or SIGINT (or the operator in some other way) asked us to stop."""
+
+    signal: str = "SIGTERM"
+
+
+@attrs.frozen(kw_only=True)
+class TimerFired(Event):
+    """A timer started by `StartTimer` fired. Stale if `id` is not the live one."""
+
+    name: str
+    id: int
+
+
+# --- the ZooKeeper session (kazoo's listener) ----------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class SessionConnected(Event):
+    """The session is connected (new, or the same one resumed after SUSPENDED)."""
+
+    session_id: int
+    timeout: float = 0.0  # negotiated session timeout, seconds
+    server: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class SessionSuspended(Event):
+    """Connection lost; the session may still live on the server. Stop leading now."""
+
+
+@attrs.frozen(kw_only=True)
+class SessionLost(Event):
+    """The session expired or was closed: every ephemeral node of ours is gone."""
+
+
+@attrs.frozen(kw_only=True)
+class ConnectResult(Event):
+    """Outcome of `Connect`: failed or unknown when no server answered in time."""
+
+    request: int
+    outcome: Outcome
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class SessionClosed(Event):
+    """Outcome of `CloseSession`."""
+
+    request: int
+    outcome: Outcome
+    reason: str = ""
+
+
+# --- checks and the election node ---------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class FileDirChecked(Event):
+    """Outcome of `CheckFileDir`: the directory exists (or was made) and is writable."""
+
+    request: int
+    outcome: Outcome
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class PathEnsured(Event):
+    """Outcome of `EnsurePath`: the election node's parent exists."""
+
+    request: int
+    outcome: Outcome
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class NodeCreated(Event):
+    """Outcome of `CreateNode`. On ok, `token` is the new node's czxid."""
+
+    request: int
+    outcome: Outcome
+    token: int | None = None
+    failure: CreateFailure = CreateFailure.NONE
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class NodeRead(Event):
+    """Outcome of `ReadNode` (an exists call that also sets a watch).
+
+    `owner` is the node's ephemeralOwner (a session id) and `token` its czxid.
+    """
+
+    request: int
+    outcome: Outcome
+    exists: bool = False
+    owner: int | None = None
+    token: int | None = None
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class NodeWatchFired(Event):
+    """A watch on the election node fired: it was created, deleted or changed."""
+
+    path: str
+    kind: str  # "CREATED", "DELETED", "CHANGED", "NONE" (session event)
+
+
+@attrs.frozen(kw_only=True)
+class NodeReleased(Event):
+    """Outcome of `ReleaseNode`: our node is deleted (or was already gone)."""
+
+    request: int
+    outcome: Outcome
+    reason: str = ""
+
+
+# --- the work: leader files -------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class FileWritten(Event):
+    """Outcome of `WriteLeaderFile`.
+
+    `newer_token` is set when the handler found a file of a higher token in file-dir
+    and therefore wrote nothing: we have been superseded.
+    """
+
+    request: int
+    outcome: Outcome
+    name: str = ""
+    newer_token: int | None = None
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class FilesPruned(Event):
+    """Outcome of `PruneFiles`: how many of our oldest files were removed."""
+
+    request: int
+    outcome: Outcome
+    removed: int = 0
+    reason: str = ""
+
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    Started,
+    StopRequested,
+    TimerFired,
+    SessionConnected,
+    SessionSuspended,
+    SessionLost,
+    ConnectResult,
+    SessionClosed,
+    FileDirChecked,
+    PathEnsured,
+    NodeCreated,
+    NodeRead,
+    NodeWatchFired,
+    NodeReleased,
+    FileWritten,
+    FilesPruned,
+)
+"""Every concrete event type; the journal tags each by its class name."""
