@@ -1,0 +1,503 @@
+"""The reducer: `reduce(state, event) -> (state, effects)`, driven by one table.
+
+Everything that decides a transition lives in this file, and nothing here does I/O.
+`TABLE[state][EventType]` is a `Rule`: the handler and the states it may lead to. The
+table is total: every state names every event type, if only to `ignore` it (stale
+answers of an earlier state, duplicates), so nothing is dropped by accident. The README's
+state diagram is drawn from the declared targets (`tools/diagram.py`).
+
+The seed's diagram, with the repairs it implies:
+
+    Init      -> Attempter  checks passed (session, file-dir, election path)
+    Init      -> Failover   a check failed or the session was suspended/lost
+    Attempter -> Leader     our ephemeral node was created (or found ours)
+    Attempter -> Failover   the session was suspended/lost
+    Leader    -> Failover   session suspended/lost, the work failed, or superseded
+    Leader    -> Attempter  our node vanished while the session lives
+    Failover  -> Init       repaired (back-off elapsed, or the session came back)
+    any       -> Stopping   SIGTERM/SIGINT
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from election.core import effects as fx
+from election.core import events as ev
+from election.core.effects import Effect
+from election.core.events import Event, Outcome
+from election.core.state import State, StateName, Timer
+from election.core.step import Step
+
+INIT = StateName.INIT
+ATTEMPTER = StateName.ATTEMPTER
+LEADER = StateName.LEADER
+FAILOVER = StateName.FAILOVER
+STOPPING = StateName.STOPPING
+
+Handler = Callable[[Step, Any], None]
+
+
+@attrs.frozen
+class Rule:
+    handler: Handler
+    targets: tuple[StateName, ...] = ()
+
+
+@attrs.frozen
+class Transition:
+    """The result of one reduction."""
+
+    state: State
+    effects: tuple[Effect, ...]
+    previous: StateName | None = None  # set when the state changed
+    cause: str = ""
+
+
+def reduce(state: State, event: Event) -> Transition:
+    """Fold one event into the state; return the new state and the effects to run."""
+    rule = TABLE[state.name][type(event)]
+    step = Step(state, rule.targets)
+    if state.exited:  # Exit was asked for: nothing more may happen
+        return Transition(state, ())
+    rule.handler(step, event)
+    return Transition(step.state, tuple(step.effects), step.previous, step.cause)
+
+
+# --- entering states ------------------------------------------------------------------
+
+
+def _go(step: Step, target: StateName, cause: str) -> None:
+    step.goto(target, cause)
+    ENTRY[target](step)
+
+
+def _enter_init(step: Step) -> None:
+    step.set(file_dir_ok=False, path_ok=False)
+    step.start_timer(Timer.INIT_DEADLINE, step.state.config.init_deadline)
+    step.request(fx.CheckFileDir)
+    if step.state.connected:
+        step.request(fx.EnsurePath, path=step.state.config.election_path)
+    else:
+        step.request(fx.Connect)
+
+
+def _enter_attempter(step: Step) -> None:
+    step.set(failures=0)
+    _try_create(step)
+
+
+def _enter_leader(step: Step) -> None:
+    _write_file(step)
+    # Watch our own node: if it is deleted under us, we are no longer leader.
+    step.request(fx.ReadNode, path=step.state.config.election_path)
+
+
+def _enter_failover(step: Step) -> None:
+    step.set(failures=step.state.failures + 1)
+    step.start_timer(Timer.RETRY, step.backoff())
+
+
+ENTRY: Mapping[StateName, Callable[[Step], None]] = {
+    INIT: _enter_init,
+    ATTEMPTER: _enter_attempter,
+    LEADER: _enter_leader,
+    FAILOVER: _enter_failover,
+}
+
+
+# --- shared pieces --------------------------------------------------------------------
+
+
+def _try_create(step: Step) -> None:
+    """Attempter: try to create the node now, and again after `attempter-timeout`."""
+    cfg = step.state.config
+    if not step.state.awaits_kind(fx.CreateNode.__name__):
+        step.request(fx.CreateNode, path=cfg.election_path, replica=cfg.replica)
+    step.start_timer(Timer.ATTEMPT, cfg.attempter_timeout)
+
+
+def _write_file(step: Step) -> None:
+    """Leader: ask for the next leader file and schedule the one after it. A write still
+    in flight (slow disk) is not doubled: that tick is skipped."""
+    s = step.state
+    assert s.token is not None
+    if not s.awaits_kind(fx.WriteLeaderFile.__name__):
+        step.set(seq=s.seq + 1)
+        step.request(fx.WriteLeaderFile, token=s.token, seq=s.seq + 1, replica=s.config.replica)
+    step.start_timer(Timer.WRITE, s.config.leader_timeout)
+
+
+def _release_or_close(step: Step, token: int | None) -> None:
+    """Stopping: release our node when we held it, else close the session at once."""
+    if token is not None and step.state.connected:
+        step.request(fx.ReleaseNode, path=step.state.config.election_path, token=token)
+    else:
+        step.request(fx.CloseSession)
+
+
+def _become_leader(step: Step, token: int, cause: str) -> None:
+    s = step.state
+    # A new term numbers its files from 1; the same term resumed continues its sequence,
+    # so (token, seq) never names two different files.
+    seq = s.seq if token == s.last_token else 0
+    step.goto(LEADER, cause)
+    step.set(token=token, last_token=token, seq=seq)
+    _enter_leader(step)
+
+
+def _accept(step: Step, event: Any) -> bool:
+    """True when `event` answers a request of this state; it is no longer awaited."""
+    if not step.state.awaits(event.request):
+        return False
+    step.answered(event.request)
+    return True
+
+
+def _fired(step: Step, event: ev.TimerFired, name: Timer) -> bool:
+    """True when `event` is the live timer `name` (a stale fire is ignored)."""
+    if event.name != name.value or step.state.timer_id(name) != event.id:
+        return False
+    step.set(timers=tuple(t for t in step.state.timers if t[0] != name))
+    return True
+
+
+def _why(event: Any) -> str:
+    reason = getattr(event, "reason", "")
+    return f"{event.outcome}: {reason}" if reason else str(event.outcome)
+
+
+# --- handlers shared by several states ------------------------------------------------
+
+
+def ignore(step: Step, event: Event) -> None:
+    """Stale or irrelevant here: recorded in the journal, changes nothing."""
+
+
+def stop(step: Step, event: ev.StopRequested) -> None:
+    token = step.state.token  # the goto ends leadership; remember what to release
+    step.goto(STOPPING, f"{event.signal} received")
+    step.start_timer(Timer.STOP_DEADLINE, step.state.config.stop_deadline)
+    _release_or_close(step, token)
+
+
+def session_connected(step: Step, event: ev.SessionConnected) -> None:
+    step.set(connected=True, session_id=event.session_id)
+
+
+def session_suspended(step: Step, event: ev.SessionSuspended) -> None:
+    step.set(connected=False)
+    _go(step, FAILOVER, "session suspended")
+
+
+def session_lost(step: Step, event: ev.SessionLost) -> None:
+    step.set(connected=False, session_id=None)
+    _go(step, FAILOVER, "session lost")
+
+
+# --- Init -----------------------------------------------------------------------------
+
+
+def _init_maybe_done(step: Step) -> None:
+    s = step.state
+    if s.connected and s.file_dir_ok and s.path_ok:
+        _go(step, ATTEMPTER, "checks passed")
+
+
+def init_started(step: Step, event: ev.Started) -> None:
+    _enter_init(step)
+
+
+def init_connected(step: Step, event: ev.SessionConnected) -> None:
+    was_connected = step.state.connected
+    session_connected(step, event)
+    if not was_connected and not step.state.awaits_kind(fx.EnsurePath.__name__):
+        step.request(fx.EnsurePath, path=step.state.config.election_path)
+
+
+def init_connect_result(step: Step, event: ev.ConnectResult) -> None:
+    if _accept(step, event) and event.outcome is not Outcome.OK:
+        _go(step, FAILOVER, f"connect {_why(event)}")
+
+
+def init_file_dir(step: Step, event: ev.FileDirChecked) -> None:
+    if not _accept(step, event):
+        return
+    if event.outcome is Outcome.OK:
+        step.set(file_dir_ok=True)
+        _init_maybe_done(step)
+    else:
+        _go(step, FAILOVER, f"file-dir check {_why(event)}")
+
+
+def init_path(step: Step, event: ev.PathEnsured) -> None:
+    if not _accept(step, event):
+        return
+    if event.outcome is Outcome.OK:
+        step.set(path_ok=True)
+        _init_maybe_done(step)
+    else:
+        _go(step, FAILOVER, f"election path {_why(event)}")
+
+
+def init_timer(step: Step, event: ev.TimerFired) -> None:
+    if _fired(step, event, Timer.INIT_DEADLINE):
+        _go(step, FAILOVER, "init deadline passed")
+
+
+# --- Attempter ------------------------------------------------------------------------
+
+
+def attempter_created(step: Step, event: ev.NodeCreated) -> None:
+    if not _accept(step, event):
+        return
+    if event.outcome is Outcome.OK and event.token is not None:
+        _become_leader(step, event.token, "election node created")
+    elif event.outcome is Outcome.UNKNOWN or event.failure is ev.CreateFailure.NODE_EXISTS:
+        # Someone holds it, or maybe we do (an unanswered create): look, and watch it.
+        step.request(fx.ReadNode, path=step.state.config.election_path)
+    elif event.failure is ev.CreateFailure.NO_PARENT:
+        step.request(fx.EnsurePath, path=step.state.config.election_path)
+    # Otherwise (connection trouble, other errors) the attempt timer tries again.
+
+
+def attempter_read(step: Step, event: ev.NodeRead) -> None:
+    if not _accept(step, event) or event.outcome is not Outcome.OK:
+        return
+    s = step.state
+    if not event.exists:
+        _try_create(step)  # gone between our create and our look: try at once
+    elif event.owner is not None and event.owner == s.session_id and event.token is not None:
+        # Ours by ephemeralOwner (an unanswered create that did happen): never by mere
+        # existence, since a node of our own earlier session is not ours.
+        _become_leader(step, event.token, "election node found ours")
+    # Held by another session: the watch tells us when it goes.
+
+
+def attempter_watch(step: Step, event: ev.NodeWatchFired) -> None:
+    if event.kind == "DELETED":
+        _try_create(step)  # fast hand-over: no waiting for the next attempt
+    elif event.kind in ("CREATED", "CHANGED") and not step.state.awaits_kind("ReadNode"):
+        step.request(fx.ReadNode, path=step.state.config.election_path)  # re-arm the watch
+
+
+def attempter_path(step: Step, event: ev.PathEnsured) -> None:
+    if _accept(step, event) and event.outcome is Outcome.OK:
+        _try_create(step)
+
+
+def attempter_timer(step: Step, event: ev.TimerFired) -> None:
+    if _fired(step, event, Timer.ATTEMPT):
+        _try_create(step)
+
+
+# --- Leader ---------------------------------------------------------------------------
+
+
+def leader_timer(step: Step, event: ev.TimerFired) -> None:
+    if _fired(step, event, Timer.WRITE):
+        _write_file(step)
+
+
+def _step_down(step: Step, target: StateName, cause: str) -> None:
+    """Leave Leader while the session lives: release the node so another replica can
+    do the work we cannot (it is a no-op if the node is not ours any more)."""
+    token = step.state.token
+    _go(step, target, cause)
+    if token is not None and step.state.connected:
+        step.request(fx.ReleaseNode, path=step.state.config.election_path, token=token)
+
+
+def leader_written(step: Step, event: ev.FileWritten) -> None:
+    if not _accept(step, event):
+        return
+    s = step.state
+    assert s.token is not None  # Leader always holds a token
+    if event.outcome is Outcome.OK:
+        step.request(fx.PruneFiles, keep=s.config.storage_capacity, token=s.token)
+    elif event.newer_token is not None:
+        _step_down(step, FAILOVER, f"superseded by token {event.newer_token}")
+    else:
+        _step_down(step, FAILOVER, f"leader file write {_why(event)}")
+
+
+def leader_pruned(step: Step, event: ev.FilesPruned) -> None:
+    # A failed prune leaves extra files but harms no one: the next write prunes again.
+    _accept(step, event)
+
+
+def leader_read(step: Step, event: ev.NodeRead) -> None:
+    if not _accept(step, event) or event.outcome is not Outcome.OK:
+        return
+    s = step.state
+    if not event.exists or event.owner != s.session_id or event.token != s.token:
+        _go(step, ATTEMPTER, "election node no longer ours")
+
+
+def leader_watch(step: Step, event: ev.NodeWatchFired) -> None:
+    if event.kind == "DELETED":
+        _go(step, ATTEMPTER, "election node deleted")
+    elif event.kind in ("CREATED", "CHANGED") and not step.state.awaits_kind("ReadNode"):
+        step.request(fx.ReadNode, path=step.state.config.election_path)
+
+
+# --- Failover -------------------------------------------------------------------------
+
+
+def failover_connected(step: Step, event: ev.SessionConnected) -> None:
+    session_connected(step, event)
+    _go(step, INIT, "session connected")
+
+
+def failover_suspended(step: Step, event: ev.SessionSuspended) -> None:
+    step.set(connected=False)
+
+
+def failover_lost(step: Step, event: ev.SessionLost) -> None:
+    step.set(connected=False, session_id=None)
+
+
+def failover_timer(step: Step, event: ev.TimerFired) -> None:
+    if _fired(step, event, Timer.RETRY):
+        _go(step, INIT, "retrying after back-off")
+
+
+def failover_released(step: Step, event: ev.NodeReleased) -> None:
+    _accept(step, event)  # the release after a failed work: nothing more to do
+
+
+# --- Stopping -------------------------------------------------------------------------
+
+
+def stopping_released(step: Step, event: ev.NodeReleased) -> None:
+    if _accept(step, event):
+        step.request(fx.CloseSession)
+
+
+def stopping_closed(step: Step, event: ev.SessionClosed) -> None:
+    if _accept(step, event):
+        step.set(exited=True)
+        step.effects.append(fx.Exit(code=0, reason="stopped"))
+
+
+def stopping_timer(step: Step, event: ev.TimerFired) -> None:
+    if _fired(step, event, Timer.STOP_DEADLINE):
+        step.set(exited=True)
+        step.effects.append(fx.Exit(code=0, reason="stop deadline passed"))
+
+
+def stopping_again(step: Step, event: ev.StopRequested) -> None:
+    step.set(exited=True)
+    step.effects.append(fx.Exit(code=1, reason=f"forced by a second {event.signal}"))
+
+
+def stopping_suspended(step: Step, event: ev.SessionSuspended) -> None:
+    step.set(connected=False)
+
+
+def stopping_lost(step: Step, event: ev.SessionLost) -> None:
+    step.set(connected=False, session_id=None)
+
+
+# --- the table ------------------------------------------------------------------------
+
+_IGNORE = Rule(ignore)
+_STOP = Rule(stop, (STOPPING,))
+_SUSPENDED = Rule(session_suspended, (FAILOVER,))
+_LOST = Rule(session_lost, (FAILOVER,))
+
+TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
+    INIT: {
+        ev.Started: Rule(init_started),
+        ev.StopRequested: _STOP,
+        ev.TimerFired: Rule(init_timer, (FAILOVER,)),
+        ev.SessionConnected: Rule(init_connected, (ATTEMPTER,)),
+        ev.SessionSuspended: _SUSPENDED,
+        ev.SessionLost: _LOST,
+        ev.ConnectResult: Rule(init_connect_result, (FAILOVER,)),
+        ev.SessionClosed: _IGNORE,
+        ev.FileDirChecked: Rule(init_file_dir, (ATTEMPTER, FAILOVER)),
+        ev.PathEnsured: Rule(init_path, (ATTEMPTER, FAILOVER)),
+        ev.NodeCreated: _IGNORE,
+        ev.NodeRead: _IGNORE,
+        ev.NodeWatchFired: _IGNORE,
+        ev.NodeReleased: _IGNORE,
+        ev.FileWritten: _IGNORE,
+        ev.FilesPruned: _IGNORE,
+    },
+    ATTEMPTER: {
+        ev.Started: _IGNORE,
+        ev.StopRequested: _STOP,
+        ev.TimerFired: Rule(attempter_timer),
+        ev.SessionConnected: Rule(session_connected),
+        ev.SessionSuspended: _SUSPENDED,
+        ev.SessionLost: _LOST,
+        ev.ConnectResult: _IGNORE,
+        ev.SessionClosed: _IGNORE,
+        ev.FileDirChecked: _IGNORE,
+        ev.PathEnsured: Rule(attempter_path),
+        ev.NodeCreated: Rule(attempter_created, (LEADER,)),
+        ev.NodeRead: Rule(attempter_read, (LEADER,)),
+        ev.NodeWatchFired: Rule(attempter_watch),
+        ev.NodeReleased: _IGNORE,
+        ev.FileWritten: _IGNORE,
+        ev.FilesPruned: _IGNORE,
+    },
+    LEADER: {
+        ev.Started: _IGNORE,
+        ev.StopRequested: _STOP,
+        ev.TimerFired: Rule(leader_timer),
+        ev.SessionConnected: Rule(session_connected),
+        ev.SessionSuspended: _SUSPENDED,
+        ev.SessionLost: _LOST,
+        ev.ConnectResult: _IGNORE,
+        ev.SessionClosed: _IGNORE,
+        ev.FileDirChecked: _IGNORE,
+        ev.PathEnsured: _IGNORE,
+        ev.NodeCreated: _IGNORE,
+        ev.NodeRead: Rule(leader_read, (ATTEMPTER,)),
+        ev.NodeWatchFired: Rule(leader_watch, (ATTEMPTER,)),
+        ev.NodeReleased: _IGNORE,
+        ev.FileWritten: Rule(leader_written, (FAILOVER,)),
+        ev.FilesPruned: Rule(leader_pruned),
+    },
+    FAILOVER: {
+        ev.Started: _IGNORE,
+        ev.StopRequested: _STOP,
+        ev.TimerFired: Rule(failover_timer, (INIT,)),
+        ev.SessionConnected: Rule(failover_connected, (INIT,)),
+        ev.SessionSuspended: Rule(failover_suspended),
+        ev.SessionLost: Rule(failover_lost),
+        ev.ConnectResult: _IGNORE,
+        ev.SessionClosed: _IGNORE,
+        ev.FileDirChecked: _IGNORE,
+        ev.PathEnsured: _IGNORE,
+        ev.NodeCreated: _IGNORE,
+        ev.NodeRead: _IGNORE,
+        ev.NodeWatchFired: _IGNORE,
+        ev.NodeReleased: Rule(failover_released),
+        ev.FileWritten: _IGNORE,
+        ev.FilesPruned: _IGNORE,
+    },
+    STOPPING: {
+        ev.Started: _IGNORE,
+        ev.StopRequested: Rule(stopping_again),
+        ev.TimerFired: Rule(stopping_timer),
+        ev.SessionConnected: Rule(session_connected),
+        ev.SessionSuspended: Rule(stopping_suspended),
+        ev.SessionLost: Rule(stopping_lost),
+        ev.ConnectResult: _IGNORE,
+        ev.SessionClosed: Rule(stopping_closed),
+        ev.FileDirChecked: _IGNORE,
+        ev.PathEnsured: _IGNORE,
+        ev.NodeCreated: _IGNORE,
+        ev.NodeRead: _IGNORE,
+        ev.NodeWatchFired: _IGNORE,
+        ev.NodeReleased: Rule(stopping_released),
+        ev.FileWritten: _IGNORE,
+        ev.FilesPruned: _IGNORE,
+    },
+}
