@@ -1,0 +1,134 @@
+"""Properties of the reducer over every (state, event type) pair and random histories."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from election.core import effects as fx
+from election.core import events as ev
+from election.core.events import CreateFailure, Outcome
+from election.core.reducer import TABLE, reduce
+from election.core.state import State, StateName
+from tests.unit.core_script import (
+    SESSION,
+    Script,
+    to_attempter,
+    to_failover,
+    to_leader,
+    to_stopping,
+)
+
+REACH = {
+    StateName.INIT: lambda: _started(),
+    StateName.ATTEMPTER: to_attempter,
+    StateName.LEADER: to_leader,
+    StateName.FAILOVER: to_failover,
+    StateName.STOPPING: to_stopping,
+}
+
+
+def _started() -> Script:
+    s = Script()
+    s.send(ev.Started())
+    return s
+
+
+def test_the_table_is_total_and_names_every_event_type_in_every_state() -> None:
+    assert set(TABLE) == set(StateName)
+    for state, rules in TABLE.items():
+        assert set(rules) == set(ev.EVENT_TYPES), state
+
+
+def _sample(event_type: type[ev.Event], state: State, pick: Any) -> ev.Event:
+    """An event of `event_type` that may answer a pending request or a live timer."""
+    requests = [rid for rid, _ in state.pending] or [999]
+    fields: dict[str, Any] = {}
+    for field in attrs.fields(event_type):
+        if field.name == "at":
+            continue
+        if field.name == "request":
+            fields["request"] = pick(st.sampled_from([*requests, 12345]))
+        elif field.name == "outcome":
+            fields["outcome"] = pick(st.sampled_from(list(Outcome)))
+        elif field.name == "failure":
+            fields["failure"] = pick(st.sampled_from(list(CreateFailure)))
+        elif field.name in ("token", "newer_token", "owner"):
+            fields[field.name] = pick(st.one_of(st.none(), st.integers(1, 2**63 - 1)))
+        elif field.name == "session_id":
+            fields["session_id"] = pick(st.sampled_from([SESSION, SESSION + 1]))
+        elif field.name == "exists":
+            fields["exists"] = pick(st.booleans())
+        elif field.name == "kind":
+            fields["kind"] = pick(st.sampled_from(["CREATED", "DELETED", "CHANGED", "NONE"]))
+        elif field.name in ("removed",):
+            fields[field.name] = pick(st.integers(0, 10))
+        elif field.name in ("timeout",):
+            fields[field.name] = pick(st.floats(0.1, 30))
+        elif field.name == "name" and event_type is ev.TimerFired:
+            live = [(str(n), i) for n, i in state.timers] or [("attempt", 1)]
+            name, tid = pick(st.sampled_from([*live, ("write", 10**6)]))
+            fields["name"], fields["id"] = name, tid
+        elif field.name == "id":
+            continue
+        elif field.name in ("name", "reason", "path", "server", "signal"):
+            fields[field.name] = pick(st.sampled_from(["", "x", "SIGTERM"]))
+        else:  # a new field: make the test fail so it is thought about
+            raise AssertionError(f"no strategy for {event_type.__name__}.{field.name}")
+    return event_type(**fields)
+
+
+def _check_step(before: State, event: ev.Event, after: State, effects: tuple[fx.Effect, ...]):
+    # Leadership and its token go together.
+    assert (after.token is not None) == (after.name is StateName.LEADER)
+    # Work only ever asked for in Leader, never in the step that loses the session.
+    if any(isinstance(e, fx.WriteLeaderFile) for e in effects):
+        assert after.name is StateName.LEADER
+        assert not isinstance(event, ev.SessionSuspended | ev.SessionLost)
+    if isinstance(event, ev.SessionSuspended | ev.SessionLost) and not before.exited:
+        assert after.name is not StateName.LEADER
+        assert not after.connected
+    # At most one live timer per name; every timer has a positive delay.
+    names = [n for n, _ in after.timers]
+    assert len(names) == len(set(names))
+    for e in effects:
+        if isinstance(e, fx.StartTimer):
+            assert e.delay > 0
+    # Once exit was asked for, nothing more happens.
+    if before.exited:
+        assert effects == () and after == before
+    # Ids only grow.
+    assert after.next_id >= before.next_id
+
+
+@pytest.mark.parametrize("state_name", list(StateName))
+@pytest.mark.parametrize("event_type", ev.EVENT_TYPES, ids=lambda t: t.__name__)
+@settings(max_examples=15, deadline=None)
+@given(data=st.data())
+def test_every_state_event_pair_moves_or_is_ignored_safely(
+    state_name: StateName, event_type: type[ev.Event], data: st.DataObject
+) -> None:
+    script = REACH[state_name]()
+    before = script.state
+    event = _sample(event_type, before, data.draw)
+    t = reduce(before, event)
+    _check_step(before, event, t.state, t.effects)
+    if t.previous is not None:
+        assert t.state.name in TABLE[before.name][event_type].targets
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_random_histories_keep_the_invariants(data: st.DataObject) -> None:
+    script = Script()
+    script.send(ev.Started())
+    for _ in range(data.draw(st.integers(1, 60))):
+        event_type = data.draw(st.sampled_from(ev.EVENT_TYPES))
+        before = script.state
+        event = _sample(event_type, before, data.draw)
+        effects = script.send(event)
+        _check_step(before, event, script.state, effects)
