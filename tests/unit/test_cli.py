@@ -1,0 +1,226 @@
+"""The `election` command line: flags, env vars, one-line refusals and exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+import election
+from election.cli import main
+from election.config import FLAGS, Settings, envvar_name, flag_name
+
+REPO = Path(__file__).resolve().parents[2]
+
+# One invalid value per flag; each must be refused the same way from a flag or a variable.
+INVALID: dict[str, str] = {
+    "zk_servers": "a:1,b:0",
+    "leader_timeout": "0s",
+    "attempter_timeout": "soon",
+    "file_dir": "/dev/null",
+    "storage_capacity": "0",
+    "election_path": "leader",
+    "replica_id": "a/b",
+    "session_timeout": "-1s",
+    "journal": "/",
+    "metrics_address": "9100",
+    "log_level": "verbose",
+    "log_format": "xml",
+}
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ELECTION_* variable from the caller's shell leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("ELECTION_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def daemon_calls(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
+    """A stand-in for election.runtime.daemon that records the settings it was given."""
+    calls: list[Settings] = []
+
+    def run_daemon(settings: Settings) -> int:
+        calls.append(settings)
+        return 0
+
+    fake = types.ModuleType("election.runtime.daemon")
+    fake.run_daemon = run_daemon  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "election.runtime.daemon", fake)
+    return calls
+
+
+def _sandbox(tmp_path: Path) -> list[str]:
+    """Flags that keep the filesystem-touching settings inside tmp_path."""
+    return ["--file-dir", str(tmp_path / "files"), "--journal", str(tmp_path / "j.jsonl")]
+
+
+def _invoke(args: list[str], env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(main, args, env=env, prog_name="election")
+
+
+def _assert_refused(result: Result, key: str) -> None:
+    flag = flag_name(key)
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"election: invalid {flag} ({envvar_name(flag)}): ")
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+def test_help_lists_every_flag_with_its_env_var() -> None:
+    result = _invoke(["run", "--help"])
+    assert result.exit_code == 0
+    for key in FLAGS:
+        flag = flag_name(key)
+        assert flag in result.output
+        assert envvar_name(flag) in result.output
+    assert "<hostname>-<pid>" in result.output
+    assert "default: 10s" in result.output
+
+
+def test_top_level_help_mentions_run() -> None:
+    result = _invoke(["--help"])
+    assert result.exit_code == 0
+    assert "run" in result.output
+
+
+def test_version() -> None:
+    result = _invoke(["--version"])
+    assert result.exit_code == 0
+    assert result.output == f"election {election.__version__}\n"
+
+
+@pytest.mark.parametrize("key", FLAGS)
+def test_invalid_flag_is_refused_in_one_line(
+    key: str, tmp_path: Path, daemon_calls: list[Settings]
+) -> None:
+    result = _invoke(["run", *_sandbox(tmp_path), flag_name(key), INVALID[key]])
+    _assert_refused(result, key)
+    assert daemon_calls == []
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("key", FLAGS)
+def test_invalid_env_var_is_refused_in_one_line(
+    key: str, tmp_path: Path, daemon_calls: list[Settings]
+) -> None:
+    env = {
+        "ELECTION_FILE_DIR": str(tmp_path / "files"),
+        "ELECTION_JOURNAL": str(tmp_path / "j.jsonl"),
+        envvar_name(flag_name(key)): INVALID[key],
+    }
+    result = _invoke(["run"], env=env)
+    _assert_refused(result, key)
+    assert daemon_calls == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_message_is_the_documented_one(tmp_path: Path) -> None:
+    result = _invoke(["run", *_sandbox(tmp_path), "--leader-timeout", "0s"])
+    assert result.stderr == (
+        "election: invalid --leader-timeout (ELECTION_LEADER_TIMEOUT): "
+        "duration must be > 0, got '0s'\n"
+    )
+
+
+def test_unknown_flag_is_a_usage_error() -> None:
+    result = _invoke(["run", "--leader-timeot", "1s"])
+    assert result.exit_code == 2
+    assert "No such option" in result.stderr
+
+
+def test_valid_config_reaches_run_daemon(tmp_path: Path, daemon_calls: list[Settings]) -> None:
+    result = _invoke(
+        [
+            "run",
+            *_sandbox(tmp_path),
+            "--zk-servers",
+            "zk1:2181,zk2:2181",
+            "--zk-servers",
+            "zk3:2181",
+            "--leader-timeout",
+            "1m30s",
+            "--replica-id",
+            "node-a",
+            "--metrics-address",
+            "off",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    [settings] = daemon_calls
+    assert settings.zk_servers == ("zk1:2181", "zk2:2181", "zk3:2181")
+    assert settings.leader_timeout == 90.0
+    assert settings.replica_id == "node-a"
+    assert settings.metrics_address is None
+    assert settings.file_dir == tmp_path / "files"
+    assert list(tmp_path.iterdir()) == []  # the CLI itself creates nothing
+
+
+def test_env_vars_configure_run_including_comma_separated_servers(
+    tmp_path: Path, daemon_calls: list[Settings]
+) -> None:
+    env = {
+        "ELECTION_ZK_SERVERS": "a:1,b:2",
+        "ELECTION_STORAGE_CAPACITY": "3",
+        "ELECTION_LOG_FORMAT": "json",
+    }
+    result = _invoke(["run", *_sandbox(tmp_path)], env=env)
+    assert result.exit_code == 0, result.output
+    [settings] = daemon_calls
+    assert settings.zk_servers == ("a:1", "b:2")
+    assert settings.storage_capacity == 3
+    assert settings.log_format == "json"
+
+
+def test_a_flag_beats_its_env_var(tmp_path: Path, daemon_calls: list[Settings]) -> None:
+    env = {"ELECTION_LEADER_TIMEOUT": "0s"}  # invalid, but overridden
+    result = _invoke(["run", *_sandbox(tmp_path), "--leader-timeout", "2s"], env=env)
+    assert result.exit_code == 0, result.output
+    assert daemon_calls[0].leader_timeout == 2.0
+
+
+def test_defaults_reach_run_daemon(tmp_path: Path, daemon_calls: list[Settings]) -> None:
+    result = _invoke(["run", *_sandbox(tmp_path)])
+    assert result.exit_code == 0, result.output
+    [settings] = daemon_calls
+    assert settings.zk_servers == ("127.0.0.1:2181",)
+    assert settings.session_timeout == 10.0
+    assert settings.metrics_address == ("127.0.0.1", 9100)
+
+
+def test_run_exits_with_the_daemons_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = types.ModuleType("election.runtime.daemon")
+    fake.run_daemon = lambda settings: 70  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "election.runtime.daemon", fake)
+    assert _invoke(["run", *_sandbox(tmp_path)]).exit_code == 70
+
+
+def test_python_dash_m_refuses_bad_config_without_traceback(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ELECTION_")}
+    env["PYTHONPATH"] = str(REPO)  # the checkout, installed or not
+    proc = subprocess.run(
+        [sys.executable, "-m", "election", "run", "--leader-timeout", "0"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        "election: invalid --leader-timeout (ELECTION_LEADER_TIMEOUT): "
+        "duration must be > 0, got '0'"
+    ]
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,501 @@
+"""Configuration parsing and validation: the `election run` half of the external contract."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from election.config import (
+    DEFAULTS,
+    FLAGS,
+    ConfigError,
+    Settings,
+    build_settings,
+    envvar_name,
+    flag_name,
+    parse_address,
+    parse_duration,
+    parse_election_path,
+    parse_replica_id,
+    parse_servers,
+)
+
+
+def _snapshot(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.fixture
+def isolated(tmp_path: Path) -> dict[str, object]:
+    """Raw values that keep the filesystem checks inside tmp_path."""
+    return {"file_dir": str(tmp_path / "files"), "journal": str(tmp_path / "j" / "r.jsonl")}
+
+
+# ---------------------------------------------------------------- durations
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("300ms", 0.3),
+        ("10s", 10.0),
+        ("1m30s", 90.0),
+        ("1h", 3600.0),
+        ("1.5s", 1.5),
+        ("2h45m", 9900.0),
+        ("1h2m3s4ms5us6ns", 3723.004005006),
+        ("500ns", 5e-7),
+        ("250us", 2.5e-4),
+        ("250\u00b5s", 2.5e-4),
+        ("250\u03bcs", 2.5e-4),
+        (".5s", 0.5),
+        ("1.s", 1.0),
+        ("+2s", 2.0),
+        ("10", 10.0),
+        ("0.25", 0.25),
+        ("  7s\n", 7.0),
+        ("1m0s", 60.0),
+    ],
+)
+def test_parse_duration_accepts_go_syntax_and_bare_seconds(text: str, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds, rel=1e-12)
+
+
+def test_parse_duration_is_exact_for_milliseconds() -> None:
+    assert parse_duration("300ms") == 0.3
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("0s", "must be > 0"),
+        ("0", "must be > 0"),
+        ("-1s", "must be > 0"),
+        ("-5", "must be > 0"),
+        ("0ms0s", "must be > 0"),
+        ("", "empty"),
+        ("   ", "empty"),
+        ("ten", "not a duration"),
+        ("s", "not a duration"),
+        ("1s2", "not a duration"),
+        ("1 s", "not a duration"),
+        ("1.2.3s", "not a duration"),
+        ("1e3", "not a duration"),
+        ("inf", "not a duration"),
+        ("nan", "not a duration"),
+        ("1_000s", "not a duration"),
+        ("\u0661s", "not a duration"),  # ARABIC-INDIC DIGIT ONE
+        ("1d", "unknown unit 'd'"),
+        ("1S", "unknown unit 'S'"),
+        ("1sec", "unknown unit 'sec'"),
+        ("9" * 65, "longer than"),
+    ],
+)
+def test_parse_duration_refuses_with_a_reason(text: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        parse_duration(text)
+
+
+_DURATION_ALPHABET = st.sampled_from([*"0123456789.+- \t", "ns", "us", "\u00b5s", "ms", "s", "m"])
+
+
+@given(st.one_of(st.text(), st.lists(_DURATION_ALPHABET).map("".join)))
+def test_parse_duration_gives_a_positive_finite_float_or_value_error(text: str) -> None:
+    try:
+        value = parse_duration(text)
+    except ValueError:
+        return
+    assert isinstance(value, float)
+    assert math.isfinite(value)
+    assert value > 0
+
+
+# ---------------------------------------------------------------- servers and addresses
+
+
+@pytest.mark.parametrize(
+    ("values", "servers"),
+    [
+        (["127.0.0.1:2181"], ("127.0.0.1:2181",)),
+        (["a:1,b:2"], ("a:1", "b:2")),
+        (["a:1", "b:2,c:3"], ("a:1", "b:2", "c:3")),
+        ([" a:1 , ,b:2, "], ("a:1", "b:2")),
+        (["zk-1.example.com:2181"], ("zk-1.example.com:2181",)),
+        (["zoo_1:2181"], ("zoo_1:2181",)),
+        (["[::1]:2181"], ("[::1]:2181",)),
+        (["[fe80::1%eth0]:2181"], ("[fe80::1%eth0]:2181",)),
+        (["a:1,a:1"], ("a:1",)),
+        (["a:02181"], ("a:2181",)),
+        ("a:1,b:2", ("a:1", "b:2")),  # one string, not a list of characters
+    ],
+)
+def test_parse_servers_accepts_host_port_lists(values: list[str], servers: tuple[str, ...]) -> None:
+    assert parse_servers(values) == servers
+
+
+@pytest.mark.parametrize(
+    ("values", "reason"),
+    [
+        ([], "no servers"),
+        ([""], "no servers"),
+        ([" , "], "no servers"),
+        (["localhost"], "want host:port"),
+        (["a:0"], "port must be"),
+        (["a:65536"], "port must be"),
+        (["a:-1"], "port must be"),
+        (["a:x"], "port must be"),
+        (["a:"], "port must be"),
+        ([":2181"], "not a host name"),
+        (["a b:1"], "not a host name"),
+        (["-a:1"], "not a host name"),
+        (["300.1.1.1:2181"], "not an IPv4 address"),
+        (["::1:2181"], "need brackets"),
+        (["[::1]2181"], "want \\[ipv6\\]:port"),
+        (["[::1:2181"], "want \\[ipv6\\]:port"),
+        (["[nope]:2181"], "not an IPv6 address"),
+        (["a:1/app"], "chroot"),
+        (["a:1", "b:0"], "port must be"),
+    ],
+)
+def test_parse_servers_refuses_with_a_reason(values: list[str], reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        parse_servers(values)
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("127.0.0.1:9100", ("127.0.0.1", 9100)),
+        ("0.0.0.0:0", ("0.0.0.0", 0)),
+        ("localhost:65535", ("localhost", 65535)),
+        ("[::]:9100", ("::", 9100)),
+        ("off", None),
+        (" OFF ", None),
+    ],
+)
+def test_parse_address(text: str, address: tuple[str, int] | None) -> None:
+    assert parse_address(text) == address
+
+
+@pytest.mark.parametrize("text", ["", "9100", ":9100", "a:65536", "a:b", "on", "::1:9100"])
+def test_parse_address_refuses(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_address(text)
+
+
+# ---------------------------------------------------------------- znode names
+
+
+@pytest.mark.parametrize("path", ["/election/leader", "/a", "/my app/leader-1"])
+def test_parse_election_path_accepts_absolute_paths(path: str) -> None:
+    assert parse_election_path(path) == path
+
+
+@pytest.mark.parametrize(
+    "path", ["", "/", "election", "/a/", "/a//b", "/a/./b", "/a/..", "/zookeeper/x", "/a\nb"]
+)
+def test_parse_election_path_refuses(path: str) -> None:
+    with pytest.raises(ValueError):
+        parse_election_path(path)
+
+
+@pytest.mark.parametrize(
+    "replica_id", ["", "  ", "a/b", ".", "..", "a\tb", "x" * 129, "a\x00", "a\ufffe"]
+)
+def test_parse_replica_id_refuses(replica_id: str) -> None:
+    with pytest.raises(ValueError):
+        parse_replica_id(replica_id)
+
+
+def test_parse_replica_id_accepts_up_to_128_printable_characters() -> None:
+    assert parse_replica_id("x" * 128) == "x" * 128
+    assert parse_replica_id(" node-1 ") == "node-1"
+
+
+# ---------------------------------------------------------------- errors and names
+
+
+def test_env_var_names_mirror_the_flags() -> None:
+    assert [envvar_name(flag_name(key)) for key in FLAGS] == [
+        "ELECTION_ZK_SERVERS",
+        "ELECTION_LEADER_TIMEOUT",
+        "ELECTION_ATTEMPTER_TIMEOUT",
+        "ELECTION_FILE_DIR",
+        "ELECTION_STORAGE_CAPACITY",
+        "ELECTION_ELECTION_PATH",
+        "ELECTION_REPLICA_ID",
+        "ELECTION_SESSION_TIMEOUT",
+        "ELECTION_JOURNAL",
+        "ELECTION_METRICS_ADDRESS",
+        "ELECTION_LOG_LEVEL",
+        "ELECTION_LOG_FORMAT",
+    ]
+
+
+def test_config_error_is_one_line_naming_flag_and_variable() -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_settings({"leader_timeout": "0s"})
+    err = caught.value
+    assert err.flag == "--leader-timeout"
+    assert err.envvar == "ELECTION_LEADER_TIMEOUT"
+    assert str(err) == (
+        "invalid --leader-timeout (ELECTION_LEADER_TIMEOUT): duration must be > 0, got '0s'"
+    )
+
+
+def test_config_error_quotes_control_characters_so_it_stays_one_line(
+    isolated: dict[str, object],
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_settings({**isolated, "election_path": "/a\n/b"})
+    assert "\n" not in str(caught.value)
+
+
+# ---------------------------------------------------------------- build_settings
+
+
+def test_build_settings_applies_the_documented_defaults() -> None:
+    settings = build_settings({})
+    assert settings.zk_servers == ("127.0.0.1:2181",)
+    assert settings.leader_timeout == 10.0
+    assert settings.attempter_timeout == 10.0
+    assert settings.file_dir == Path("/tmp/election")
+    assert settings.storage_capacity == 10
+    assert settings.election_path == "/election/leader"
+    assert settings.replica_id.endswith(f"-{os.getpid()}")
+    assert settings.session_timeout == 10.0
+    assert settings.journal == Path(f"/tmp/election-journal/{settings.replica_id}.jsonl")
+    assert settings.metrics_address == ("127.0.0.1", 9100)
+    assert settings.log_level == "info"
+    assert settings.log_format == "text"
+    assert settings.stop_deadline == 5.0
+
+
+def test_build_settings_treats_none_and_empty_servers_as_not_given() -> None:
+    default = build_settings({})
+    explicit_none = build_settings({key: None for key in FLAGS} | {"zk_servers": ()})
+    assert attrs.evolve(explicit_none, replica_id=default.replica_id) == default
+
+
+def test_build_settings_takes_every_flag(tmp_path: Path) -> None:
+    settings = build_settings(
+        {
+            "zk_servers": ("zk1:2181,zk2:2181", "zk3:2181"),
+            "leader_timeout": "500ms",
+            "attempter_timeout": "1m30s",
+            "file_dir": str(tmp_path / "files"),
+            "storage_capacity": "3",
+            "election_path": "/jobs/compactor",
+            "replica_id": "node-a",
+            "session_timeout": "4",
+            "journal": str(tmp_path / "journal.jsonl"),
+            "metrics_address": "off",
+            "log_level": "DEBUG",
+            "log_format": "json",
+        }
+    )
+    assert settings.as_header_config() == {
+        "zk_servers": ["zk1:2181", "zk2:2181", "zk3:2181"],
+        "leader_timeout": 0.5,
+        "attempter_timeout": 90.0,
+        "file_dir": str(tmp_path / "files"),
+        "storage_capacity": 3,
+        "election_path": "/jobs/compactor",
+        "replica_id": "node-a",
+        "session_timeout": 4.0,
+        "journal": str(tmp_path / "journal.jsonl"),
+        "metrics_address": None,
+        "log_level": "debug",
+        "log_format": "json",
+        "stop_deadline": 5.0,
+    }
+
+
+def test_header_config_formats_the_metrics_address(isolated: dict[str, object]) -> None:
+    settings = build_settings({**isolated, "metrics_address": "[::1]:0"})
+    assert settings.as_header_config()["metrics_address"] == "[::1]:0"
+
+
+def test_default_journal_follows_the_replica_id() -> None:
+    assert build_settings({"replica_id": "r7"}).journal == Path("/tmp/election-journal/r7.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("zk_servers", ("a:1", "b:0")),
+        ("leader_timeout", "0s"),
+        ("attempter_timeout", "soon"),
+        ("file_dir", ""),
+        ("storage_capacity", "0"),
+        ("storage_capacity", "-1"),
+        ("storage_capacity", "ten"),
+        ("storage_capacity", "1.5"),
+        ("storage_capacity", "+5"),
+        ("election_path", "leader"),
+        ("replica_id", "a/b"),
+        ("session_timeout", "-3s"),
+        ("journal", ""),
+        ("metrics_address", "9100"),
+        ("log_level", "verbose"),
+        ("log_format", "xml"),
+    ],
+)
+def test_build_settings_blames_the_invalid_flag(
+    key: str, value: object, isolated: dict[str, object]
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_settings({**isolated, key: value})
+    assert caught.value.flag == flag_name(key)
+
+
+def test_build_settings_reports_the_first_invalid_flag_in_table_order() -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_settings({"log_format": "xml", "attempter_timeout": "0", "leader_timeout": "x"})
+    assert caught.value.flag == "--leader-timeout"
+
+
+def test_build_settings_refuses_unknown_keys() -> None:
+    with pytest.raises(TypeError, match="leader_timeuot"):
+        build_settings({"leader_timeuot": "1s"})
+
+
+def test_build_settings_accepts_numbers_and_paths(tmp_path: Path) -> None:
+    settings = build_settings(
+        {
+            "storage_capacity": 4,
+            "leader_timeout": 2,
+            "file_dir": tmp_path,
+            "journal": tmp_path / "j",
+        }
+    )
+    assert (settings.storage_capacity, settings.leader_timeout) == (4, 2.0)
+    assert settings.file_dir == tmp_path
+
+
+# ---------------------------------------------------------------- filesystem checks
+
+
+def test_file_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "occupied").write_text("x")
+    before = _snapshot(tmp_path)
+    with pytest.raises(ConfigError, match="exists and is not a directory") as caught:
+        build_settings({"file_dir": str(tmp_path / "occupied"), "journal": str(tmp_path / "j")})
+    assert caught.value.flag == "--file-dir"
+    assert _snapshot(tmp_path) == before
+
+
+def test_file_dir_below_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "occupied").write_text("x")
+    before = _snapshot(tmp_path)
+    with pytest.raises(ConfigError, match="cannot be created") as caught:
+        build_settings({"file_dir": str(tmp_path / "occupied" / "a" / "b")})
+    assert caught.value.flag == "--file-dir"
+    assert _snapshot(tmp_path) == before
+
+
+def test_missing_file_dir_and_journal_are_fine_and_not_created(tmp_path: Path) -> None:
+    settings = build_settings(
+        {"file_dir": str(tmp_path / "a" / "b"), "journal": str(tmp_path / "c" / "d" / "j.jsonl")}
+    )
+    assert settings.file_dir == tmp_path / "a" / "b"
+    assert _snapshot(tmp_path) == []
+
+
+def test_journal_that_is_a_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a directory") as caught:
+        build_settings({"file_dir": str(tmp_path / "files"), "journal": str(tmp_path)})
+    assert caught.value.flag == "--journal"
+    assert _snapshot(tmp_path) == []
+
+
+def test_journal_whose_parent_cannot_be_made_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "occupied").write_text("x")
+    before = _snapshot(tmp_path)
+    with pytest.raises(ConfigError, match="cannot be created") as caught:
+        build_settings(
+            {
+                "file_dir": str(tmp_path / "files"),
+                "journal": str(tmp_path / "occupied" / "sub" / "j.jsonl"),
+            }
+        )
+    assert caught.value.flag == "--journal"
+    assert caught.value.envvar == "ELECTION_JOURNAL"
+    assert _snapshot(tmp_path) == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_journal_below_a_read_only_directory_is_refused(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    try:
+        with pytest.raises(ConfigError, match="not writable"):
+            build_settings({"file_dir": str(tmp_path), "journal": str(locked / "x" / "j.jsonl")})
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o700)
+
+
+def test_journal_below_a_directory_we_cannot_write_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tests often run as root, for whom a read-only mode means nothing: fake the answer.
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    with pytest.raises(ConfigError, match="is not writable") as caught:
+        build_settings({"file_dir": str(tmp_path), "journal": str(tmp_path / "x" / "j.jsonl")})
+    assert caught.value.flag == "--journal"
+    assert _snapshot(tmp_path) == []
+
+
+def test_journal_check_does_not_follow_a_missing_parent_into_a_dangling_link(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "link").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(ConfigError) as caught:
+        build_settings({"file_dir": str(tmp_path), "journal": str(tmp_path / "link" / "j.jsonl")})
+    assert caught.value.flag == "--journal"
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_path_with_nul_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="NUL"):
+        build_settings({"file_dir": "/tmp/a\0b"})
+
+
+# ---------------------------------------------------------------- Settings itself
+
+
+def test_settings_validate_their_fields(tmp_path: Path) -> None:
+    good = build_settings({"file_dir": str(tmp_path), "journal": str(tmp_path / "j")})
+    changes: list[dict[str, Any]] = [
+        {"leader_timeout": 0.0},
+        {"session_timeout": math.inf},
+        {"storage_capacity": 0},
+        {"election_path": "/a/"},
+        {"replica_id": "a/b"},
+        {"log_level": "loud"},
+        {"zk_servers": ()},
+    ]
+    for change in changes:
+        with pytest.raises((ValueError, TypeError)):
+            attrs.evolve(good, **change)
+
+
+def test_settings_are_frozen_and_keyword_only(tmp_path: Path) -> None:
+    settings = build_settings({"file_dir": str(tmp_path), "journal": str(tmp_path / "j")})
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        settings.leader_timeout = 1.0  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Settings(("a:1",))  # type: ignore[call-arg]
+
+
+def test_static_defaults_are_all_valid_text() -> None:
+    # The CLI passes these to click as defaults; they must survive build_settings as-is.
+    assert build_settings(dict(DEFAULTS)).zk_servers == ("127.0.0.1:2181",)
