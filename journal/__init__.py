@@ -1,0 +1,39 @@
+"""Append-only JSONL journal: codec, writer and reader (torn-tail tolerant).
+
+Generic on purpose: it never imports `election`; callers hand the codec the attrs
+classes (events, effects) it encodes. See `journal.format` for the line format.
+"""
+
+from journal.codec import TYPE_KEY, Codec, CodecError
+from journal.format import (
+    FORMAT_VERSION,
+    JOURNAL_NAME,
+    JsonObject,
+    dumps_line,
+    header_problem,
+    is_header,
+    make_header,
+    record_problem,
+)
+from journal.reader import JournalError, JournalFile, Run, iter_records, read_journal
+from journal.writer import JournalWriter
+
+__all__ = [
+    "FORMAT_VERSION",
+    "JOURNAL_NAME",
+    "TYPE_KEY",
+    "Codec",
+    "CodecError",
+    "JournalError",
+    "JournalFile",
+    "JournalWriter",
+    "JsonObject",
+    "Run",
+    "dumps_line",
+    "header_problem",
+    "is_header",
+    "iter_records",
+    "make_header",
+    "read_journal",
+    "record_problem",
+]
