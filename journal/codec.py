@@ -1,0 +1,247 @@
+"""Codec: frozen attrs objects <-> JSON-able dicts tagged by class name.
+
+The journal stores events and effects as `{"type": "ClassName", ...fields}`. The codec is
+handed the classes it may meet (it imports nothing from `election`), and it is strict on
+the way in: a journal is evidence, so a field of the wrong type is an error, never
+coerced (`"5"` does not become `5`, `true` does not become `1`).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import attrs
+import cattrs
+from cattrs.errors import ForbiddenExtraKeysError
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.v import format_exception
+
+__all__ = ["TYPE_KEY", "Codec", "CodecError"]
+
+TYPE_KEY = "type"
+"""The key naming an object's class in its encoded form; always the first key."""
+
+
+class CodecError(ValueError):
+    """An encoded object could not be decoded (or an object could not be encoded)."""
+
+
+class _StrictTypeError(TypeError):
+    """Raised by the codec's own hooks; its message is already short and readable."""
+
+
+def _type_name(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _structure_int(value: object, _: type) -> int:
+    # bool is an int subclass in Python; in a journal `true` is never a number.
+    if type(value) is not int:
+        raise _StrictTypeError(f"expected int, got {_type_name(value)}")
+    return value
+
+
+def _structure_float(value: object, _: type) -> float:
+    # JSON writers may drop the ".0" of a whole float, so an int is a fine float.
+    if type(value) is not float and type(value) is not int:
+        raise _StrictTypeError(f"expected float, got {_type_name(value)}")
+    return float(value)
+
+
+def _structure_str(value: object, _: type) -> str:
+    if type(value) is not str:
+        raise _StrictTypeError(f"expected str, got {_type_name(value)}")
+    return value
+
+
+def _structure_bool(value: object, _: type) -> bool:
+    if type(value) is not bool:
+        raise _StrictTypeError(f"expected bool, got {_type_name(value)}")
+    return value
+
+
+def _structure_enum(value: object, cls: type[enum.Enum]) -> enum.Enum:
+    try:
+        return cls(value)
+    except ValueError:
+        allowed = ", ".join(repr(m.value) for m in cls)
+        raise _StrictTypeError(f"{value!r} is not a {cls.__name__} ({allowed})") from None
+
+
+def _describe(exc: BaseException, type_: Any) -> str:
+    """One short phrase for one leaf error of a cattrs validation error."""
+    if isinstance(exc, _StrictTypeError | CodecError):
+        return str(exc)
+    if isinstance(exc, ForbiddenExtraKeysError):
+        return "unexpected field(s) " + ", ".join(sorted(exc.extra_fields))
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    return format_exception(exc, type_)
+
+
+def _short_message(exc: Exception, where: str) -> str:
+    """Flatten a (possibly nested) cattrs error into `Class.field: problem; ...`."""
+    if not isinstance(exc, cattrs.BaseValidationError):
+        return f"{where}: {exc}"
+    parts = []
+    for line in cattrs.transform_error(exc, path=where, format_exception=_describe):
+        problem, _, path = line.rpartition(" @ ")
+        parts.append(f"{path}: {problem}" if problem else line)
+    return "; ".join(parts)
+
+
+class Codec:
+    """Encodes and decodes the given frozen attrs classes as tagged dicts.
+
+    `types` are the concrete classes the journal may hold (events, effects). Fields named
+    in `omit` (default `at`: the record keeps it beside the event) are left out when
+    encoding, wherever such a class appears, and supplied again by `decode(..., at=...)`.
+    A field whose declared type is a base class of some of `types` (e.g.
+    `tuple[Effect, ...]`) is encoded tagged too, so subclasses keep their fields.
+    """
+
+    def __init__(self, types: Iterable[type], *, omit: Iterable[str] = ("at",)) -> None:
+        self._omit = tuple(omit)
+        self._types: dict[str, type] = {}
+        for cls in types:
+            if not attrs.has(cls):
+                raise TypeError(f"{cls!r} is not an attrs class")
+            if cls.__name__ in self._types and self._types[cls.__name__] is not cls:
+                raise ValueError(f"two classes named {cls.__name__!r}")
+            # Resolve string annotations now, so a bad class fails here, not mid-journal.
+            attrs.resolve_types(cls)
+            self._types[cls.__name__] = cls
+        self._converter = self._make_converter()
+
+    @property
+    def types(self) -> Mapping[str, type]:
+        """The known classes by their tag (class name)."""
+        return dict(self._types)
+
+    @property
+    def converter(self) -> cattrs.Converter:
+        """The configured cattrs converter (strict scalar hooks, tagged classes)."""
+        return self._converter
+
+    def _make_converter(self) -> cattrs.Converter:
+        conv = cattrs.Converter(forbid_extra_keys=True)
+        conv.register_structure_hook(int, _structure_int)
+        conv.register_structure_hook(float, _structure_float)
+        conv.register_structure_hook(str, _structure_str)
+        conv.register_structure_hook(bool, _structure_bool)
+        # Hooks go by MRO and a StrEnum is a str first: register the enum bases explicitly.
+        for enum_base in (enum.StrEnum, enum.IntEnum, enum.Enum):
+            conv.register_structure_hook(enum_base, _structure_enum)
+            conv.register_unstructure_hook(enum_base, lambda member: member.value)
+        # Every class hook must exist before any class's code is generated (a generated
+        # function binds its fields' hooks), so classes delegate to tables filled last.
+        for base in self._bases():
+            conv.register_structure_hook(base, self._tagged_structure_hook(base))
+            conv.register_unstructure_hook(base, self._tagged_unstructure)
+        encoders: dict[type, Callable[[Any], dict[str, Any]]] = {}
+        decoders: dict[type, Callable[[Any, Any], Any]] = {}
+        for cls in self._types.values():
+            conv.register_unstructure_hook(cls, lambda obj: encoders[type(obj)](obj))
+            conv.register_structure_hook(cls, lambda data, cls: decoders[cls](data, cls))
+        for cls in self._types.values():
+            encoders[cls] = self._encoder(conv, cls)
+            # Omitted fields are still accepted on the way in: the caller passes them back.
+            decoders[cls] = make_dict_structure_fn(cls, conv)
+        return conv
+
+    def _encoder(self, conv: cattrs.Converter, cls: type) -> Callable[[Any], dict[str, Any]]:
+        names = {f.name for f in attrs.fields(cls)}
+        skipped: dict[str, Any] = {n: override(omit=True) for n in self._omit if n in names}
+        unstructure: Callable[[Any], dict[str, Any]] = make_dict_unstructure_fn(
+            cls, conv, **skipped
+        )
+        tag = cls.__name__
+
+        def encode(obj: Any) -> dict[str, Any]:
+            return {TYPE_KEY: tag, **unstructure(obj)}
+
+        return encode
+
+    def _bases(self) -> set[type]:
+        """attrs base classes of the known types that are not known types themselves."""
+        return {
+            base
+            for cls in self._types.values()
+            for base in cls.__mro__[1:]
+            if attrs.has(base) and base not in self._types.values()
+        }
+
+    def _tagged_unstructure(self, obj: Any) -> dict[str, Any]:
+        # A field declared as a base class: dispatch on the object's own class.
+        if type(obj) not in self._types.values():
+            raise CodecError(f"cannot encode {type(obj).__name__}: not a known type")
+        result: dict[str, Any] = self._converter.unstructure(obj, unstructure_as=type(obj))
+        return result
+
+    def _tagged_structure_hook(self, base: type) -> Callable[[Any, Any], Any]:
+        def structure(data: Any, _: Any) -> Any:
+            cls, fields = self._split(data)
+            if not issubclass(cls, base):
+                raise CodecError(f"{cls.__name__} is not a {base.__name__}")
+            return self._converter.structure(fields, cls)
+
+        return structure
+
+    def _split(self, data: object) -> tuple[type, dict[str, Any]]:
+        """The class named by `data["type"]` and the remaining fields."""
+        if not isinstance(data, dict):
+            raise CodecError(f"expected an object, got {_type_name(data)}")
+        tag = data.get(TYPE_KEY)
+        if not isinstance(tag, str):
+            raise CodecError(f"missing or non-string {TYPE_KEY!r}")
+        cls = self._types.get(tag)
+        if cls is None:
+            raise CodecError(f"unknown type {tag!r}")
+        return cls, {k: v for k, v in data.items() if k != TYPE_KEY}
+
+    def encode(self, obj: object) -> dict[str, Any]:
+        """`{"type": ClassName, ...fields}` for one object of a known type."""
+        if type(obj) not in self._types.values():
+            raise CodecError(f"cannot encode {type(obj).__name__}: not a known type")
+        try:
+            result: dict[str, Any] = self._converter.unstructure(obj)
+        except CodecError:
+            raise
+        except Exception as exc:
+            raise CodecError(f"cannot encode {type(obj).__name__}: {exc}") from exc
+        return result
+
+    def decode(self, data: object, **extra: Any) -> object:
+        """Build the object named by `data["type"]` from its fields plus `extra`.
+
+        `extra` supplies fields the encoding omitted (typically `at=record["at"]`).
+        Unknown type, missing, unexpected or ill-typed fields raise `CodecError`.
+        """
+        cls, fields = self._split(data)
+        clash = sorted(fields.keys() & extra.keys())
+        if clash:
+            raise CodecError(f"{cls.__name__}: field(s) given twice: {', '.join(clash)}")
+        try:
+            return self._converter.structure({**fields, **extra}, cls)
+        except CodecError as exc:
+            raise CodecError(f"{cls.__name__}: {exc}") from None
+        except Exception as exc:
+            raise CodecError(_short_message(exc, cls.__name__)) from None
+
+    def encode_many(self, objs: Iterable[object]) -> list[dict[str, Any]]:
+        """Encode a sequence of tagged objects (e.g. a record's effects)."""
+        return [self.encode(obj) for obj in objs]
+
+    def decode_many(self, data: object) -> tuple[object, ...]:
+        """Decode a JSON array of tagged objects into a tuple (e.g. a record's effects)."""
+        if not isinstance(data, list):
+            raise CodecError(f"expected an array, got {_type_name(data)}")
+        result = []
+        for index, item in enumerate(data):
+            try:
+                result.append(self.decode(item))
+            except CodecError as exc:
+                raise CodecError(f"[{index}] {exc}") from None
+        return tuple(result)
