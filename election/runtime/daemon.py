@@ -1,0 +1,113 @@
+"""`run_daemon`: wires the loop, the adapters, the journal and the observers together.
+
+This is the composition root (the seed's `main`): everything it wires is tested on its
+own; this module is exercised by the end-to-end tests that run real processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+
+from election import __version__
+from election.config import Settings
+from election.core.events import Started
+from election.core.state import CoreConfig, initial_state
+from election.observe.logs import LogObserver, setup_logging
+from election.observe.metrics import Metrics, serve_metrics
+from election.runtime import signals
+from election.runtime.filedir import FileDir
+from election.runtime.journaling import JournalSink
+from election.runtime.loop import JournalFailure, Loop
+from election.runtime.timers import ThreadTimerService
+from election.runtime.zookeeper import ZooKeeperAdapter, make_client
+from journal import JournalWriter, make_header
+
+log = logging.getLogger("election.daemon")
+
+EXIT_INTERNAL = 3
+
+
+def core_config(settings: Settings) -> CoreConfig:
+    """What the reducer needs of the settings."""
+    return CoreConfig(
+        replica=settings.replica_id,
+        election_path=settings.election_path,
+        leader_timeout=settings.leader_timeout,
+        attempter_timeout=settings.attempter_timeout,
+        storage_capacity=settings.storage_capacity,
+        # Connecting may take up to a session timeout when a server is slow to answer.
+        init_deadline=max(settings.session_timeout, 2.0),
+        stop_deadline=settings.stop_deadline,
+        backoff_initial=0.2,
+        backoff_max=min(5.0, max(settings.session_timeout, 1.0)),
+    )
+
+
+def run_daemon(settings: Settings) -> int:
+    """Run one replica until it is stopped; returns the process exit code."""
+    setup_logging(settings.log_level, settings.log_format, settings.replica_id)
+    header = make_header(
+        replica=settings.replica_id,
+        program=f"election {__version__}",
+        started_wall=time.time(),
+        config=settings.as_header_config(),
+        host=socket.gethostname(),
+        pid=os.getpid(),
+    )
+    writer = JournalWriter(settings.journal, header)
+    timers = ThreadTimerService()
+    metrics = Metrics()
+    client = make_client(settings.zk_servers, settings.session_timeout)
+    loop: Loop
+    zookeeper = ZooKeeperAdapter(
+        client, lambda e: loop.put(e), timers, deadline=settings.session_timeout
+    )
+    files = FileDir(
+        settings.file_dir,
+        lambda e: loop.put(e),
+        timers,
+        # A slow disk must not hold the leadership hostage for long.
+        deadline=max(1.0, min(settings.leader_timeout, 10.0)),
+        may_write=lambda: zookeeper.connected,
+    )
+    loop = Loop(
+        initial_state(core_config(settings)),
+        journal=JournalSink(writer),
+        handlers=[zookeeper, files],
+        timers=timers,
+        observers=[metrics, LogObserver()],
+    )
+    server = None
+    if settings.metrics_address is not None:
+        host, port = settings.metrics_address
+        server = serve_metrics(metrics, host, port)
+        log.info("metrics on http://%s:%d/metrics", host, server.server_port)
+    restore_signals = signals.install(loop.put)
+    log.info(
+        "replica %s starting: zk=%s path=%s file-dir=%s journal=%s",
+        settings.replica_id,
+        ",".join(settings.zk_servers),
+        settings.election_path,
+        settings.file_dir,
+        settings.journal,
+    )
+    loop.put(Started())
+    try:
+        code = loop.run()
+    except JournalFailure as exc:
+        log.critical("%s: exiting; the session closes so another replica can lead", exc)
+        threading.Thread(target=client.stop, daemon=True).start()
+        code = EXIT_INTERNAL
+    finally:
+        restore_signals()
+        files.close()
+        timers.close()
+        if server is not None:
+            server.shutdown()
+        writer.close()
+    log.info("replica %s exits with %d", settings.replica_id, code)
+    return code

@@ -1,0 +1,183 @@
+"""The file-dir adapter: checks file-dir, writes leader files atomically, prunes.
+
+File work runs on one worker thread so a slow disk never stalls the loop; a request
+that outlives its deadline is answered "unknown". Every path is opened relative to a
+descriptor of file-dir with O_NOFOLLOW, so a symlink placed in file-dir is never
+followed, and only names of our exact pattern are ever removed.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import errno
+import json
+import os
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+from election.core import effects as fx
+from election.core import events as ev
+from election.core.leaderfiles import (
+    TEMP_PREFIX,
+    files_to_prune,
+    highest_token,
+    leader_file_name,
+)
+from election.runtime.replies import Put, Reply
+from election.runtime.timers import TimerService
+
+FILE_MODE = 0o644
+
+
+class NotConnected(Exception):
+    """The session dropped: the last-moment gate refused the write."""
+
+
+class FileDir:
+    """Handles CheckFileDir, WriteLeaderFile and PruneFiles."""
+
+    def __init__(
+        self,
+        path: Path,
+        put: Put,
+        timers: TimerService,
+        deadline: float,
+        may_write: Callable[[], bool] = lambda: True,
+        wall: Callable[[], float] | None = None,
+    ) -> None:
+        self.path = path
+        self._put = put
+        self._timers = timers
+        self._deadline = deadline
+        self._may_write = may_write
+        self._wall = wall or (lambda: dt.datetime.now(dt.UTC).timestamp())
+        self._worker = concurrent.futures.ThreadPoolExecutor(1, "election-files")
+        self.written = 0
+        self.pruned = 0
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=False, cancel_futures=True)
+
+    def handles(self, effect: fx.Effect) -> bool:
+        return isinstance(effect, fx.CheckFileDir | fx.WriteLeaderFile | fx.PruneFiles)
+
+    def run(self, effect: fx.Effect) -> None:
+        if isinstance(effect, fx.CheckFileDir):
+            reply = Reply(
+                self._put, ev.FileDirChecked, effect.request, self._timers, self._deadline
+            )
+            self._submit(reply, self.check)
+        elif isinstance(effect, fx.WriteLeaderFile):
+            reply = Reply(self._put, ev.FileWritten, effect.request, self._timers, self._deadline)
+            self._submit(reply, lambda: self.write(effect))
+        elif isinstance(effect, fx.PruneFiles):
+            reply = Reply(self._put, ev.FilesPruned, effect.request, self._timers, self._deadline)
+            self._submit(reply, lambda: self.prune(effect))
+
+    def _submit(self, reply: Reply, work: Callable[[], dict[str, object]]) -> None:
+        def job() -> None:
+            try:
+                fields = work()
+            except OSError as exc:
+                reply.failed(_describe(exc))
+            except NotConnected:
+                reply.failed("session not connected: write refused")
+            else:
+                if "reason" in fields and fields.get("newer_token") is not None:
+                    reason = str(fields.pop("reason"))
+                    reply.failed(reason, **fields)
+                else:
+                    reply.ok(**fields)
+
+        try:
+            self._worker.submit(job)
+        except RuntimeError:  # shut down: we are stopping
+            reply.failed("file worker stopped")
+
+    # --- the work (worker thread); public for tests ------------------------------------
+
+    def check(self) -> dict[str, object]:
+        """Make file-dir if missing; it must be a directory we can write."""
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o755)
+        if not self.path.is_dir() or self.path.is_symlink():
+            raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(self.path))
+        if not os.access(self.path, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, "not writable", str(self.path))
+        return {}
+
+    def _open_dir(self) -> int:
+        return os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW)
+
+    def write(self, effect: fx.WriteLeaderFile) -> dict[str, object]:
+        """Write one leader file: temp name, fsync, rename, fsync the directory.
+        Refuses when file-dir already holds a higher token (we were superseded)."""
+        dir_fd = self._open_dir()
+        try:
+            newer = highest_token(os.listdir(dir_fd))
+            if newer is not None and newer > effect.token:
+                return {"newer_token": newer, "reason": f"file-dir holds token {newer}"}
+            name = leader_file_name(effect.token, effect.seq)
+            temp = f"{TEMP_PREFIX}{effect.token}-{effect.seq}-{os.getpid()}"
+            body = json.dumps(
+                {
+                    "replica": effect.replica,
+                    "token": effect.token,
+                    "seq": effect.seq,
+                    "written_at": _rfc3339(self._wall()),
+                    "host": socket.gethostname(),
+                    "pid": os.getpid(),
+                },
+                indent=1,
+            ).encode()
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd = os.open(temp, flags, FILE_MODE, dir_fd=dir_fd)
+            try:
+                os.fchmod(fd, FILE_MODE)  # the umask must not loosen or hide the mode
+                os.write(fd, body)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            try:
+                if not self._may_write():  # the session dropped meanwhile: do not publish
+                    raise NotConnected
+                os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            except BaseException:
+                os.unlink(temp, dir_fd=dir_fd)
+                raise
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        self.written += 1
+        return {"name": name}
+
+    def prune(self, effect: fx.PruneFiles) -> dict[str, object]:
+        """Remove our oldest regular files beyond `keep`; symlinks and foreign files stay."""
+        dir_fd = self._open_dir()
+        removed = 0
+        try:
+            with os.scandir(dir_fd) as entries:
+                names = [e.name for e in entries if e.is_file(follow_symlinks=False)]
+            for name in files_to_prune(names, effect.keep, effect.token):
+                try:
+                    os.unlink(name, dir_fd=dir_fd)
+                    removed += 1
+                except FileNotFoundError:  # another replica pruned it first
+                    pass
+            if removed:
+                os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        self.pruned += removed
+        return {"removed": removed}
+
+
+def _rfc3339(wall: float) -> str:
+    moment = dt.datetime.fromtimestamp(wall, dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _describe(exc: OSError) -> str:
+    name = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+    return f"{name}: {exc.strerror or exc}"

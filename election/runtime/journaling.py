@@ -1,0 +1,59 @@
+"""Records to journal lines and back, with the journal package's codec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from election.core.effects import EFFECT_TYPES, Effect
+from election.core.events import EVENT_TYPES, Event
+from election.core.record import Record
+from journal import Codec, JournalWriter
+
+CODEC = Codec((*EVENT_TYPES, *EFFECT_TYPES))
+
+
+def record_to_json(record: Record) -> dict[str, Any]:
+    """The contract's record line: seq, at, wall, event, state, then effects and, on a
+    state change, where from and why; the token while Leader."""
+    line: dict[str, Any] = {
+        "seq": record.seq,
+        "at": record.at,
+        "wall": record.wall,
+        "event": CODEC.encode(record.event),
+        "state": record.state,
+        "effects": CODEC.encode_many(record.effects),
+    }
+    if record.previous:
+        line["previous"] = record.previous
+        line["cause"] = record.cause
+    if record.token is not None:
+        line["token"] = record.token
+    return line
+
+
+def record_from_json(line: dict[str, Any]) -> Record:
+    """Rebuild a record from its line (raises `journal.CodecError` on a bad one)."""
+    event = CODEC.decode(line["event"], at=line["at"])
+    effects = CODEC.decode_many(line.get("effects", []))
+    assert isinstance(event, Event)
+    return Record(
+        seq=line["seq"],
+        at=line["at"],
+        wall=line["wall"],
+        event=event,
+        state=line["state"],
+        effects=tuple(e for e in effects if isinstance(e, Effect)),
+        previous=line.get("previous", ""),
+        cause=line.get("cause", ""),
+        token=line.get("token"),
+    )
+
+
+class JournalSink:
+    """The loop's journal: one fsynced line per record."""
+
+    def __init__(self, writer: JournalWriter) -> None:
+        self.writer = writer
+
+    def __call__(self, record: Record) -> None:
+        self.writer.append(record_to_json(record))

@@ -1,0 +1,147 @@
+"""The loop: the one thread that owns the state.
+
+Every other thread (kazoo's, the timer thread, the file worker, signal handlers) only
+puts events on the queue. For each event the loop stamps it (seq, monotonic `at`, wall
+time), folds it through the reducer, journals the record (write-ahead: before any of
+its effects run), shows it to the observers, and only then runs the effects.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+import attrs
+
+from election.core import effects as fx
+from election.core.events import Event, TimerFired
+from election.core.record import Record
+from election.core.reducer import reduce
+from election.core.state import State
+from election.runtime.timers import TimerHandle, TimerService
+
+log = logging.getLogger("election.loop")
+
+Observer = Callable[[Record], None]
+
+
+class EffectHandler(Protocol):
+    def handles(self, effect: fx.Effect) -> bool: ...
+
+    def run(self, effect: fx.Effect) -> None: ...
+
+
+class JournalFailure(Exception):
+    """The journal could not be written: we cannot go on without a record."""
+
+
+class Loop:
+    def __init__(
+        self,
+        state: State,
+        *,
+        journal: Callable[[Record], None],
+        handlers: Iterable[EffectHandler],
+        timers: TimerService,
+        observers: Iterable[Observer] = (),
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.state = state
+        self._journal = journal
+        self._handlers = list(handlers)
+        self._timers = timers
+        self._observers = list(observers)
+        self._clock = clock
+        self._wall = wall
+        # SimpleQueue.put is reentrant: safe from a signal handler on the loop's thread.
+        self._queue: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        self._live_timers: dict[str, tuple[int, TimerHandle]] = {}
+        self._seq = 0
+        self.exit_code: int | None = None
+        self.last_progress = clock()  # for /healthz: the loop is alive
+
+    def put(self, event: Event) -> None:
+        """Thread-safe (and signal-safe): hand an event to the loop."""
+        self._queue.put(event)
+
+    def run(self, idle_tick: float = 0.5) -> int:
+        """Process events until an effect asks to exit; returns the exit code."""
+        while self.exit_code is None:
+            try:
+                event = self._queue.get(timeout=idle_tick)
+            except queue.Empty:
+                self.last_progress = self._clock()
+                continue
+            self.step(event)
+        return self.exit_code
+
+    def drain(self, limit: int = 10_000) -> list[Record]:
+        """Process what is queued now, without waiting (for tests)."""
+        records: list[Record] = []
+        while self.exit_code is None and len(records) < limit:
+            try:
+                event = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            records.append(self.step(event))
+        return records
+
+    def step(self, event: Event) -> Record:
+        self._seq += 1
+        at = self._clock()
+        event = attrs.evolve(event, at=at)
+        transition = reduce(self.state, event)
+        self.state = transition.state
+        record = Record(
+            seq=self._seq,
+            at=at,
+            wall=self._wall(),
+            event=event,
+            state=transition.state.name.value,
+            effects=transition.effects,
+            previous=transition.previous.value if transition.previous else "",
+            cause=transition.cause,
+            token=transition.state.token,
+        )
+        try:
+            self._journal(record)
+        except OSError as exc:
+            raise JournalFailure(f"cannot append to the journal: {exc}") from exc
+        for observer in self._observers:
+            try:
+                observer(record)
+            except Exception:  # an observer must never stop the daemon
+                log.exception("observer %r failed on record %d", observer, record.seq)
+        for effect in transition.effects:
+            self._run(effect)
+        self.last_progress = self._clock()
+        return record
+
+    def _run(self, effect: fx.Effect) -> None:
+        if isinstance(effect, fx.StartTimer):
+            self._start_timer(effect)
+        elif isinstance(effect, fx.CancelTimer):
+            live = self._live_timers.get(effect.name)
+            if live is not None and live[0] == effect.id:
+                live[1].cancel()
+                del self._live_timers[effect.name]
+        elif isinstance(effect, fx.Exit):
+            self.exit_code = effect.code
+        else:
+            for handler in self._handlers:
+                if handler.handles(effect):
+                    handler.run(effect)
+                    return
+            raise LookupError(f"no handler for {type(effect).__name__}")
+
+    def _start_timer(self, effect: fx.StartTimer) -> None:
+        old = self._live_timers.pop(effect.name, None)
+        if old is not None:
+            old[1].cancel()
+        fired = TimerFired(name=effect.name, id=effect.id)
+        handle = self._timers.call_later(effect.delay, lambda: self.put(fired))
+        self._live_timers[effect.name] = (effect.id, handle)
