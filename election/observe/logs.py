@@ -36,31 +36,35 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+def _handler(fmt: str, replica: str) -> logging.Handler:
+    prefix = f"[{replica}] " if replica else ""
+    if fmt == "json":
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+        return handler
+    if not sys.stderr.isatty():  # a file or a pipe: plain lines, no padding
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)-7s {prefix}%(message)s"))
+        return handler
+    from rich.console import Console
+    from rich.logging import RichHandler
+
+    rich = RichHandler(
+        console=Console(stderr=True), show_path=False, markup=False, log_time_format="%H:%M:%S"
+    )
+    rich.setFormatter(logging.Formatter(prefix + "%(message)s"))
+    return rich
+
+
 def setup_logging(level: str, fmt: str, replica: str = "") -> None:
-    """Configure the root logger for `--log-level` and `--log-format`."""
+    """Configure the root logger for `--log-level` and `--log-format` (text is rich on a
+    terminal, plain lines otherwise; json is one object per line)."""
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
-    handler: logging.Handler
-    if fmt == "json":
-        stream = logging.StreamHandler(sys.stderr)
-        stream.setFormatter(JsonFormatter())
-        handler = stream
-    else:
-        from rich.console import Console
-        from rich.logging import RichHandler
-
-        console = Console(stderr=True, width=160 if not sys.stderr.isatty() else None)
-        handler = RichHandler(
-            console=console,
-            show_path=False,
-            markup=False,
-            log_time_format="%H:%M:%S",
-        )
-        prefix = f"[{replica}] " if replica else ""
-        handler.setFormatter(logging.Formatter(prefix + "%(message)s"))
-    root.addHandler(handler)
+    root.addHandler(_handler(fmt, replica))
     root.setLevel(level.upper())
+    # kazoo's own chatter only when it matters; our records tell the session story.
     logging.getLogger("kazoo").setLevel(max(logging.WARNING, root.level))
 
 
@@ -74,18 +78,14 @@ class LogObserver:
     def __call__(self, record: Record) -> None:
         event = record.event
         extra = {"fields": _fields(record)}
-        if record.changed:
-            token = f" token={record.token}" if record.token is not None else ""
-            extra["fields"].update(previous=record.previous, cause=record.cause)
-            log.info(
-                "%s -> %s (%s)%s", record.previous, record.state, record.cause, token, extra=extra
-            )
         if isinstance(event, ev.SessionConnected):
             log.info(
                 "ZooKeeper session 0x%x connected %s", event.session_id, event.server, extra=extra
             )
         elif isinstance(event, ev.SessionSuspended):
             log.warning("ZooKeeper connection lost: session suspended", extra=extra)
+        elif isinstance(event, ev.SessionLost) and record.state == "Stopping":
+            log.info("ZooKeeper session closed", extra=extra)
         elif isinstance(event, ev.SessionLost):
             log.warning("ZooKeeper session lost (expired or closed)", extra=extra)
         elif isinstance(event, ev.StopRequested):
@@ -96,6 +96,12 @@ class LogObserver:
             log.info("pruned %d old file(s)", event.removed, extra=extra)
         elif isinstance(event, ev.NodeWatchFired):
             log.debug("watch fired: %s %s", event.kind, event.path, extra=extra)
+        if record.changed:
+            token = f" token={record.token}" if record.token is not None else ""
+            extra["fields"].update(previous=record.previous, cause=record.cause)
+            log.info(
+                "%s -> %s (%s)%s", record.previous, record.state, record.cause, token, extra=extra
+            )
         outcome = getattr(event, "outcome", None)
         if isinstance(event, ev.NodeCreated) and event.failure is ev.CreateFailure.NODE_EXISTS:
             log.debug("election node is held by another replica", extra=extra)

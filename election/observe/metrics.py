@@ -12,8 +12,12 @@ from prometheus_client import (
     Gauge,
     PlatformCollector,
     ProcessCollector,
+    disable_created_metrics,
     start_http_server,
 )
+
+# `*_created` series double every counter's lines and tell an operator nothing here.
+disable_created_metrics()
 
 from election.core.record import Record
 from election.core.state import StateName
