@@ -16,11 +16,11 @@ from prometheus_client import (
     start_http_server,
 )
 
-# `*_created` series double every counter's lines and tell an operator nothing here.
-disable_created_metrics()
-
 from election.core.record import Record
 from election.core.state import StateName
+
+# `*_created` series double every counter's lines and tell an operator nothing here.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 class Metrics:
