@@ -13,7 +13,6 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
     disable_created_metrics,
-    start_http_server,
 )
 
 from election.core.record import Record
@@ -84,9 +83,3 @@ class Metrics:
             self.files_written.inc()
         elif name == "FilesPruned":
             self.files_pruned.inc(event.removed)
-
-
-def serve_metrics(metrics: Metrics, host: str, port: int) -> Any:
-    """Serve /metrics on host:port; returns the server (call .shutdown() to stop)."""
-    server, _thread = start_http_server(port, addr=host, registry=metrics.registry)
-    return server

@@ -11,13 +11,15 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 from election import __version__
 from election.config import Settings
 from election.core.events import Started
-from election.core.state import CoreConfig, initial_state
+from election.core.state import CoreConfig, StateName, initial_state
+from election.observe.http import HttpEndpoint, make_app
 from election.observe.logs import LogObserver, setup_logging
-from election.observe.metrics import Metrics, serve_metrics
+from election.observe.metrics import Metrics
 from election.runtime import signals
 from election.runtime.filedir import FileDir
 from election.runtime.journaling import JournalSink
@@ -45,6 +47,24 @@ def core_config(settings: Settings) -> CoreConfig:
         backoff_initial=0.2,
         backoff_max=min(5.0, max(settings.session_timeout, 1.0)),
     )
+
+
+HEALTHY_WITHIN = 5.0  # seconds since the loop last made progress (it ticks every 0.5 s)
+
+
+def _probes(loop: Loop) -> tuple[Callable[[], tuple[bool, str]], Callable[[], tuple[bool, str]]]:
+    """/healthz: the loop is alive; /readyz: connected and competing or leading."""
+
+    def healthy() -> tuple[bool, str]:
+        age = time.monotonic() - loop.last_progress
+        return age < HEALTHY_WITHIN, f"loop progressed {age:.1f}s ago"
+
+    def ready() -> tuple[bool, str]:
+        state = loop.state  # an immutable value: safe to read from this thread
+        ok = state.connected and state.name in (StateName.ATTEMPTER, StateName.LEADER)
+        return ok, f"{state.name}, {'connected' if state.connected else 'not connected'}"
+
+    return healthy, ready
 
 
 def run_daemon(settings: Settings) -> int:
@@ -84,8 +104,8 @@ def run_daemon(settings: Settings) -> int:
     server = None
     if settings.metrics_address is not None:
         host, port = settings.metrics_address
-        server = serve_metrics(metrics, host, port)
-        log.info("metrics on http://%s:%d/metrics", host, server.server_port)
+        server = HttpEndpoint(host, port, make_app(metrics.registry, *_probes(loop)))
+        log.info("metrics on http://%s:%d/metrics (and /healthz, /readyz)", host, server.port)
     restore_signals = signals.install(loop.put)
     log.info(
         "replica %s starting: zk=%s path=%s file-dir=%s journal=%s",
@@ -107,7 +127,7 @@ def run_daemon(settings: Settings) -> int:
         files.close()
         timers.close()
         if server is not None:
-            server.shutdown()
+            server.close()
         writer.close()
     log.info("replica %s exits with %d", settings.replica_id, code)
     return code
