@@ -1,0 +1,86 @@
+# election — build and test entry points.
+#
+#   make test        venv + ZooKeeper + lint, then the whole pytest suite (bounded)
+#   make lint        ruff check, ruff format --check, mypy
+#   make zookeeper   install Debian's zookeeper package (and a JRE) if missing
+#   make demo        run tools/demo.py against a real ZooKeeper
+#   make clean       caches and build output; `make distclean` also drops .venv
+#
+# Works as root on a fresh Debian/Ubuntu machine (`bash .ci/run`) and as a user with sudo.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+.DELETE_ON_ERROR:
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ZOOKEEPER_JAR := /usr/share/java/zookeeper.jar
+
+# Hard upper bound for the test run (the suite must stay well under 15 minutes).
+TEST_TIMEOUT ?= 840
+PYTEST_ARGS ?=
+
+# Type-check only the directories that exist and hold Python files (others land in parallel).
+MYPY_DIRS = $(shell for d in election journal tools tests; do \
+  [ -n "$$(find $$d -name '*.py' -print -quit 2>/dev/null)" ] && echo $$d; done; true)
+
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
+
+.PHONY: venv zookeeper lint test demo clean distclean
+
+## venv: .venv with the project installed editable, with the [test] extras
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@if [ ! -x $(BIN)/python ]; then \
+	  if ! $(PYTHON) -m venv $(VENV) 2>/dev/null; then \
+	    echo "== $(PYTHON) -m venv failed; installing python3-venv"; \
+	    rm -rf $(VENV); \
+	    $(APT_GET) update -qq; \
+	    $(APT_GET) install -y -qq python3 python3-venv python3-pip; \
+	    $(PYTHON) -m venv $(VENV); \
+	  fi; \
+	fi
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+## zookeeper: Debian's ZooKeeper server (jar in /usr/share/java) and a java runtime
+zookeeper:
+	@if [ ! -f $(ZOOKEEPER_JAR) ]; then \
+	  echo "== $(ZOOKEEPER_JAR) missing: installing the zookeeper package"; \
+	  $(APT_GET) update -qq; \
+	  $(APT_GET) install -y -qq zookeeper; \
+	fi
+	@if ! command -v java >/dev/null; then \
+	  echo "== java missing: installing default-jre-headless"; \
+	  $(APT_GET) update -qq; \
+	  $(APT_GET) install -y -qq default-jre-headless; \
+	fi
+	@command -v java >/dev/null || { echo "java still not on PATH" >&2; exit 1; }
+	@test -f $(ZOOKEEPER_JAR) || { echo "$(ZOOKEEPER_JAR) still missing" >&2; exit 1; }
+
+## lint: ruff (lint + format check) and mypy
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(if $(MYPY_DIRS),$(BIN)/mypy $(MYPY_DIRS),@echo "mypy: nothing to check")
+
+## test: the whole suite (unit, integration against a real ZooKeeper, end-to-end)
+test: venv zookeeper lint
+	timeout --kill-after=30 $(TEST_TIMEOUT) $(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+## demo: the scripted demo against a real ZooKeeper
+demo: venv zookeeper
+	$(BIN)/python tools/demo.py
+
+clean:
+	rm -rf build dist .demo .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -path ./$(VENV) -prune -o \( -name __pycache__ -o -name '*.egg-info' \) \
+	  -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)
