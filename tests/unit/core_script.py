@@ -58,7 +58,7 @@ class Script:
         for _, effects in reversed(self.history):
             for effect in reversed(effects):
                 if type(effect) is kind:
-                    return effect  # type: ignore[return-value]
+                    return effect
         raise AssertionError(f"no {kind.__name__} so far")
 
     def none(self, kind: type[fx.Effect]) -> None:

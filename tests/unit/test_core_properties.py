@@ -82,7 +82,9 @@ def _sample(event_type: type[ev.Event], state: State, pick: Any) -> ev.Event:
     return event_type(**fields)
 
 
-def _check_step(before: State, event: ev.Event, after: State, effects: tuple[fx.Effect, ...]):
+def _check_step(
+    before: State, event: ev.Event, after: State, effects: tuple[fx.Effect, ...]
+) -> None:
     # Leadership and its token go together.
     assert (after.token is not None) == (after.name is StateName.LEADER)
     # Work only ever asked for in Leader, never in the step that loses the session.
