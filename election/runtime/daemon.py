@@ -13,6 +13,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from kazoo.client import KazooClient
+
 from election import __version__
 from election.config import Settings
 from election.core.events import Started
@@ -65,6 +67,13 @@ def _probes(loop: Loop) -> tuple[Callable[[], tuple[bool, str]], Callable[[], tu
         return ok, f"{state.name}, {'connected' if state.connected else 'not connected'}"
 
     return healthy, ready
+
+
+def _close_quickly(client: KazooClient, wait: float = 2.0) -> None:
+    """Close the session (our node goes at once) without hanging on a dead server."""
+    closer = threading.Thread(target=client.stop, daemon=True)
+    closer.start()
+    closer.join(wait)
 
 
 def run_daemon(settings: Settings) -> int:
@@ -120,7 +129,11 @@ def run_daemon(settings: Settings) -> int:
         code = loop.run()
     except JournalFailure as exc:
         log.critical("%s: exiting; the session closes so another replica can lead", exc)
-        threading.Thread(target=client.stop, daemon=True).start()
+        _close_quickly(client)
+        code = EXIT_INTERNAL
+    except Exception:
+        log.critical("internal error: exiting; the session closes", exc_info=True)
+        _close_quickly(client)
         code = EXIT_INTERNAL
     finally:
         restore_signals()

@@ -109,7 +109,7 @@ class Loop:
         )
         try:
             self._journal(record)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # a full disk, or a record the writer refuses
             raise JournalFailure(f"cannot append to the journal: {exc}") from exc
         for observer in self._observers:
             try:
