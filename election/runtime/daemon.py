@@ -18,13 +18,13 @@ from kazoo.client import KazooClient
 from election import __version__
 from election.config import Settings
 from election.core.events import Started
-from election.core.state import CoreConfig, StateName, initial_state
+from election.core.state import StateName, initial_state
 from election.observe.http import HttpEndpoint, make_app
 from election.observe.logs import LogObserver, setup_logging
 from election.observe.metrics import Metrics
 from election.runtime import signals
 from election.runtime.filedir import FileDir
-from election.runtime.journaling import JournalSink
+from election.runtime.journaling import JournalSink, core_config_from_header
 from election.runtime.loop import JournalFailure, Loop
 from election.runtime.timers import ThreadTimerService
 from election.runtime.zookeeper import ZooKeeperAdapter, make_client
@@ -33,22 +33,6 @@ from journal import JournalWriter, make_header
 log = logging.getLogger("election.daemon")
 
 EXIT_INTERNAL = 3
-
-
-def core_config(settings: Settings) -> CoreConfig:
-    """What the reducer needs of the settings."""
-    return CoreConfig(
-        replica=settings.replica_id,
-        election_path=settings.election_path,
-        leader_timeout=settings.leader_timeout,
-        attempter_timeout=settings.attempter_timeout,
-        storage_capacity=settings.storage_capacity,
-        # Connecting may take up to a session timeout when a server is slow to answer.
-        init_deadline=max(settings.session_timeout, 2.0),
-        stop_deadline=settings.stop_deadline,
-        backoff_initial=0.2,
-        backoff_max=min(5.0, max(settings.session_timeout, 1.0)),
-    )
 
 
 HEALTHY_WITHIN = 5.0  # seconds since the loop last made progress (it ticks every 0.5 s)
@@ -104,7 +88,7 @@ def run_daemon(settings: Settings) -> int:
         may_write=lambda: zookeeper.connected,
     )
     loop = Loop(
-        initial_state(core_config(settings)),
+        initial_state(core_config_from_header(settings.as_header_config())),
         journal=JournalSink(writer),
         handlers=[zookeeper, files],
         timers=timers,

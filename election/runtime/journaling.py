@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from election.core.effects import EFFECT_TYPES, Effect
 from election.core.events import EVENT_TYPES, Event
 from election.core.record import Record
+from election.core.state import CoreConfig
 from journal import Codec, JournalWriter
 
 CODEC = Codec((*EVENT_TYPES, *EFFECT_TYPES))
+
+
+def core_config_from_header(config: Mapping[str, Any]) -> CoreConfig:
+    """What the reducer needs, from the settings as the journal header records them
+    (`Settings.as_header_config()`): the daemon and `election-replay` both start here,
+    so a replay folds with exactly the configuration the replica ran with."""
+    session_timeout = float(config["session_timeout"])
+    return CoreConfig(
+        replica=str(config["replica_id"]),
+        election_path=str(config["election_path"]),
+        leader_timeout=float(config["leader_timeout"]),
+        attempter_timeout=float(config["attempter_timeout"]),
+        storage_capacity=int(config["storage_capacity"]),
+        # Connecting may take up to a session timeout when a server is slow to answer.
+        init_deadline=max(session_timeout, 2.0),
+        stop_deadline=float(config.get("stop_deadline", 5.0)),
+        backoff_initial=0.2,
+        backoff_max=min(5.0, max(session_timeout, 1.0)),
+    )
 
 
 def record_to_json(record: Record) -> dict[str, Any]:
