@@ -98,7 +98,9 @@ class LogObserver:
             log.debug("watch fired: %s %s", event.kind, event.path, extra=extra)
         if record.changed:
             token = f" token={record.token}" if record.token is not None else ""
-            extra["fields"].update(previous=record.previous, cause=record.cause)
+            # A new dict: the event's line (maybe still unformatted in a handler) keeps its own.
+            fields = {**extra["fields"], "previous": record.previous, "cause": record.cause}
+            extra = {"fields": fields}
             log.info(
                 "%s -> %s (%s)%s", record.previous, record.state, record.cause, token, extra=extra
             )

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from election.core.events import Event, Outcome
-from election.runtime.timers import TimerService
+from election.runtime.timers import TimerHandle, TimerService
 
 Put = Callable[[Event], None]
 
@@ -29,8 +29,11 @@ class Reply:
         self._request = request
         self._lock = threading.Lock()
         self._done = False
-        self._deadline = timers.call_later(deadline, self._expire)
         self._deadline_seconds = deadline
+        # A timer thread may expire a zero deadline before `call_later` returns: every
+        # field `_expire` reads is set first, and `_send` copes with no handle yet.
+        self._deadline: TimerHandle | None = None
+        self._deadline = timers.call_later(deadline, self._expire)
 
     @property
     def done(self) -> bool:
@@ -41,7 +44,8 @@ class Reply:
             if self._done:
                 return False
             self._done = True
-        self._deadline.cancel()
+        if self._deadline is not None:
+            self._deadline.cancel()
         self._put(self._make(request=self._request, outcome=outcome, **fields))
         return True
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
+
+log = logging.getLogger("election.timers")
 
 
 class TimerHandle(Protocol):
@@ -78,7 +81,10 @@ class ThreadTimerService:
                     return
                 _, _, entry = heapq.heappop(self._heap)
             if not entry.cancelled:
-                entry.callback()
+                try:
+                    entry.callback()
+                except Exception:  # one buggy callback must not end every later timer
+                    log.exception("timer callback %r failed", entry.callback)
 
 
 class FakeTimerService:

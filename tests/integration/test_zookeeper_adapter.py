@@ -1,0 +1,293 @@
+"""The ZooKeeper adapter against a real ZooKeeper: every effect gets one answer event,
+session changes arrive as events, and ownership is judged by czxid and session id."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import queue
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import pytest
+from kazoo.client import KazooClient
+
+from election.core import effects as fx
+from election.core import events as ev
+from election.core.events import CreateFailure, Outcome
+from election.runtime.timers import ThreadTimerService
+from election.runtime.zookeeper import ZooKeeperAdapter, make_client
+from tests.zk import ZooKeeperServer
+
+pytestmark = pytest.mark.zk
+
+E = TypeVar("E", bound=ev.Event)
+WAIT = 5.0
+
+
+class Replica:
+    """One adapter on its own kazoo client, answering onto a queue."""
+
+    def __init__(self, hosts: str, deadline: float = 3.0, session_timeout: float = 4.0) -> None:
+        self.events: queue.SimpleQueue[ev.Event] = queue.SimpleQueue()
+        self.seen: list[ev.Event] = []
+        self.backlog: list[ev.Event] = []  # arrived, not yet claimed by `expect`
+        self.timers = ThreadTimerService()
+        self.client = make_client((hosts,), session_timeout)
+        self.adapter = ZooKeeperAdapter(self.client, self.events.put, self.timers, deadline)
+        self._ids = itertools.count(1)
+        self.session = 0
+
+    def expect(
+        self, kind: type[E], where: Callable[[E], bool] = lambda e: True, timeout: float = WAIT
+    ) -> E:
+        """The first unclaimed event of `kind` (matching `where`), waiting for it if need
+        be; every event is also kept in `seen`, in arrival order."""
+        for event in self.backlog:
+            if isinstance(event, kind) and where(event):
+                self.backlog.remove(event)
+                return event
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no {kind.__name__} within {timeout}s; saw {self.seen}")
+            try:
+                event = self.events.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            self.seen.append(event)
+            if isinstance(event, kind) and where(event):
+                return event
+            self.backlog.append(event)
+
+    def ask(self, make: type[fx.Effect], answer: type[E], **fields: Any) -> E:
+        """Run one effect and wait for the answer bearing its request id."""
+        request = next(self._ids)
+        self.adapter.run(make(request=request, **fields))  # type: ignore[call-arg]
+        return self.expect(answer, lambda e: getattr(e, "request", None) == request)
+
+    def connect(self) -> int:
+        """Connect; returns the session id that `SessionConnected` reported."""
+        assert self.ask(fx.Connect, ev.ConnectResult).outcome is Outcome.OK
+        self.session = self.expect(ev.SessionConnected).session_id
+        return self.session
+
+    def close(self) -> None:
+        for step in (self.client.stop, self.client.close, self.timers.close):
+            with contextlib.suppress(Exception):
+                step()
+
+
+@pytest.fixture
+def replicas(zk_server: ZooKeeperServer) -> Iterator[Callable[..., Replica]]:
+    made: list[Replica] = []
+
+    def make(hosts: str | None = None, **kw: Any) -> Replica:
+        replica = Replica(hosts or zk_server.connect_string, **kw)
+        made.append(replica)
+        return replica
+
+    yield make
+    for replica in made:
+        replica.close()
+
+
+@pytest.fixture
+def replica(replicas: Callable[..., Replica]) -> Replica:
+    r = replicas()
+    r.connect()
+    return r
+
+
+def create(r: Replica, path: str, replica: str = "r1") -> ev.NodeCreated:
+    return r.ask(fx.CreateNode, ev.NodeCreated, path=path, replica=replica)
+
+
+def ensure(r: Replica, path: str) -> None:
+    assert r.ask(fx.EnsurePath, ev.PathEnsured, path=path).outcome is Outcome.OK
+
+
+# --- the session ------------------------------------------------------------------------
+
+
+def test_connect_answers_ok_and_reports_the_clients_session(
+    replicas: Callable[..., Replica], zk_server: ZooKeeperServer
+) -> None:
+    r = replicas()
+    assert not r.adapter.connected
+    result = r.ask(fx.Connect, ev.ConnectResult)
+    assert result == ev.ConnectResult(request=1, outcome=Outcome.OK)
+    connected = r.expect(ev.SessionConnected)
+    assert connected.session_id == r.client.client_id[0] != 0
+    assert connected.server == f"127.0.0.1:{zk_server.port}"
+    assert r.adapter.connected
+
+
+def test_connect_while_connected_answers_ok_at_once(replica: Replica) -> None:
+    assert replica.ask(fx.Connect, ev.ConnectResult).outcome is Outcome.OK
+    assert not [e for e in replica.seen if isinstance(e, ev.SessionConnected)][1:]
+
+
+def test_connect_to_nobody_is_unknown_after_the_deadline(
+    replicas: Callable[..., Replica],
+) -> None:
+    from tests.zk import free_port
+
+    r = replicas(f"127.0.0.1:{free_port()}", deadline=0.3)
+    result = r.ask(fx.Connect, ev.ConnectResult)
+    assert result == ev.ConnectResult(
+        request=1, outcome=Outcome.UNKNOWN, reason="no answer within 0.3s"
+    )
+    assert not r.adapter.connected
+
+
+def test_close_session_answers_ok_and_the_session_is_lost(
+    replica: Replica, kazoo_client: KazooClient, zk_path: str
+) -> None:
+    ensure(replica, zk_path)
+    assert create(replica, zk_path).outcome is Outcome.OK
+    closed = replica.ask(fx.CloseSession, ev.SessionClosed)
+    assert closed.outcome is Outcome.OK
+    replica.expect(ev.SessionLost)
+    assert not replica.adapter.connected
+    assert kazoo_client.exists(zk_path) is None  # our ephemeral node went with the session
+    late = create(replica, zk_path)  # a closed client answers at once, never hangs
+    assert (late.outcome, late.failure) == (Outcome.FAILED, CreateFailure.CONNECTION)
+
+
+# --- the election node ------------------------------------------------------------------
+
+
+def test_ensure_path_makes_the_parents_but_not_the_node(
+    replica: Replica, kazoo_client: KazooClient, zk_path: str
+) -> None:
+    deep = zk_path.replace("/leader", "/a/b/leader")
+    ensure(replica, deep)
+    assert kazoo_client.exists(deep.rsplit("/", 1)[0]) is not None
+    assert kazoo_client.exists(deep) is None
+    ensure(replica, deep)  # again: already there is fine
+
+
+def test_create_answers_ok_with_the_nodes_czxid_as_token(
+    replica: Replica, kazoo_client: KazooClient, zk_path: str
+) -> None:
+    ensure(replica, zk_path)
+    created = create(replica, zk_path, replica="replica-one")
+    assert created.outcome is Outcome.OK
+    data, stat = kazoo_client.get(zk_path)
+    assert created.token == stat.czxid
+    assert stat.ephemeralOwner == replica.session
+    assert data == b"replica-one"
+
+
+def test_second_replicas_create_fails_node_exists(
+    replicas: Callable[..., Replica], zk_path: str
+) -> None:
+    first, second = replicas(), replicas()
+    first.connect()
+    second.connect()
+    ensure(first, zk_path)
+    assert create(first, zk_path).outcome is Outcome.OK
+    refused = create(second, zk_path, replica="r2")
+    assert (refused.outcome, refused.failure) == (Outcome.FAILED, CreateFailure.NODE_EXISTS)
+    assert refused.token is None
+
+
+def test_create_without_its_parent_fails_no_parent(replica: Replica, zk_path: str) -> None:
+    refused = create(replica, zk_path)
+    assert (refused.outcome, refused.failure) == (Outcome.FAILED, CreateFailure.NO_PARENT)
+
+
+def test_read_node_reports_the_owner_and_its_watch_fires_on_delete(
+    replicas: Callable[..., Replica], kazoo_client: KazooClient, zk_path: str
+) -> None:
+    holder, watcher = replicas(), replicas()
+    holder_session = holder.connect()
+    watcher.connect()
+    ensure(holder, zk_path)
+    token = create(holder, zk_path).token
+    read = watcher.ask(fx.ReadNode, ev.NodeRead, path=zk_path)
+    assert read == ev.NodeRead(
+        request=read.request, outcome=Outcome.OK, exists=True, owner=holder_session, token=token
+    )
+    assert holder_session != watcher.session
+    kazoo_client.delete(zk_path)
+    fired = watcher.expect(ev.NodeWatchFired)
+    assert fired == ev.NodeWatchFired(path=zk_path, kind="DELETED")
+
+
+def test_read_of_a_missing_node_watches_for_its_creation(
+    replica: Replica, kazoo_client: KazooClient, zk_path: str
+) -> None:
+    ensure(replica, zk_path)
+    read = replica.ask(fx.ReadNode, ev.NodeRead, path=zk_path)
+    assert (read.outcome, read.exists, read.owner, read.token) == (Outcome.OK, False, None, None)
+    kazoo_client.create(zk_path, b"other", ephemeral=True)
+    assert replica.expect(ev.NodeWatchFired) == ev.NodeWatchFired(path=zk_path, kind="CREATED")
+
+
+def test_release_deletes_the_node_of_our_token(
+    replica: Replica, kazoo_client: KazooClient, zk_path: str
+) -> None:
+    ensure(replica, zk_path)
+    token = create(replica, zk_path).token
+    assert token is not None
+    released = replica.ask(fx.ReleaseNode, ev.NodeReleased, path=zk_path, token=token)
+    assert released == ev.NodeReleased(request=released.request, outcome=Outcome.OK)
+    assert kazoo_client.exists(zk_path) is None
+    again = replica.ask(fx.ReleaseNode, ev.NodeReleased, path=zk_path, token=token)
+    assert (again.outcome, again.reason) == (Outcome.OK, "already gone")
+
+
+def test_release_leaves_a_node_of_another_term(
+    replicas: Callable[..., Replica], kazoo_client: KazooClient, zk_path: str
+) -> None:
+    old, new = replicas(), replicas()
+    old.connect()
+    new.connect()
+    ensure(old, zk_path)
+    old_token = create(old, zk_path).token
+    assert old_token is not None
+    kazoo_client.delete(zk_path)  # e.g. an operator removed it; a new term begins
+    new_token = create(new, zk_path, replica="r2").token
+    assert new_token is not None and new_token > old_token
+
+    released = old.ask(fx.ReleaseNode, ev.NodeReleased, path=zk_path, token=old_token)
+
+    assert released.outcome is Outcome.OK
+    assert released.reason == f"node is another term's (czxid {new_token})"
+    stat = kazoo_client.exists(zk_path)
+    assert stat is not None and stat.czxid == new_token
+
+
+# --- losing the server ------------------------------------------------------------------
+
+
+def test_server_loss_suspends_requests_go_unknown_and_restart_reconnects(
+    replicas: Callable[..., Replica], zk_fresh: ZooKeeperServer, zk_path: str
+) -> None:
+    r = replicas(zk_fresh.connect_string, deadline=1.0)
+    r.connect()
+    ensure(r, zk_path)
+    r.ask(fx.ReadNode, ev.NodeRead, path=zk_path)  # leaves a watch
+
+    zk_fresh.kill()
+    r.expect(ev.SessionSuspended)
+    assert not r.adapter.connected
+    # kazoo drops its watches on a disconnect: ours fires with no path and kind NONE.
+    assert r.expect(ev.NodeWatchFired) == ev.NodeWatchFired(path="", kind="NONE")
+    started = time.monotonic()
+    stuck = create(r, zk_path)
+    assert stuck == ev.NodeCreated(
+        request=stuck.request, outcome=Outcome.UNKNOWN, reason="no answer within 1s"
+    )
+    assert 0.9 <= time.monotonic() - started < 3.0
+
+    zk_fresh.restart()
+    reconnected = r.expect(ev.SessionConnected, timeout=10.0)
+    # Back within the session timeout: the server restored the session we had.
+    assert reconnected.session_id == r.session == r.client.client_id[0]
+    assert r.adapter.connected
+    assert r.ask(fx.Connect, ev.ConnectResult).outcome is Outcome.OK
