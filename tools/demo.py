@@ -39,7 +39,8 @@ def replica_command(index: int, zk: str, work: Path, args: argparse.Namespace) -
         f"--file-dir={work / 'files'}",
         "--storage-capacity=5",
         f"--journal={work / 'journal' / f'demo-{index}.jsonl'}",
-        f"--metrics-address=127.0.0.1:{9100 + index}",
+        "--metrics-address="
+        + (f"127.0.0.1:{args.metrics_port + index - 1}" if args.metrics_port else "127.0.0.1:0"),
     ]
 
 
@@ -50,6 +51,9 @@ def main() -> int:
     parser.add_argument("--attempter-timeout", default="10s")
     parser.add_argument("--session-timeout", default="4s")
     parser.add_argument("--workdir", type=Path, default=ROOT / ".demo")
+    parser.add_argument(
+        "--metrics-port", type=int, default=9101, help="first replica's port; 0: any free ports"
+    )
     args = parser.parse_args()
 
     work: Path = args.workdir
@@ -78,12 +82,12 @@ def main() -> int:
         for index in range(1, REPLICAS + 1):
             replicas.append(subprocess.Popen(replica_command(index, zk.connect_string, work, args)))
         print(
-            f"== {REPLICAS} replicas: demo-1..demo-{REPLICAS}; metrics on 127.0.0.1:9101..910"
-            f"{REPLICAS}\n"
+            f"== {REPLICAS} replicas: demo-1..demo-{REPLICAS}; metrics from 127.0.0.1:"
+            f"{args.metrics_port or '<any>'}\n"
             "== try, in another terminal:\n"
             "   pkill -TERM -f 'replica-id=demo-1'   # graceful stop of demo-1: a hand-over\n"
             "   pkill -KILL -f 'replica-id=demo-2'   # a crash: take-over after the session\n"
-            f"   ls {work / 'files'}; curl -s 127.0.0.1:9101/metrics | grep ^election_\n"
+            f"   ls {work / 'files'}; curl -s 127.0.0.1:{args.metrics_port}/metrics\n"
             "== Ctrl-C stops everything",
             flush=True,
         )

@@ -22,6 +22,8 @@ def test_demo_elects_a_leader_that_writes_files_and_stops_cleanly(tmp_path: Path
             "500ms",
             "--workdir",
             str(work),
+            "--metrics-port",
+            "0",
         ],
         capture_output=True,
         text=True,

@@ -1,0 +1,90 @@
+"""`election-replay [--json] [--until SEQ] JOURNAL...`: exit 0 all well, 1 found, 2 unreadable."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+from rich.console import Console
+
+from election_replay import report
+from election_replay.invariants import DEFAULT_SKEW
+from election_replay.replay import ReplayError, analyse
+
+EXIT_OK, EXIT_FOUND, EXIT_UNREADABLE = 0, 1, 2
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("journals", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object instead of the report."
+)
+@click.option(
+    "--until",
+    type=click.IntRange(min=0),
+    metavar="SEQ",
+    help="Stop each journal after record SEQ and show the replayed state at that moment.",
+)
+@click.option(
+    "--skew",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_SKEW,
+    show_default=True,
+    help="Seconds of wall-clock skew between machines: a smaller leader overlap is a note.",
+)
+@click.option(
+    "--svg",
+    "svg",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also save the report with its timeline as an SVG picture (for a ticket).",
+)
+@click.option(
+    "--html",
+    "html",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also save the report with its timeline as an HTML page.",
+)
+@click.option(
+    "--width",
+    type=click.IntRange(min=10, max=1000),
+    default=72,
+    show_default=True,
+    help="Characters of the timeline (each one a slice of wall time).",
+)
+def main(
+    journals: tuple[Path, ...],
+    as_json: bool,
+    until: int | None,
+    skew: float,
+    svg: Path | None,
+    html: Path | None,
+    width: int,
+) -> None:
+    """Replay election JOURNALs through today's reducer and check them across replicas.
+
+    Exit 0 when every journal replays to the states and effects it recorded and no
+    invariant is broken; 1 when a divergence or a violation is found; 2 when a journal
+    cannot be read (the message names the file and line). Journals are only read.
+    """
+    try:
+        analysis = analyse(journals, until=until, skew=skew)
+    except ReplayError as exc:
+        _fail(str(exc))
+    for picture in (svg, html):
+        if picture is not None:
+            try:
+                report.save_picture(analysis, picture, width)
+            except OSError as exc:
+                _fail(f"{picture}: cannot write: {exc.strerror or exc}")
+    if as_json:
+        click.echo(report.dumps(analysis))
+    else:
+        report.print_report(analysis, Console(), width)
+    sys.exit(EXIT_OK if analysis.ok else EXIT_FOUND)
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"election-replay: {message}", err=True)
+    sys.exit(EXIT_UNREADABLE)

@@ -1,0 +1,169 @@
+"""The safety invariants, checked on what the journals recorded.
+
+Per replica, record by record (`ReplicaChecks`): no leader file written and no write
+asked for outside Leader; no Leader state while the session is not connected.
+Across replicas, on the leadership terms merged by wall time (`check_terms`): at most
+one leader per token, tokens only grow from term to term, no two leaders at once.
+
+Wall clocks of different machines may disagree, so an overlap of two terms within
+`skew` seconds is a note, not a violation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from election.core import effects as fx
+from election.core import events as ev
+from election.core.events import Outcome
+from election_replay.clock import hms
+from election_replay.model import Term, Violation, Where
+from election_replay.terms import LEADER
+
+DEFAULT_SKEW = 0.05  # seconds of wall-clock disagreement tolerated between machines
+
+
+class ReplicaChecks:
+    """The invariants one replica's journal can break on its own."""
+
+    def __init__(self, replica: str) -> None:
+        self.replica = replica
+        self.violations: list[Violation] = []
+        self._connected = False
+        self._before: str | None = None  # recorded state before the current record
+        self._flagged_disconnected = False  # one violation per disconnected-leader episode
+
+    def begin_run(self) -> None:
+        """A new daemon process: no session yet, no state yet."""
+        self._connected = False
+        self._before = None
+        self._flagged_disconnected = False
+
+    def observe(
+        self, where: Where, event: ev.Event, state: str, effects: Sequence[fx.Effect]
+    ) -> None:
+        """One record: its event, the state recorded after it, and the effects it caused."""
+        if isinstance(event, ev.SessionConnected):
+            self._connected = True
+        elif isinstance(event, ev.SessionSuspended | ev.SessionLost):
+            self._connected = False
+
+        if (
+            isinstance(event, ev.FileWritten)
+            and event.outcome is Outcome.OK
+            and self._before != LEADER
+        ):
+            self._flag(
+                "file-written-outside-leader",
+                f"{self.replica} recorded leader file {event.name or '?'} written while "
+                f"{self._before or 'not started'}, not Leader, at {hms(where.wall)}",
+                where,
+            )
+        writes = [e for e in effects if isinstance(e, fx.WriteLeaderFile)]
+        if writes and state != LEADER:
+            self._flag(
+                "write-outside-leader",
+                f"{self.replica} asked to write leader file (token {writes[0].token}, "
+                f"seq {writes[0].seq}) in state {state} at {hms(where.wall)}",
+                where,
+            )
+
+        if state == LEADER and not self._connected:
+            if not self._flagged_disconnected:
+                self._flag(
+                    "leader-while-disconnected",
+                    f"{self.replica} was Leader with no connected session at {hms(where.wall)}",
+                    where,
+                )
+            self._flagged_disconnected = True
+        else:
+            self._flagged_disconnected = False
+        self._before = state
+
+    def _flag(self, kind: str, message: str, where: Where) -> None:
+        self.violations.append(Violation(kind=kind, message=message, records=(where,)))
+
+
+def _span(term: Term) -> str:
+    end = "still leading" if term.end is None else hms(term.end)
+    return f"{term.replica} {hms(term.start)}-{end}"
+
+
+def check_terms(
+    terms: Sequence[Term], skew: float = DEFAULT_SKEW
+) -> tuple[list[Violation], list[str]]:
+    """Cross-replica invariants over all terms in start order: violations and notes."""
+    violations: list[Violation] = []
+    notes: list[str] = []
+    violations += _same_token(terms)
+    violations += _shrinking_tokens(terms)
+    overlaps, overlap_notes = _overlaps(terms, skew)
+    return violations + overlaps, notes + overlap_notes
+
+
+def _same_token(terms: Iterable[Term]) -> list[Violation]:
+    first: dict[int, Term] = {}  # token -> the first term that held it
+    reported: set[tuple[int, str]] = set()
+    found = []
+    for term in terms:
+        if term.token is None:
+            continue
+        holder = first.setdefault(term.token, term)
+        if holder.replica != term.replica and (term.token, term.replica) not in reported:
+            reported.add((term.token, term.replica))
+            found.append(
+                Violation(
+                    kind="two-leaders-same-token",
+                    message=(
+                        f"token {term.token} led by two replicas: {_span(holder)} and {_span(term)}"
+                    ),
+                    records=(holder.began, term.began),
+                )
+            )
+    return found
+
+
+def _shrinking_tokens(terms: Iterable[Term]) -> list[Violation]:
+    highest: Term | None = None
+    found = []
+    for term in terms:
+        if term.token is None:
+            continue
+        if highest is not None and highest.token is not None and term.token < highest.token:
+            found.append(
+                Violation(
+                    kind="token-decreased",
+                    message=(
+                        f"token went down: {term.replica} led with {term.token} from "
+                        f"{hms(term.start)} after {highest.replica} led with {highest.token} "
+                        f"from {hms(highest.start)}"
+                    ),
+                    records=(highest.began, term.began),
+                )
+            )
+        if highest is None or (highest.token is not None and term.token > highest.token):
+            highest = term
+    return found
+
+
+def _overlaps(terms: Sequence[Term], skew: float) -> tuple[list[Violation], list[str]]:
+    """Terms of different replicas whose wall intervals overlap (a sweep in start order)."""
+    found: list[Violation] = []
+    notes: list[str] = []
+    for i, a in enumerate(terms):
+        for b in terms[i + 1 :]:
+            if b.start >= a.until:
+                break  # later terms start later still
+            if a.replica == b.replica:
+                continue
+            overlap = min(a.until, b.until) - b.start
+            what = (
+                f"{a.replica} (token {a.token}) and {b.replica} (token {b.token}) both "
+                f"Leader for {overlap:.3f}s: {_span(a)} and {_span(b)}"
+            )
+            if overlap > skew:
+                records = (a.began, b.began, *(w for w in (a.ended,) if w is not None))
+                found.append(Violation(kind="overlapping-leaders", message=what, records=records))
+            else:
+                notes.append(f"{what} (within the {skew:.3f}s clock-skew tolerance)")
+    return found, notes

@@ -1,0 +1,217 @@
+"""What a replay finds, as plain frozen data: the report and the JSON are drawn from it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+
+@attrs.frozen(kw_only=True)
+class Where:
+    """One record of one journal: enough for an engineer to open the line."""
+
+    replica: str
+    journal: str
+    line: int
+    seq: int
+    wall: float
+
+    def as_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+    def __str__(self) -> str:
+        return f"{self.replica} {self.journal}:{self.line} seq {self.seq}"
+
+
+@attrs.frozen(kw_only=True)
+class Divergence:
+    """The first record whose recorded outcome today's reducer does not reproduce."""
+
+    where: Where
+    event: dict[str, Any]  # the event as journaled
+    fields: tuple[str, ...]  # which of state, token, effects differ (or "reducer")
+    expected: dict[str, Any]  # what today's reducer computes
+    recorded: dict[str, Any]  # what the journal says
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            **self.where.as_json(),
+            "event": self.event,
+            "fields": list(self.fields),
+            "expected": self.expected,
+            "recorded": self.recorded,
+        }
+
+
+@attrs.frozen(kw_only=True)
+class Violation:
+    """A broken safety invariant, naming the records that show it."""
+
+    kind: str  # e.g. "two-leaders-same-token"
+    message: str
+    records: tuple[Where, ...]
+
+    @property
+    def replicas(self) -> list[str]:
+        return sorted({w.replica for w in self.records})
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "message": self.message,
+            "replicas": self.replicas,
+            "records": [w.as_json() for w in self.records],
+        }
+
+
+@attrs.frozen(kw_only=True)
+class Segment:
+    """A replica's recorded state from `start` to `end` (Unix seconds)."""
+
+    state: str
+    start: float
+    end: float
+
+
+@attrs.frozen(kw_only=True)
+class Term:
+    """One leadership term: from the record entering Leader to the one leaving it.
+
+    `end` is None while the replica is still Leader at its journal's end; `last_seen`
+    is then the wall time of its last record (the latest moment it is known to lead).
+    """
+
+    replica: str
+    token: int | None
+    start: float
+    end: float | None
+    began: Where
+    ended: Where | None
+    last_seen: float
+
+    @property
+    def until(self) -> float:
+        """The latest moment this term is known to have lasted."""
+        return self.last_seen if self.end is None else self.end
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.end is None else self.end - self.start
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "replica": self.replica,
+            "token": self.token,
+            "start": self.start,
+            "end": self.end,
+            "duration": self.duration,
+            "journal": self.began.journal,
+            "start_line": self.began.line,
+            "end_line": None if self.ended is None else self.ended.line,
+        }
+
+
+@attrs.frozen(kw_only=True)
+class Handover:
+    """The gap between one term's end and the next term's start (negative: overlap)."""
+
+    previous: Term
+    next: Term
+
+    @property
+    def gap(self) -> float | None:
+        end = self.previous.end
+        return None if end is None else self.next.start - end
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "from": self.previous.replica,
+            "to": self.next.replica,
+            "from_token": self.previous.token,
+            "to_token": self.next.token,
+            "end": self.previous.end,
+            "start": self.next.start,
+            "gap": self.gap,
+        }
+
+
+@attrs.frozen(kw_only=True)
+class Snapshot:
+    """The replayed state at a moment (the end of a journal, or `--until`)."""
+
+    seq: int
+    wall: float
+    name: str
+    token: int | None
+    connected: bool
+    session_id: int | None
+    timers: tuple[tuple[str, int], ...]
+    pending: tuple[tuple[int, str], ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "wall": self.wall,
+            "state": self.name,
+            "token": self.token,
+            "connected": self.connected,
+            "session_id": self.session_id,
+            "timers": [{"name": n, "id": i} for n, i in self.timers],
+            "pending": [{"request": r, "effect": k} for r, k in self.pending],
+        }
+
+
+@attrs.frozen(kw_only=True)
+class JournalSummary:
+    """One journal replayed: its replica, what it held and what today's code made of it."""
+
+    journal: str
+    replica: str
+    runs: int
+    events: int
+    first_wall: float | None
+    last_wall: float | None
+    segments: tuple[Segment, ...]
+    terms: tuple[Term, ...]
+    divergence: Divergence | None
+    violations: tuple[Violation, ...]
+    notes: tuple[str, ...]
+    snapshot: Snapshot | None  # the replayed state where the fold stopped
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "replica": self.replica,
+            "journal": self.journal,
+            "runs": self.runs,
+            "events": self.events,
+            "first_wall": self.first_wall,
+            "last_wall": self.last_wall,
+            "replayed": self.divergence is None,
+            "state": None if self.snapshot is None else self.snapshot.as_json(),
+            "segments": [attrs.asdict(s) for s in self.segments],
+        }
+
+
+@attrs.frozen(kw_only=True)
+class Analysis:
+    """Everything `election-replay` found in a set of journals."""
+
+    journals: tuple[JournalSummary, ...]
+    terms: tuple[Term, ...]  # all replicas' terms, by start time
+    handovers: tuple[Handover, ...]
+    violations: tuple[Violation, ...]
+    notes: tuple[str, ...]
+    until: int | None = None
+
+    @property
+    def events(self) -> int:
+        return sum(j.events for j in self.journals)
+
+    @property
+    def divergences(self) -> tuple[Divergence, ...]:
+        return tuple(j.divergence for j in self.journals if j.divergence is not None)
+
+    @property
+    def ok(self) -> bool:
+        return not self.divergences and not self.violations
