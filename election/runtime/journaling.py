@@ -9,7 +9,7 @@ from election.core.effects import EFFECT_TYPES, Effect
 from election.core.events import EVENT_TYPES, Event
 from election.core.record import Record
 from election.core.state import CoreConfig
-from journal import Codec, JournalWriter
+from journal import Codec, CodecError, JournalWriter
 
 CODEC = Codec((*EVENT_TYPES, *EFFECT_TYPES))
 
@@ -55,15 +55,19 @@ def record_to_json(record: Record) -> dict[str, Any]:
 def record_from_json(line: dict[str, Any]) -> Record:
     """Rebuild a record from its line (raises `journal.CodecError` on a bad one)."""
     event = CODEC.decode(line["event"], at=line["at"])
+    if not isinstance(event, Event):
+        raise CodecError(f"event: {type(event).__name__} is not an event")
     effects = CODEC.decode_many(line.get("effects", []))
-    assert isinstance(event, Event)
+    for effect in effects:
+        if not isinstance(effect, Effect):
+            raise CodecError(f"effects: {type(effect).__name__} is not an effect")
     return Record(
         seq=line["seq"],
         at=line["at"],
         wall=line["wall"],
         event=event,
         state=line["state"],
-        effects=tuple(e for e in effects if isinstance(e, Effect)),
+        effects=tuple(e for e in effects if isinstance(e, Effect)),  # all are, checked above
         previous=line.get("previous", ""),
         cause=line.get("cause", ""),
         token=line.get("token"),
