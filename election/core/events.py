@@ -71,7 +71,6 @@ class SessionConnected(Event):
     """The session is connected (new, or the same one resumed after SUSPENDED)."""
 
     session_id: int
-    timeout: float = 0.0  # negotiated session timeout, seconds
     server: str = ""
 
 

@@ -121,12 +121,15 @@ def _try_create(step: Step) -> None:
 
 
 def _write_file(step: Step) -> None:
-    """Leader: ask for the next leader file and schedule the one after it. A write still
-    in flight (slow disk) is not doubled: that tick is skipped."""
+    """Leader: ask for the next leader file and schedule the one after it. The prune
+    comes first (the file worker runs them in order), so file-dir never holds more than
+    `storage-capacity` of our files, not even for a moment. A write still in flight (slow
+    disk) is not doubled: that tick is skipped."""
     s = step.state
     assert s.token is not None
     if not s.awaits_kind(fx.WriteLeaderFile.__name__):
         step.set(seq=s.seq + 1)
+        step.request(fx.PruneFiles, keep=s.config.storage_capacity - 1, token=s.token)
         step.request(fx.WriteLeaderFile, token=s.token, seq=s.seq + 1, replica=s.config.replica)
     step.start_timer(Timer.WRITE, s.config.leader_timeout)
 
@@ -314,18 +317,16 @@ def _step_down(step: Step, target: StateName, cause: str) -> None:
 def leader_written(step: Step, event: ev.FileWritten) -> None:
     if not _accept(step, event):
         return
-    s = step.state
-    assert s.token is not None  # Leader always holds a token
     if event.outcome is Outcome.OK:
-        step.request(fx.PruneFiles, keep=s.config.storage_capacity, token=s.token)
-    elif event.newer_token is not None:
+        return
+    if event.newer_token is not None:
         _step_down(step, FAILOVER, f"superseded by token {event.newer_token}")
     else:
         _step_down(step, FAILOVER, f"leader file write {_why(event)}")
 
 
 def leader_pruned(step: Step, event: ev.FilesPruned) -> None:
-    # A failed prune leaves extra files but harms no one: the next write prunes again.
+    # A failed prune leaves an extra file but harms no one: the next write prunes again.
     _accept(step, event)
 
 

@@ -84,7 +84,7 @@ def to_attempter(script: Script | None = None) -> Script:
     s.send(ev.Started())
     connect, check = s.one(fx.Connect), s.one(fx.CheckFileDir)
     s.answer(check, ev.FileDirChecked, outcome=Outcome.OK)
-    s.send(ev.SessionConnected(session_id=SESSION, timeout=4.0))
+    s.send(ev.SessionConnected(session_id=SESSION))
     ensure = s.one(fx.EnsurePath)
     s.answer(connect, ev.ConnectResult, outcome=Outcome.OK)
     s.answer(ensure, ev.PathEnsured, outcome=Outcome.OK)

@@ -67,8 +67,6 @@ def _sample(event_type: type[ev.Event], state: State, pick: Any) -> ev.Event:
             fields["kind"] = pick(st.sampled_from(["CREATED", "DELETED", "CHANGED", "NONE"]))
         elif field.name in ("removed",):
             fields[field.name] = pick(st.integers(0, 10))
-        elif field.name in ("timeout",):
-            fields[field.name] = pick(st.floats(0.1, 30))
         elif field.name == "name" and event_type is ev.TimerFired:
             live = [(str(n), i) for n, i in state.timers] or [("attempt", 1)]
             name, tid = pick(st.sampled_from([*live, ("write", 10**6)]))

@@ -167,17 +167,20 @@ def test_attempter_fails_over_when_zookeeper_is_lost(event: ev.Event) -> None:
 # --- Leader ---------------------------------------------------------------------------
 
 
-def test_leader_writes_every_leader_timeout_and_prunes_after_each_write() -> None:
+def test_leader_prunes_to_make_room_then_writes_every_leader_timeout() -> None:
     s = to_leader()
-    first = s.one(fx.WriteLeaderFile)
+    prune, first = s.one(fx.PruneFiles), s.one(fx.WriteLeaderFile)
+    # Prune before the write, to capacity - 1: never more than capacity files on disk.
+    assert s.effects.index(prune) < s.effects.index(first)
+    assert (prune.keep, prune.token) == (2, TOKEN)
     write_timer = s.timer("write")
     assert write_timer.delay == 1.0
+    s.answer(prune, ev.FilesPruned, outcome=Outcome.OK, removed=1)
     s.answer(first, ev.FileWritten, outcome=Outcome.OK, name="f1")
-    prune = s.one(fx.PruneFiles)
-    assert (prune.keep, prune.token) == (3, TOKEN)
-    s.answer(prune, ev.FilesPruned, outcome=Outcome.OK, removed=0)
+    assert s.effects == ()
     s.fire(write_timer)
     assert s.one(fx.WriteLeaderFile).seq == 2
+    s.one(fx.PruneFiles)
     s.timer("write")
 
 

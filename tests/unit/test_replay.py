@@ -99,8 +99,8 @@ class Replica(Script):
         """Answer the pending leader-file write (and its prune) as done."""
         write = self.last(fx.WriteLeaderFile)
         name = f"election-{write.token:012d}-{write.seq:08d}.json"
+        self.answer(self.last(fx.PruneFiles), ev.FilesPruned, outcome=Outcome.OK)
         self.answer(write, ev.FileWritten, outcome=Outcome.OK, name=name)
-        self.answer(self.one(fx.PruneFiles), ev.FilesPruned, outcome=Outcome.OK)
         return self
 
     def tick(self) -> Replica:
@@ -234,7 +234,7 @@ def test_until_stops_each_journal_and_gives_the_state_at_that_moment(tmp_path: P
     assert snap is not None
     assert (snap.seq, snap.name, snap.token, snap.connected) == (leader_seq, "Leader", 10, True)
     assert [name for name, _ in snap.timers] == ["write"]
-    assert {kind for _, kind in snap.pending} == {"WriteLeaderFile", "ReadNode"}
+    assert {kind for _, kind in snap.pending} == {"PruneFiles", "WriteLeaderFile", "ReadNode"}
     assert analysis.terms[0].end is None
 
 

@@ -358,6 +358,6 @@ def test_whole_election_in_memory_reaches_leader_and_writes_at_leader_timeout_ca
     gaps = [round(b - a, 6) for a, b in itertools.pairwise(write_times)]
     assert gaps == [CONFIG.leader_timeout] * 3
     prunes = h.world.of(fx.PruneFiles)
-    assert len(prunes) == 4  # one after every written file
-    assert {(p.keep, p.token) for p in prunes} == {(CONFIG.storage_capacity, TOKEN)}
+    assert len(prunes) == 4  # one before every file, making room for it
+    assert {(p.keep, p.token) for p in prunes} == {(CONFIG.storage_capacity - 1, TOKEN)}
     assert h.state == "Leader"
