@@ -91,7 +91,8 @@ def _enter_attempter(step: Step) -> None:
 
 
 def _enter_leader(step: Step) -> None:
-    _write_file(step)
+    _write_file(step)  # at once: the create (or our read of the node) just confirmed us
+    step.start_timer(Timer.WRITE, step.state.config.leader_timeout)
     # Watch our own node: if it is deleted under us, we are no longer leader.
     step.request(fx.ReadNode, path=step.state.config.election_path)
 
@@ -121,17 +122,14 @@ def _try_create(step: Step) -> None:
 
 
 def _write_file(step: Step) -> None:
-    """Leader: ask for the next leader file and schedule the one after it. The prune
-    comes first (the file worker runs them in order), so file-dir never holds more than
-    `storage-capacity` of our files, not even for a moment. A write still in flight (slow
-    disk) is not doubled: that tick is skipped."""
+    """Leader: prune to make room, then write the next leader file. The file worker runs
+    them in order, so file-dir never holds more than `storage-capacity` of our files, not
+    even for a moment."""
     s = step.state
     assert s.token is not None
-    if not s.awaits_kind(fx.WriteLeaderFile.__name__):
-        step.set(seq=s.seq + 1)
-        step.request(fx.PruneFiles, keep=s.config.storage_capacity - 1, token=s.token)
-        step.request(fx.WriteLeaderFile, token=s.token, seq=s.seq + 1, replica=s.config.replica)
-    step.start_timer(Timer.WRITE, s.config.leader_timeout)
+    step.set(seq=s.seq + 1)
+    step.request(fx.PruneFiles, keep=s.config.storage_capacity - 1, token=s.token)
+    step.request(fx.WriteLeaderFile, token=s.token, seq=s.seq + 1, replica=s.config.replica)
 
 
 def _release_or_close(step: Step, token: int | None) -> None:
@@ -301,8 +299,17 @@ def attempter_timer(step: Step, event: ev.TimerFired) -> None:
 
 
 def leader_timer(step: Step, event: ev.TimerFired) -> None:
-    if _fired(step, event, Timer.WRITE):
-        _write_file(step)
+    """Time for the next file: first confirm with ZooKeeper that the node is still ours.
+    A replica resumed from a long pause hears of its expired session only from the
+    server; this read is what makes it hear before it writes. A tick while the previous
+    confirm or write is still in flight (slow disk, slow server) is skipped, not queued."""
+    if not _fired(step, event, Timer.WRITE):
+        return
+    s = step.state
+    if not (s.write_due or s.awaits_kind(fx.WriteLeaderFile.__name__)):
+        step.set(write_due=True)
+        step.request(fx.ReadNode, path=s.config.election_path)
+    step.start_timer(Timer.WRITE, s.config.leader_timeout)
 
 
 def _step_down(step: Step, target: StateName, cause: str) -> None:
@@ -331,11 +338,17 @@ def leader_pruned(step: Step, event: ev.FilesPruned) -> None:
 
 
 def leader_read(step: Step, event: ev.NodeRead) -> None:
-    if not _accept(step, event) or event.outcome is not Outcome.OK:
+    if not _accept(step, event):
         return
     s = step.state
+    due = s.write_due
+    step.set(write_due=False)
+    if event.outcome is not Outcome.OK:
+        return  # unconfirmed: skip this file; session trouble arrives as SUSPENDED/LOST
     if not event.exists or event.owner != s.session_id or event.token != s.token:
         _go(step, ATTEMPTER, "election node no longer ours")
+    elif due:
+        _write_file(step)
 
 
 def leader_watch(step: Step, event: ev.NodeWatchFired) -> None:

@@ -55,6 +55,7 @@ class State:
     token: int | None = None  # fencing token (czxid of our node) while Leader
     last_token: int | None = None  # token of our latest term, kept to continue `seq`
     seq: int = 0  # sequence of the last leader file asked for under `last_token`
+    write_due: bool = False  # Leader: a file waits for ZooKeeper to confirm the node
     file_dir_ok: bool = False  # Init: file-dir checked in this pass
     path_ok: bool = False  # Init: the election node's parent exists
     failures: int = 0  # consecutive failovers, for back-off; reset on reaching Attempter

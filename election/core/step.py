@@ -82,4 +82,4 @@ class Step:
         for name, _ in self.state.timers:
             self.cancel_timer(name)
         # Leadership ends with the state: the token is only ever set while Leader.
-        self.set(name=target, pending=(), cause=cause, token=None)
+        self.set(name=target, pending=(), cause=cause, token=None, write_due=False)

@@ -61,6 +61,14 @@ class Script:
                     return effect
         raise AssertionError(f"no {kind.__name__} so far")
 
+    def last_timer(self, name: str) -> fx.StartTimer:
+        """The latest StartTimer of `name` in the whole history."""
+        for _, effects in reversed(self.history):
+            for effect in reversed(effects):
+                if isinstance(effect, fx.StartTimer) and effect.name == name:
+                    return effect
+        raise AssertionError(f"no timer {name} so far")
+
     def none(self, kind: type[fx.Effect]) -> None:
         assert not [e for e in self.effects if type(e) is kind], self.effects
 

@@ -178,10 +178,46 @@ def test_leader_prunes_to_make_room_then_writes_every_leader_timeout() -> None:
     s.answer(prune, ev.FilesPruned, outcome=Outcome.OK, removed=1)
     s.answer(first, ev.FileWritten, outcome=Outcome.OK, name="f1")
     assert s.effects == ()
+    _answer_ours(s, s.last(fx.ReadNode))  # the watch on our own node
+    s.none(fx.WriteLeaderFile)
     s.fire(write_timer)
+    s.timer("write")
+    _answer_ours(s, s.one(fx.ReadNode))  # the confirm before the next file
     assert s.one(fx.WriteLeaderFile).seq == 2
     s.one(fx.PruneFiles)
-    s.timer("write")
+
+
+def _answer_ours(s: Script, read: fx.ReadNode) -> None:
+    s.answer(read, ev.NodeRead, outcome=Outcome.OK, exists=True, owner=SESSION, token=TOKEN)
+
+
+def test_leader_confirms_with_zookeeper_before_each_timed_write() -> None:
+    s = to_leader()
+    s.answer(s.one(fx.WriteLeaderFile), ev.FileWritten, outcome=Outcome.OK)
+    s.fire(s.last_timer("write"))
+    s.none(fx.WriteLeaderFile)  # not before ZooKeeper says the node is still ours
+    s.one(fx.ReadNode)
+
+
+@pytest.mark.parametrize("outcome", [Outcome.FAILED, Outcome.UNKNOWN])
+def test_a_write_that_zookeeper_cannot_confirm_is_skipped(outcome: Outcome) -> None:
+    """A replica resumed from a long pause: its timer fires before it hears of the
+    expiry; the confirm fails on the dead session, and no file is written."""
+    s = to_leader()
+    s.answer(s.one(fx.WriteLeaderFile), ev.FileWritten, outcome=Outcome.OK)
+    s.fire(s.last_timer("write"))
+    s.answer(s.one(fx.ReadNode), ev.NodeRead, outcome=outcome, reason="SessionExpiredError")
+    s.none(fx.WriteLeaderFile)
+    assert s.name is LEADER and not s.state.write_due
+
+
+def test_a_confirm_that_finds_another_owner_steps_down_without_writing() -> None:
+    s = to_leader()
+    s.answer(s.one(fx.WriteLeaderFile), ev.FileWritten, outcome=Outcome.OK)
+    s.fire(s.last_timer("write"))
+    s.answer(s.one(fx.ReadNode), ev.NodeRead, outcome=Outcome.OK, exists=True, owner=7, token=9)
+    s.none(fx.WriteLeaderFile)
+    assert s.name is ATTEMPTER
 
 
 def test_leader_skips_a_tick_while_a_write_is_still_in_flight() -> None:

@@ -108,13 +108,6 @@ class Replica(Script):
         self.fire(self.last_timer("write"))
         return self.write_ok()
 
-    def last_timer(self, name: str) -> fx.StartTimer:
-        for _, effects in reversed(self.history):
-            for e in effects:
-                if isinstance(e, fx.StartTimer) and e.name == name:
-                    return e
-        raise AssertionError(f"no timer {name}")
-
     def stop(self) -> Replica:
         """SIGTERM: release the node (if leader), close the session, exit."""
         effects = self.send(ev.StopRequested(signal="SIGTERM"))
