@@ -109,6 +109,26 @@ class PruneFiles(Effect):
 
 
 @attrs.frozen(kw_only=True)
+class StartChild(Effect):
+    """Start the job `command` for the term `token`, in its own process group, once no
+    earlier job of this election still runs on this machine. Answer: `ChildStarted`;
+    later `ChildExited`."""
+
+    request: int
+    token: int
+    command: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class StopChild(Effect):
+    """SIGTERM the job's process group now, SIGKILL it after `grace` seconds.
+    Answer: `ChildExited` when the job has gone."""
+
+    pid: int
+    grace: float
+
+
+@attrs.frozen(kw_only=True)
 class Exit(Effect):
     """End the process with `code` once the journal is flushed."""
 
@@ -128,6 +148,8 @@ EFFECT_TYPES: tuple[type[Effect], ...] = (
     ReleaseNode,
     WriteLeaderFile,
     PruneFiles,
+    StartChild,
+    StopChild,
     Exit,
 )
 """Every concrete effect type; the journal tags each by its class name."""

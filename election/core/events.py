@@ -194,6 +194,30 @@ class FilesPruned(Event):
     reason: str = ""
 
 
+# --- the job: a child process run while Leader (`--exec`) -------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class ChildStarted(Event):
+    """Outcome of `StartChild`: the job runs as `pid` (its own process group)."""
+
+    request: int
+    outcome: Outcome
+    pid: int | None = None
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class ChildExited(Event):
+    """The job `pid` has exited (and was reaped). `code` is its exit status, or
+    128 + the signal number when a signal ended it (as a shell reports it)."""
+
+    pid: int
+    code: int
+    signal: str = ""  # e.g. "SIGTERM" when a signal ended it
+    ran_for: float = 0.0  # seconds
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     Started,
     StopRequested,
@@ -211,5 +235,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     NodeReleased,
     FileWritten,
     FilesPruned,
+    ChildStarted,
+    ChildExited,
 )
 """Every concrete event type; the journal tags each by its class name."""

@@ -29,7 +29,7 @@ from election.core import effects as fx
 from election.core import events as ev
 from election.core.effects import Effect
 from election.core.events import Event, Outcome
-from election.core.state import State, StateName, Timer
+from election.core.state import ExecExit, State, StateName, Timer
 from election.core.step import Step
 
 INIT = StateName.INIT
@@ -91,10 +91,13 @@ def _enter_attempter(step: Step) -> None:
 
 
 def _enter_leader(step: Step) -> None:
-    _write_file(step)  # at once: the create (or our read of the node) just confirmed us
-    step.start_timer(Timer.WRITE, step.state.config.leader_timeout)
+    cfg = step.state.config
+    if cfg.write_files:
+        _write_file(step)  # at once: the create (or our read of the node) just confirmed us
+        step.start_timer(Timer.WRITE, cfg.leader_timeout)
     # Watch our own node: if it is deleted under us, we are no longer leader.
-    step.request(fx.ReadNode, path=step.state.config.election_path)
+    step.request(fx.ReadNode, path=cfg.election_path)
+    _start_child(step)
 
 
 def _enter_failover(step: Step) -> None:
@@ -130,6 +133,40 @@ def _write_file(step: Step) -> None:
     step.set(seq=s.seq + 1)
     step.request(fx.PruneFiles, keep=s.config.storage_capacity - 1, token=s.token)
     step.request(fx.WriteLeaderFile, token=s.token, seq=s.seq + 1, replica=s.config.replica)
+
+
+def _start_child(step: Step) -> None:
+    """Leader: start the job for this term, unless one is configured not at all, already
+    starting, or still running (an earlier term's job must be gone first)."""
+    s = step.state
+    if not s.config.exec_command or s.child_pid is not None or s.child_request is not None:
+        return
+    assert s.token is not None
+    request = step.new_request()
+    step.effects.append(
+        fx.StartChild(request=request, token=s.token, command=s.config.exec_command)
+    )
+    step.set(child_request=request, child_token=s.token)
+
+
+def _begin_stopping(step: Step, cause: str) -> None:
+    """Enter Stopping: the job is stopped first (its node is released only once it has
+    gone, so no other replica's job overlaps a graceful stop), then the session closes."""
+    token = step.state.token  # the goto ends leadership; remember what to release
+    step.goto(STOPPING, cause)
+    step.start_timer(Timer.STOP_DEADLINE, step.state.config.stop_deadline)
+    step.set(release_token=token)
+    _stopping_proceed(step)
+
+
+def _stopping_proceed(step: Step) -> None:
+    s = step.state
+    if s.child_pid is not None or s.child_request is not None:
+        return  # the job's ChildExited (or ChildStarted) comes first
+    if s.awaits_kind(fx.ReleaseNode.__name__) or s.awaits_kind(fx.CloseSession.__name__):
+        return
+    _release_or_close(step, s.release_token)
+    step.set(release_token=None)
 
 
 def _release_or_close(step: Step, token: int | None) -> None:
@@ -179,10 +216,7 @@ def ignore(step: Step, event: Event) -> None:
 
 
 def stop(step: Step, event: ev.StopRequested) -> None:
-    token = step.state.token  # the goto ends leadership; remember what to release
-    step.goto(STOPPING, f"{event.signal} received")
-    step.start_timer(Timer.STOP_DEADLINE, step.state.config.stop_deadline)
-    _release_or_close(step, token)
+    _begin_stopping(step, f"{event.signal} received")
 
 
 def session_connected(step: Step, event: ev.SessionConnected) -> None:
@@ -303,6 +337,9 @@ def leader_timer(step: Step, event: ev.TimerFired) -> None:
     A replica resumed from a long pause hears of its expired session only from the
     server; this read is what makes it hear before it writes. A tick while the previous
     confirm or write is still in flight (slow disk, slow server) is skipped, not queued."""
+    if _fired(step, event, Timer.CHILD_RESTART):
+        _start_child(step)
+        return
     if not _fired(step, event, Timer.WRITE):
         return
     s = step.state
@@ -358,6 +395,69 @@ def leader_watch(step: Step, event: ev.NodeWatchFired) -> None:
         step.request(fx.ReadNode, path=step.state.config.election_path)
 
 
+def leader_child_started(step: Step, event: ev.ChildStarted) -> None:
+    s = step.state
+    if event.request != s.child_request:
+        _unknown_child(step, event)
+        return
+    step.set(child_request=None)
+    if event.outcome is Outcome.OK and event.pid is not None:
+        step.set(child_pid=event.pid)
+        if s.child_token != s.token:  # started for a term that has since ended
+            step.stop_child()
+    else:
+        _job_ended(step, 127, f"job did not start: {_why(event)}", ran_for=0.0)
+
+
+def leader_child_exited(step: Step, event: ev.ChildExited) -> None:
+    s = step.state
+    if event.pid != s.child_pid:
+        return
+    step.set(child_pid=None, child_stopping=False)
+    if s.child_stopping:  # an earlier term's job, stopped on purpose: now start ours
+        _start_child(step)
+        return
+    how = f"signal {event.signal}" if event.signal else f"code {event.code}"
+    _job_ended(step, event.code, f"job exited with {how}", event.ran_for)
+
+
+def _job_ended(step: Step, code: int, cause: str, ran_for: float) -> None:
+    """The job ended on its own while we lead: apply `--exec-exit`."""
+    cfg = step.state.config
+    if cfg.exec_exit is ExecExit.RESTART:
+        # A job that ran longer than the back-off cap was healthy: start counting anew.
+        restarts = 1 if ran_for >= cfg.child_backoff_max else step.state.child_restarts + 1
+        step.set(child_restarts=restarts)
+        delay = min(0.5 * 2.0 ** min(restarts - 1, 30), cfg.child_backoff_max)
+        step.start_timer(Timer.CHILD_RESTART, delay)
+    elif cfg.exec_exit is ExecExit.STOP:
+        step.set(exit_code=code)
+        _begin_stopping(step, cause)
+    else:  # release: let another replica run it; our Failover back-off delays competing
+        _step_down(step, FAILOVER, cause)
+
+
+def _unknown_child(step: Step, event: ev.ChildStarted) -> None:
+    """A job we no longer want (its start raced a state change): never leave it running."""
+    s = step.state
+    if event.request == s.child_request:
+        step.set(child_request=None)
+        if event.outcome is Outcome.OK and event.pid is not None:
+            step.set(child_pid=event.pid)
+            step.stop_child()
+    elif event.outcome is Outcome.OK and event.pid is not None:
+        step.effects.append(fx.StopChild(pid=event.pid, grace=s.config.exec_grace))
+
+
+def child_started_elsewhere(step: Step, event: ev.ChildStarted) -> None:
+    _unknown_child(step, event)
+
+
+def child_exited_elsewhere(step: Step, event: ev.ChildExited) -> None:
+    if event.pid == step.state.child_pid:
+        step.set(child_pid=None, child_stopping=False)
+
+
 # --- Failover -------------------------------------------------------------------------
 
 
@@ -394,13 +494,23 @@ def stopping_released(step: Step, event: ev.NodeReleased) -> None:
 def stopping_closed(step: Step, event: ev.SessionClosed) -> None:
     if _accept(step, event):
         step.set(exited=True)
-        step.effects.append(fx.Exit(code=0, reason="stopped"))
+        step.effects.append(fx.Exit(code=step.state.exit_code, reason="stopped"))
 
 
 def stopping_timer(step: Step, event: ev.TimerFired) -> None:
     if _fired(step, event, Timer.STOP_DEADLINE):
         step.set(exited=True)
-        step.effects.append(fx.Exit(code=0, reason="stop deadline passed"))
+        step.effects.append(fx.Exit(code=step.state.exit_code, reason="stop deadline passed"))
+
+
+def stopping_child_started(step: Step, event: ev.ChildStarted) -> None:
+    _unknown_child(step, event)  # no job may start during shutdown
+    _stopping_proceed(step)
+
+
+def stopping_child_exited(step: Step, event: ev.ChildExited) -> None:
+    child_exited_elsewhere(step, event)
+    _stopping_proceed(step)
 
 
 def stopping_again(step: Step, event: ev.StopRequested) -> None:
@@ -441,6 +551,8 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.NodeReleased: _IGNORE,
         ev.FileWritten: _IGNORE,
         ev.FilesPruned: _IGNORE,
+        ev.ChildStarted: Rule(child_started_elsewhere),
+        ev.ChildExited: Rule(child_exited_elsewhere),
     },
     ATTEMPTER: {
         ev.Started: _IGNORE,
@@ -459,6 +571,8 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.NodeReleased: _IGNORE,
         ev.FileWritten: _IGNORE,
         ev.FilesPruned: _IGNORE,
+        ev.ChildStarted: Rule(child_started_elsewhere),
+        ev.ChildExited: Rule(child_exited_elsewhere),
     },
     LEADER: {
         ev.Started: _IGNORE,
@@ -477,6 +591,8 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.NodeReleased: _IGNORE,
         ev.FileWritten: Rule(leader_written, (FAILOVER,)),
         ev.FilesPruned: Rule(leader_pruned),
+        ev.ChildStarted: Rule(leader_child_started, (FAILOVER, STOPPING)),
+        ev.ChildExited: Rule(leader_child_exited, (FAILOVER, STOPPING)),
     },
     FAILOVER: {
         ev.Started: _IGNORE,
@@ -495,6 +611,8 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.NodeReleased: Rule(failover_released),
         ev.FileWritten: _IGNORE,
         ev.FilesPruned: _IGNORE,
+        ev.ChildStarted: Rule(child_started_elsewhere),
+        ev.ChildExited: Rule(child_exited_elsewhere),
     },
     STOPPING: {
         ev.Started: _IGNORE,
@@ -513,5 +631,7 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.NodeReleased: Rule(stopping_released),
         ev.FileWritten: _IGNORE,
         ev.FilesPruned: _IGNORE,
+        ev.ChildStarted: Rule(stopping_child_started),
+        ev.ChildExited: Rule(stopping_child_exited),
     },
 }

@@ -15,6 +15,14 @@ class StateName(enum.StrEnum):
     STOPPING = "Stopping"
 
 
+class ExecExit(enum.StrEnum):
+    """What to do when the job exits on its own while we lead (`--exec-exit`)."""
+
+    RELEASE = "release"  # give up leadership; compete again after a back-off
+    RESTART = "restart"  # start it again in place, with capped back-off
+    STOP = "stop"  # stop the daemon with the job's exit code
+
+
 class Timer(enum.StrEnum):
     """Names of the timers the core starts; at most one of each is live."""
 
@@ -23,6 +31,7 @@ class Timer(enum.StrEnum):
     WRITE = "write"  # Leader: the next leader file
     RETRY = "retry"  # Failover: back-off before the next repair
     STOP_DEADLINE = "stop-deadline"  # Stopping: exit even if ZooKeeper never answers
+    CHILD_RESTART = "child-restart"  # Leader: back-off before restarting the job
 
 
 @attrs.frozen(kw_only=True)
@@ -38,6 +47,11 @@ class CoreConfig:
     stop_deadline: float = 5.0
     backoff_initial: float = 0.2
     backoff_max: float = 5.0
+    write_files: bool = True  # the leader's file work (the seed's stand-in for a job)
+    exec_command: tuple[str, ...] = ()  # the job run while Leader; empty: none
+    exec_grace: float = 10.0  # SIGTERM, then SIGKILL after this long
+    exec_exit: ExecExit = ExecExit.RELEASE
+    child_backoff_max: float = 30.0
 
 
 @attrs.frozen(kw_only=True)
@@ -61,6 +75,15 @@ class State:
     failures: int = 0  # consecutive failovers, for back-off; reset on reaching Attempter
     cause: str = ""  # why we entered the current state
     exited: bool = False  # Stopping has asked the shell to exit
+    exit_code: int = 0  # the code Stopping exits with (the job's, under exec-exit=stop)
+    # The job outlives states (its stop takes a grace period), so it is tracked apart
+    # from `pending`, which each state change forgets.
+    child_request: int | None = None  # a StartChild awaiting its ChildStarted
+    child_token: int | None = None  # the term the job was started for
+    child_pid: int | None = None  # the running job
+    child_stopping: bool = False  # StopChild sent; ChildExited awaited
+    child_restarts: int = 0  # consecutive restarts, for back-off
+    release_token: int | None = None  # Stopping: the node to release once the job is gone
 
     def timer_id(self, name: Timer) -> int | None:
         """The id of the live timer `name`, or None."""

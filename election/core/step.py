@@ -37,6 +37,10 @@ class Step:
         self.set(next_id=new_id + 1)
         return new_id
 
+    def new_request(self) -> int:
+        """A fresh request id for an effect tracked outside `pending`."""
+        return self._new_id()
+
     def request(self, make: type[fx.Effect], **fields: object) -> int:
         """Emit the effect `make(request=<new id>, **fields)` and await its answer."""
         request = self._new_id()
@@ -81,5 +85,14 @@ class Step:
         self.cause = cause
         for name, _ in self.state.timers:
             self.cancel_timer(name)
-        # Leadership ends with the state: the token is only ever set while Leader.
+        # Leadership ends with the state: the job learns it at once (SIGTERM now, SIGKILL
+        # after the grace), and the token is only ever set while Leader.
+        self.stop_child()
         self.set(name=target, pending=(), cause=cause, token=None, write_due=False)
+
+    def stop_child(self) -> None:
+        """Ask the running job (if any, and not already asked) to stop."""
+        s = self.state
+        if s.child_pid is not None and not s.child_stopping:
+            self.effects.append(fx.StopChild(pid=s.child_pid, grace=s.config.exec_grace))
+            self.set(child_stopping=True)

@@ -13,8 +13,9 @@ from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import CreateFailure, Outcome
 from election.core.reducer import TABLE, reduce
-from election.core.state import State, StateName
+from election.core.state import ExecExit, State, StateName, initial_state
 from tests.unit.core_script import (
+    CONFIG,
     SESSION,
     Script,
     to_attempter,
@@ -67,6 +68,16 @@ def _sample(event_type: type[ev.Event], state: State, pick: Any) -> ev.Event:
             fields["kind"] = pick(st.sampled_from(["CREATED", "DELETED", "CHANGED", "NONE"]))
         elif field.name in ("removed",):
             fields[field.name] = pick(st.integers(0, 10))
+        elif field.name == "pid":
+            known = [p for p in (state.child_pid,) if p is not None]
+            if event_type is ev.ChildStarted:
+                fields["pid"] = pick(st.one_of(st.none(), st.sampled_from([*known, 4000, 4001])))
+            else:
+                fields["pid"] = pick(st.sampled_from([*known, 4002]))
+        elif field.name == "code":
+            fields["code"] = pick(st.integers(0, 255))
+        elif field.name == "ran_for":
+            fields["ran_for"] = pick(st.floats(0, 100))
         elif field.name == "name" and event_type is ev.TimerFired:
             live = [(str(n), i) for n, i in state.timers] or [("attempt", 1)]
             name, tid = pick(st.sampled_from([*live, ("write", 10**6)]))
@@ -124,7 +135,8 @@ def test_every_state_event_pair_moves_or_is_ignored_safely(
 @settings(max_examples=300, deadline=None)
 @given(data=st.data())
 def test_random_histories_keep_the_invariants(data: st.DataObject) -> None:
-    script = Script()
+    config = data.draw(st.sampled_from(CONFIGS))
+    script = Script(initial_state(config))
     script.send(ev.Started())
     for _ in range(data.draw(st.integers(1, 60))):
         event_type = data.draw(st.sampled_from(ev.EVENT_TYPES))
@@ -132,3 +144,32 @@ def test_random_histories_keep_the_invariants(data: st.DataObject) -> None:
         event = _sample(event_type, before, data.draw)
         effects = script.send(event)
         _check_step(before, event, script.state, effects)
+        _check_job(before, event, script.state, effects)
+
+
+CONFIGS = [
+    CONFIG,
+    *(
+        attrs.evolve(CONFIG, exec_command=("job",), exec_exit=policy, write_files=files)
+        for policy in ExecExit
+        for files in (True, False)
+    ),
+]
+
+
+def _check_job(
+    before: State, event: ev.Event, after: State, effects: tuple[fx.Effect, ...]
+) -> None:
+    """The job runs only for the current term, never starts outside Leader, and is told
+    to stop the moment leadership ends."""
+    for e in effects:
+        if isinstance(e, fx.StartChild):
+            assert after.name is StateName.LEADER and e.token == after.token
+            assert after.child_pid is None
+    left = before.name is StateName.LEADER and after.name is not StateName.LEADER
+    if left and before.child_pid is not None and not before.child_stopping:
+        assert fx.StopChild(pid=before.child_pid, grace=before.config.exec_grace) in effects
+    if after.child_pid is not None and after.name is not StateName.LEADER:
+        assert after.child_stopping or before.exited
+    if not after.config.write_files:
+        assert not any(isinstance(e, fx.WriteLeaderFile) for e in effects)

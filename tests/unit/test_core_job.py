@@ -1,0 +1,127 @@
+"""The job (`--exec`) in the pure core: started for a term, stopped when it ends."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+from election.core import effects as fx
+from election.core import events as ev
+from election.core.events import Outcome
+from election.core.state import ExecExit, StateName, initial_state
+from tests.unit.core_script import CONFIG, SESSION, TOKEN, Script, to_attempter
+
+LEADER, FAILOVER, STOPPING = StateName.LEADER, StateName.FAILOVER, StateName.STOPPING
+JOB = ("backup", "--now")
+
+
+def leader_with_job(policy: ExecExit = ExecExit.RELEASE, files: bool = False) -> Script:
+    config = attrs.evolve(
+        CONFIG, exec_command=JOB, exec_exit=policy, write_files=files, exec_grace=3.0
+    )
+    s = to_attempter(Script(initial_state(config)))
+    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=TOKEN)
+    assert s.name is LEADER
+    return s
+
+
+def running(s: Script, pid: int = 500) -> Script:
+    s.answer(s.last(fx.StartChild), ev.ChildStarted, outcome=Outcome.OK, pid=pid)
+    assert s.state.child_pid == pid
+    return s
+
+
+def test_a_new_leader_starts_the_job_for_its_term() -> None:
+    s = leader_with_job()
+    start = s.one(fx.StartChild)
+    assert (start.token, start.command) == (TOKEN, JOB)
+    s.none(fx.WriteLeaderFile)  # with a job and no file work, no files
+
+
+def test_file_work_and_job_can_run_together() -> None:
+    s = leader_with_job(files=True)
+    s.one(fx.StartChild)
+    s.one(fx.WriteLeaderFile)
+
+
+def test_losing_the_session_stops_the_job_at_once() -> None:
+    s = running(leader_with_job())
+    effects = s.send(ev.SessionSuspended())
+    assert s.name is FAILOVER
+    assert fx.StopChild(pid=500, grace=3.0) in effects
+    assert s.state.child_stopping
+
+
+def test_a_new_term_waits_until_the_old_job_has_gone() -> None:
+    s = running(leader_with_job())
+    s.send(ev.SessionSuspended())
+    s.send(ev.SessionConnected(session_id=SESSION))
+    s.answer(s.one(fx.CheckFileDir), ev.FileDirChecked, outcome=Outcome.OK)
+    s.answer(s.last(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
+    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=TOKEN + 5)
+    assert s.name is LEADER
+    s.none(fx.StartChild)  # the old job still runs (in its grace period)
+    s.send(ev.ChildExited(pid=500, code=143, signal="SIGTERM", ran_for=1.0))
+    assert s.one(fx.StartChild).token == TOKEN + 5
+
+
+def test_stopping_releases_the_node_only_after_the_job_has_gone() -> None:
+    s = running(leader_with_job())
+    s.send(ev.StopRequested(signal="SIGTERM"))
+    assert s.name is STOPPING
+    s.one(fx.StopChild)
+    s.none(fx.ReleaseNode)
+    s.send(ev.ChildExited(pid=500, code=0, ran_for=2.0))
+    assert s.one(fx.ReleaseNode).token == TOKEN
+
+
+def test_no_job_is_left_running_when_its_start_answers_during_shutdown() -> None:
+    s = leader_with_job()
+    s.send(ev.StopRequested(signal="SIGTERM"))
+    s.none(fx.ReleaseNode)  # a start is in flight: wait for its answer
+    s.answer(s.last(fx.StartChild), ev.ChildStarted, outcome=Outcome.OK, pid=77)
+    assert fx.StopChild(pid=77, grace=3.0) in s.effects
+    s.send(ev.ChildExited(pid=77, code=143, signal="SIGTERM"))
+    s.one(fx.ReleaseNode)
+
+
+def test_exec_exit_release_gives_up_leadership() -> None:
+    s = running(leader_with_job(ExecExit.RELEASE))
+    s.send(ev.ChildExited(pid=500, code=3, ran_for=5.0))
+    assert s.name is FAILOVER and "code 3" in s.state.cause
+    assert s.one(fx.ReleaseNode).token == TOKEN
+
+
+def test_exec_exit_restart_restarts_in_place_with_growing_back_off() -> None:
+    s = running(leader_with_job(ExecExit.RESTART))
+    delays = []
+    for pid in (501, 502, 503):
+        s.send(ev.ChildExited(pid=s.state.child_pid or 0, code=1, ran_for=0.1))
+        assert s.name is LEADER
+        restart = s.timer("child-restart")
+        delays.append(restart.delay)
+        s.fire(restart)
+        running(s, pid)
+    assert delays == [0.5, 1.0, 2.0]
+
+
+def test_exec_exit_stop_stops_the_daemon_with_the_job_exit_code() -> None:
+    s = running(leader_with_job(ExecExit.STOP))
+    s.send(ev.ChildExited(pid=500, code=4, ran_for=1.0))
+    assert s.name is STOPPING
+    s.answer(s.one(fx.ReleaseNode), ev.NodeReleased, outcome=Outcome.OK)
+    s.answer(s.one(fx.CloseSession), ev.SessionClosed, outcome=Outcome.OK)
+    assert s.one(fx.Exit).code == 4
+
+
+@pytest.mark.parametrize("outcome", [Outcome.FAILED, Outcome.UNKNOWN])
+def test_a_job_that_cannot_start_counts_as_exited(outcome: Outcome) -> None:
+    s = leader_with_job(ExecExit.RELEASE)
+    s.answer(s.last(fx.StartChild), ev.ChildStarted, outcome=outcome, reason="ENOENT")
+    assert s.name is FAILOVER and "did not start" in s.state.cause
+
+
+def test_an_exit_of_an_unknown_pid_is_ignored() -> None:
+    s = running(leader_with_job())
+    s.send(ev.ChildExited(pid=999, code=0))
+    assert s.name is LEADER and s.state.child_pid == 500
