@@ -1,0 +1,44 @@
+"""`python -m election.runtime.childwrap PARENT_PID -- CMD ARGS…`: become CMD, but die
+with the daemon.
+
+It asks Linux to SIGKILL this process when its parent dies (PR_SET_PDEATHSIG, kept
+across exec), checks the parent is still the daemon (it may have died before the
+request), then execs the job. A wrapper instead of `preexec_fn`, which is unsafe in a
+process with threads. The daemon spawns from one long-lived thread, since the death
+signal follows the thread that forked.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+
+PR_SET_PDEATHSIG = 1
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 3 or argv[1] != "--":
+        print(
+            "usage: python -m election.runtime.childwrap PARENT_PID -- CMD [ARGS…]", file=sys.stderr
+        )
+        return 2
+    parent, command = int(argv[0]), argv[2:]
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the pipe/lock still guard the job
+        pass
+    if os.getppid() != parent:  # the daemon died before prctl took effect
+        return 137
+    try:
+        os.execvp(command[0], command)
+    except OSError as exc:
+        print(f"election: cannot run {command[0]!r}: {exc.strerror}", file=sys.stderr)
+        return 127
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
