@@ -43,7 +43,7 @@ class Harness:
         command = (sys.executable, "-c", textwrap.dedent(script))
         self.sup.run(fx.StartChild(request=self._request, token=token, command=command))
         started = self.next(ev.ChildStarted)
-        assert started.outcome is Outcome.OK, started
+        assert isinstance(started, ev.ChildStarted) and started.outcome is Outcome.OK, started
         assert started.pid is not None
         return started.pid
 
