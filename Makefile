@@ -2,8 +2,8 @@
 #
 #   make test        venv + ZooKeeper + lint, then the whole pytest suite (bounded)
 #   make lint        ruff check, ruff format --check, mypy
-#   make zookeeper   install Debian's zookeeper package (and a JRE) if missing
-#   make demo        run tools/demo.py against a real ZooKeeper
+#   make zookeeper   install Debian's zookeeper package (and a JRE, and tmux) if missing
+#   make demo        tools/demo.py: ZooKeeper, three replicas and `election top`
 #   make clean       caches and build output; `make distclean` also drops .venv
 #
 # Works as root on a fresh Debian/Ubuntu machine (`bash .ci/run`) and as a user with sudo.
@@ -48,7 +48,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	@touch $@
 
-## zookeeper: Debian's ZooKeeper server (jar in /usr/share/java) and a java runtime
+## zookeeper: Debian's ZooKeeper server (jar in /usr/share/java), a java runtime, tmux
 zookeeper:
 	@if [ ! -f $(ZOOKEEPER_JAR) ]; then \
 	  echo "== $(ZOOKEEPER_JAR) missing: installing the zookeeper package"; \
@@ -59,6 +59,11 @@ zookeeper:
 	  echo "== java missing: installing default-jre-headless"; \
 	  $(APT_GET) update -qq; \
 	  $(APT_GET) install -y -qq default-jre-headless; \
+	fi
+	@if ! command -v tmux >/dev/null; then \
+	  echo "== tmux missing (the live-view tests drive a real terminal): installing it"; \
+	  $(APT_GET) update -qq; \
+	  $(APT_GET) install -y -qq tmux; \
 	fi
 	@command -v java >/dev/null || { echo "java still not on PATH" >&2; exit 1; }
 	@test -f $(ZOOKEEPER_JAR) || { echo "$(ZOOKEEPER_JAR) still missing" >&2; exit 1; }

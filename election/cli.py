@@ -7,6 +7,7 @@ exit status 2, before anything is created.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
@@ -22,13 +23,16 @@ from election.config import (
     build_settings,
     envvar_name,
     flag_name,
+    parse_election_path,
+    parse_servers,
 )
 
-__all__ = ["EXIT_CONFIG", "main", "run"]
+__all__ = ["EXIT_CONFIG", "main", "run", "top"]
 
 EXIT_CONFIG: Final = 2
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_T = TypeVar("_T")
 
 # (metavar, help) per flag; keys and order are config.FLAGS.
 _HELP: Final[dict[str, tuple[str, str]]] = {
@@ -41,9 +45,27 @@ _HELP: Final[dict[str, tuple[str, str]]] = {
     "replica_id": ("ID", "This replica's name in znodes, logs, metrics and the journal."),
     "session_timeout": ("DURATION", "ZooKeeper session timeout to ask for."),
     "journal": ("FILE", "The JSONL journal this replica appends every event to."),
+    "journal_max_bytes": (
+        "SIZE|off",
+        "Rotate the journal at this size (64MiB, 10MB, 500k, bytes); 0 or off: never.",
+    ),
+    "journal_keep": ("N", "How many rotated journal segments to keep (FILE.1 newest)."),
     "metrics_address": ("HOST:PORT|off", "Where to serve /metrics, /healthz, /readyz."),
     "log_level": ("debug|info|warning|error", "Lowest level of log records to emit."),
     "log_format": ("text|json", "Log as rich text or as one JSON object a line."),
+    "exec": (
+        "'CMD ARGS...'",
+        "A job to run while leader (or give it after --); it gets SIGTERM when leadership ends.",
+    ),
+    "exec_grace": ("DURATION", "How long the job may take to stop before SIGKILL."),
+    "exec_exit": (
+        "release|restart|stop",
+        "When the job exits by itself: give up leadership, restart it, or stop the daemon.",
+    ),
+    "leader_files": (
+        "auto|on|off",
+        "Whether the leader writes files into --file-dir (auto: only without --exec).",
+    ),
 }
 # Shown instead of a value for the defaults that depend on the host and process.
 _DYNAMIC_DEFAULTS: Final = {"replica_id": REPLICA_ID_DEFAULT_HELP, "journal": JOURNAL_DEFAULT_HELP}
@@ -85,12 +107,34 @@ def main() -> None:
 
 @main.command()
 @_flag_options
+@click.option(
+    "--tui",
+    "tui",
+    is_flag=True,
+    default=False,
+    help="Draw a live view of this replica on the terminal (logs beneath it). "
+    "[env var: ELECTION_TUI=1]",
+)
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def run(ctx: click.Context, /, **raw: object) -> None:
+def run(ctx: click.Context, /, command: tuple[str, ...], **raw: object) -> None:
     """Run one replica: compete for leadership and do the leader's work while leader.
 
-    Exits 0 after a graceful stop (SIGTERM/SIGINT), 2 for invalid configuration.
+    The work is a job given with --exec or after `--` (election run -- CMD ARGS...),
+    and/or leader files in --file-dir. Exits 0 after a graceful stop (SIGTERM/SIGINT),
+    2 for invalid configuration, the job's code under --exec-exit stop.
     """
+    # A switch: the flag, else its variable as typed (config validates it, not click).
+    raw["tui"] = "true" if raw.get("tui") else os.environ.get(envvar_name("--tui"))
+    if command:
+        if raw.get("exec") is not None:
+            click.echo(
+                "election: invalid --exec (ELECTION_EXEC): give the job with --exec "
+                "or after --, not both",
+                err=True,
+            )
+            ctx.exit(EXIT_CONFIG)
+        raw["exec"] = command
     try:
         settings = build_settings(raw)
     except ConfigError as err:
@@ -100,3 +144,49 @@ def run(ctx: click.Context, /, **raw: object) -> None:
     from election.runtime.daemon import run_daemon
 
     ctx.exit(run_daemon(settings))
+
+
+@main.command()
+@click.option(
+    "--zk-servers",
+    "zk_servers",
+    type=str,
+    multiple=True,
+    default=(DEFAULTS["zk_servers"],),
+    metavar="HOST:PORT,...",
+    envvar="ELECTION_ZK_SERVERS",
+    show_envvar=True,
+    show_default=True,
+    help="ZooKeeper servers; comma-separated, and the flag may repeat.",
+)
+@click.option(
+    "--election-path",
+    "election_path",
+    type=str,
+    default=DEFAULTS["election_path"],
+    metavar="ZNODE",
+    envvar="ELECTION_ELECTION_PATH",
+    show_envvar=True,
+    show_default=True,
+    help="The replicas' election path; members are read from <its parent>/members.",
+)
+@click.option("--once", is_flag=True, help="Print one snapshot and exit (for scripts).")
+@click.pass_context
+def top(ctx: click.Context, /, zk_servers: tuple[str, ...], election_path: str, once: bool) -> None:
+    """Watch every replica live: state, time in state, leader and token; q quits."""
+    try:
+        servers = _field_or_exit("zk_servers", parse_servers, zk_servers)
+        path = _field_or_exit("election_path", parse_election_path, election_path)
+    except ConfigError as err:
+        click.echo(f"election: {err}", err=True)
+        ctx.exit(EXIT_CONFIG)
+    from election.observe.top import run_top
+
+    ctx.exit(run_top(servers, path, once=once))
+
+
+def _field_or_exit(key: str, parse: Callable[[Any], _T], value: Any) -> _T:
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise ConfigError(flag_name(key), str(exc)) from None

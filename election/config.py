@@ -12,6 +12,7 @@ import ipaddress
 import math
 import os
 import re
+import shlex
 import socket
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -29,6 +30,7 @@ __all__ = [
     "LOG_FORMATS",
     "LOG_LEVELS",
     "REPLICA_ID_DEFAULT_HELP",
+    "SWITCHES",
     "ConfigError",
     "Settings",
     "build_settings",
@@ -42,6 +44,8 @@ __all__ = [
     "parse_election_path",
     "parse_replica_id",
     "parse_servers",
+    "parse_size",
+    "parse_switch",
 ]
 
 _T = TypeVar("_T")
@@ -64,10 +68,17 @@ FLAGS: Final = (
     "replica_id",
     "session_timeout",
     "journal",
+    "journal_max_bytes",
+    "journal_keep",
     "metrics_address",
     "log_level",
     "log_format",
+    "exec",
+    "exec_grace",
+    "exec_exit",
+    "leader_files",
 )
+
 
 # Static defaults, as text, so that they pass through the same parsers as user input.
 # `replica_id` and `journal` depend on the host and process: see the functions below.
@@ -80,13 +91,28 @@ DEFAULTS: Final[Mapping[str, str]] = MappingProxyType(
         "storage_capacity": "10",
         "election_path": "/election/leader",
         "session_timeout": "10s",
+        "journal_max_bytes": "64MiB",
+        "journal_keep": "5",
         "metrics_address": "127.0.0.1:9100",
         "log_level": "info",
         "log_format": "text",
+        "exec_grace": "10s",
+        "exec_exit": "release",
+        "leader_files": "auto",
     }
 )
+EXEC_EXITS: Final = ("release", "restart", "stop")
+LEADER_FILES: Final = ("auto", "on", "off")
+# Stopping waits for the job's grace; the daemon's own part needs a few seconds more.
+STOP_MARGIN: Final = 5.0
 REPLICA_ID_DEFAULT_HELP: Final = "<hostname>-<pid>"
 JOURNAL_DEFAULT_HELP: Final = "/tmp/election-journal/<replica-id>.jsonl"
+
+# On/off switches of how a replica shows itself, not of what it does: not in FLAGS (which
+# take a value) nor in the journal header. `--tui` (ELECTION_TUI) draws the live view.
+SWITCHES: Final = ("tui",)
+_TRUE: Final = ("1", "true", "yes", "on")
+_FALSE: Final = ("", "0", "false", "no", "off")
 
 
 def flag_name(key: str) -> str:
@@ -251,7 +277,65 @@ def _parse_choice(text: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def parse_command(value: object) -> tuple[str, ...]:
+    """`--exec 'CMD ARGS…'` (split as a POSIX shell would, without running one) or the
+    words after `--`; None or no words: no job."""
+    if value is None or value == ():
+        return ()
+    if isinstance(value, str):
+        try:
+            words = tuple(shlex.split(value))
+        except ValueError as exc:
+            raise ValueError(f"cannot split the command: {exc}") from None
+        if not words:
+            raise ValueError("the command is empty")
+        return words
+    if isinstance(value, Iterable) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ValueError("expected a command line")
+
+
+def parse_switch(text: str) -> bool:
+    """An on/off value as a variable gives it: 1/true/yes/on or 0/false/no/off/empty."""
+    value = text.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"must be one of 1, true, yes, on, 0, false, no, off; got {text!r}")
+
+
+# Sizes: SI multiples (k, M, G, with or without B: 1000s) and IEC ones (KiB, MiB, GiB: 1024s).
+_SIZE: Final = re.compile(r"([0-9]{1,15}(?:\.[0-9]{1,6})?)\s*([kmg]i?)?b?", re.IGNORECASE)
+_SIZE_UNITS: Final = {
+    **{"": 1, "k": 10**3, "m": 10**6, "g": 10**9},
+    **{"ki": 2**10, "mi": 2**20, "gi": 2**30},
+}
+
+SIZE_MIN: Final = 1000
+
+
+def parse_size(text: str) -> int | None:
+    """A journal size in bytes: `64MiB`, `10MB`, `500k`, `4096`; `0` or `off` -> None (no
+    rotation). k/M/G (with or without B) are powers of 1000, KiB/MiB/GiB of 1024."""
+    value = text.strip()
+    if value.lower() == "off":
+        return None
+    match = _SIZE.fullmatch(value)
+    if match is None:
+        raise ValueError(f"want a size such as 64MiB, 10MB, 500k or a byte count; got {text!r}")
+    number, unit = match.groups()
+    size = int(float(number) * _SIZE_UNITS[(unit or "").lower()])
+
+    if size == 0:
+        return None
+    if size < SIZE_MIN:
+        raise ValueError(f"must be at least {SIZE_MIN} bytes (1k), or 0/off; got {text!r}")
+    return size
+
+
 def _parse_capacity(text: str) -> int:
+
     value = text.strip()
     # A regex rather than int(): int() also takes '+5', '1_000' and other scripts' digits.
     if not re.fullmatch(r"[0-9]{1,9}", value) or int(value) < 1:
@@ -332,6 +416,11 @@ def _check_capacity(_instance: object, attribute: attrs.Attribute[int], value: i
         raise ValueError(f"{attribute.name} must be an integer >= 1, got {value!r}")
 
 
+def _check_size(_instance: object, attribute: attrs.Attribute[int], value: int | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"{attribute.name} must be an integer >= 1 or None, got {value!r}")
+
+
 _PATH = attrs.validators.instance_of(Path)
 
 
@@ -353,11 +442,22 @@ class Settings:
     replica_id: str = attrs.field(validator=_checked_by(parse_replica_id))
     session_timeout: float = attrs.field(validator=_positive_finite)
     journal: Path = attrs.field(validator=_PATH)
+    # Rotate the journal at this size (None: never), keeping `journal_keep` old segments.
+    journal_max_bytes: int | None = attrs.field(default=64 * 2**20, validator=_check_size)
+    journal_keep: int = attrs.field(default=5, validator=_check_capacity)
     metrics_address: tuple[str, int] | None
+
     log_level: str = attrs.field(validator=attrs.validators.in_(LOG_LEVELS))
     log_format: str = attrs.field(validator=attrs.validators.in_(LOG_FORMATS))
+    # The job run while Leader (`--exec`), its stop grace and its exit policy; whether the
+    # leader also writes files (`--leader-files`: auto = only when there is no job).
+    exec_command: tuple[str, ...] = ()
+    exec_grace: float = attrs.field(default=10.0, validator=_positive_finite)
+    exec_exit: str = attrs.field(default="release", validator=attrs.validators.in_(EXEC_EXITS))
+    write_files: bool = True
     # How long Stopping may take before the daemon gives up and exits (not a flag yet).
     stop_deadline: float = attrs.field(default=5.0, validator=_positive_finite)
+    tui: bool = False  # draw the live view (a switch: not part of the journal header)
 
     def as_header_config(self) -> dict[str, object]:
         """The settings as JSON-friendly values for the journal header.
@@ -376,9 +476,15 @@ class Settings:
             "replica_id": self.replica_id,
             "session_timeout": float(self.session_timeout),
             "journal": str(self.journal),
+            "journal_max_bytes": self.journal_max_bytes,
+            "journal_keep": self.journal_keep,
             "metrics_address": None if address is None else format_address(*address),
             "log_level": self.log_level,
             "log_format": self.log_format,
+            "exec": list(self.exec_command),
+            "exec_grace": float(self.exec_grace),
+            "exec_exit": self.exec_exit,
+            "write_files": self.write_files,
             "stop_deadline": float(self.stop_deadline),
         }
 
@@ -420,7 +526,7 @@ def build_settings(raw: Mapping[str, object]) -> Settings:
     Validates in the order of FLAGS and raises ConfigError for the first invalid flag.
     Looks at, but never changes, the filesystem.
     """
-    unknown = sorted(set(raw) - set(FLAGS))
+    unknown = sorted(set(raw) - set(FLAGS) - set(SWITCHES))
     if unknown:
         raise TypeError(f"unknown settings keys: {', '.join(unknown)}")
 
@@ -449,9 +555,20 @@ def build_settings(raw: Mapping[str, object]) -> Settings:
         else _field("journal", _path, journal_text)
     )
     _field("journal", _check_journal, journal)
+    journal_max_bytes = _field("journal_max_bytes", parse_size, text("journal_max_bytes"))
+    journal_keep = _field("journal_keep", _parse_capacity, text("journal_keep"))
+
     metrics_address = _field("metrics_address", parse_address, text("metrics_address"))
     log_level = _field("log_level", lambda t: _parse_choice(t, LOG_LEVELS), text("log_level"))
     log_format = _field("log_format", lambda t: _parse_choice(t, LOG_FORMATS), text("log_format"))
+    tui_text = _text(raw, "tui")
+    tui = False if tui_text is None else _field("tui", parse_switch, tui_text)
+    exec_command = _field("exec", parse_command, raw.get("exec"))
+    exec_grace = _field("exec_grace", parse_duration, text("exec_grace"))
+    exec_exit = _field("exec_exit", lambda t: _parse_choice(t, EXEC_EXITS), text("exec_exit"))
+    leader_files = _field(
+        "leader_files", lambda t: _parse_choice(t, LEADER_FILES), text("leader_files")
+    )
     return Settings(
         zk_servers=zk_servers,
         leader_timeout=leader_timeout,
@@ -462,7 +579,15 @@ def build_settings(raw: Mapping[str, object]) -> Settings:
         replica_id=replica_id,
         session_timeout=session_timeout,
         journal=journal,
+        journal_max_bytes=journal_max_bytes,
+        journal_keep=journal_keep,
         metrics_address=metrics_address,
         log_level=log_level,
         log_format=log_format,
+        tui=tui,
+        exec_command=exec_command,
+        exec_grace=exec_grace,
+        exec_exit=exec_exit,
+        write_files=leader_files == "on" or (leader_files == "auto" and not exec_command),
+        stop_deadline=exec_grace + STOP_MARGIN if exec_command else STOP_MARGIN,
     )

@@ -16,7 +16,13 @@ from journal.format import (
     record_problem,
 )
 from journal.reader import JournalError, JournalFile, Run, iter_records, read_journal
-from journal.writer import JournalWriter
+from journal.writer import (
+    JournalWriter,
+    SegmentHeader,
+    journal_segments,
+    rotated_path,
+    rotated_segments,
+)
 
 __all__ = [
     "FORMAT_VERSION",
@@ -29,11 +35,15 @@ __all__ = [
     "JournalWriter",
     "JsonObject",
     "Run",
+    "SegmentHeader",
     "dumps_line",
     "header_problem",
     "is_header",
     "iter_records",
+    "journal_segments",
     "make_header",
     "read_journal",
     "record_problem",
+    "rotated_path",
+    "rotated_segments",
 ]

@@ -9,8 +9,9 @@ coerced (`"5"` does not become `5`, `true` does not become `1`).
 from __future__ import annotations
 
 import enum
+import types
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Union, get_args, get_origin
 
 import attrs
 import cattrs
@@ -70,6 +71,83 @@ def _structure_enum(value: object, cls: type[enum.Enum]) -> enum.Enum:
         raise _StrictTypeError(f"{value!r} is not a {cls.__name__} ({allowed})") from None
 
 
+class _Missing:
+    """Marks a field absent from the input (None is a value)."""
+
+
+_MISSING = _Missing()
+
+
+def _fast_check(type_: Any, var: str) -> list[str] | None:
+    """Source lines that check (and, for a float, convert) `var` exactly as the
+    converter's hooks would accept it, `return None` when they would not (or might
+    not); None when the type needs the converter (nested classes, tuples, ...)."""
+    if type_ is int:
+        return [f"if type({var}) is not int: return None"]
+    if type_ is float:
+        return [
+            f"if type({var}) is not float:",
+            f"    if type({var}) is not int: return None",
+            f"    {var} = float({var})",
+        ]
+    if type_ is str:
+        return [f"if type({var}) is not str: return None"]
+    if type_ is bool:
+        return [f"if type({var}) is not bool: return None"]
+    if isinstance(type_, type) and issubclass(type_, enum.Enum):
+        # A subset of what `cls(value)` accepts: a value of one of its members.
+        return [
+            f"if type({var}) is not str and type({var}) is not int: return None",
+            f"{var} = {var}_members.get({var})",
+            f"if {var} is None: return None",
+        ]
+    if get_origin(type_) in (Union, types.UnionType):
+        args = get_args(type_)
+        if len(args) == 2 and type(None) in args:
+            inner = _fast_check(next(a for a in args if a is not type(None)), var)
+            if inner is not None:
+                return [f"if {var} is not None:", *(f"    {line}" for line in inner)]
+    return None
+
+
+FastDecoder = Callable[[dict[str, Any], dict[str, Any]], object]
+
+
+def _fast_decoder(cls: type) -> FastDecoder | None:
+    """A decoder generated for a class whose fields are all scalars (int, float, str,
+    bool, enums, optionals of them): as strict as the converter, without it. It returns
+    None whenever the input is not plainly valid; the caller then asks the converter,
+    whose error message is the one to give."""
+    namespace: dict[str, Any] = {"cls": cls, "_MISSING": _MISSING}
+    body = [
+        "def decode(data, extra):",
+        "    if extra:",
+        "        for key in extra:",
+        "            if key in data: return None",
+        "        data = {**data, **extra}",
+        f"    seen = 1 if {TYPE_KEY!r} in data else 0",
+        "    kwargs = {}",
+    ]
+    for index, field in enumerate(attrs.fields(cls)):
+        var = f"v{index}"
+        check = _fast_check(field.type, var)
+        if check is None or not field.init:
+            return None
+        if isinstance(field.type, type) and issubclass(field.type, enum.Enum):
+            namespace[f"{var}_members"] = field.type._value2member_map_
+        body.append(f"    {var} = data.get({field.alias!r}, _MISSING)")
+        body.append(f"    if {var} is _MISSING:")
+        body.append("        return None" if field.default is attrs.NOTHING else "        pass")
+        body.append("    else:")
+        body += [f"        {line}" for line in check]
+        body.append(f"        kwargs[{field.alias!r}] = {var}")
+        body.append("        seen += 1")
+    body += ["    if seen != len(data): return None", "    return cls(**kwargs)"]
+    exec("\n".join(body), namespace)  # the way attrs and cattrs generate their code
+    decode: FastDecoder = namespace["decode"]
+    return decode
+
+
 def _describe(exc: BaseException, type_: Any) -> str:
     """One short phrase for one leaf error of a cattrs validation error."""
     if isinstance(exc, _StrictTypeError | CodecError):
@@ -114,6 +192,12 @@ class Codec:
             attrs.resolve_types(cls)
             self._types[cls.__name__] = cls
         self._converter = self._make_converter()
+        # The journal's events and effects are flat: decode them without cattrs.
+        self._fast: dict[str, FastDecoder] = {}
+        for name, cls in self._types.items():
+            fast = _fast_decoder(cls)
+            if fast is not None:
+                self._fast[name] = fast
 
     @property
     def types(self) -> Mapping[str, type]:
@@ -219,6 +303,13 @@ class Codec:
         `extra` supplies fields the encoding omitted (typically `at=record["at"]`).
         Unknown type, missing, unexpected or ill-typed fields raise `CodecError`.
         """
+        if type(data) is dict:
+            tag = data.get(TYPE_KEY)
+            fast = self._fast.get(tag) if type(tag) is str else None
+            if fast is not None:
+                obj = fast(data, extra)
+                if obj is not None:
+                    return obj
         cls, fields = self._split(data)
         clash = sorted(fields.keys() & extra.keys())
         if clash:

@@ -10,6 +10,10 @@ Every other line is a record: the stamped event and the state it led to::
     {"seq": 1, "at": 12.5, "wall": 1700000000.6, "event": {"type": "Started"},
      "state": "Init", "effects": [...], "previous": "", "cause": "", "token": null}
 
+A rotated journal (see `journal.writer`) continues a run in a new file whose header is
+the run's header plus `"segment": n` (1, 2, ... within the run) and, from the daemon,
+`"snapshot": {"seq": <the last record's seq>, "state": {...}}`, so it replays on its own.
+
 Headers may carry further keys; records may carry further keys beyond the ones checked
 here. A reader refuses a header whose `format` is newer than `FORMAT_VERSION`.
 """
@@ -109,6 +113,9 @@ def header_problem(obj: JsonObject) -> str | None:
             return f"header: missing {key!r}"
         if not ok(obj[key]):
             return f"header: {key!r} must be {expected}, got {_type_name(obj[key])}"
+    segment = obj.get("segment", 0)
+    if not _is_int(segment) or segment < 0:
+        return f"header: 'segment' must be an int >= 0, got {segment!r}"
     return None
 
 

@@ -1,7 +1,10 @@
-"""`make demo`: a throwaway local ZooKeeper and three `election run` replicas.
+"""`make demo`: a throwaway local ZooKeeper, three `election run` replicas, `election top`.
 
-Their logs interleave on this terminal; Ctrl-C stops the replicas gracefully (each exits
-0), then ZooKeeper. Everything lives in `.demo/` (files, journals, ZooKeeper data) and
+On a terminal `election top` shows the cluster live (q or Ctrl-C ends the demo); the
+replicas' logs go to `.demo/logs/demo-N.log` (`tail -f` them in another terminal).
+Without a terminal (or with `--no-top`) it waits, prints one `election top --once`
+snapshot at the end, and stops. Ctrl-C stops the replicas gracefully (each exits 0),
+then ZooKeeper. Everything lives in `.demo/` (files, journals, logs, ZooKeeper data) and
 is started afresh each run. `--duration N` stops by itself after N seconds.
 """
 
@@ -23,6 +26,7 @@ sys.path.insert(0, str(ROOT))  # the demo reuses the tests' ZooKeeper runner
 from tests.zk import ZooKeeperServer  # noqa: E402
 
 REPLICAS = 3
+ELECTION_PATH = "/election/leader"
 
 
 def replica_command(index: int, zk: str, work: Path, args: argparse.Namespace) -> list[str]:
@@ -32,6 +36,7 @@ def replica_command(index: int, zk: str, work: Path, args: argparse.Namespace) -
         "election",
         "run",
         f"--zk-servers={zk}",
+        f"--election-path={ELECTION_PATH}",
         f"--replica-id=demo-{index}",
         f"--leader-timeout={args.leader_timeout}",
         f"--attempter-timeout={args.attempter_timeout}",
@@ -44,6 +49,11 @@ def replica_command(index: int, zk: str, work: Path, args: argparse.Namespace) -
     ]
 
 
+def top_command(zk: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "election", "top", f"--zk-servers={zk}",
+            f"--election-path={ELECTION_PATH}", *extra]  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=0, help="stop after N seconds")
@@ -54,16 +64,24 @@ def main() -> int:
     parser.add_argument(
         "--metrics-port", type=int, default=9101, help="first replica's port; 0: any free ports"
     )
+    parser.add_argument(
+        "--top",
+        action=argparse.BooleanOptionalAction,
+        default=sys.stdout.isatty(),
+        help="show `election top` (default: when stdout is a terminal)",
+    )
     args = parser.parse_args()
 
     work: Path = args.workdir
     shutil.rmtree(work, ignore_errors=True)
     (work / "journal").mkdir(parents=True)
+    (work / "logs").mkdir()
     zk = ZooKeeperServer(work / "zookeeper")
     zk.start()
     print(f"== ZooKeeper {zk.connect_string} (data and log in {work / 'zookeeper'})", flush=True)
 
     replicas: list[subprocess.Popen[bytes]] = []
+    top: subprocess.Popen[bytes] | None = None
     stopping = False
 
     def stop(signum: int = signal.SIGTERM, frame: object = None) -> None:
@@ -71,7 +89,7 @@ def main() -> int:
         if stopping:
             return
         stopping = True
-        for proc in replicas:
+        for proc in [*replicas, *([top] if top is not None else [])]:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
 
@@ -80,27 +98,38 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         for index in range(1, REPLICAS + 1):
-            replicas.append(subprocess.Popen(replica_command(index, zk.connect_string, work, args)))
+            with open(work / "logs" / f"demo-{index}.log", "wb") as log:
+                command = replica_command(index, zk.connect_string, work, args)
+                replicas.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
         print(
             f"== {REPLICAS} replicas: demo-1..demo-{REPLICAS}; metrics from 127.0.0.1:"
             f"{args.metrics_port or '<any>'}\n"
             "== try, in another terminal:\n"
             "   pkill -TERM -f 'replica-id=demo-1'   # graceful stop of demo-1: a hand-over\n"
             "   pkill -KILL -f 'replica-id=demo-2'   # a crash: take-over after the session\n"
+            f"   tail -f {work / 'logs'}/*.log        # the replicas' logs\n"
             f"   ls {work / 'files'}; curl -s 127.0.0.1:{args.metrics_port}/metrics\n"
             "== Ctrl-C stops everything",
             flush=True,
         )
+        if args.top:
+            time.sleep(2)  # time to read the hints before the table takes the screen
+            top = subprocess.Popen(top_command(zk.connect_string))
         deadline = time.monotonic() + args.duration if args.duration else None
         while any(p.poll() is None for p in replicas):
             if deadline is not None and time.monotonic() >= deadline:
+                if not args.top:
+                    snapshot = subprocess.run(top_command(zk.connect_string, "--once"))
+                    print(f"== election top --once exited with {snapshot.returncode}")
                 stop()
                 deadline = None
+            if top is not None and top.poll() is not None:
+                stop()  # q in election top ends the demo
             time.sleep(0.2)
         codes = [p.wait() for p in replicas]
     finally:
         stop()
-        for proc in replicas:
+        for proc in [*replicas, *([top] if top is not None else [])]:
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -110,7 +139,7 @@ def main() -> int:
     print(f"== replicas exited with {codes}; {len(files)} leader files in {work / 'files'}")
     if files:
         print("== newest:", json.dumps(json.loads((work / "files" / files[-1]).read_text())))
-    print(f"== journals: {work / 'journal'}")
+    print(f"== journals: {work / 'journal'}; logs: {work / 'logs'}")
     return 0 if all(code == 0 for code in codes) else 1
 
 

@@ -76,9 +76,11 @@ def _go(step: Step, target: StateName, cause: str) -> None:
 
 
 def _enter_init(step: Step) -> None:
-    step.set(file_dir_ok=False, path_ok=False)
+    # Without file work (a job only), file-dir is none of our business.
+    step.set(file_dir_ok=not step.state.config.write_files, path_ok=False)
     step.start_timer(Timer.INIT_DEADLINE, step.state.config.init_deadline)
-    step.request(fx.CheckFileDir)
+    if step.state.config.write_files:
+        step.request(fx.CheckFileDir)
     if step.state.connected:
         step.request(fx.EnsurePath, path=step.state.config.election_path)
     else:

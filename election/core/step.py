@@ -8,33 +8,65 @@ local to one call of `reduce`, so the reducer stays a pure function of (state, e
 from __future__ import annotations
 
 import math
+import operator
+from typing import Any
 
 import attrs
 
 from election.core import effects as fx
-from election.core.state import State, StateName, Timer
+from election.core.state import CoreConfig, State, StateName, Timer
 
 
 class IllegalTransition(Exception):
     """A handler tried a state change the transition table does not declare."""
 
 
+# The keyword of each init field, in order: `_evolve` builds a state as `attrs.evolve`
+# does (every field from the old state unless changed, through `__init__`), without its
+# per-call introspection of the class.
+_STATE_FIELDS: tuple[str, ...] = tuple(str(f.alias) for f in attrs.fields(State) if f.init)
+_STATE_VALUES = operator.attrgetter(*_STATE_FIELDS)
+
+
+def _evolve(state: State, changes: dict[str, object]) -> State:
+    fields = dict(zip(_STATE_FIELDS, _STATE_VALUES(state), strict=True))
+    fields.update(changes)
+    return State(**fields)
+
+
 class Step:
+    """Field changes accumulate in `_changes` and become a new `State` only when
+    `state` is read (typically once per reduction): the reducer's hot path."""
+
     def __init__(self, state: State, allowed: tuple[StateName, ...]) -> None:
-        self.state = state
+        self._state = state
+        self._changes: dict[str, object] = {}
         self.effects: list[fx.Effect] = []
         self.previous: StateName | None = None
         self.cause = ""
         self._allowed = allowed
 
+    @property
+    def state(self) -> State:
+        """The state with every change so far."""
+        if self._changes:
+            self._state = _evolve(self._state, self._changes)
+            self._changes = {}
+        return self._state
+
+    def _get(self, name: str) -> Any:
+        """One field's current value, without building a state."""
+        changes = self._changes
+        return changes[name] if name in changes else getattr(self._state, name)
+
     # --- fields and effects ----------------------------------------------------------
 
     def set(self, **changes: object) -> None:
-        self.state = attrs.evolve(self.state, **changes)  # type: ignore[arg-type]
+        self._changes.update(changes)
 
     def _new_id(self) -> int:
-        new_id = self.state.next_id
-        self.set(next_id=new_id + 1)
+        new_id: int = self._get("next_id")
+        self._changes["next_id"] = new_id + 1
         return new_id
 
     def new_request(self) -> int:
@@ -45,30 +77,37 @@ class Step:
         """Emit the effect `make(request=<new id>, **fields)` and await its answer."""
         request = self._new_id()
         self.effects.append(make(request=request, **fields))  # type: ignore[call-arg]
-        self.set(pending=(*self.state.pending, (request, make.__name__)))
+        self._changes["pending"] = (*self._get("pending"), (request, make.__name__))
         return request
 
     def answered(self, request: int) -> None:
         """The answer to `request` has arrived: stop awaiting it."""
-        self.set(pending=tuple(p for p in self.state.pending if p[0] != request))
+        pending = self._get("pending")
+        self._changes["pending"] = tuple(p for p in pending if p[0] != request)
+
+    def _timers(self) -> tuple[tuple[Timer, int], ...]:
+        timers: tuple[tuple[Timer, int], ...] = self._get("timers")
+        return timers
 
     def start_timer(self, name: Timer, delay: float) -> None:
         """Start (or restart) the timer `name`; a fire of its old id becomes stale."""
         timer_id = self._new_id()
-        others = tuple(t for t in self.state.timers if t[0] != name)
-        self.set(timers=(*others, (name, timer_id)))
+        others = tuple(t for t in self._timers() if t[0] != name)
+        self._changes["timers"] = (*others, (name, timer_id))
         self.effects.append(fx.StartTimer(name=name.value, id=timer_id, delay=delay))
 
     def cancel_timer(self, name: Timer) -> None:
-        timer_id = self.state.timer_id(name)
-        if timer_id is not None:
-            self.set(timers=tuple(t for t in self.state.timers if t[0] != name))
-            self.effects.append(fx.CancelTimer(name=name.value, id=timer_id))
+        timers = self._timers()
+        for timer, timer_id in timers:
+            if timer == name:
+                self._changes["timers"] = tuple(t for t in timers if t[0] != name)
+                self.effects.append(fx.CancelTimer(name=name.value, id=timer_id))
+                return
 
     def backoff(self) -> float:
         """Capped exponential back-off for the current run of failures."""
-        cfg = self.state.config
-        exponent = max(self.state.failures - 1, 0)
+        cfg: CoreConfig = self._get("config")
+        exponent = max(self._get("failures") - 1, 0)
         if exponent > 60:  # 2**61 * anything positive is past any cap
             return cfg.backoff_max
         return min(cfg.backoff_initial * math.pow(2.0, exponent), cfg.backoff_max)
@@ -78,13 +117,14 @@ class Step:
     def goto(self, target: StateName, cause: str) -> None:
         """Leave the current state for `target`: cancel its timers, forget its requests,
         then run `target`'s entry. Only the declared targets of the rule are allowed."""
+        name: StateName = self._get("name")
         if target not in self._allowed:
-            raise IllegalTransition(f"{self.state.name} -> {target} is not in the table")
+            raise IllegalTransition(f"{name} -> {target} is not in the table")
         if self.previous is None:
-            self.previous = self.state.name
+            self.previous = name
         self.cause = cause
-        for name, _ in self.state.timers:
-            self.cancel_timer(name)
+        for timer, _ in self._timers():
+            self.cancel_timer(timer)
         # Leadership ends with the state: the job learns it at once (SIGTERM now, SIGKILL
         # after the grace), and the token is only ever set while Leader.
         self.stop_child()

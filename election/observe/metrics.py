@@ -10,6 +10,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    Histogram,
     PlatformCollector,
     ProcessCollector,
     disable_created_metrics,
@@ -21,11 +22,34 @@ from election.core.state import StateName
 # `*_created` series double every counter's lines and tell an operator nothing here.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
+SESSION_STATES = ("none", "connected", "suspended", "lost")
+# Failover causes, by the event that caused the failover: a small fixed set of labels.
+FAILOVER_CAUSES = {
+    "SessionSuspended": "session-suspended",
+    "SessionLost": "session-lost",
+    "ConnectResult": "connect-failed",
+    "FileDirChecked": "file-dir",
+    "PathEnsured": "election-path",
+    "TimerFired": "init-deadline",
+}
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_JOURNAL_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1)
+_MAX_PENDING = 1000  # requests awaiting an outcome; every one has a deadline, this is a cap
+
+
+def failover_cause(event: Any) -> str:
+    """The bounded label for a failover caused by `event`."""
+    name = type(event).__name__
+    if name == "FileWritten":
+        return "superseded" if getattr(event, "newer_token", None) else "write-failed"
+    return FAILOVER_CAUSES.get(name, "other")
+
 
 class Metrics:
     """The contract's metrics: `election_state{state}`, `election_state_seconds`,
     `election_state_transitions_total{from,to}`, `election_is_leader`,
-    `election_leader_token`; plus files written and pruned."""
+    `election_leader_token`; plus files written and pruned, the ZooKeeper session state,
+    hand-overs, failovers by cause, effect latencies and journal append latency."""
 
     def __init__(
         self,
@@ -64,7 +88,50 @@ class Metrics:
         self.files_pruned = Counter(
             "election_files_pruned_total", "Leader files pruned", registry=r
         )
+        self.session = Gauge(
+            "election_zookeeper_session",
+            "1 for the ZooKeeper session's current state (none, connected, suspended, lost)",
+            ["state"],
+            registry=r,
+        )
+        self.handovers = Counter(
+            "election_handovers_total", "Times this replica became Leader", registry=r
+        )
+        self.failovers = Counter(
+            "election_failovers_total", "Entries into Failover, by cause", ["cause"], registry=r
+        )
+        self.effect_latency = Histogram(
+            "election_effect_latency_seconds",
+            "From an effect's request to its outcome event, by effect type",
+            ["effect"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.journal_append = Histogram(
+            "election_journal_append_seconds",
+            "Time to append (and fsync) one journal record",
+            buckets=_JOURNAL_BUCKETS,
+            registry=r,
+        )
+        self._pending: dict[int, tuple[str, float]] = {}  # request id -> (effect, at)
         self._set_state(StateName.INIT.value)
+        self._set_session("none")
+
+    def _set_session(self, name: str) -> None:
+        for state in SESSION_STATES:
+            self.session.labels(state=state).set(1 if state == name else 0)
+
+    def timed(self, journal: Callable[[Record], None]) -> Callable[[Record], None]:
+        """`journal`, observed by `election_journal_append_seconds` (for the Loop)."""
+
+        def append(record: Record) -> None:
+            start = time.perf_counter()
+            try:
+                journal(record)
+            finally:
+                self.journal_append.observe(time.perf_counter() - start)
+
+        return append
 
     def _set_state(self, name: str) -> None:
         for state in StateName:
@@ -75,6 +142,10 @@ class Metrics:
             self._entered_at = record.at
             self._set_state(record.state)
             self.transitions.labels(record.previous, record.state).inc()
+            if record.state == StateName.LEADER.value:
+                self.handovers.inc()
+            elif record.state == StateName.FAILOVER.value:
+                self.failovers.labels(cause=failover_cause(record.event)).inc()
         self.is_leader.set(1 if record.state == StateName.LEADER.value else 0)
         self.token.set(record.token or 0)
         event: Any = record.event
@@ -83,3 +154,24 @@ class Metrics:
             self.files_written.inc()
         elif name == "FilesPruned":
             self.files_pruned.inc(event.removed)
+        if name == "SessionConnected":
+            self._set_session("connected")
+        elif name == "SessionSuspended":
+            self._set_session("suspended")
+        elif name == "SessionLost":
+            self._set_session("lost")
+        self._latencies(record)
+
+    def _latencies(self, record: Record) -> None:
+        request = getattr(record.event, "request", None)
+        if request is not None:
+            issued = self._pending.pop(request, None)
+            if issued is not None:
+                kind, at = issued
+                self.effect_latency.labels(effect=kind).observe(max(0.0, record.at - at))
+        for effect in record.effects:
+            rid = getattr(effect, "request", None)
+            if rid is not None:
+                if len(self._pending) >= _MAX_PENDING:
+                    self._pending.pop(next(iter(self._pending)))  # the oldest
+                self._pending[rid] = (type(effect).__name__, record.at)

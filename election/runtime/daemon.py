@@ -6,26 +6,33 @@ own; this module is exercised by the end-to-end tests that run real processes.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from kazoo.client import KazooClient
 
 from election import __version__
-from election.config import Settings
+from election.config import Settings, format_address
 from election.core.events import Started
 from election.core.state import StateName, initial_state
 from election.observe.http import HttpEndpoint, make_app
 from election.observe.logs import LogObserver, setup_logging
+from election.observe.membership import Membership
 from election.observe.metrics import Metrics
+from election.observe.tui import LiveView, ReplicaView
 from election.runtime import signals
+from election.runtime.child import ChildSupervisor
 from election.runtime.filedir import FileDir
-from election.runtime.journaling import JournalSink, core_config_from_header
-from election.runtime.loop import JournalFailure, Loop
+from election.runtime.journaling import JournalSink, core_config_from_header, snapshot_header
+from election.runtime.loop import JournalFailure, Loop, Observer
 from election.runtime.timers import ThreadTimerService
 from election.runtime.zookeeper import ZooKeeperAdapter, make_client
 from journal import JournalWriter, make_header
@@ -53,11 +60,37 @@ def _probes(loop: Loop) -> tuple[Callable[[], tuple[bool, str]], Callable[[], tu
     return healthy, ready
 
 
+def _live_view(settings: Settings, observers: list[Observer]) -> LiveView | None:
+    """With --tui on a terminal: the replica's live view, watching records."""
+    if not settings.tui:
+        return None
+    if not sys.stdout.isatty():
+        log.warning("--tui needs a terminal on stdout; logging as usual")
+        return None
+    view = ReplicaView(
+        replica=settings.replica_id,
+        election_path=settings.election_path,
+        zk_servers=settings.zk_servers,
+        file_dir=settings.file_dir,
+        capacity=settings.storage_capacity,
+    )
+    observers.append(view)
+    return LiveView(view)
+
+
 def _close_quickly(client: KazooClient, wait: float = 2.0) -> None:
     """Close the session (our node goes at once) without hanging on a dead server."""
     closer = threading.Thread(target=client.stop, daemon=True)
     closer.start()
     closer.join(wait)
+
+
+def job_lock_path(settings: Settings) -> Path:
+    """One lock file per election on this machine, whatever the replica: the jobs of
+    every replica here hold it in turn, so two never run at once on one machine."""
+    election = ",".join(sorted(settings.zk_servers)) + settings.election_path
+    digest = hashlib.sha256(election.encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"election-job-{digest}.lock"
 
 
 def run_daemon(settings: Settings) -> int:
@@ -71,7 +104,15 @@ def run_daemon(settings: Settings) -> int:
         host=socket.gethostname(),
         pid=os.getpid(),
     )
-    writer = JournalWriter(settings.journal, header)
+    writer = JournalWriter(
+        settings.journal,
+        header,
+        max_bytes=settings.journal_max_bytes,
+        keep=settings.journal_keep,
+        # Rotation runs inside the append of record `seq`, after the loop took its state:
+        # each new segment starts with the state after that record.
+        segment_header=lambda seq: snapshot_header(seq, loop.state),
+    )
     timers = ThreadTimerService()
     metrics = Metrics()
     client = make_client(settings.zk_servers, settings.session_timeout)
@@ -87,17 +128,36 @@ def run_daemon(settings: Settings) -> int:
         deadline=max(1.0, min(settings.leader_timeout, 10.0)),
         may_write=lambda: zookeeper.connected,
     )
+    jobs = ChildSupervisor(
+        lambda e: loop.put(e),
+        timers,
+        lock_path=job_lock_path(settings),
+        env={
+            "ELECTION_REPLICA": settings.replica_id,
+            "ELECTION_ELECTION_PATH": settings.election_path,
+        },
+        # The lock may wait for an earlier job on this machine to finish its grace.
+        start_deadline=settings.exec_grace + 5.0,
+        grace=settings.exec_grace,
+    )
+    # The member node for `election top`: async kazoo calls only, never in the way.
+    membership = Membership(
+        client, settings.election_path, settings.replica_id, version=__version__
+    )
+    observers: list[Observer] = [metrics, LogObserver(), membership]
+    live_view = _live_view(settings, observers)
     loop = Loop(
         initial_state(core_config_from_header(settings.as_header_config())),
-        journal=JournalSink(writer),
-        handlers=[zookeeper, files],
+        journal=metrics.timed(JournalSink(writer)),
+        handlers=[zookeeper, files, jobs],
         timers=timers,
-        observers=[metrics, LogObserver()],
+        observers=observers,
     )
     server = None
     if settings.metrics_address is not None:
         host, port = settings.metrics_address
         server = HttpEndpoint(host, port, make_app(metrics.registry, *_probes(loop)))
+        membership.metrics_address = format_address(host, server.port)
         log.info("metrics on http://%s:%d/metrics (and /healthz, /readyz)", host, server.port)
     restore_signals = signals.install(loop.put)
     log.info(
@@ -109,6 +169,8 @@ def run_daemon(settings: Settings) -> int:
         settings.journal,
     )
     loop.put(Started())
+    if live_view is not None:
+        live_view.start()
     try:
         code = loop.run()
     except JournalFailure as exc:
@@ -120,7 +182,11 @@ def run_daemon(settings: Settings) -> int:
         _close_quickly(client)
         code = EXIT_INTERNAL
     finally:
+        if live_view is not None:
+            live_view.close()
+            setup_logging(settings.log_level, settings.log_format, settings.replica_id)
         restore_signals()
+        jobs.close()  # no job outlives its daemon
         files.close()
         timers.close()
         if server is not None:

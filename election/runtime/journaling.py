@@ -8,10 +8,13 @@ from typing import Any
 from election.core.effects import EFFECT_TYPES, Effect
 from election.core.events import EVENT_TYPES, Event
 from election.core.record import Record
-from election.core.state import CoreConfig
+from election.core.state import CoreConfig, ExecExit, State
 from journal import Codec, CodecError, JournalWriter
 
 CODEC = Codec((*EVENT_TYPES, *EFFECT_TYPES))
+
+# The reducer's whole state, for the snapshot that heads each rotated journal segment.
+STATE_CODEC = Codec((State,), omit=())
 
 
 def core_config_from_header(config: Mapping[str, Any]) -> CoreConfig:
@@ -30,6 +33,11 @@ def core_config_from_header(config: Mapping[str, Any]) -> CoreConfig:
         stop_deadline=float(config.get("stop_deadline", 5.0)),
         backoff_initial=0.2,
         backoff_max=min(5.0, max(session_timeout, 1.0)),
+        # Journals written before the job existed lack these keys: no job, files on.
+        write_files=bool(config.get("write_files", True)),
+        exec_command=tuple(str(word) for word in config.get("exec", ())),
+        exec_grace=float(config.get("exec_grace", 10.0)),
+        exec_exit=ExecExit(config.get("exec_exit", ExecExit.RELEASE.value)),
     )
 
 
@@ -72,6 +80,44 @@ def record_from_json(line: dict[str, Any]) -> Record:
         cause=line.get("cause", ""),
         token=line.get("token"),
     )
+
+
+def state_to_json(state: State) -> dict[str, Any]:
+    """The whole state as JSON-able data (tagged `{"type": "State", ...}`)."""
+    return STATE_CODEC.encode(state)
+
+
+def state_from_json(data: object) -> State:
+    """The state back from `state_to_json`'s data; `journal.CodecError` if it is not one."""
+    state = STATE_CODEC.decode(data)
+    if not isinstance(state, State):
+        raise CodecError(f"{type(state).__name__} is not a State")
+    return state
+
+
+def snapshot_header(seq: int, state: State) -> dict[str, Any]:
+    """The keys a rotated segment's header gets: the state after record `seq`, so the
+    segment replays on its own (`JournalWriter(segment_header=...)` merges them in)."""
+    return {"snapshot": {"seq": seq, "state": state_to_json(state)}}
+
+
+def snapshot_from_header(header: dict[str, Any]) -> tuple[int, State] | None:
+    """(seq, state) of a segment header's snapshot, None if it has none.
+
+    Raises `journal.CodecError` for a snapshot that is not one.
+    """
+    snapshot = header.get("snapshot")
+    if snapshot is None:
+        return None
+    if not isinstance(snapshot, dict):
+        raise CodecError("snapshot: expected an object")
+    seq = snapshot.get("seq")
+    if type(seq) is not int or seq < 0:
+        raise CodecError(f"snapshot: 'seq' must be an int >= 0, got {seq!r}")
+    try:
+        return seq, state_from_json(snapshot.get("state"))
+    except CodecError as exc:
+        raise CodecError(f"snapshot: {exc}") from None
 
 
 class JournalSink:

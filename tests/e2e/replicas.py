@@ -405,8 +405,10 @@ class ReplicaSet:
         workdir: Path,
         zk_servers: str,
         election_path: str,
+        env: Mapping[str, str] | None = None,
         **flags: str,
     ) -> None:
+        self.env = dict(env or {})  # extra environment of every replica (and its job)
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.zk_servers = zk_servers
@@ -431,7 +433,8 @@ class ReplicaSet:
         args: list[str] = []
         for key, value in flags.items():
             args += ["--" + key.replace("_", "-"), str(value)]
-        replica = Replica(replica_id, args, journal, self.workdir / f"{replica_id}.log")
+        log_path = self.workdir / f"{replica_id}.log"
+        replica = Replica(replica_id, args, journal, log_path, env=self.env)
         self.replicas.append(replica)
         return replica
 

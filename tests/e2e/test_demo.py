@@ -31,6 +31,12 @@ def test_demo_elects_a_leader_that_writes_files_and_stops_cleanly(tmp_path: Path
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "replicas exited with [0, 0, 0]" in done.stdout
+    # Without a terminal the demo ends with one `election top` snapshot of the cluster.
+    assert "election top --once exited with 0" in done.stdout
+    assert "3 replicas; leader demo-" in done.stdout
+    for index in (1, 2, 3):
+        assert f"demo-{index}" in done.stdout
+        assert (work / "logs" / f"demo-{index}.log").stat().st_size > 0
     files = sorted((work / "files").glob("election-*.json"))
     assert 1 <= len(files) <= 5
     writers = {json.loads(f.read_text())["replica"] for f in files}

@@ -90,8 +90,9 @@ def to_attempter(script: Script | None = None) -> Script:
     """Drive a fresh replica through Init into Attempter."""
     s = script or Script()
     s.send(ev.Started())
-    connect, check = s.one(fx.Connect), s.one(fx.CheckFileDir)
-    s.answer(check, ev.FileDirChecked, outcome=Outcome.OK)
+    connect = s.one(fx.Connect)
+    if s.state.config.write_files:  # a job-only replica does not check file-dir
+        s.answer(s.one(fx.CheckFileDir), ev.FileDirChecked, outcome=Outcome.OK)
     s.send(ev.SessionConnected(session_id=SESSION))
     ensure = s.one(fx.EnsurePath)
     s.answer(connect, ev.ConnectResult, outcome=Outcome.OK)

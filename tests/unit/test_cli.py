@@ -28,9 +28,15 @@ INVALID: dict[str, str] = {
     "replica_id": "a/b",
     "session_timeout": "-1s",
     "journal": "/",
+    "journal_max_bytes": "64XB",
+    "journal_keep": "0",
     "metrics_address": "9100",
     "log_level": "verbose",
     "log_format": "xml",
+    "exec": "'unterminated",
+    "exec_grace": "0s",
+    "exec_exit": "sometimes",
+    "leader_files": "maybe",
 }
 
 
@@ -180,6 +186,27 @@ def test_env_vars_configure_run_including_comma_separated_servers(
     assert settings.zk_servers == ("a:1", "b:2")
     assert settings.storage_capacity == 3
     assert settings.log_format == "json"
+
+
+def test_journal_rotation_comes_from_flags_or_env_vars(
+    tmp_path: Path, daemon_calls: list[Settings]
+) -> None:
+    env = {"ELECTION_JOURNAL_MAX_BYTES": "10MB", "ELECTION_JOURNAL_KEEP": "7"}
+    assert _invoke(["run", *_sandbox(tmp_path)], env=env).exit_code == 0
+    flags = ["--journal-max-bytes", "off", "--journal-keep", "2"]
+    assert _invoke(["run", *_sandbox(tmp_path), *flags], env=env).exit_code == 0
+    from_env, from_flags = daemon_calls
+    assert (from_env.journal_max_bytes, from_env.journal_keep) == (10_000_000, 7)
+    assert (from_flags.journal_max_bytes, from_flags.journal_keep) == (None, 2)
+
+
+def test_a_bad_journal_size_in_the_environment_is_refused_in_one_line(tmp_path: Path) -> None:
+    result = _invoke(["run", *_sandbox(tmp_path)], env={"ELECTION_JOURNAL_MAX_BYTES": "big"})
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "election: invalid --journal-max-bytes (ELECTION_JOURNAL_MAX_BYTES): "
+        "want a size such as 64MiB, 10MB, 500k or a byte count; got 'big'\n"
+    )
 
 
 def test_a_flag_beats_its_env_var(tmp_path: Path, daemon_calls: list[Settings]) -> None:

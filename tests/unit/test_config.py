@@ -25,6 +25,7 @@ from election.config import (
     parse_election_path,
     parse_replica_id,
     parse_servers,
+    parse_size,
 )
 
 
@@ -233,9 +234,15 @@ def test_env_var_names_mirror_the_flags() -> None:
         "ELECTION_REPLICA_ID",
         "ELECTION_SESSION_TIMEOUT",
         "ELECTION_JOURNAL",
+        "ELECTION_JOURNAL_MAX_BYTES",
+        "ELECTION_JOURNAL_KEEP",
         "ELECTION_METRICS_ADDRESS",
         "ELECTION_LOG_LEVEL",
         "ELECTION_LOG_FORMAT",
+        "ELECTION_EXEC",
+        "ELECTION_EXEC_GRACE",
+        "ELECTION_EXEC_EXIT",
+        "ELECTION_LEADER_FILES",
     ]
 
 
@@ -276,6 +283,8 @@ def test_build_settings_applies_the_documented_defaults() -> None:
     assert settings.log_level == "info"
     assert settings.log_format == "text"
     assert settings.stop_deadline == 5.0
+    assert settings.journal_max_bytes == 64 * 1024 * 1024
+    assert settings.journal_keep == 5
 
 
 def test_build_settings_treats_none_and_empty_servers_as_not_given() -> None:
@@ -296,9 +305,15 @@ def test_build_settings_takes_every_flag(tmp_path: Path) -> None:
             "replica_id": "node-a",
             "session_timeout": "4",
             "journal": str(tmp_path / "journal.jsonl"),
+            "journal_max_bytes": "10MB",
+            "journal_keep": "3",
             "metrics_address": "off",
             "log_level": "DEBUG",
             "log_format": "json",
+            "exec": "backup --to '/srv/backups/my dir'",
+            "exec_grace": "3s",
+            "exec_exit": "restart",
+            "leader_files": "on",
         }
     )
     assert settings.as_header_config() == {
@@ -311,11 +326,28 @@ def test_build_settings_takes_every_flag(tmp_path: Path) -> None:
         "replica_id": "node-a",
         "session_timeout": 4.0,
         "journal": str(tmp_path / "journal.jsonl"),
+        "journal_max_bytes": 10_000_000,
+        "journal_keep": 3,
         "metrics_address": None,
         "log_level": "debug",
         "log_format": "json",
-        "stop_deadline": 5.0,
+        "exec": ["backup", "--to", "/srv/backups/my dir"],
+        "exec_grace": 3.0,
+        "exec_exit": "restart",
+        "write_files": True,
+        "stop_deadline": 8.0,  # the job's grace plus the daemon's own stop
     }
+
+
+def test_leader_files_are_off_by_default_when_there_is_a_job(
+    isolated: dict[str, object],
+) -> None:
+    assert build_settings(isolated).write_files
+    with_job = build_settings({**isolated, "exec": ("sleep", "10")})
+    assert with_job.exec_command == ("sleep", "10") and not with_job.write_files
+    both = build_settings({**isolated, "exec": "sleep 10", "leader_files": "on"})
+    assert both.write_files
+    assert not build_settings({**isolated, "leader_files": "off"}).write_files
 
 
 def test_header_config_formats_the_metrics_address(isolated: dict[str, object]) -> None:
@@ -343,6 +375,11 @@ def test_default_journal_follows_the_replica_id() -> None:
         ("replica_id", "a/b"),
         ("session_timeout", "-3s"),
         ("journal", ""),
+        ("journal_max_bytes", "64XB"),
+        ("journal_max_bytes", "999"),
+        ("journal_max_bytes", "-1MiB"),
+        ("journal_keep", "0"),
+        ("journal_keep", "two"),
         ("metrics_address", "9100"),
         ("log_level", "verbose"),
         ("log_format", "xml"),
@@ -487,3 +524,63 @@ def test_settings_are_frozen_and_keyword_only(tmp_path: Path) -> None:
 def test_static_defaults_are_all_valid_text() -> None:
     # The CLI passes these to click as defaults; they must survive build_settings as-is.
     assert build_settings(dict(DEFAULTS)).zk_servers == ("127.0.0.1:2181",)
+
+
+# ---------------------------------------------------------------- journal rotation
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("64MiB", 64 * 2**20),
+        ("10MB", 10_000_000),
+        ("500k", 500_000),
+        ("500kB", 500_000),
+        ("4 KiB", 4096),
+        ("1.5MiB", 3 * 2**19),
+        ("2G", 2_000_000_000),
+        ("4096", 4096),
+        ("1000", 1000),
+        (" 8ki ", 8192),
+    ],
+)
+def test_parse_size_takes_si_and_iec_suffixes_or_bytes(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["0", "off", "OFF", "0MiB"])
+def test_a_zero_or_off_size_means_no_rotation(text: str) -> None:
+    assert parse_size(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", "want a size"),
+        ("64XB", "want a size"),
+        ("-1", "want a size"),
+        ("1e6", "want a size"),
+        ("MiB", "want a size"),
+        ("999", "at least 1000 bytes"),
+        ("0.5k", "at least 1000 bytes"),
+    ],
+)
+def test_parse_size_refuses_with_a_reason(text: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        parse_size(text)
+
+
+def test_journal_rotation_flags_reach_the_settings(isolated: dict[str, object]) -> None:
+    settings = build_settings({**isolated, "journal_max_bytes": "4k", "journal_keep": "2"})
+    assert (settings.journal_max_bytes, settings.journal_keep) == (4000, 2)
+    off = build_settings({**isolated, "journal_max_bytes": "off"})
+    assert off.journal_max_bytes is None
+    assert off.as_header_config()["journal_max_bytes"] is None
+
+
+def test_an_invalid_journal_size_names_flag_and_variable(isolated: dict[str, object]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_settings({**isolated, "journal_max_bytes": "lots"})
+    assert str(caught.value).startswith(
+        "invalid --journal-max-bytes (ELECTION_JOURNAL_MAX_BYTES): want a size"
+    )

@@ -56,7 +56,7 @@ def test_a_new_term_waits_until_the_old_job_has_gone() -> None:
     s = running(leader_with_job())
     s.send(ev.SessionSuspended())
     s.send(ev.SessionConnected(session_id=SESSION))
-    s.answer(s.one(fx.CheckFileDir), ev.FileDirChecked, outcome=Outcome.OK)
+    s.none(fx.CheckFileDir)  # no file work: file-dir is not checked
     s.answer(s.last(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
     s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=TOKEN + 5)
     assert s.name is LEADER

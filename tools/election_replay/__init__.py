@@ -4,6 +4,7 @@ An engineer woken by an incident hands it the journals of the replicas involved;
 answers what each replica saw, which state it was in when, who led with which token,
 whether two replicas ever led at once, and whether today's code would have done the same.
 
+    segments.py    which given files are rotated segments of one journal, in order
     replay.py      fold each journal again and find its first divergence
     terms.py       leadership terms, hand-overs and state segments from the records
     invariants.py  the cross-replica safety checks over the merged journals

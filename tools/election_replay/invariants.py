@@ -39,6 +39,12 @@ class ReplicaChecks:
         self._before = None
         self._flagged_disconnected = False
 
+    def resume(self, connected: bool, state: str) -> None:
+        """Pick up mid-run from a snapshot (a rotated segment whose predecessor is missing)."""
+        self._connected = connected
+        self._before = state
+        self._flagged_disconnected = False
+
     def observe(
         self, where: Where, event: ev.Event, state: str, effects: Sequence[fx.Effect]
     ) -> None:

@@ -178,11 +178,14 @@ class JournalSummary:
     violations: tuple[Violation, ...]
     notes: tuple[str, ...]
     snapshot: Snapshot | None  # the replayed state where the fold stopped
+    # Every file folded, in order, when the journal was rotated (else just `journal`).
+    files: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
             "replica": self.replica,
             "journal": self.journal,
+            "files": list(self.files or (self.journal,)),
             "runs": self.runs,
             "events": self.events,
             "first_wall": self.first_wall,

@@ -1,9 +1,11 @@
 """Fold journals again through today's reducer, and gather what the report needs.
 
 Every run of a journal starts from `initial_state` of the configuration its header
-records; each record's event (stamped with the record's `at`) is reduced and the result
-compared with the recorded state, token and effects. The first mismatch of a journal is
-its divergence; the fold goes on (so the counts are whole) but compares no further, since
+records (a rotated segment that continues a run: from the state it was rotated in, the
+snapshot in its header, see `segments.py`); each record's event (stamped with the
+record's `at`) is reduced and the result compared with the recorded state, token and
+effects. The first mismatch of a journal is its divergence; the fold goes on (so the
+counts are whole) but compares no further, since
 after a divergence the recomputed and the recorded histories are different stories.
 
 Anything that makes a journal untrustworthy is a `ReplayError` naming file and line.
@@ -20,9 +22,16 @@ from election.core.events import EVENT_TYPES
 from election.core.record import Record
 from election.core.reducer import reduce
 from election.core.state import State, initial_state
-from election.runtime.journaling import CODEC, core_config_from_header, record_from_json
+from election.runtime.journaling import (
+    CODEC,
+    core_config_from_header,
+    record_from_json,
+    snapshot_from_header,
+    state_to_json,
+)
 from election_replay.invariants import DEFAULT_SKEW, ReplicaChecks, check_terms
 from election_replay.model import Analysis, Divergence, JournalSummary, Snapshot, Where
+from election_replay.segments import Segment, chain_journals, run_key, segment_index
 from election_replay.terms import History, by_start, handovers
 from journal import CodecError, JournalError, Run, read_journal
 
@@ -46,7 +55,11 @@ def analyse(
 ) -> Analysis:
     """Replay every journal, then check the invariants across them."""
     unique, repeated = _distinct(paths)
-    journals = tuple(replay_journal(path, until=until) for path in unique)
+    try:
+        chains = chain_journals(unique)  # rotated segments of one journal go together
+    except JournalError as exc:
+        raise ReplayError(exc.path, exc.line, exc.message) from None
+    journals = tuple(replay_segments(chain, until=until) for chain in chains)
     terms = by_start(t for j in journals for t in j.terms)
     cross, cross_notes = check_terms(terms, skew)
     local = [v for j in journals for v in j.violations]
@@ -83,18 +96,33 @@ def _distinct(
 
 
 def replay_journal(path: str | os.PathLike[str], *, until: int | None = None) -> JournalSummary:
-    """Fold one journal (all its runs) and compare; stop after seq `until` if given."""
-    name = os.fspath(path)
+    """Fold one journal file (all its runs) and compare; stop after seq `until` if given."""
     try:
         journal = read_journal(path)
     except JournalError as exc:
         raise ReplayError(exc.path, exc.line, exc.message) from None
-    replica = str(journal.runs[0].header.get("replica", "?"))
-    folder = _Folder(name, replica)
-    for run in journal.runs:
-        if not folder.fold_run(run, until):
-            break
-    return folder.summary(len(journal.runs), journal.notes)
+    return replay_segments([(os.fspath(path), journal)], until=until)
+
+
+def replay_segments(files: list[Segment], *, until: int | None = None) -> JournalSummary:
+    """Fold one journal given as its files in order (rotated segments, then the live file).
+
+    The summary is labelled with the last file (the live one, under the configured name).
+    """
+    replica = str(files[0][1].runs[0].header.get("replica", "?"))
+    folder = _Folder(files[-1][0], replica)
+    notes: list[str] = []
+    # Runs: each first header, and the run the journal starts in the middle of, if so.
+    runs = 1 if segment_index(files[0][1].runs[0].header) else 0
+    runs += sum(1 for _, j in files for run in j.runs if not segment_index(run.header))
+    for name, journal in files:
+        folder.path = name
+        prefix = f"{os.path.basename(name)}: " if len(files) > 1 else ""
+        notes += [prefix + note for note in journal.notes]
+        for run in journal.runs:
+            if not folder.fold_run(run, until):
+                return folder.summary(runs, notes, files)
+    return folder.summary(runs, notes, files)
 
 
 class _Folder:
@@ -102,7 +130,14 @@ class _Folder:
 
     def __init__(self, journal: str, replica: str) -> None:
         self.journal = journal
+        self.path = journal  # the file being folded (a rotated journal has several)
         self.replica = replica
+        self.notes: list[str] = []
+        # Where the fold is within a run, to join its rotated segments up.
+        self._run: tuple[Any, ...] | None = None
+        self._segment = 0
+        self._state: State | None = None  # the folded state at the end of the last part
+        self._last_seq: int | None = None  # seq of the run's last record (or snapshot)
         self.history = History(replica)
         self.checks = ReplicaChecks(replica)
         self.events = 0
@@ -113,9 +148,7 @@ class _Folder:
 
     def fold_run(self, run: Run, until: int | None) -> bool:
         """Fold one run; False when `until` was passed and the journal should stop."""
-        state: State | None = self._initial(run)
-        self.history.begin_run()
-        self.checks.begin_run()
+        state: State | None = self._start(run)
         comparing = self.divergence is None
         for index, line in enumerate(run.records):
             number = run.first_line + 1 + index
@@ -124,12 +157,13 @@ class _Folder:
             record = self._decode(line, number)
             where = Where(
                 replica=self.replica,
-                journal=self.journal,
+                journal=self.path,
                 line=number,
                 seq=record.seq,
                 wall=record.wall,
             )
             self.events += 1
+            self._last_seq = record.seq
             self.first_wall = record.wall if self.first_wall is None else self.first_wall
             self.last_wall = record.wall
             self.history.observe(where, record.state, record.token)
@@ -149,7 +183,112 @@ class _Folder:
             if comparing and _differs(state, transition.effects, record, line):
                 self._diverged(where, line, record, (state, transition.effects), "")
                 comparing = False
+        self._state = state
         return True
+
+    def _start(self, run: Run) -> State | None:
+        """The state a run (or a rotated segment of one) starts folding from.
+
+        A run's first header: `initial_state`. A segment that continues the run folded
+        just before: the folded state (checked against the segment's snapshot, and its
+        seq against the records before). A segment whose predecessor is missing (a middle
+        segment not given, or the chain starts mid-run): its snapshot, with a note.
+        """
+        segment, key = segment_index(run.header), run_key(run.header)
+        if segment == 0:
+            self.history.begin_run()
+            self.checks.begin_run()
+            self._run, self._segment, self._last_seq = key, 0, None
+            return self._initial(run)
+        snapshot = self._snapshot(run)
+        same_run = key == self._run
+        adjacent = same_run and segment == self._segment + 1
+        state: State | None
+        if snapshot is None:
+            if not adjacent:
+                raise ReplayError(
+                    self.path,
+                    run.first_line,
+                    f"segment {segment} has no snapshot and segment {segment - 1} "
+                    "of its run was not given: cannot replay it on its own",
+                )
+            state = self._state
+        else:
+            seq, recorded = snapshot
+            last = self._last_seq
+            if adjacent:
+                if last is not None and last != seq:
+                    raise ReplayError(
+                        self.path,
+                        run.first_line,
+                        f"segment {segment} continues after seq {seq}, but segment "
+                        f"{segment - 1} of its run ends at seq {last}",
+                    )
+                state = recorded if self._state is None else self._state
+                if self._state is not None and self._state != recorded and self.divergence is None:
+                    self._snapshot_diverged(run, seq, self._state, recorded)
+            elif same_run:
+                if last is not None and seq <= last:
+                    raise ReplayError(
+                        self.path,
+                        run.first_line,
+                        f"segment {segment} continues after seq {seq}, but an earlier "
+                        f"segment of its run already reached seq {last}",
+                    )
+                self.notes.append(
+                    f"{self.path}: segment(s) {self._segment + 1}..{segment - 1} of the run "
+                    f"are missing (seq {'?' if last is None else last + 1}..{seq} not "
+                    f"replayed): resumed from the snapshot after seq {seq}"
+                )
+                state = recorded
+                self.checks.resume(recorded.connected, recorded.name.value)
+            else:
+                self.history.begin_run()
+                self.checks.begin_run()
+                self.checks.resume(recorded.connected, recorded.name.value)
+                self.notes.append(
+                    f"{self.path}: starts at segment {segment} of its run (the earlier "
+                    f"segments were not given): replayed from the snapshot after seq {seq}"
+                )
+                state = recorded
+            self._last_seq = seq
+        if run.records and self._last_seq is not None:
+            first = run.records[0]["seq"]
+            if first != self._last_seq + 1:
+                raise ReplayError(
+                    self.path,
+                    run.first_line + 1,
+                    f"seq {first} does not continue seq {self._last_seq} of the segment before",
+                )
+        self._run, self._segment = key, segment
+        return state
+
+    def _snapshot(self, run: Run) -> tuple[int, State] | None:
+        try:
+            return snapshot_from_header(run.header)
+        except CodecError as exc:
+            raise ReplayError(self.path, run.first_line, f"header {exc}") from None
+
+    def _snapshot_diverged(self, run: Run, seq: int, folded: State, recorded: State) -> None:
+        """The state today's reducer folded to differs from the one the daemon recorded
+        when it rotated: report the fields that differ."""
+        today, journaled = state_to_json(folded), state_to_json(recorded)
+        keys = sorted(
+            k for k in today.keys() | journaled.keys() if today.get(k) != journaled.get(k)
+        )
+        self.divergence = Divergence(
+            where=Where(
+                replica=self.replica,
+                journal=self.path,
+                line=run.first_line,
+                seq=seq,
+                wall=self.last_wall if self.last_wall is not None else 0.0,
+            ),
+            event={"type": "segment snapshot"},
+            fields=("snapshot",),
+            expected={"snapshot": {k: today.get(k) for k in keys}},
+            recorded={"snapshot": {k: journaled.get(k) for k in keys}},
+        )
 
     def _initial(self, run: Run) -> State:
         config = run.header.get("config")
@@ -158,21 +297,21 @@ class _Folder:
             return initial_state(core_config_from_header(config))
         except (AssertionError, KeyError, TypeError, ValueError) as exc:
             detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc) or "not an object"
-            raise ReplayError(self.journal, run.first_line, f"header config: {detail}") from None
+            raise ReplayError(self.path, run.first_line, f"header config: {detail}") from None
 
     def _decode(self, line: dict[str, Any], number: int) -> Record:
         # `record_from_json` would take an effect for an event (it asserts) and drop
         # events among the effects: refuse both here, with the line.
         tag = line["event"].get("type")
         if tag not in _EVENT_NAMES:
-            raise ReplayError(self.journal, number, f"unknown event type {tag!r}")
+            raise ReplayError(self.path, number, f"unknown event type {tag!r}")
         for item in line.get("effects", []):
             if item.get("type") not in _EFFECT_NAMES:
-                raise ReplayError(self.journal, number, f"unknown effect type {item.get('type')!r}")
+                raise ReplayError(self.path, number, f"unknown effect type {item.get('type')!r}")
         try:
             return record_from_json(line)
         except CodecError as exc:
-            raise ReplayError(self.journal, number, f"cannot decode record: {exc}") from None
+            raise ReplayError(self.path, number, f"cannot decode record: {exc}") from None
 
     def _diverged(
         self,
@@ -204,7 +343,9 @@ class _Folder:
             where=where, event=line["event"], fields=fields, expected=expected, recorded=recorded
         )
 
-    def summary(self, runs: int, notes: list[str]) -> JournalSummary:
+    def summary(
+        self, runs: int, notes: list[str], files: list[Segment] | None = None
+    ) -> JournalSummary:
         self.history.finish()
         return JournalSummary(
             journal=self.journal,
@@ -217,7 +358,8 @@ class _Folder:
             terms=tuple(self.history.terms),
             divergence=self.divergence,
             violations=tuple(self.checks.violations),
-            notes=tuple(notes + self.history.notes),
+            notes=tuple(notes + self.notes + self.history.notes),
+            files=tuple(name for name, _ in files or ()),
             snapshot=None if self._last is None else _snapshot(*self._last),
         )
 

@@ -107,11 +107,17 @@ def _journals(analysis: Analysis) -> Table:
         replay = (
             Text("ok", style="green")
             if j.divergence is None
-            else Text(f"DIVERGES at line {j.divergence.where.line}", style="bold red")
+            else Text(
+                f"DIVERGES at {Path(j.divergence.where.journal).name}:{j.divergence.where.line}"
+                if len(j.files) > 1
+                else f"DIVERGES at line {j.divergence.where.line}",
+                style="bold red",
+            )
         )
         table.add_row(
             j.replica,
-            Path(j.journal).name if short else j.journal,
+            (Path(j.journal).name if short else j.journal)
+            + (f" (+{len(j.files) - 1} rotated)" if len(j.files) > 1 else ""),
             str(j.runs),
             str(j.events),
             "-" if j.first_wall is None else hms(j.first_wall),

@@ -1,0 +1,186 @@
+"""Member nodes: what a replica publishes about itself, and how `election top` reads it.
+
+Pure: no ZooKeeper, no clock (times come in as arguments). A member node's data is
+written by our daemons but lives in a shared ZooKeeper, so reading it trusts nothing:
+any bytes become a `MemberRow`, at worst an unreadable one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any, Final
+
+import attrs
+
+MEMBERS_NODE: Final = "members"
+MAX_MEMBER_BYTES: Final = 16 * 1024  # our documents are ~250 bytes; more is not ours
+FLASH_SECONDS: Final = 2.0  # a row whose state changed this recently is highlighted
+KNOWN_STATES: Final = ("Init", "Attempter", "Leader", "Failover", "Stopping")
+_MAX_TEXT: Final = 128
+
+
+def members_path(election_path: str) -> str:
+    """`/election/leader` -> `/election/members`: beside the election node."""
+    parent = election_path.rsplit("/", 1)[0]
+    return f"{parent}/{MEMBERS_NODE}"
+
+
+def member_document(
+    *,
+    replica: str,
+    state: str,
+    since: float,
+    token: int | None,
+    metrics: str | None,
+    host: str,
+    pid: int,
+    version: str,
+) -> bytes:
+    """The JSON a replica keeps in its member node (`since`: Unix seconds it entered
+    `state`; `token` only while Leader)."""
+    doc = {
+        "replica": replica,
+        "state": state,
+        "since": round(since, 3),
+        "token": token,
+        "metrics": metrics,
+        "host": host,
+        "pid": pid,
+        "version": version,
+    }
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+@attrs.frozen(kw_only=True)
+class MemberRow:
+    """One replica as `election top` shows it; `problem` set means unreadable."""
+
+    name: str  # the member node's name (the replica id it claims to be)
+    state: str = ""
+    since: float | None = None  # Unix seconds
+    token: int | None = None
+    host: str = ""
+    pid: int | None = None
+    metrics: str = ""
+    version: str = ""
+    problem: str = ""
+    flash: bool = False  # the state changed within FLASH_SECONDS (as top observed it)
+
+    @property
+    def readable(self) -> bool:
+        return not self.problem
+
+    @property
+    def leader(self) -> bool:
+        return self.readable and self.state == "Leader"
+
+    def in_state(self, now: float) -> float | None:
+        """Seconds in the current state at wall time `now` (never negative)."""
+        return None if self.since is None else max(0.0, now - self.since)
+
+
+def _text(doc: Mapping[str, Any], key: str, required: bool = False) -> str:
+    value = doc.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{key} is not text")
+    if len(value) > _MAX_TEXT or not value.isprintable():
+        raise ValueError(f"{key} is not a short printable text")
+    return value
+
+
+def _int(doc: Mapping[str, Any], key: str) -> int | None:
+    value = doc.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise ValueError(f"{key} is not a non-negative 64-bit integer")
+    return value
+
+
+def parse_member(name: str, data: bytes | None) -> MemberRow:
+    """A row from a member node's name and data; never raises."""
+    shown = name if name.isprintable() and len(name) <= _MAX_TEXT else repr(name)[:_MAX_TEXT]
+    if data is None:
+        return MemberRow(name=shown, problem="no data")
+    if len(data) > MAX_MEMBER_BYTES:
+        return MemberRow(name=shown, problem=f"too large ({len(data)} bytes)")
+    try:
+        doc = json.loads(data)
+        if not isinstance(doc, dict):
+            raise ValueError("not a JSON object")
+        state = _text(doc, "state", required=True)
+        if state not in KNOWN_STATES:
+            raise ValueError("unknown state")
+        since = doc.get("since")
+        if since is not None and (
+            isinstance(since, bool)
+            or not isinstance(since, int | float)
+            or not math.isfinite(since)
+        ):
+            raise ValueError("since is not a number")
+        return MemberRow(
+            name=shown,
+            state=state,
+            since=None if since is None else float(since),
+            token=_int(doc, "token"),
+            host=_text(doc, "host"),
+            pid=_int(doc, "pid"),
+            metrics=_text(doc, "metrics"),
+            version=_text(doc, "version"),
+        )
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        reason = str(exc).splitlines()[0][:60] if str(exc) else type(exc).__name__
+        return MemberRow(name=shown, problem=f"unreadable: {reason}")
+
+
+class FlashTracker:
+    """Remembers when top saw each replica's state change, to highlight hand-overs.
+
+    A replica seen for the first time does not flash (top just started); one whose state
+    differs from the last snapshot does, for FLASH_SECONDS of `now` (monotonic)."""
+
+    def __init__(self, seconds: float = FLASH_SECONDS) -> None:
+        self._seconds = seconds
+        self._last: dict[str, str] = {}
+        self._changed_at: dict[str, float] = {}
+
+    def mark(self, rows: list[MemberRow], now: float) -> list[MemberRow]:
+        seen = set()
+        out = []
+        for row in rows:
+            seen.add(row.name)
+            key = row.state if row.readable else "?"
+            previous = self._last.get(row.name)
+            if previous is not None and previous != key:
+                self._changed_at[row.name] = now
+            self._last[row.name] = key
+            changed = self._changed_at.get(row.name)
+            flash = changed is not None and now - changed < self._seconds
+            out.append(attrs.evolve(row, flash=flash))
+        for gone in set(self._last) - seen:  # forget replicas that left
+            self._last.pop(gone, None)
+            self._changed_at.pop(gone, None)
+        return out
+
+
+def build_rows(members: Mapping[str, bytes | None]) -> list[MemberRow]:
+    """Rows for every member node, sorted: the leader first, then by name."""
+    rows = [parse_member(name, data) for name, data in members.items()]
+    return sorted(rows, key=lambda r: (not r.leader, r.name))
+
+
+def format_duration(seconds: float | None) -> str:
+    """`4.2s`, `3m05s`, `2h03m`: short and stable in width."""
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"

@@ -1,0 +1,77 @@
+"""/healthz and /readyz of a real `election run`, over HTTP, in every state."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+from tests.e2e.conftest import MakeReplicaSet
+from tests.e2e.replicas import Replica, wait_until
+from tests.zk import ZooKeeperServer, free_port
+
+
+def get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
+            return reply.status, reply.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+    except OSError as err:  # not listening (yet, or any more)
+        return 0, str(err)
+
+
+def probes(port: int) -> tuple[tuple[int, str], tuple[int, str]]:
+    return get(port, "/healthz"), get(port, "/readyz")
+
+
+def wait_probes(replica: Replica, port: int, ready: int, text: str) -> tuple[int, str]:
+    """Wait until /readyz answers `ready` with `text` in its body while /healthz is 200."""
+
+    def check() -> tuple[int, str] | None:
+        health, readiness = probes(port)
+        if health[0] == 200 and readiness[0] == ready and text in readiness[1]:
+            return readiness
+        return None
+
+    return wait_until(
+        check,
+        20,
+        lambda: (
+            f"{replica.id}: want /readyz {ready} {text!r}, have {probes(port)}; "
+            f"state {replica.state}\n{replica.log_tail()}"
+        ),
+    )
+
+
+def test_probes_answer_in_init_attempter_leader_failover_and_stopping(
+    zk_fresh: ZooKeeperServer, zk_path: str, replica_set: MakeReplicaSet
+) -> None:
+    # A replica whose ZooKeeper does not answer stays in Init (and Failover): alive, not ready.
+    nowhere = f"127.0.0.1:{free_port()}"
+    lonely_port = free_port()
+    lonely = replica_set(nowhere, zk_path).add(
+        "lonely", metrics_address=f"127.0.0.1:{lonely_port}", session_timeout="10s"
+    )
+    lonely.start()
+    body = wait_probes(lonely, lonely_port, 503, "Init, not connected")[1]
+    assert body.startswith("not ok: Init")
+    lonely.terminate()
+    assert lonely.wait(15) == 0
+
+    rs = replica_set(zk_fresh.connect_string, zk_path, session_timeout="2s")
+    ports = [free_port(), free_port()]
+    first = rs.add("r1", metrics_address=f"127.0.0.1:{ports[0]}").start()
+    rs.wait_for_leader(15)
+    second = rs.add("r2", metrics_address=f"127.0.0.1:{ports[1]}").start()
+    assert wait_probes(first, ports[0], 200, "Leader, connected")[1] == "ok: Leader, connected\n"
+    wait_probes(second, ports[1], 200, "Attempter, connected")
+
+    # ZooKeeper goes away: both fail over; alive but not ready.
+    zk_fresh.kill()
+    wait_probes(first, ports[0], 503, "Failover")
+    wait_probes(second, ports[1], 503, "Failover")
+
+    # Stopping with ZooKeeper still gone lasts until the close gives up: not ready, alive.
+    first.terminate()
+    wait_probes(first, ports[0], 503, "Stopping")
+    assert first.wait(15) == 0
