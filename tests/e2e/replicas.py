@@ -405,10 +405,9 @@ class ReplicaSet:
         workdir: Path,
         zk_servers: str,
         election_path: str,
-        env: Mapping[str, str] | None = None,
         **flags: str,
     ) -> None:
-        self.env = dict(env or {})  # extra environment of every replica (and its job)
+        self.env: dict[str, str] = {}  # extra environment of every replica (and its job)
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.zk_servers = zk_servers

@@ -71,25 +71,21 @@ def _exec_replicas(
 ) -> tuple[ReplicaSet, JobLog]:
     log = JobLog(tmp / "jobs.log")
     command = f"{shlex.quote(sys.executable)} {shlex.quote(str(JOB))}"
-    replicas = replica_set(
-        zk,
-        path,
-        env={"JOB_LOG": str(log.path)},
-        exec=command,
-        exec_grace="1s",
-        session_timeout="2s",
-        **flags,
-    )
+    replicas = replica_set(zk, path, exec=command, exec_grace="1s", session_timeout="2s", **flags)
+    replicas.env["JOB_LOG"] = str(log.path)
     return replicas, log
 
 
 def _one_job_for_the_leader(replicas: ReplicaSet, log: JobLog, timeout: float = 15) -> int:
     """Wait for a leader and its job; return the job's token."""
     leader = replicas.wait_for_leader(timeout)
+
+    def one_token() -> int | None:
+        running = log.running()
+        return running[0][0] if len(running) == 1 else None
+
     token = wait_until(
-        lambda: (running := log.running()) and len(running) == 1 and running[0][0],
-        timeout,
-        lambda: f"jobs running: {log.running()}\n{replicas.describe()}",
+        one_token, timeout, lambda: f"jobs running: {log.running()}\n{replicas.describe()}"
     )
     record = leader.last_record()
     assert record is not None and record.get("token") == token, (record, token)
@@ -180,13 +176,8 @@ def test_exec_exit_stop_makes_the_daemon_exit_with_the_job_code(
 ) -> None:
     log = JobLog(tmp_path / "jobs.log")
     command = f"{shlex.quote(sys.executable)} {shlex.quote(str(JOB))}"
-    replicas = replica_set(
-        zk_server.connect_string,
-        zk_path,
-        env={"JOB_LOG": str(log.path), "JOB_SECONDS": "0.5", "JOB_EXIT": "7"},
-        exec=command,
-        exec_exit="stop",
-    )
+    replicas = replica_set(zk_server.connect_string, zk_path, exec=command, exec_exit="stop")
+    replicas.env.update(JOB_LOG=str(log.path), JOB_SECONDS="0.5", JOB_EXIT="7")
     (replica,) = replicas.start(1)
     assert replica.wait(20) == 7
 
