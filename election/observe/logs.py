@@ -94,6 +94,17 @@ class LogObserver:
             log.info("wrote %s", event.name, extra=extra)
         elif isinstance(event, ev.FilesPruned) and event.removed:
             log.info("pruned %d old file(s)", event.removed, extra=extra)
+        elif isinstance(event, ev.ChildStarted) and event.outcome is ev.Outcome.OK:
+            log.info("job started: pid %s", event.pid, extra=extra)
+        elif isinstance(event, ev.ChildExited):
+            how = f"signal {event.signal}" if event.signal else f"code {event.code}"
+            log.info(
+                "job pid %d exited with %s after %.1fs",
+                event.pid,
+                how,
+                event.ran_for,
+                extra=extra,
+            )
         elif isinstance(event, ev.NodeWatchFired):
             log.debug("watch fired: %s %s", event.kind, event.path, extra=extra)
         if record.changed:

@@ -16,8 +16,9 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
+from election.core.effects import StartTimer
 from election.core.record import Record
-from election.core.state import StateName
+from election.core.state import StateName, Timer
 
 # `*_created` series double every counter's lines and tell an operator nothing here.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -113,6 +114,23 @@ class Metrics:
             buckets=_JOURNAL_BUCKETS,
             registry=r,
         )
+        self.child_running = Gauge(
+            "election_child_running", "1 while the job (--exec) runs", registry=r
+        )
+        self.child_starts = Counter(
+            "election_child_starts_total", "Jobs started (--exec)", registry=r
+        )
+        self.child_restarts = Counter(
+            "election_child_restarts_total",
+            "Jobs restarted in place after exiting by themselves (--exec-exit restart)",
+            registry=r,
+        )
+        self.child_exits = Counter(
+            "election_child_exits_total",
+            "Job exits, by exit code (128+N: ended by signal N)",
+            ["code"],
+            registry=r,
+        )
         self._pending: dict[int, tuple[str, float]] = {}  # request id -> (effect, at)
         self._set_state(StateName.INIT.value)
         self._set_session("none")
@@ -154,6 +172,17 @@ class Metrics:
             self.files_written.inc()
         elif name == "FilesPruned":
             self.files_pruned.inc(event.removed)
+        if name == "ChildStarted" and event.outcome == "ok":
+            self.child_running.set(1)
+            self.child_starts.inc()
+        elif name == "ChildExited":
+            self.child_running.set(0)
+            self.child_exits.labels(code=str(min(max(event.code, 0), 255))).inc()
+        if any(
+            isinstance(e, StartTimer) and e.name == Timer.CHILD_RESTART.value
+            for e in record.effects
+        ):
+            self.child_restarts.inc()
         if name == "SessionConnected":
             self._set_session("connected")
         elif name == "SessionSuspended":
