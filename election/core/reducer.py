@@ -152,19 +152,29 @@ def _start_child(step: Step) -> None:
 
 
 def _begin_stopping(step: Step, cause: str) -> None:
-    """Enter Stopping: the job is stopped first (its node is released only once it has
-    gone, so no other replica's job overlaps a graceful stop), then the session closes."""
+    """Enter Stopping: the job is stopped and a leader file in flight lands (or fails)
+    first; only then is the node released, so nothing of this term happens after another
+    replica's term began. Then the session closes."""
     token = step.state.token  # the goto ends leadership; remember what to release
+    writes = _writes_in_flight(step.state)
     step.goto(STOPPING, cause)
+    step.set(pending=(*step.state.pending, *writes))
     step.start_timer(Timer.STOP_DEADLINE, step.state.config.stop_deadline)
     step.set(release_token=token)
     _stopping_proceed(step)
+
+
+def _writes_in_flight(state: State) -> tuple[tuple[int, str], ...]:
+    """The leader-file writes still awaited: a state change keeps awaiting them."""
+    return tuple(p for p in state.pending if p[1] == fx.WriteLeaderFile.__name__)
 
 
 def _stopping_proceed(step: Step) -> None:
     s = step.state
     if s.child_pid is not None or s.child_request is not None:
         return  # the job's ChildExited (or ChildStarted) comes first
+    if s.awaits_kind(fx.WriteLeaderFile.__name__):
+        return  # the file in flight first: its FileWritten (or deadline) comes first
     if s.awaits_kind(fx.ReleaseNode.__name__) or s.awaits_kind(fx.CloseSession.__name__):
         return
     _release_or_close(step, s.release_token)
@@ -353,11 +363,22 @@ def leader_timer(step: Step, event: ev.TimerFired) -> None:
 
 def _step_down(step: Step, target: StateName, cause: str) -> None:
     """Leave Leader while the session lives: release the node so another replica can
-    do the work we cannot (it is a no-op if the node is not ours any more)."""
+    do the work we cannot (a no-op if the node is not ours any more) — once a leader
+    file still in flight has landed or failed, so that it cannot land in the next term."""
     token = step.state.token
+    writes = _writes_in_flight(step.state)
     _go(step, target, cause)
-    if token is not None and step.state.connected:
-        step.request(fx.ReleaseNode, path=step.state.config.election_path, token=token)
+    step.set(pending=(*step.state.pending, *writes), release_token=token)
+    _release_when_idle(step)
+
+
+def _release_when_idle(step: Step) -> None:
+    s = step.state
+    if s.release_token is None or s.awaits_kind(fx.WriteLeaderFile.__name__):
+        return
+    if s.connected:
+        step.request(fx.ReleaseNode, path=s.config.election_path, token=s.release_token)
+    step.set(release_token=None)
 
 
 def leader_written(step: Step, event: ev.FileWritten) -> None:
@@ -481,6 +502,11 @@ def failover_timer(step: Step, event: ev.TimerFired) -> None:
         _go(step, INIT, "retrying after back-off")
 
 
+def failover_written(step: Step, event: ev.FileWritten) -> None:
+    if _accept(step, event):
+        _release_when_idle(step)  # the last file of the term has landed: release now
+
+
 def failover_released(step: Step, event: ev.NodeReleased) -> None:
     _accept(step, event)  # the release after a failed work: nothing more to do
 
@@ -503,6 +529,11 @@ def stopping_timer(step: Step, event: ev.TimerFired) -> None:
     if _fired(step, event, Timer.STOP_DEADLINE):
         step.set(exited=True)
         step.effects.append(fx.Exit(code=step.state.exit_code, reason="stop deadline passed"))
+
+
+def stopping_written(step: Step, event: ev.FileWritten) -> None:
+    if _accept(step, event):
+        _stopping_proceed(step)
 
 
 def stopping_child_started(step: Step, event: ev.ChildStarted) -> None:
@@ -611,7 +642,7 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.NodeRead: _IGNORE,
         ev.NodeWatchFired: _IGNORE,
         ev.NodeReleased: Rule(failover_released),
-        ev.FileWritten: _IGNORE,
+        ev.FileWritten: Rule(failover_written),
         ev.FilesPruned: _IGNORE,
         ev.ChildStarted: Rule(child_started_elsewhere),
         ev.ChildExited: Rule(child_exited_elsewhere),
@@ -631,7 +662,7 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.NodeRead: _IGNORE,
         ev.NodeWatchFired: _IGNORE,
         ev.NodeReleased: Rule(stopping_released),
-        ev.FileWritten: _IGNORE,
+        ev.FileWritten: Rule(stopping_written),
         ev.FilesPruned: _IGNORE,
         ev.ChildStarted: Rule(stopping_child_started),
         ev.ChildExited: Rule(stopping_child_exited),

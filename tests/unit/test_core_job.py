@@ -125,3 +125,12 @@ def test_an_exit_of_an_unknown_pid_is_ignored() -> None:
     s = running(leader_with_job())
     s.send(ev.ChildExited(pid=999, code=0))
     assert s.name is LEADER and s.state.child_pid == 500
+
+
+def test_stepping_down_releases_the_node_only_after_the_file_in_flight_lands() -> None:
+    s = running(leader_with_job(ExecExit.RELEASE, files=True))  # its first file in flight
+    s.send(ev.ChildExited(pid=500, code=1, ran_for=1.0))
+    assert s.name is FAILOVER
+    s.none(fx.ReleaseNode)
+    s.answer(s.last(fx.WriteLeaderFile), ev.FileWritten, outcome=Outcome.OK)
+    assert s.one(fx.ReleaseNode).token == TOKEN

@@ -333,9 +333,12 @@ def test_stopping_leader_releases_then_closes_then_exits_zero() -> None:
     s = to_leader()
     s.send(ev.StopRequested(signal="SIGTERM"))
     assert s.name is STOPPING and s.state.cause == "SIGTERM received"
+    s.none(fx.WriteLeaderFile)
+    # The file in flight lands first: nothing of this term after the next one began.
+    s.none(fx.ReleaseNode)
+    s.answer(s.last(fx.WriteLeaderFile), ev.FileWritten, outcome=Outcome.OK)
     release = s.one(fx.ReleaseNode)
     assert release.token == TOKEN
-    s.none(fx.WriteLeaderFile)
     s.answer(release, ev.NodeReleased, outcome=Outcome.OK)
     close = s.one(fx.CloseSession)
     s.answer(close, ev.SessionClosed, outcome=Outcome.OK)
