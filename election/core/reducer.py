@@ -153,14 +153,13 @@ def _start_child(step: Step) -> None:
 
 def _begin_stopping(step: Step, cause: str) -> None:
     """Enter Stopping: the job is stopped and a leader file in flight lands (or fails)
-    first; only then is the node released, so nothing of this term happens after another
-    replica's term began. Then the session closes."""
-    token = step.state.token  # the goto ends leadership; remember what to release
+    first; only then does the session close, which deletes our node on the server in the
+    same request (one round trip, and the watchers hear of it at once), so nothing of
+    this term happens after another replica's term began."""
     writes = _writes_in_flight(step.state)
     step.goto(STOPPING, cause)
     step.set(pending=(*step.state.pending, *writes))
     step.start_timer(Timer.STOP_DEADLINE, step.state.config.stop_deadline)
-    step.set(release_token=token)
     _stopping_proceed(step)
 
 
@@ -175,17 +174,7 @@ def _stopping_proceed(step: Step) -> None:
         return  # the job's ChildExited (or ChildStarted) comes first
     if s.awaits_kind(fx.WriteLeaderFile.__name__):
         return  # the file in flight first: its FileWritten (or deadline) comes first
-    if s.awaits_kind(fx.ReleaseNode.__name__) or s.awaits_kind(fx.CloseSession.__name__):
-        return
-    _release_or_close(step, s.release_token)
-    step.set(release_token=None)
-
-
-def _release_or_close(step: Step, token: int | None) -> None:
-    """Stopping: release our node when we held it, else close the session at once."""
-    if token is not None and step.state.connected:
-        step.request(fx.ReleaseNode, path=step.state.config.election_path, token=token)
-    else:
+    if not s.awaits_kind(fx.CloseSession.__name__):
         step.request(fx.CloseSession)
 
 
@@ -514,11 +503,6 @@ def failover_released(step: Step, event: ev.NodeReleased) -> None:
 # --- Stopping -------------------------------------------------------------------------
 
 
-def stopping_released(step: Step, event: ev.NodeReleased) -> None:
-    if _accept(step, event):
-        step.request(fx.CloseSession)
-
-
 def stopping_closed(step: Step, event: ev.SessionClosed) -> None:
     if _accept(step, event):
         step.set(exited=True)
@@ -661,7 +645,7 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.NodeCreated: _IGNORE,
         ev.NodeRead: _IGNORE,
         ev.NodeWatchFired: _IGNORE,
-        ev.NodeReleased: Rule(stopping_released),
+        ev.NodeReleased: _IGNORE,
         ev.FileWritten: Rule(stopping_written),
         ev.FilesPruned: _IGNORE,
         ev.ChildStarted: Rule(stopping_child_started),

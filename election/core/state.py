@@ -83,7 +83,7 @@ class State:
     child_pid: int | None = None  # the running job
     child_stopping: bool = False  # StopChild sent; ChildExited awaited
     child_restarts: int = 0  # consecutive restarts, for back-off
-    release_token: int | None = None  # Stopping: the node to release once the job is gone
+    release_token: int | None = None  # stepping down: the node to release once idle
 
     def timer_id(self, name: Timer) -> int | None:
         """The id of the live timer `name`, or None."""

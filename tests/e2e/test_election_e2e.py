@@ -202,8 +202,9 @@ def test_sigterm_leader_hands_over_within_a_second(
     stop = old.entered("Stopping")[0]
     assert stop["event"] == {"type": "StopRequested", "signal": "SIGTERM"}
     assert stop["previous"] == "Leader"
-    released = old.find(lambda r: r["event"]["type"] == "NodeReleased")
-    assert released is not None and released["event"]["outcome"] == "ok", old.records()[-5:]
+    # Its session closed cleanly: that deleted its node on the server.
+    closed = old.find(lambda r: r["event"]["type"] == "SessionClosed")
+    assert closed is not None and closed["event"]["outcome"] == "ok", old.records()[-5:]
     last = _last(old)
     assert {"type": "Exit", "code": 0, "reason": "stopped"} in last["effects"]
 

@@ -65,24 +65,24 @@ def test_a_new_term_waits_until_the_old_job_has_gone() -> None:
     assert s.one(fx.StartChild).token == TOKEN + 5
 
 
-def test_stopping_releases_the_node_only_after_the_job_has_gone() -> None:
+def test_stopping_lets_the_node_go_only_after_the_job_has_gone() -> None:
     s = running(leader_with_job())
     s.send(ev.StopRequested(signal="SIGTERM"))
     assert s.name is STOPPING
     s.one(fx.StopChild)
-    s.none(fx.ReleaseNode)
+    s.none(fx.CloseSession)  # closing the session would delete our node
     s.send(ev.ChildExited(pid=500, code=0, ran_for=2.0))
-    assert s.one(fx.ReleaseNode).token == TOKEN
+    s.one(fx.CloseSession)
 
 
 def test_no_job_is_left_running_when_its_start_answers_during_shutdown() -> None:
     s = leader_with_job()
     s.send(ev.StopRequested(signal="SIGTERM"))
-    s.none(fx.ReleaseNode)  # a start is in flight: wait for its answer
+    s.none(fx.CloseSession)  # a start is in flight: wait for its answer
     s.answer(s.last(fx.StartChild), ev.ChildStarted, outcome=Outcome.OK, pid=77)
     assert fx.StopChild(pid=77, grace=3.0) in s.effects
     s.send(ev.ChildExited(pid=77, code=143, signal="SIGTERM"))
-    s.one(fx.ReleaseNode)
+    s.one(fx.CloseSession)
 
 
 def test_exec_exit_release_gives_up_leadership() -> None:
@@ -109,7 +109,6 @@ def test_exec_exit_stop_stops_the_daemon_with_the_job_exit_code() -> None:
     s = running(leader_with_job(ExecExit.STOP))
     s.send(ev.ChildExited(pid=500, code=4, ran_for=1.0))
     assert s.name is STOPPING
-    s.answer(s.one(fx.ReleaseNode), ev.NodeReleased, outcome=Outcome.OK)
     s.answer(s.one(fx.CloseSession), ev.SessionClosed, outcome=Outcome.OK)
     assert s.one(fx.Exit).code == 4
 

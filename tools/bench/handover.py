@@ -6,7 +6,8 @@ pair of replicas on a fresh election path:
 
 * graceful: start 2 replicas, wait for a leader, SIGTERM it, and measure from the journals'
   wall times how long until the other replica's record entering Leader:
-    - ``from_release``:        old leader's NodeReleased record (its node is deleted)
+    - ``from_release``:        old leader's SessionClosed record (closing the session
+                               deleted its node)
     - ``from_stop_requested``: old leader's StopRequested record (the signal is handled)
     - ``from_signal``:         the moment this script sent SIGTERM (time.time())
   and how long the old leader took to stop (its exit status must be 0):
@@ -162,9 +163,9 @@ def graceful_run(
         if code != 0:
             raise RuntimeError(f"old leader exited {code}\n{old.log_tail()}")
         stop = old.entered("Stopping")[0]
-        released = old.find(lambda r: r["event"]["type"] == "NodeReleased")
+        released = old.find(lambda r: r["event"]["type"] == "SessionClosed")
         if released is None or released["event"]["outcome"] != "ok":
-            raise RuntimeError(f"old leader did not release its node: {released}")
+            raise RuntimeError(f"old leader did not close its session: {released}")
         _, entered = new_leader_record(replicas, old, signalled, timeout=35.0)
         last = old.last_record()
         assert last is not None

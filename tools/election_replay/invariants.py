@@ -1,7 +1,9 @@
 """The safety invariants, checked on what the journals recorded.
 
 Per replica, record by record (`ReplicaChecks`): no leader file written and no write
-asked for outside Leader; no Leader state while the session is not connected.
+asked for outside Leader (a file asked for as Leader may land just after the state
+changed, as long as the node has not been released meanwhile); no Leader state while the
+session is not connected.
 Across replicas, on the leadership terms merged by wall time (`check_terms`): at most
 one leader per token, tokens only grow from term to term, no two leaders at once.
 
@@ -32,18 +34,26 @@ class ReplicaChecks:
         self._connected = False
         self._before: str | None = None  # recorded state before the current record
         self._flagged_disconnected = False  # one violation per disconnected-leader episode
+        # A file asked for as Leader may land just after the state changed, while the node
+        # is still ours: the reducer releases the node only once it has landed.
+        self._asked_as_leader: set[int] = set()  # WriteLeaderFile requests made as Leader
+        self._released = False  # node released (or session lost) since leaving Leader
 
     def begin_run(self) -> None:
         """A new daemon process: no session yet, no state yet."""
         self._connected = False
         self._before = None
         self._flagged_disconnected = False
+        self._asked_as_leader = set()
+        self._released = False
 
     def resume(self, connected: bool, state: str) -> None:
         """Pick up mid-run from a snapshot (a rotated segment whose predecessor is missing)."""
         self._connected = connected
         self._before = state
         self._flagged_disconnected = False
+        self._asked_as_leader = set()
+        self._released = False
 
     def observe(
         self, where: Where, event: ev.Event, state: str, effects: Sequence[fx.Effect]
@@ -54,10 +64,13 @@ class ReplicaChecks:
         elif isinstance(event, ev.SessionSuspended | ev.SessionLost):
             self._connected = False
 
+        if isinstance(event, ev.SessionLost):
+            self._released = True
         if (
             isinstance(event, ev.FileWritten)
             and event.outcome is Outcome.OK
             and self._before != LEADER
+            and (event.request not in self._asked_as_leader or self._released)
         ):
             self._flag(
                 "file-written-outside-leader",
@@ -66,6 +79,11 @@ class ReplicaChecks:
                 where,
             )
         writes = [e for e in effects if isinstance(e, fx.WriteLeaderFile)]
+        if state == LEADER:
+            self._released = False
+            self._asked_as_leader.update(e.request for e in writes)
+        if any(isinstance(e, fx.ReleaseNode) for e in effects):
+            self._released = True
         if writes and state != LEADER:
             self._flag(
                 "write-outside-leader",

@@ -1,0 +1,236 @@
+"""Graceful hand-over: `election` beside kazoo's Election recipe and the seed's polling.
+
+Against one ZooKeeper (tests/zk.py), in one run, interleaving the three kinds run by run
+so that a load change on a shared machine hits them alike. Each run: start two
+contenders on a fresh path, wait for a leader, let the other settle, SIGTERM the leader,
+and measure from the moment SIGTERM was sent to the other's first moment as leader
+(``from_signal``), and from the old leader's release of its node (``from_release``):
+
+* ``election``: `election run` processes (tools/bench/handover.py's graceful run; the
+  instants are the journals' wall times), ``--attempter-timeout 30s``.
+* ``recipe``:   ``kazoo.recipe.election.Election`` (tools/bench/contenders.py).
+* ``polling``:  create every ``--polling-attempter-timeout`` (default 2 s), no watch; the
+  SIGTERM comes at a uniformly random phase of the poller's period.
+
+    .venv/bin/python -m tools.bench.compare --runs 20 --json > compare.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+for entry in (ROOT, HERE):  # `tests` and `election` from the checkout; sibling benchmarks
+    if str(entry) not in sys.path:
+        sys.path.insert(0, str(entry))
+
+from handover import graceful_run, machine, summary  # noqa: E402
+
+from tests.e2e.replicas import wait_until  # noqa: E402
+from tests.zk import ZooKeeperServer  # noqa: E402
+
+KINDS = ("election", "recipe", "polling")
+
+
+class Contender:
+    """One tools/bench/contenders.py process and the events it printed."""
+
+    def __init__(
+        self,
+        kind: str,
+        zk: ZooKeeperServer,
+        path: str,
+        ident: str,
+        workdir: Path,
+        attempter_timeout: float,
+        session_timeout: float,
+    ) -> None:
+        self.id = ident
+        self.out = workdir / f"{ident}.out"
+        with open(self.out, "wb") as out:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tools.bench.contenders",
+                    kind,
+                    "--hosts",
+                    zk.connect_string,
+                    "--path",
+                    path,
+                    "--id",
+                    ident,
+                    "--attempter-timeout",
+                    str(attempter_timeout),
+                    "--session-timeout",
+                    str(session_timeout),
+                ],
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+
+    def events(self) -> list[dict[str, Any]]:
+        out = []
+        for line in self.out.read_text().splitlines():
+            if line.startswith("{"):
+                out.append(json.loads(line))
+        return out
+
+    def first(self, event: str) -> dict[str, Any] | None:
+        return next((e for e in self.events() if e["event"] == event), None)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+def baseline_run(
+    kind: str,
+    zk: ZooKeeperServer,
+    workdir: Path,
+    settle: float,
+    attempter_timeout: float,
+    session_timeout: float,
+) -> dict[str, float]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = f"/bench-{kind}/{uuid.uuid4().hex}/leader"
+    a = Contender(kind, zk, path, "a", workdir, attempter_timeout, session_timeout)
+    try:
+        wait_until(lambda: a.first("leader"), 30, lambda: a.out.read_text())
+        b = Contender(kind, zk, path, "b", workdir, attempter_timeout, session_timeout)
+        try:
+            wait_until(lambda: b.first("contending"), 30, lambda: b.out.read_text())
+            # polling: SIGTERM at a random phase of b's retry period
+            time.sleep(settle + (random.uniform(0, attempter_timeout) if kind == "polling" else 0))
+            assert b.first("leader") is None, "b leads before a stopped"
+            signalled = time.time()
+            a.proc.send_signal(signal.SIGTERM)
+            code = a.proc.wait(30)
+            if code != 0:
+                raise RuntimeError(f"{kind} leader exited {code}: {a.out.read_text()[-2000:]}")
+            entered = wait_until(
+                lambda: b.first("leader"), attempter_timeout + 30, lambda: b.out.read_text()
+            )
+            released = a.first("released")
+            assert released is not None
+            return {
+                "from_signal": entered["wall"] - signalled,
+                "from_release": entered["wall"] - released["wall"],
+            }
+        finally:
+            b.stop()
+    finally:
+        a.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tools.bench.compare", description=__doc__)
+    p.add_argument("--runs", type=int, default=20)
+    p.add_argument("--settle", type=float, default=0.5)
+    p.add_argument("--session-timeout", type=float, default=2.0)
+    p.add_argument("--polling-attempter-timeout", type=float, default=2.0)
+    p.add_argument("--kinds", default=",".join(KINDS))
+    p.add_argument("--workdir", type=Path)
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    kinds = [k for k in args.kinds.split(",") if k]
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="election-compare-"))
+    load_before = os.getloadavg()
+    started = time.monotonic()
+    results: dict[str, dict[str, list[float]]] = {k: {} for k in kinds}
+    errors: list[str] = []
+    flags = {
+        "session_timeout": f"{args.session_timeout}s",
+        "leader_timeout": "0.5s",
+        "attempter_timeout": "30s",
+        "storage_capacity": "3",
+        "metrics_address": "off",
+        "log_level": "info",
+    }
+    try:
+        with ZooKeeperServer(workdir / "zk") as zk:
+            info = machine(zk)
+            for i in range(args.runs):
+                for kind in kinds:
+                    run_dir = workdir / f"{kind}-{i:02d}"
+                    try:
+                        if kind == "election":
+                            m = graceful_run(zk, run_dir, flags, args.settle)
+                            measured = {k: m[k] for k in ("from_signal", "from_release")}
+                        else:
+                            measured = baseline_run(
+                                kind,
+                                zk,
+                                run_dir,
+                                args.settle,
+                                args.polling_attempter_timeout if kind == "polling" else 30.0,
+                                args.session_timeout,
+                            )
+                    except Exception as exc:
+                        errors.append(f"{kind} run {i}: {type(exc).__name__}: {exc!s:.1500}")
+                        print(f"  {kind} {i + 1}: ERROR {exc!s:.200}", file=sys.stderr)
+                        continue
+                    for key, value in measured.items():
+                        results[kind].setdefault(key, []).append(value)
+                    shown = ", ".join(f"{k}={v * 1000:.1f}ms" for k, v in measured.items())
+                    print(f"  {kind} {i + 1}/{args.runs}: {shown}", file=sys.stderr)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    report: dict[str, Any] = {
+        "machine": info,
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+        "config": {
+            "runs": args.runs,
+            "settle": args.settle,
+            "session_timeout": args.session_timeout,
+            "polling_attempter_timeout": args.polling_attempter_timeout,
+            "election_attempter_timeout": 30.0,
+            "recipe_attempter_timeout": None,
+        },
+        "results": {
+            kind: {key: summary(values) for key, values in measures.items()}
+            for kind, measures in results.items()
+        },
+        "errors": errors,
+        "elapsed": time.monotonic() - started,
+    }
+    if args.json:
+        print(json.dumps(report, indent=1))
+    else:
+        print(f"load average before {load_before}, after {report['load_average_after']}")
+        for kind, measures in report["results"].items():
+            for key, s in measures.items():
+                print(
+                    f"{kind:<9} {key:<13} n={s['n']:>3} median={s['median'] * 1000:8.1f} ms "
+                    f"p95={s['p95'] * 1000:8.1f} ms min={s['min'] * 1000:8.1f} "
+                    f"max={s['max'] * 1000:8.1f}"
+                )
+        for e in errors:
+            print(e)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Footprint of a leading replica: start-to-first-file time, then RSS, CPU share and
+threads while it leads at ``--leader-timeout 1s`` (metrics endpoint on, as deployed).
+
+* start-to-first-file: from just before ``Popen`` to the ``written_at`` of the first
+  leader file, for ``--starts`` fresh single replicas (each on a fresh election path and
+  file-dir), so it includes Python's start-up, imports, connecting and the election.
+* CPU share: (utime + stime) from /proc/PID/stat over ``--duration`` seconds (>= 60)
+  of leading, divided by that wall time (1.0 = one core fully busy).
+* RSS (VmRSS, sampled every second: max and mean; VmHWM), PSS (smaps_rollup) and
+  Threads, from /proc/PID/status.
+
+    .venv/bin/python -m tools.bench.footprint --json > footprint.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+for entry in (ROOT, HERE):  # `tests` and `election` from the checkout; sibling benchmarks
+    if str(entry) not in sys.path:
+        sys.path.insert(0, str(entry))
+
+from handover import machine, summary  # noqa: E402
+
+from tests.e2e.replicas import ReplicaSet, leader_files, wait_until  # noqa: E402
+from tests.zk import ZooKeeperServer, free_port  # noqa: E402
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS, VmHWM (kB) and Threads from /proc/PID/status."""
+    out: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM", "Threads"):
+            out[key] = int(value.split()[0])
+    return out
+
+
+def proc_pss_kb(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of the process (all its threads), in seconds."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    fields = text[text.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # fields 14 and 15 of stat
+
+
+def flags(leader_timeout: str, metrics: str) -> dict[str, str]:
+    return {
+        "leader_timeout": leader_timeout,
+        "attempter_timeout": "10s",
+        "session_timeout": "10s",
+        "storage_capacity": "10",
+        "metrics_address": metrics,
+        "log_level": "info",
+    }
+
+
+def start_to_first_file(zk: ZooKeeperServer, workdir: Path, leader_timeout: str) -> float:
+    path = f"/bench-footprint/{uuid.uuid4().hex}/leader"
+    with ReplicaSet(workdir, zk.connect_string, path, **flags(leader_timeout, "off")) as rs:
+        (replica,) = rs.start(1)
+        files = wait_until(lambda: leader_files(rs.file_dir), 60, rs.describe)
+        assert replica.started_wall is not None
+        return files[0].written_wall - replica.started_wall
+
+
+def leading_footprint(
+    zk: ZooKeeperServer, workdir: Path, leader_timeout: str, duration: float
+) -> dict[str, Any]:
+    path = f"/bench-footprint/{uuid.uuid4().hex}/leader"
+    metrics = f"127.0.0.1:{free_port()}"
+    with ReplicaSet(workdir, zk.connect_string, path, **flags(leader_timeout, metrics)) as rs:
+        (replica,) = rs.start(1)
+        rs.wait_for_leader(60)
+        time.sleep(2.0)  # past the start-up burst
+        pid = replica.pid
+        assert pid is not None
+        rss: list[int] = []
+        threads: list[int] = []
+        cpu0, t0 = cpu_seconds(pid), time.monotonic()
+        files0 = len(leader_files(rs.file_dir))
+        while time.monotonic() - t0 < duration:
+            status = proc_status(pid)
+            rss.append(status["VmRSS"])
+            threads.append(status["Threads"])
+            time.sleep(1.0)
+        cpu1, t1 = cpu_seconds(pid), time.monotonic()
+        status = proc_status(pid)
+        assert replica.state == "Leader", rs.describe()
+        return {
+            "duration": t1 - t0,
+            "cpu_seconds": cpu1 - cpu0,
+            "cpu_share": (cpu1 - cpu0) / (t1 - t0),
+            "rss_mb_max": max(rss) / 1024,
+            "rss_mb_mean": statistics.mean(rss) / 1024,
+            "hwm_mb": status["VmHWM"] / 1024,
+            "pss_mb": (proc_pss_kb(pid) or 0) / 1024,
+            "threads_max": max(threads),
+            "threads_min": min(threads),
+            "files_at_start_of_window": files0,
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tools.bench.footprint", description=__doc__)
+    p.add_argument("--leader-timeout", default="1s")
+    p.add_argument("--duration", type=float, default=60.0, help="seconds of leading (60)")
+    p.add_argument("--starts", type=int, default=10, help="start-to-first-file samples")
+    p.add_argument("--workdir", type=Path)
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="election-footprint-"))
+    load_before = os.getloadavg()
+    try:
+        with ZooKeeperServer(workdir / "zk") as zk:
+            info = machine(zk)
+            starts = []
+            for i in range(args.starts):
+                starts.append(start_to_first_file(zk, workdir / f"start-{i:02d}", "1s"))
+                print(f"  start {i + 1}/{args.starts}: {starts[-1]:.3f} s", file=sys.stderr)
+            load_mid = os.getloadavg()
+            lead = leading_footprint(zk, workdir / "lead", args.leader_timeout, args.duration)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    report = {
+        "machine": info,
+        "load_average_before": load_before,
+        "load_average_before_leading": load_mid,
+        "load_average_after": os.getloadavg(),
+        "config": {"leader_timeout": args.leader_timeout, "duration": args.duration},
+        "start_to_first_file": summary(starts),
+        "leading": lead,
+    }
+    if args.json:
+        print(json.dumps(report, indent=1))
+    else:
+        s = summary(starts)
+        print(
+            f"start-to-first-file: median {s['median']:.3f} s, p95 {s['p95']:.3f} s "
+            f"(n={s['n']}), load {load_before}"
+        )
+        print(json.dumps(lead, indent=1))
+        print(f"load average after: {report['load_average_after']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""A replica's ZooKeeper session as kazoo shows it to the daemon.
+
+The client is CONNECTED, SUSPENDED (connection lost, the session may live on) or LOST
+(expired: a new session follows). It notices a silent server after 2/3 of the session
+timeout (kazoo's read timeout) and a server that went down at once (the socket closes);
+it reconnects with back-off, resuming its session if the server still has it. Requests
+travel with small random latencies; one whose request or answer is lost gets no answer,
+so the daemon's deadline turns it into an UNKNOWN outcome.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from election.core import events as ev
+from election_sim.zookeeper import Session, SimZooKeeper
+
+if TYPE_CHECKING:
+    from election_sim.replica import Run
+
+CONNECTED, SUSPENDED, CONNECTING, CLOSED = "connected", "suspended", "connecting", "closed"
+SERVER = "zk-sim:2181"
+BACKOFF_INITIAL, BACKOFF_MAX = 0.1, 2.0  # like make_client's connection_retry
+
+Answer = Callable[[], object]
+
+
+class SimClient:
+    def __init__(self, run: Run, zk: SimZooKeeper, rng: random.Random, timeout: float) -> None:
+        self.run = run
+        self.zk = zk
+        self.rng = rng
+        self.timeout = timeout
+        self.state = CONNECTING
+        self.started = False
+        self.session: Session | None = None
+        self.epoch = 0  # one per connection: answers of an older connection are lost
+        self.last_heard = 0.0
+        self.next_attempt = 0.0
+        self.backoff = BACKOFF_INITIAL
+        self.connect_waiters: list[Answer] = []
+
+    @property
+    def connected(self) -> bool:
+        """What the file writer's last-moment gate reads (`ZooKeeperAdapter.connected`)."""
+        return self.state == CONNECTED
+
+    def reachable(self) -> bool:
+        """Can a packet go between this process and the server now?"""
+        return self.zk.up and not self.run.replica.partitioned and self.run.alive
+
+    def in_contact(self) -> bool:
+        """The server's view: a connected client that pings (not frozen, not cut off)."""
+        return self.state == CONNECTED and self.reachable() and not self.run.paused
+
+    # --- the connection ----------------------------------------------------------------
+
+    def start(self, now: float) -> None:
+        if not self.started:
+            self.started = True
+            self.next_attempt = now + self.rng.uniform(0.001, 0.01)
+
+    def tick(self, now: float) -> None:
+        """What kazoo's connection thread notices at `now` (never while frozen)."""
+        if not self.run.alive or self.run.paused or not self.started or self.state == CLOSED:
+            return
+        if self.state == CONNECTED:
+            session = self.session
+            if not self.zk.up:
+                self._disconnect(now)  # the server's socket closed under us
+            elif self.run.replica.partitioned:
+                if now - self.last_heard >= self.timeout * 2 / 3:
+                    self._disconnect(now)
+            elif session is None or session.expired:
+                self._lost(now)  # the server tells us at once: the session is gone
+            else:
+                self.last_heard = now
+        elif now >= self.next_attempt:
+            if self.zk.up and not self.run.replica.partitioned:
+                self._connect(now)
+            else:
+                self.next_attempt = now + self.backoff * self.rng.uniform(0.8, 1.2)
+                self.backoff = min(self.backoff * 2, BACKOFF_MAX)
+
+    def _connect(self, now: float) -> None:
+        if self.session is not None and self.session.expired:
+            self._lost(now)
+        if self.session is None:
+            self.session = self.zk.new_session(
+                self.timeout, now, self.in_contact, self._watch_fired
+            )
+        self.session.last_contact = now
+        self.state = CONNECTED
+        self.epoch += 1
+        self.last_heard = now
+        self.backoff = BACKOFF_INITIAL
+        self.run.deliver(ev.SessionConnected(session_id=self.session.id, server=SERVER))
+        waiters, self.connect_waiters = self.connect_waiters, []
+        for answer in waiters:
+            answer()
+
+    def _disconnect(self, now: float) -> None:
+        self.state = SUSPENDED
+        self.epoch += 1
+        self.next_attempt = now + self.rng.uniform(0.01, 0.1)
+        self.run.deliver(ev.SessionSuspended())
+        if self.session is not None:
+            for path in self.zk.drop_watches(self.session.id):
+                self.run.deliver(ev.NodeWatchFired(path=path, kind="NONE"))
+
+    def _lost(self, now: float) -> None:
+        self.session = None
+        self.state = CONNECTING
+        self.epoch += 1
+        self.next_attempt = now  # kazoo starts a new session at once
+        self.run.deliver(ev.SessionLost())
+
+    def close(self, answer: Answer) -> None:
+        """`client.stop()`: the server ends the session if it can hear us; answered ok."""
+        session, reachable = self.session, self.state == CONNECTED and self.reachable()
+        self.state = CLOSED
+        self.epoch += 1
+
+        def closed() -> None:
+            if reachable and session is not None and not session.expired and self.zk.up:
+                self.zk.end_session(session)
+            answer()
+
+        self.run.world.clock.later(self._latency(), closed)
+
+    # --- requests ------------------------------------------------------------------------
+
+    def call(self, apply: Callable[[Session], Answer], failed: Callable[[str], object]) -> None:
+        """Send one request: `apply` runs on the server (if it arrives) and returns the
+        answer to deliver (if the answer arrives). No connection: ConnectionLoss at once,
+        or (as kazoo sometimes queues) no answer at all."""
+        clock = self.run.world.clock
+        if self.state != CONNECTED or self.session is None:
+            if self.rng.random() < 0.5:
+                clock.later(self._latency(), lambda: failed("ConnectionLoss"))
+            return
+        session, epoch = self.session, self.epoch
+
+        def arrive() -> None:
+            if not self._path_ok(epoch):
+                return  # lost on the way: the deadline answers "unknown"
+            if session.expired:
+                answer: Answer = lambda: failed("SessionExpiredError")  # noqa: E731
+            else:
+                session.last_contact = clock.now
+                answer = apply(session)
+            clock.later(self._latency(), lambda: self._answer(epoch, answer))
+
+        clock.later(self._latency(), arrive)
+
+    def _answer(self, epoch: int, answer: Answer) -> None:
+        if self._path_ok(epoch):
+            self.last_heard = self.run.world.clock.now
+            answer()
+
+    def _path_ok(self, epoch: int) -> bool:
+        return self.epoch == epoch and self.state == CONNECTED and self.reachable()
+
+    def _watch_fired(self, path: str, kind: str) -> None:
+        epoch = self.epoch
+
+        def deliver() -> None:
+            if self._path_ok(epoch):
+                self.run.deliver(ev.NodeWatchFired(path=path, kind=kind))
+
+        self.run.world.clock.later(self._latency(), deliver)
+
+    def _latency(self) -> float:
+        if self.rng.random() < 0.005:  # now and then a slow answer, past some deadlines
+            return self.rng.uniform(0.05, 1.5 * self.timeout)
+        return self.rng.uniform(0.0002, 0.003)

@@ -1,0 +1,315 @@
+"""One simulated replica: runs of the daemon's real loop, journaling genuine records.
+
+A `Run` is one process: `election.runtime.loop.Loop` with the real reducer, a
+`JournalWriter` (a new header per run, as a restarted daemon writes), and effect handlers
+that answer through the runtime's own `Reply` (ok/failed, or unknown at the deadline)
+on simulated time. A crash ends the run where it stands (its session expires later);
+a pause freezes it: its queue, its timers' effects and its file worker wait for the
+resume, and its client sends nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from election import __version__
+from election.core import effects as fx
+from election.core import events as ev
+from election.core.state import initial_state
+from election.runtime.journaling import JournalSink, core_config_from_header
+from election.runtime.loop import Loop
+from election.runtime.replies import Reply
+from election_sim.client import SimClient
+from election_sim.clock import SimTimerService
+from election_sim.zookeeper import Session
+from journal import JournalWriter, make_header
+
+if TYPE_CHECKING:
+    from election_sim.world import Simulation
+
+MONOTONIC_ZERO = 1000.0  # `at` of simulated time 0 (any machine's monotonic clock)
+WALL_ZERO = 1_700_000_000.0  # `wall` of simulated time 0
+
+
+class Replica:
+    """A replica across its runs: its id, its journal, its machine's network."""
+
+    def __init__(self, world: Simulation, replica_id: str, journal: Path) -> None:
+        self.world = world
+        self.id = replica_id
+        self.journal = journal
+        self.partitioned = False
+        self.runs = 0
+        self.run: Run | None = None
+
+    def header_config(self) -> dict[str, Any]:
+        """The configuration as `Settings.as_header_config()` records it."""
+        cfg = self.world.config
+        return {
+            "zk_servers": ["zk-sim:2181"],
+            "leader_timeout": cfg.leader_timeout,
+            "attempter_timeout": cfg.attempter_timeout,
+            "file_dir": "/sim/file-dir",
+            "storage_capacity": cfg.storage_capacity,
+            "election_path": cfg.election_path,
+            "replica_id": self.id,
+            "session_timeout": cfg.session_timeout,
+            "journal": str(self.journal),
+            "metrics_address": None,
+            "log_level": "info",
+            "log_format": "text",
+            "stop_deadline": cfg.stop_deadline,
+        }
+
+    def start(self) -> Run:
+        """A new process: a new run of the journal, a new session."""
+        self.runs += 1
+        self.run = Run(self, self.runs)
+        return self.run
+
+
+class Run:
+    """One process of a replica."""
+
+    def __init__(self, replica: Replica, number: int) -> None:
+        self.replica = replica
+        self.world = world = replica.world
+        self.alive = True
+        self.paused = False
+        self.frozen: list[Callable[[], object]] = []  # work that waits for the resume
+        self._drain_due = False
+        config = replica.header_config()
+        clock = world.clock
+        header = make_header(
+            replica=replica.id,
+            program=f"election {__version__}",
+            started_wall=WALL_ZERO + clock.now,
+            config=config,
+            host="simulated",
+            pid=number,
+            simulation={"seed": world.config.seed, "run": number},
+        )
+        self.writer = JournalWriter(replica.journal, header, fsync=False)
+        self.rng = random.Random(world.rng.getrandbits(64))
+        self.client = SimClient(self, world.zk, self.rng, world.config.session_timeout)
+        self.timers = SimTimerService(clock, lambda: self.alive, self._wake)
+        self.loop = Loop(
+            initial_state(core_config_from_header(config)),
+            journal=JournalSink(self.writer),
+            handlers=[ZooKeeperHandler(self), FileDirHandler(self)],
+            timers=self.timers,
+            observers=[lambda record: world.observe(replica, record)],
+            clock=lambda: MONOTONIC_ZERO + clock.now,
+            wall=lambda: WALL_ZERO + clock.now,
+        )
+        self.deliver(ev.Started())
+
+    # --- the loop's queue ---------------------------------------------------------------
+
+    def deliver(self, event: ev.Event) -> None:
+        """Put an event on the loop's queue; the loop takes it at once unless frozen."""
+        if not self.alive:
+            return
+        self.loop.put(event)
+        self._wake()
+
+    def _wake(self) -> None:
+        """Have the loop take what is queued (soon, in simulated time)."""
+        if not self._drain_due:
+            self._drain_due = True
+            self.world.clock.later(0.0, self._drain)
+
+    def _drain(self) -> None:
+        self._drain_due = False
+        if not self.alive or self.paused:
+            return
+        self.loop.drain()
+        if self.loop.exit_code is not None:
+            self.end()
+
+    def when_running(self, work: Callable[[], object]) -> None:
+        """Do `work` now, or at the resume if frozen; never if the process is gone."""
+        if not self.alive:
+            return
+        if self.paused:
+            self.frozen.append(work)
+        else:
+            work()
+
+    # --- faults -------------------------------------------------------------------------
+
+    def end(self, torn: bytes = b"") -> None:
+        """The process is gone (exit or crash). A crash may leave a torn last line."""
+        if not self.alive:
+            return
+        self.alive = False
+        self.writer.close()
+        if torn:
+            fd = os.open(self.replica.journal, os.O_WRONLY | os.O_APPEND)
+            try:
+                os.write(fd, torn)
+            finally:
+                os.close(fd)
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        if not self.alive or not self.paused:
+            return
+        self.paused = False
+        frozen, self.frozen = self.frozen, []
+        for work in frozen:
+            work()
+        self._drain_due = True
+        self._drain()
+
+
+def _describe(name: str) -> str:
+    return f"{name}: simulated"
+
+
+ZOOKEEPER_EFFECTS = (
+    fx.Connect,
+    fx.CloseSession,
+    fx.EnsurePath,
+    fx.CreateNode,
+    fx.ReadNode,
+    fx.ReleaseNode,
+)
+
+
+class ZooKeeperHandler:
+    """Connect, CloseSession, EnsurePath, CreateNode, ReadNode, ReleaseNode on the
+    simulated server, answered as `election.runtime.zookeeper.ZooKeeperAdapter` does."""
+
+    def __init__(self, run: Run) -> None:
+        self.proc = run
+        self.deadline = run.world.config.session_timeout
+
+    def handles(self, effect: fx.Effect) -> bool:
+        return isinstance(effect, ZOOKEEPER_EFFECTS)
+
+    def _reply(self, make: Callable[..., ev.Event], request: int) -> Reply:
+        run = self.proc
+        return Reply(run.deliver, make, request, run.timers, self.deadline)
+
+    def run(self, effect: fx.Effect) -> None:
+        client = self.proc.client
+        zk = self.proc.world.zk
+        if isinstance(effect, fx.Connect):
+            reply = self._reply(ev.ConnectResult, effect.request)
+            if client.connected:
+                reply.ok()
+            else:
+                client.connect_waiters.append(lambda: reply.ok())
+                client.start(self.proc.world.clock.now)
+        elif isinstance(effect, fx.CloseSession):
+            reply = self._reply(ev.SessionClosed, effect.request)
+            client.close(lambda: reply.ok())
+        elif isinstance(effect, fx.EnsurePath):
+            reply = self._reply(ev.PathEnsured, effect.request)
+            parent = effect.path.rsplit("/", 1)[0] or "/"
+            if parent == "/":
+                reply.ok()
+                return
+
+            def ensure(_: Session) -> Callable[[], object]:
+                zk.ensure_path(parent)
+                return lambda: reply.ok()
+
+            client.call(ensure, lambda why: reply.failed(_describe(why)))
+        elif isinstance(effect, fx.CreateNode):
+            self._create(effect)
+        elif isinstance(effect, fx.ReadNode):
+            reply = self._reply(ev.NodeRead, effect.request)
+
+            def read(session: Session) -> Callable[[], object]:
+                node = zk.exists(session, effect.path, watch=True)
+                if node is None:
+                    return lambda: reply.ok(exists=False)
+                return lambda: reply.ok(exists=True, owner=node.owner, token=node.czxid)
+
+            client.call(read, lambda why: reply.failed(_describe(why)))
+        elif isinstance(effect, fx.ReleaseNode):
+            reply = self._reply(ev.NodeReleased, effect.request)
+
+            def release(_: Session) -> Callable[[], object]:
+                outcome = zk.delete_if(effect.path, effect.token)
+                if outcome == "ok":
+                    return lambda: reply.ok()
+                reason = "already gone" if outcome == "already gone" else "node is another term's"
+                return lambda: reply.ok(reason=reason)
+
+            client.call(release, lambda why: reply.failed(_describe(why)))
+
+    def _create(self, effect: fx.CreateNode) -> None:
+        reply = self._reply(ev.NodeCreated, effect.request)
+        zk = self.proc.world.zk
+
+        def create(session: Session) -> Callable[[], object]:
+            result = zk.create_ephemeral(session, effect.path)
+            if isinstance(result, int):
+                return lambda: reply.ok(token=result)
+            failure = (
+                ev.CreateFailure.NODE_EXISTS
+                if result == "node-exists"
+                else ev.CreateFailure.NO_PARENT
+            )
+            return lambda: reply.failed(_describe(result), failure=failure)
+
+        self.proc.client.call(
+            create,
+            lambda why: reply.failed(_describe(why), failure=ev.CreateFailure.CONNECTION),
+        )
+
+
+class FileDirHandler:
+    """CheckFileDir, WriteLeaderFile, PruneFiles on the shared simulated file-dir, one at
+    a time in order (the real adapter's single worker thread)."""
+
+    def __init__(self, run: Run) -> None:
+        self.proc = run
+        cfg = run.world.config
+        self.deadline = max(1.0, min(cfg.leader_timeout, 10.0))
+        self.busy_until = 0.0
+
+    def handles(self, effect: fx.Effect) -> bool:
+        return isinstance(effect, fx.CheckFileDir | fx.WriteLeaderFile | fx.PruneFiles)
+
+    def run(self, effect: fx.Effect) -> None:
+        run = self.proc
+        world = run.world
+        files = world.files
+        if isinstance(effect, fx.CheckFileDir):
+            reply = Reply(run.deliver, ev.FileDirChecked, effect.request, run.timers, self.deadline)
+            self._submit(lambda: reply.ok())
+        elif isinstance(effect, fx.WriteLeaderFile):
+            reply = Reply(run.deliver, ev.FileWritten, effect.request, run.timers, self.deadline)
+            replica = run.replica.id
+
+            def write() -> None:
+                name, newer, why = files.write(
+                    world.clock.now, replica, effect.token, effect.seq, run.client.connected
+                )
+                if why:
+                    reply.failed(why, newer_token=newer)
+                else:
+                    reply.ok(name=name)
+
+            self._submit(write)
+        elif isinstance(effect, fx.PruneFiles):
+            reply = Reply(run.deliver, ev.FilesPruned, effect.request, run.timers, self.deadline)
+            self._submit(lambda: reply.ok(removed=files.prune(effect.keep, effect.token)))
+
+    def _submit(self, work: Callable[[], object]) -> None:
+        clock = self.proc.world.clock
+        rng = self.proc.rng
+        slow = rng.random() < 0.003  # a disk stall now and then: past the deadline
+        took = rng.uniform(1.0, 2.0) * self.deadline if slow else rng.uniform(0.0005, 0.004)
+        self.busy_until = max(self.busy_until, clock.now) + took
+        clock.at(self.busy_until, lambda: self.proc.when_running(work))
