@@ -4,7 +4,9 @@ the leader and a ZooKeeper outage. Real processes, real ZooKeeper, real signals.
 
 from __future__ import annotations
 
+import json
 import shlex
+import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -16,6 +18,7 @@ from tests.proxy import TcpProxy
 from tests.zk import ZooKeeperServer
 
 JOB = Path(__file__).resolve().parent / "jobs" / "interval_job.py"
+REPLAY = str(Path(sys.executable).with_name("election-replay"))
 BEAT_GAP = 0.5  # a job whose last beat is older than this is not running (beats: 20 ms)
 
 
@@ -110,6 +113,18 @@ def test_jobs_hand_over_on_sigterm_without_overlap(
     assert not log.overlaps(), log.overlaps()
     # Leader files are off by default with --exec.
     assert not list(replicas.file_dir.glob("election-*.json"))
+    # election-replay tells the job runs from the journals alone.
+    replicas.close()
+    done = subprocess.run(
+        [REPLAY, "--json", *(str(r.journal) for r in replicas)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    jobs = json.loads(done.stdout)["jobs"]
+    assert [j["token"] for j in jobs][:2] == [first, second]
+    assert jobs[0]["end"] is not None and jobs[0]["end"] <= jobs[1]["start"]
 
 
 def test_sigkilled_leader_takes_its_job_with_it(

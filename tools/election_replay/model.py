@@ -163,6 +163,32 @@ class Snapshot:
 
 
 @attrs.frozen(kw_only=True)
+class JobRun:
+    """One run of the job (`--exec`): from its ChildStarted to its ChildExited."""
+
+    replica: str
+    pid: int
+    token: int | None  # the term it was started for
+    start: float
+    end: float | None  # None: still running at the journal's end
+    code: int | None = None  # exit code (128+N: signal N)
+    signal: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen(kw_only=True)
+class FileWrite:
+    """One leader file the journal says was written (FileWritten ok)."""
+
+    token: int
+    seq: int
+    name: str
+    where: Where
+
+
+@attrs.frozen(kw_only=True)
 class JournalSummary:
     """One journal replayed: its replica, what it held and what today's code made of it."""
 
@@ -180,6 +206,8 @@ class JournalSummary:
     snapshot: Snapshot | None  # the replayed state where the fold stopped
     # Every file folded, in order, when the journal was rotated (else just `journal`).
     files: tuple[str, ...] = ()
+    jobs: tuple[JobRun, ...] = ()
+    writes: tuple[FileWrite, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -206,6 +234,7 @@ class Analysis:
     violations: tuple[Violation, ...]
     notes: tuple[str, ...]
     until: int | None = None
+    jobs: tuple[JobRun, ...] = ()  # every replica's job runs, by start time
 
     @property
     def events(self) -> int:

@@ -33,6 +33,7 @@ from election_replay.invariants import DEFAULT_SKEW, ReplicaChecks, check_terms
 from election_replay.model import Analysis, Divergence, JournalSummary, Snapshot, Where
 from election_replay.segments import Segment, chain_journals, run_key, segment_index
 from election_replay.terms import History, by_start, handovers
+from election_replay.work import WorkLog, check_file_order, job_overlap_notes
 from journal import CodecError, JournalError, Run, read_journal
 
 _EVENT_NAMES = frozenset(cls.__name__ for cls in EVENT_TYPES)
@@ -62,6 +63,10 @@ def analyse(
     journals = tuple(replay_segments(chain, until=until) for chain in chains)
     terms = by_start(t for j in journals for t in j.terms)
     cross, cross_notes = check_terms(terms, skew)
+    stale, stale_notes = check_file_order([w for j in journals for w in j.writes], skew)
+    jobs = tuple(sorted((r for j in journals for r in j.jobs), key=lambda r: r.start))
+    cross += stale
+    cross_notes += stale_notes + job_overlap_notes(jobs)
     local = [v for j in journals for v in j.violations]
     violations = sorted(local + cross, key=lambda v: min(w.wall for w in v.records))
     notes = [f"{j.journal}: {note}" for j in journals for note in j.notes] + cross_notes
@@ -73,6 +78,7 @@ def analyse(
         violations=tuple(violations),
         notes=tuple(notes),
         until=until,
+        jobs=jobs,
     )
 
 
@@ -140,6 +146,7 @@ class _Folder:
         self._last_seq: int | None = None  # seq of the run's last record (or snapshot)
         self.history = History(replica)
         self.checks = ReplicaChecks(replica)
+        self.work = WorkLog(replica)
         self.events = 0
         self.divergence: Divergence | None = None
         self._last: tuple[State, Record] | None = None  # the latest folded state
@@ -168,6 +175,7 @@ class _Folder:
             self.last_wall = record.wall
             self.history.observe(where, record.state, record.token)
             self.checks.observe(where, record.event, record.state, record.effects)
+            self.work.observe(where, record.event, record.effects)
             if state is None:
                 continue  # the reducer failed earlier in this run: nothing left to fold
             try:
@@ -198,6 +206,7 @@ class _Folder:
         if segment == 0:
             self.history.begin_run()
             self.checks.begin_run()
+            self.work.begin_run()
             self._run, self._segment, self._last_seq = key, 0, None
             return self._initial(run)
         snapshot = self._snapshot(run)
@@ -360,6 +369,8 @@ class _Folder:
             violations=tuple(self.checks.violations),
             notes=tuple(notes + self.notes + self.history.notes),
             files=tuple(name for name, _ in files or ()),
+            jobs=self.work.finish(),
+            writes=tuple(self.work.writes),
             snapshot=None if self._last is None else _snapshot(*self._last),
         )
 

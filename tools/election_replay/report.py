@@ -27,6 +27,7 @@ def to_json(analysis: Analysis) -> dict[str, Any]:
         "violations": [v.as_json() for v in analysis.violations],
         "leadership": [t.as_json() for t in analysis.terms],
         "handovers": [h.as_json() for h in analysis.handovers],
+        "jobs": [r.as_json() for r in analysis.jobs],
         "replicas": [j.as_json() for j in analysis.journals],
         "notes": list(analysis.notes),
     }
@@ -43,6 +44,8 @@ def render(analysis: Analysis, width: int = 72) -> RenderableType:
     if picture is not None:
         parts += [Text("\nTimeline", style="bold underline"), timeline.render(picture)]
     parts += [Text(""), _terms(analysis), Text(""), _handovers(analysis)]
+    if analysis.jobs:
+        parts += [Text(""), _jobs(analysis)]
     if analysis.until is not None:
         parts += [Text(""), _states_at(analysis)]
     parts += [p for d in analysis.divergences if (p := _divergence(d))]
@@ -157,6 +160,21 @@ def _handovers(analysis: Analysis) -> RenderableType:
             str(h.next.token),
             hms(h.next.start),
             shown,
+        )
+    return table
+
+
+def _jobs(analysis: Analysis) -> Table:
+    """The job's runs (--exec): which term each ran for, from when to when, how it ended."""
+    table = Table(title="Job runs", title_justify="left", title_style="bold underline")
+    for column in ("replica", "token", "pid", "start", "end", "ran", "exit"):
+        table.add_column(column, justify="right" if column in ("token", "pid", "ran") else "left")
+    for run in analysis.jobs:
+        end = Text("still running", style="green") if run.end is None else Text(hms(run.end))
+        ran = None if run.end is None else run.end - run.start
+        how = "-" if run.code is None else (run.signal or f"code {run.code}")
+        table.add_row(
+            run.replica, str(run.token), str(run.pid), hms(run.start), end, seconds(ran), how
         )
     return table
 

@@ -1,0 +1,69 @@
+"""election-replay's view of the work: leader files in token order, job runs."""
+
+from __future__ import annotations
+
+from election.core import effects as fx
+from election.core import events as ev
+from election.core.events import Outcome
+from election.core.leaderfiles import leader_file_name
+from election_replay.model import FileWrite, Where
+from election_replay.work import WorkLog, check_file_order, job_overlap_notes
+
+
+def _where(replica: str, wall: float, seq: int = 1) -> Where:
+    return Where(replica=replica, journal=f"{replica}.jsonl", line=seq + 1, seq=seq, wall=wall)
+
+
+def _write(replica: str, token: int, seq: int, wall: float) -> FileWrite:
+    name = leader_file_name(token, seq)
+    return FileWrite(token=token, seq=seq, name=name, where=_where(replica, wall))
+
+
+def test_files_in_token_order_break_nothing() -> None:
+    writes = [_write("a", 5, 1, 10.0), _write("a", 5, 2, 11.0), _write("b", 9, 1, 12.0)]
+    assert check_file_order(writes, skew=0.05) == ([], [])
+
+
+def test_an_older_token_file_after_a_newer_tokens_first_file_is_a_violation() -> None:
+    writes = [_write("b", 9, 1, 12.0), _write("a", 5, 3, 12.5)]
+    violations, notes = check_file_order(writes, skew=0.05)
+    assert [v.kind for v in violations] == ["older-token-file-after-newer"]
+    assert "token 5" in violations[0].message and "token 9" in violations[0].message
+    assert violations[0].replicas == ["a", "b"]
+    assert notes == []
+
+
+def test_within_the_clock_skew_it_is_only_a_note() -> None:
+    violations, notes = check_file_order(
+        [_write("b", 9, 1, 12.0), _write("a", 5, 3, 12.01)], skew=0.05
+    )
+    assert violations == [] and len(notes) == 1
+
+
+def test_job_runs_are_collected_with_their_term() -> None:
+    work = WorkLog("a")
+    start = fx.StartChild(request=4, token=77, command=("job",))
+    work.observe(_where("a", 1.0), ev.NodeCreated(request=3, outcome=Outcome.OK), (start,))
+    work.observe(_where("a", 1.1), ev.ChildStarted(request=4, outcome=Outcome.OK, pid=99), ())
+    work.observe(_where("a", 3.0), ev.ChildExited(pid=99, code=143, signal="SIGTERM"), ())
+    work.observe(_where("a", 4.0), ev.ChildStarted(request=8, outcome=Outcome.OK, pid=100), ())
+    runs = work.finish()
+    assert [(r.pid, r.token, r.start, r.end, r.signal) for r in runs] == [
+        (99, 77, 1.1, 3.0, "SIGTERM"),
+        (100, None, 4.0, None, ""),
+    ]
+
+
+def test_overlapping_job_runs_of_different_terms_are_noted() -> None:
+    runs = []
+    for replica, token, start, end in (("a", 5, 1.0, 5.0), ("b", 9, 4.0, 8.0)):
+        work = WorkLog(replica)
+        ask = fx.StartChild(request=1, token=token, command=("job",))
+        work.observe(_where(replica, start - 0.1), ev.Started(), (ask,))
+        started = ev.ChildStarted(request=1, outcome=Outcome.OK, pid=token)
+        work.observe(_where(replica, start), started, ())
+        work.observe(_where(replica, end), ev.ChildExited(pid=token, code=0), ())
+        runs += work.finish()
+    notes = job_overlap_notes(sorted(runs, key=lambda r: r.start))
+    assert len(notes) == 1 and "1.000s" in notes[0] and "token 5" in notes[0]
+    assert job_overlap_notes(runs[:1]) == []

@@ -1,0 +1,119 @@
+"""The leader's work as the journals tell it: leader files written and job runs.
+
+Two checks come from it. Files: no file of an older token lands after the first file of
+a newer token (fencing, as seen in file-dir). Jobs: runs of different terms that overlap
+in wall time are noted (on one machine the job lock makes that impossible; across
+machines it is the documented window the fencing token is for).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from election.core import effects as fx
+from election.core import events as ev
+from election.core.events import Outcome
+from election.core.leaderfiles import parse_leader_file_name
+from election_replay.clock import hms
+from election_replay.model import FileWrite, JobRun, Violation, Where
+
+
+class WorkLog:
+    """Collects one replica's leader files and job runs, record by record."""
+
+    def __init__(self, replica: str) -> None:
+        self.replica = replica
+        self.writes: list[FileWrite] = []
+        self.jobs: list[JobRun] = []
+        self._tokens: dict[int, int] = {}  # StartChild request -> token
+        self._starting: dict[int, int | None] = {}  # ChildStarted request -> token
+        self._running: dict[int, tuple[int | None, float]] = {}  # pid -> (token, start)
+
+    def begin_run(self) -> None:
+        """A new daemon process: the old one's job died with it (or was killed)."""
+        self._close_all(None)
+        self._tokens.clear()
+
+    def observe(self, where: Where, event: ev.Event, effects: Sequence[fx.Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, fx.StartChild):
+                self._tokens[effect.request] = effect.token
+        if isinstance(event, ev.FileWritten) and event.outcome is Outcome.OK:
+            parsed = parse_leader_file_name(event.name)
+            if parsed is not None:
+                token, seq = parsed
+                self.writes.append(FileWrite(token=token, seq=seq, name=event.name, where=where))
+        elif isinstance(event, ev.ChildStarted) and event.outcome is Outcome.OK and event.pid:
+            self._running[event.pid] = (self._tokens.get(event.request), where.wall)
+        elif isinstance(event, ev.ChildExited) and event.pid in self._running:
+            job_token, start = self._running.pop(event.pid)
+            self.jobs.append(
+                JobRun(
+                    replica=self.replica,
+                    pid=event.pid,
+                    token=job_token,
+                    start=start,
+                    end=where.wall,
+                    code=event.code,
+                    signal=event.signal,
+                )
+            )
+
+    def _close_all(self, end: float | None) -> None:
+        for pid, (job_token, start) in sorted(self._running.items()):
+            self.jobs.append(
+                JobRun(replica=self.replica, pid=pid, token=job_token, start=start, end=end)
+            )
+        self._running.clear()
+
+    def finish(self) -> tuple[JobRun, ...]:
+        """Every run, those still running at the journal's end with `end` None."""
+        self._close_all(None)
+        return tuple(sorted(self.jobs, key=lambda r: r.start))
+
+
+def check_file_order(writes: Iterable[FileWrite], skew: float) -> tuple[list[Violation], list[str]]:
+    """No file of an older token written after the first file of a newer token."""
+    violations: list[Violation] = []
+    notes: list[str] = []
+    newest: FileWrite | None = None  # the first file of the highest token so far
+    for write in sorted(writes, key=lambda w: w.where.wall):
+        if newest is None or write.token > newest.token:
+            newest = write
+            continue
+        if write.token < newest.token:
+            late = write.where.wall - newest.where.wall
+            what = (
+                f"{write.where.replica} wrote {write.name} (token {write.token}) "
+                f"{late:.3f}s after {newest.where.replica} wrote {newest.name} (token "
+                f"{newest.token}) at {hms(newest.where.wall)}"
+            )
+            if late > skew:
+                violations.append(
+                    Violation(
+                        kind="older-token-file-after-newer",
+                        message=what,
+                        records=(newest.where, write.where),
+                    )
+                )
+            else:
+                notes.append(f"{what} (within the {skew:.3f}s clock-skew tolerance)")
+    return violations, notes
+
+
+def job_overlap_notes(jobs: Sequence[JobRun]) -> list[str]:
+    """Job runs of different terms that overlapped in wall time."""
+    notes = []
+    for i, a in enumerate(jobs):
+        for b in jobs[i + 1 :]:
+            a_end = float("inf") if a.end is None else a.end
+            if b.start >= a_end:
+                break
+            if a.token != b.token:
+                overlap = min(a_end, float("inf") if b.end is None else b.end) - b.start
+                notes.append(
+                    f"job runs overlapped for {overlap:.3f}s: {a.replica} pid {a.pid} (token "
+                    f"{a.token}) and {b.replica} pid {b.pid} (token {b.token}); possible only "
+                    "across machines, within the window --exec documents"
+                )
+    return notes
