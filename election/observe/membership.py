@@ -72,6 +72,10 @@ class Membership:
     # --- the loop's thread --------------------------------------------------------------
 
     def __call__(self, record: Record) -> None:
+        if record.state == "Stopping":
+            # The member node goes with the session in a moment; an update now would sit
+            # in front of the session's close on the wire and delay the hand-over.
+            return
         with self._lock:
             if record.changed or not self._state or record.token != self._token:
                 self._state = record.state

@@ -84,6 +84,11 @@ def test_the_member_node_appears_follows_transitions_and_goes_on_close(
     assert doc["since"] == 1_700_000_003.0
     membership(record(4, "Leader", token=55))  # no change: since stays
     assert wait_member(kazoo_client, path, state="Leader")["since"] == 1_700_000_003.0
+    # Stopping is not sent: the close that follows removes the node, and an update would
+    # be queued in front of that close, delaying the hand-over.
+    membership(record(5, "Stopping", previous="Leader"))
+    time.sleep(0.3)
+    assert json.loads(kazoo_client.get(path)[0])["state"] == "Leader"
 
     replica.stop()
     wait_until(lambda: not kazoo_client.exists(path), 15, f"{path} still there after close")
