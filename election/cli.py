@@ -66,6 +66,18 @@ _HELP: Final[dict[str, tuple[str, str]]] = {
         "auto|on|off",
         "Whether the leader writes files into --file-dir (auto: only without --exec).",
     ),
+    "zk_auth": (
+        "SCHEME:CREDENTIAL",
+        "ZooKeeper credential (digest:user:password); nodes get ALL for it, READ for all.",
+    ),
+    "zk_auth_file": (
+        "FILE",
+        "Read the --zk-auth credential from the first line of FILE (not world-readable).",
+    ),
+    "zk_tls_ca": ("FILE", "TLS to ZooKeeper: PEM CA certificate(s) to verify the server."),
+    "zk_tls_cert": ("FILE", "TLS to ZooKeeper: our PEM client certificate."),
+    "zk_tls_key": ("FILE", "TLS to ZooKeeper: the client certificate's PEM key (private)."),
+    "file_mode": ("OCTAL", "Mode of leader files (no exec bits, no group/world write)."),
 }
 # Shown instead of a value for the defaults that depend on the host and process.
 _DYNAMIC_DEFAULTS: Final = {"replica_id": REPLICA_ID_DEFAULT_HELP, "journal": JOURNAL_DEFAULT_HELP}

@@ -22,6 +22,17 @@ from typing import Final, TypeVar
 import attrs
 
 from election.durations import parse_duration
+from election.security import (
+    TlsFiles,
+    ZkAuth,
+    check_ca,
+    check_cert_file,
+    check_tls_files,
+    format_file_mode,
+    parse_file_mode,
+    parse_zk_auth,
+    read_auth_file,
+)
 
 __all__ = [
     "DEFAULTS",
@@ -77,6 +88,12 @@ FLAGS: Final = (
     "exec_grace",
     "exec_exit",
     "leader_files",
+    "zk_auth",
+    "zk_auth_file",
+    "zk_tls_ca",
+    "zk_tls_cert",
+    "zk_tls_key",
+    "file_mode",
 )
 
 
@@ -99,6 +116,7 @@ DEFAULTS: Final[Mapping[str, str]] = MappingProxyType(
         "exec_grace": "10s",
         "exec_exit": "release",
         "leader_files": "auto",
+        "file_mode": "0644",
     }
 )
 EXEC_EXITS: Final = ("release", "restart", "stop")
@@ -458,6 +476,12 @@ class Settings:
     # How long Stopping may take before the daemon gives up and exits (not a flag yet).
     stop_deadline: float = attrs.field(default=5.0, validator=_positive_finite)
     tui: bool = False  # draw the live view (a switch: not part of the journal header)
+    # Security (docs/security.md): the ZooKeeper credential (from --zk-auth or the file
+    # --zk-auth-file names), TLS to ZooKeeper, and the mode of leader files.
+    zk_auth: ZkAuth | None = None
+    zk_auth_file: Path | None = None
+    zk_tls: TlsFiles | None = None
+    file_mode: int = 0o644
 
     def as_header_config(self) -> dict[str, object]:
         """The settings as JSON-friendly values for the journal header.
@@ -486,7 +510,57 @@ class Settings:
             "exec_exit": self.exec_exit,
             "write_files": self.write_files,
             "stop_deadline": float(self.stop_deadline),
+            # Never the credential itself: `digest:user:***`.
+            "zk_auth": None if self.zk_auth is None else self.zk_auth.redacted,
+            "zk_auth_file": None if self.zk_auth_file is None else str(self.zk_auth_file),
+            "zk_tls": None if self.zk_tls is None else _tls_header(self.zk_tls),
+            "file_mode": format_file_mode(self.file_mode),
         }
+
+
+def _tls_header(files: TlsFiles) -> dict[str, str | None]:
+    return {
+        name: None if path is None else str(path)
+        for name, path in (("ca", files.ca), ("cert", files.cert), ("key", files.key))
+    }
+
+
+def _zk_auth(raw: Mapping[str, object]) -> tuple[ZkAuth | None, Path | None]:
+    """The credential from --zk-auth or from the first line of --zk-auth-file."""
+    text = _text(raw, "zk_auth")
+    file_text = _text(raw, "zk_auth_file")
+    auth = None if not text else _field("zk_auth", parse_zk_auth, text)
+    if not file_text:
+        return auth, None
+    if auth is not None:
+        raise ConfigError(flag_name("zk_auth_file"), "give --zk-auth or --zk-auth-file, not both")
+    path = _field("zk_auth_file", _path, file_text)
+    return _field("zk_auth_file", read_auth_file, path), path
+
+
+def _zk_tls(raw: Mapping[str, object]) -> TlsFiles | None:
+    """TLS to ZooKeeper when any of --zk-tls-ca/-cert/-key is given."""
+    paths: dict[str, Path | None] = {}
+    for name, check in (
+        ("zk_tls_ca", check_ca),
+        ("zk_tls_cert", check_cert_file),
+        ("zk_tls_key", check_cert_file),
+    ):
+        text = _text(raw, name)
+        path = None if not text else _field(name, _path, text)
+        if path is not None:
+            _field(name, check, path)
+        paths[name] = path
+    cert, key = paths["zk_tls_cert"], paths["zk_tls_key"]
+    if cert is not None and key is None:
+        raise ConfigError(flag_name("zk_tls_cert"), "needs --zk-tls-key (the certificate's key)")
+    if key is not None and cert is None:
+        raise ConfigError(flag_name("zk_tls_key"), "needs --zk-tls-cert (the key's certificate)")
+    if not any(paths.values()):
+        return None
+    files = TlsFiles(ca=paths["zk_tls_ca"], cert=cert, key=key)
+    _field("zk_tls_key", check_tls_files, files)
+    return files
 
 
 def _text(raw: Mapping[str, object], key: str) -> str | None:
@@ -569,6 +643,9 @@ def build_settings(raw: Mapping[str, object]) -> Settings:
     leader_files = _field(
         "leader_files", lambda t: _parse_choice(t, LEADER_FILES), text("leader_files")
     )
+    zk_auth, zk_auth_file = _zk_auth(raw)
+    zk_tls = _zk_tls(raw)
+    file_mode = _field("file_mode", parse_file_mode, text("file_mode"))
     return Settings(
         zk_servers=zk_servers,
         leader_timeout=leader_timeout,
@@ -590,4 +667,8 @@ def build_settings(raw: Mapping[str, object]) -> Settings:
         exec_exit=exec_exit,
         write_files=leader_files == "on" or (leader_files == "auto" and not exec_command),
         stop_deadline=exec_grace + STOP_MARGIN if exec_command else STOP_MARGIN,
+        zk_auth=zk_auth,
+        zk_auth_file=zk_auth_file,
+        zk_tls=zk_tls,
+        file_mode=file_mode,
     )

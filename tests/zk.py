@@ -23,10 +23,12 @@ import ctypes
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -50,6 +52,37 @@ JVM_FLAGS = (
 )
 
 MISSING_HINT = "run `make zookeeper` (installs Debian's zookeeper package and a JRE)"
+
+# TLS needs the Netty connection factory; zookeeper.jar's manifest names netty-handler,
+# -transport, -buffer, -common and -transport-native-epoll but not these, which they need.
+NETTY_FACTORY = "org.apache.zookeeper.server.NettyServerCnxnFactory"
+TLS_EXTRA_JARS = ("netty-codec.jar", "netty-resolver.jar", "netty-transport-native-unix-common.jar")
+
+
+@dataclass(frozen=True)
+class ServerTls:
+    """TLS for a test server: a TLS-only ``secureClientPort`` with PEM key and trust stores.
+
+    ``keystore``: the server's PEM private key followed by its certificate chain;
+    ``truststore``: PEM CA certificate(s) that sign client certificates;
+    ``client_auth``: ZooKeeper's ``ssl.clientAuth`` (need, want or none).
+    ``probe_cert``/``probe_key``: a client certificate the fixture's own ``srvr`` probe
+    presents (needed when ``client_auth`` is ``need``); ``probe_ca`` verifies the server.
+    """
+
+    keystore: Path
+    truststore: Path
+    probe_ca: Path
+    probe_cert: Path | None = None
+    probe_key: Path | None = None
+    client_auth: str = "need"
+
+    def client_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.probe_ca))
+        context.check_hostname = False  # the probe dials 127.0.0.1; the SAN check is the
+        if self.probe_cert is not None:  # daemon's business, tested there
+            context.load_cert_chain(str(self.probe_cert), str(self.probe_key))
+        return context
 
 
 class ZooKeeperUnavailable(RuntimeError):
@@ -77,12 +110,13 @@ def java_binary() -> str | None:
     return which("java")
 
 
-def classpath(extra_first: list[Path] | None = None) -> str:
+def classpath(extra_first: list[Path] | None = None, extra_last: list[Path] | None = None) -> str:
     entries: list[Path] = list(extra_first or [])
     if ZOOKEEPER_CONF_DIR.is_dir():
         entries.append(ZOOKEEPER_CONF_DIR)
     entries.append(ZOOKEEPER_JAR)
     entries.extend(JAVA_DIR / name for name in LOGGING_JARS if (JAVA_DIR / name).is_file())
+    entries.extend(extra_last or [])
     return os.pathsep.join(str(e) for e in entries)
 
 
@@ -119,6 +153,35 @@ def four_letter_word(host: str, port: int, word: str, timeout: float = 1.0) -> s
                 break
             chunks.append(data)
     return b"".join(chunks).decode("utf-8", "replace")
+
+
+def four_letter_word_tls(
+    host: str, port: int, word: str, context: ssl.SSLContext, timeout: float = 1.0
+) -> str:
+    """``four_letter_word`` over TLS (a secureClientPort answers 4lw inside TLS only)."""
+    chunks: list[bytes] = []
+    with (
+        socket.create_connection((host, port), timeout=timeout) as raw,
+        context.wrap_socket(raw, server_hostname=host) as s,
+    ):
+        s.settimeout(timeout)
+        s.sendall(word.encode("ascii"))
+        while True:
+            try:
+                data = s.recv(65536)
+            except ssl.SSLError:  # the server may close without a TLS close_notify
+                break
+            if not data:
+                break
+            chunks.append(data)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def _mode_of(reply: str) -> str | None:
+    for line in reply.splitlines():
+        if line.startswith("Mode:"):
+            return line.split(":", 1)[1].strip()
+    return None
 
 
 def server_mode(host: str, port: int, timeout: float = 1.0) -> str | None:
@@ -188,6 +251,8 @@ class _JavaProcess:
         self.log4j_path = self.workdir / "log4j.properties"
         self.log_level = log_level
         self.proc: subprocess.Popen[bytes] | None = None
+        self.extra_jvm_flags: tuple[str, ...] = ()  # e.g. -D system properties
+        self.extra_classpath: list[Path] = []
 
     @property
     def pid(self) -> int | None:
@@ -209,10 +274,11 @@ class _JavaProcess:
         cmd = [
             java,
             *JVM_FLAGS,
+            *self.extra_jvm_flags,
             f"-Dlog4j.configuration=file:{self.log4j_path}",
             f"-Dzookeeper.log.dir={self.workdir}",
             "-cp",
-            classpath(),
+            classpath(extra_last=self.extra_classpath),
             self.main_class,
             str(self.cfg_path),
         ]
@@ -298,6 +364,9 @@ class ZooKeeperServer:
     """A standalone ZooKeeper on 127.0.0.1 with its data in ``workdir``.
 
     ``with ZooKeeperServer(tmp_path) as zk: KazooClient(zk.connect_string)``
+
+    With ``tls=ServerTls(...)`` it listens only on a TLS ``secureClientPort`` (``port``),
+    through Netty: clients need ``use_ssl``; the ``srvr`` probes speak TLS too.
     """
 
     def __init__(
@@ -310,8 +379,10 @@ class ZooKeeperServer:
         max_session_ms: int | None = None,
         log_level: str = "INFO",
         start_timeout: float = 20.0,
+        tls: ServerTls | None = None,
     ) -> None:
         self.host = "127.0.0.1"
+        self.tls = tls
         self.port = port if port is not None else free_port(self.host)
         self.tick_ms = tick_ms
         # ZooKeeper clamps a client's requested session timeout to [min, max]; its defaults
@@ -324,6 +395,9 @@ class ZooKeeperServer:
         self.workdir = Path(workdir)
         self.data_dir = self.workdir / "data"
         self._proc = _JavaProcess(self.workdir, STANDALONE_MAIN, log_level)
+        if tls is not None:
+            self._proc.extra_jvm_flags = (f"-Dzookeeper.serverCnxnFactory={NETTY_FACTORY}",)
+            self._proc.extra_classpath = [JAVA_DIR / name for name in TLS_EXTRA_JARS]
         self.started_in: float | None = None  # seconds the last start() took
 
     # -- accessors
@@ -357,6 +431,20 @@ class ZooKeeperServer:
             "maxSessionTimeout": self.max_session_ms,
             "autopurge.purgeInterval": 0,
         }
+        if self.tls is not None:
+            del cfg["clientPort"], cfg["clientPortAddress"]
+            cfg.update(
+                {
+                    "secureClientPort": self.port,
+                    "secureClientPortAddress": self.host,
+                    "serverCnxnFactory": NETTY_FACTORY,
+                    "ssl.keyStore.location": self.tls.keystore,
+                    "ssl.keyStore.type": "PEM",
+                    "ssl.trustStore.location": self.tls.truststore,
+                    "ssl.trustStore.type": "PEM",
+                    "ssl.clientAuth": self.tls.client_auth,
+                }
+            )
         self._proc.cfg_path.write_text("".join(f"{k}={v}\n" for k, v in cfg.items()))
 
     # -- lifecycle
@@ -391,9 +479,17 @@ class ZooKeeperServer:
 
     def is_serving(self) -> bool:
         """True once ``srvr`` reports a mode (``ruok`` answers imok even before that)."""
+        if self.tls is not None:
+            try:
+                return _mode_of(self.four_letter_word("srvr", timeout=0.5)) is not None
+            except OSError:
+                return False
         return server_mode(self.host, self.port, timeout=0.5) is not None
 
     def four_letter_word(self, word: str, timeout: float = 1.0) -> str:
+        if self.tls is not None:
+            context = self.tls.client_context()
+            return four_letter_word_tls(self.host, self.port, word, context, timeout)
         return four_letter_word(self.host, self.port, word, timeout)
 
     def stop(self, timeout: float = 10.0) -> None:

@@ -99,7 +99,9 @@ def render(snapshot: Snapshot, servers: str, election_path: str, now: float) -> 
     for row in snapshot.rows:
         style = "reverse" if row.flash else ""
         if not row.readable:
-            table.add_row("?", row.name, Text(row.problem, style="red"), style=style)
+            # Text, never str: a str cell is rich markup, and names and data come from
+            # ZooKeeper, where anyone with access may write `[/red]`.
+            table.add_row("?", Text(row.name), Text(row.problem, style="red"), style=style)
             continue
         marker = Text("*", style="bold green") if row.leader else ""
         since = (
@@ -107,13 +109,13 @@ def render(snapshot: Snapshot, servers: str, election_path: str, now: float) -> 
         )
         table.add_row(
             marker,
-            row.name,
+            Text(row.name),
             Text(row.state, style=state_style(row.state)),
             format_duration(row.in_state(now)),
             "-" if row.token is None else str(row.token),
-            f"{row.host}/{row.pid}" if row.pid is not None else row.host,
+            Text(f"{row.host}/{row.pid}" if row.pid is not None else row.host),
             since,
-            row.metrics or "-",
+            Text(row.metrics or "-"),
             style=style,
         )
     leaders = [r.name for r in snapshot.rows if r.leader]

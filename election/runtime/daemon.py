@@ -115,10 +115,16 @@ def run_daemon(settings: Settings) -> int:
     )
     timers = ThreadTimerService()
     metrics = Metrics()
-    client = make_client(settings.zk_servers, settings.session_timeout)
+    client = make_client(
+        settings.zk_servers, settings.session_timeout, auth=settings.zk_auth, tls=settings.zk_tls
+    )
     loop: Loop
     zookeeper = ZooKeeperAdapter(
-        client, lambda e: loop.put(e), timers, deadline=settings.session_timeout
+        client,
+        lambda e: loop.put(e),
+        timers,
+        deadline=settings.session_timeout,
+        auth=settings.zk_auth,
     )
     files = FileDir(
         settings.file_dir,
@@ -127,6 +133,7 @@ def run_daemon(settings: Settings) -> int:
         # A slow disk must not hold the leadership hostage for long.
         deadline=max(1.0, min(settings.leader_timeout, 10.0)),
         may_write=lambda: zookeeper.connected,
+        mode=settings.file_mode,
     )
     jobs = ChildSupervisor(
         lambda e: loop.put(e),
@@ -161,12 +168,14 @@ def run_daemon(settings: Settings) -> int:
         log.info("metrics on http://%s:%d/metrics (and /healthz, /readyz)", host, server.port)
     restore_signals = signals.install(loop.put)
     log.info(
-        "replica %s starting: zk=%s path=%s file-dir=%s journal=%s",
+        "replica %s starting: zk=%s path=%s file-dir=%s journal=%s auth=%s tls=%s",
         settings.replica_id,
         ",".join(settings.zk_servers),
         settings.election_path,
         settings.file_dir,
         settings.journal,
+        "none" if settings.zk_auth is None else settings.zk_auth.redacted,  # never the secret
+        "on" if settings.zk_tls is not None else "off",
     )
     loop.put(Started())
     if live_view is not None:

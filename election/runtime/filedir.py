@@ -3,7 +3,9 @@
 File work runs on one worker thread so a slow disk never stalls the loop; a request
 that outlives its deadline is answered "unknown". Every path is opened relative to a
 descriptor of file-dir with O_NOFOLLOW, so a symlink placed in file-dir is never
-followed, and only names of our exact pattern are ever removed.
+followed, and only names of our exact pattern are ever removed: leader files when
+pruning, and at each check our own temporary files (regular, ours, older than
+`STALE_TEMP_AGE`) that a crash between write and rename left behind.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ import concurrent.futures
 import datetime as dt
 import errno
 import json
+import logging
 import os
+import re
 import socket
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +34,11 @@ from election.runtime.replies import Put, Reply
 from election.runtime.timers import TimerService
 
 FILE_MODE = 0o644
+# A temp file lives for one write (milliseconds); one this old is a crash's leftover.
+STALE_TEMP_AGE = 60.0
+TEMP_PATTERN = re.compile(re.escape(TEMP_PREFIX) + r"\d+-\d+-\d+")
+
+log = logging.getLogger("election.filedir")
 
 
 class NotConnected(Exception):
@@ -46,8 +56,10 @@ class FileDir:
         deadline: float,
         may_write: Callable[[], bool] = lambda: True,
         wall: Callable[[], float] | None = None,
+        mode: int = FILE_MODE,
     ) -> None:
         self.path = path
+        self.mode = mode
         self._put = put
         self._timers = timers
         self._deadline = deadline
@@ -56,6 +68,7 @@ class FileDir:
         self._worker = concurrent.futures.ThreadPoolExecutor(1, "election-files")
         self.written = 0
         self.pruned = 0
+        self.cleaned = 0  # stale temp files removed
 
     def close(self) -> None:
         self._worker.shutdown(wait=False, cancel_futures=True)
@@ -105,7 +118,40 @@ class FileDir:
             raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(self.path))
         if not os.access(self.path, os.W_OK | os.X_OK):
             raise PermissionError(errno.EACCES, "not writable", str(self.path))
+        removed = self.remove_stale_temps()
+        if removed:
+            log.info("removed %d stale temporary file(s) from %s", removed, self.path)
         return {}
+
+    def remove_stale_temps(self) -> int:
+        """Remove temp files of our exact pattern that are regular files owned by us and
+        older than STALE_TEMP_AGE: never a symlink, another user's file, or a replica's
+        write in progress."""
+        dir_fd = self._open_dir()
+        removed = 0
+        now = self._wall()
+        try:
+            with os.scandir(dir_fd) as entries:
+                candidates = [e.name for e in entries if TEMP_PATTERN.fullmatch(e.name)]
+            for name in candidates:
+                try:
+                    info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                if (
+                    stat.S_ISREG(info.st_mode)
+                    and info.st_uid == os.geteuid()
+                    and now - info.st_mtime > STALE_TEMP_AGE
+                ):
+                    try:
+                        os.unlink(name, dir_fd=dir_fd)
+                        removed += 1
+                    except FileNotFoundError:
+                        pass
+        finally:
+            os.close(dir_fd)
+        self.cleaned += removed
+        return removed
 
     def _open_dir(self) -> int:
         return os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW)
@@ -132,9 +178,11 @@ class FileDir:
                 indent=1,
             ).encode()
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-            fd = os.open(temp, flags, FILE_MODE, dir_fd=dir_fd)
+            # O_EXCL|O_NOFOLLOW: a name planted in file-dir (a symlink to elsewhere) fails
+            # the open instead of redirecting our write.
+            fd = os.open(temp, flags, self.mode, dir_fd=dir_fd)
             try:
-                os.fchmod(fd, FILE_MODE)  # the umask must not loosen or hide the mode
+                os.fchmod(fd, self.mode)  # the umask must not loosen or hide the mode
                 os.write(fd, body)
                 os.fsync(fd)
             finally:
@@ -142,6 +190,13 @@ class FileDir:
             try:
                 if not self._may_write():  # the session dropped meanwhile: do not publish
                     raise NotConnected
+                # Look again at the last moment: the fsync may have been long, or this
+                # process frozen, while a newer term wrote its first file (kazoo still
+                # says "connected" for a moment after a SIGCONT).
+                newer = highest_token(os.listdir(dir_fd))
+                if newer is not None and newer > effect.token:
+                    os.unlink(temp, dir_fd=dir_fd)
+                    return {"newer_token": newer, "reason": f"file-dir holds token {newer}"}
                 os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
             except BaseException:
                 os.unlink(temp, dir_fd=dir_fd)

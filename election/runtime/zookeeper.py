@@ -10,35 +10,111 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import (
     ConnectionLoss,
+    NoAuthError,
     NodeExistsError,
     NoNodeError,
     SessionExpiredError,
 )
-from kazoo.protocol.states import WatchedEvent
+from kazoo.protocol.states import KeeperState, WatchedEvent
+from kazoo.security import (
+    ACL,
+    READ_ACL_UNSAFE,
+    Id,
+    Permissions,
+    make_digest_acl,
+    make_digest_acl_credential,
+)
 
 from election.core import effects as fx
 from election.core import events as ev
 from election.runtime.replies import Put, Reply
 from election.runtime.timers import TimerService
+from election.security import TlsFiles, ZkAuth
 
 log = logging.getLogger("election.zookeeper")
 
+_AUTH_LOG_EVERY = 30.0  # seconds between two "credential refused" error lines
 
-def make_client(servers: tuple[str, ...], session_timeout: float) -> KazooClient:
+
+def node_acl(auth: ZkAuth | None) -> list[ACL] | None:
+    """The ACL of every node we create: ALL for our identity, READ for the world (so
+    `election top` and operators can look). None without a credential: ZooKeeper's open
+    ACL, as before."""
+    if auth is None:
+        return None
+    if auth.scheme == "digest":
+        user, _, password = auth.credential.partition(":")
+        mine = make_digest_acl(user, password, all=True)
+    else:  # ZooKeeper's `auth` id: every identity this session authenticated with
+        mine = ACL(Permissions.ALL, Id("auth", ""))
+    return [mine, *READ_ACL_UNSAFE]
+
+
+def make_client(
+    servers: tuple[str, ...],
+    session_timeout: float,
+    *,
+    auth: ZkAuth | None = None,
+    tls: TlsFiles | None = None,
+) -> KazooClient:
     """A kazoo client that reconnects forever (our Failover decides what to do meanwhile)
-    and never retries a command on its own (our reducer decides)."""
+    and never retries a command on its own (our reducer decides). With `auth` it
+    authenticates on every connection and creates nodes with `node_acl(auth)`; with `tls`
+    it speaks TLS, verifying the server's certificate and host name."""
+    options: dict[str, Any] = {}
+    if auth is not None:
+        options["auth_data"] = [(auth.scheme, auth.credential)]
+        options["default_acl"] = node_acl(auth)
+    if tls is not None:
+        options.update(
+            use_ssl=True,
+            verify_certs=True,
+            check_hostname=True,
+            ca=None if tls.ca is None else str(tls.ca),
+            certfile=None if tls.cert is None else str(tls.cert),
+            keyfile=None if tls.key is None else str(tls.key),
+        )
     return KazooClient(
         hosts=",".join(servers),
         timeout=session_timeout,
         connection_retry={"max_tries": -1, "delay": 0.1, "backoff": 2, "max_delay": 2.0},
         command_retry=None,
+        **options,
     )
+
+
+def create_refusal(acls: list[ACL], auth: ZkAuth | None, path: str) -> str | None:
+    """Why the ACL of `path` will refuse our create, or None when it may not (or when
+    we cannot tell: ids of schemes other than world and digest are the server's call)."""
+    mine = None
+    if auth is not None and auth.scheme == "digest":
+        user, _, password = auth.credential.partition(":")
+        mine = make_digest_acl_credential(user, password)
+        if user == "super":  # ZooKeeper's superDigest user passes every ACL check
+            return None
+    creators = []
+    for acl in acls:
+        if not acl.perms & Permissions.CREATE:
+            continue
+        scheme, ident = acl.id.scheme, acl.id.id
+        if scheme == "world" or (scheme == "digest" and ident == mine):
+            return None
+        if scheme != "digest" or (auth is not None and auth.scheme != "digest"):
+            return None  # ip, x509, sasl, ...: only the server can judge
+        creators.append(f"digest:{ident.split(':', 1)[0]}")
+    granted = ", ".join(sorted(set(creators))) or "no one"
+    if auth is None:
+        ours = "this replica has no credential (give --zk-auth or --zk-auth-file)"
+    else:
+        ours = f"this replica's credential {auth.redacted} is not among them (wrong password?)"
+    return f"NoAuth: {path} lets only {granted} create nodes; {ours}"
 
 
 def _parent(path: str) -> str:
@@ -54,8 +130,12 @@ class ZooKeeperAdapter:
         put: Put,
         timers: TimerService,
         deadline: float,
+        auth: ZkAuth | None = None,
     ) -> None:
         self._client = client
+        self._auth = auth
+        self._auth_failed = False  # ZooKeeper refused our credential: kazoo gave up
+        self._last_auth_log = float("-inf")
         self._put = put
         self._timers = timers
         self._deadline = deadline
@@ -81,7 +161,23 @@ class ZooKeeperAdapter:
             self._put(ev.SessionSuspended())
         elif state == KazooState.LOST:
             self.connected = False
+            if self._client.client_state == KeeperState.AUTH_FAILED:
+                # kazoo stops connecting after this; the next Connect starts it again.
+                self._auth_failed = True
+                self._log_auth_failed()
             self._put(ev.SessionLost())
+
+    def _log_auth_failed(self) -> None:
+        now = time.monotonic()
+        if now - self._last_auth_log < _AUTH_LOG_EVERY:
+            return
+        self._last_auth_log = now
+        scheme = self._auth.redacted if self._auth is not None else "(none)"
+        log.error(
+            "ZooKeeper refused our credential %s (AUTH_FAILED): check --zk-auth; "
+            "waiting in Failover and retrying",
+            scheme,
+        )
 
     def _server(self) -> str:
         try:
@@ -130,8 +226,9 @@ class ZooKeeperAdapter:
             return
         with self._lock:
             self._connect_replies.append(reply)
-        if not self._started:
+        if not self._started or self._auth_failed:
             self._started = True
+            self._auth_failed = False
             try:
                 self._client.start_async()
             except Exception as exc:  # e.g. a host name that does not resolve
@@ -160,8 +257,19 @@ class ZooKeeperAdapter:
             reply.ok()
             return
 
+        def checked(result: Any) -> None:
+            acls = None if result.exception else result.value[0]
+            refusal = None if acls is None else create_refusal(acls, self._auth, parent)
+            if refusal is None:  # allowed, or we cannot tell: the create will say
+                reply.ok()
+            else:
+                log.error("%s", refusal)
+                reply.failed(refusal)
+
         def done(_: Any) -> None:
-            reply.ok()
+            # A parent made by others may refuse us: say so now, clearly, and wait in
+            # Failover, rather than fail every attempt with NoAuth.
+            self._client.get_acls_async(parent).rawlink(checked)
 
         self._call(reply, lambda: self._client.ensure_path_async(parent), done)
 
@@ -182,7 +290,11 @@ class ZooKeeperAdapter:
                 failure = ev.CreateFailure.CONNECTION
             else:
                 failure = ev.CreateFailure.OTHER
-            reply.failed(_describe(exc), failure=failure)
+            reason = _describe(exc)
+            if isinstance(exc, NoAuthError):
+                reason = f"NoAuth: the ACL of {_parent(effect.path)} refuses our create"
+                reason += " (check --zk-auth)"
+            reply.failed(reason, failure=failure)
 
         self._call(
             reply,

@@ -37,6 +37,12 @@ INVALID: dict[str, str] = {
     "exec_grace": "0s",
     "exec_exit": "sometimes",
     "leader_files": "maybe",
+    "zk_auth": "digest",
+    "zk_auth_file": "/nonexistent/election-secret",
+    "zk_tls_ca": "/nonexistent/ca.pem",
+    "zk_tls_cert": "/nonexistent/cert.pem",
+    "zk_tls_key": "/nonexistent/key.pem",
+    "file_mode": "0777",
 }
 
 

@@ -243,6 +243,12 @@ def test_env_var_names_mirror_the_flags() -> None:
         "ELECTION_EXEC_GRACE",
         "ELECTION_EXEC_EXIT",
         "ELECTION_LEADER_FILES",
+        "ELECTION_ZK_AUTH",
+        "ELECTION_ZK_AUTH_FILE",
+        "ELECTION_ZK_TLS_CA",
+        "ELECTION_ZK_TLS_CERT",
+        "ELECTION_ZK_TLS_KEY",
+        "ELECTION_FILE_MODE",
     ]
 
 
@@ -314,6 +320,8 @@ def test_build_settings_takes_every_flag(tmp_path: Path) -> None:
             "exec_grace": "3s",
             "exec_exit": "restart",
             "leader_files": "on",
+            "zk_auth": "digest:election:s3cret",
+            "file_mode": "0640",
         }
     )
     assert settings.as_header_config() == {
@@ -336,6 +344,10 @@ def test_build_settings_takes_every_flag(tmp_path: Path) -> None:
         "exec_exit": "restart",
         "write_files": True,
         "stop_deadline": 8.0,  # the job's grace plus the daemon's own stop
+        "zk_auth": "digest:election:***",  # never the credential
+        "zk_auth_file": None,
+        "zk_tls": None,
+        "file_mode": "0640",
     }
 
 

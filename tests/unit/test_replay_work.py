@@ -6,7 +6,7 @@ from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import Outcome
 from election.core.leaderfiles import leader_file_name
-from election_replay.model import FileWrite, Where
+from election_replay.model import FileWrite, JobRun, Where
 from election_replay.work import WorkLog, check_file_order, job_overlap_notes
 
 
@@ -55,7 +55,7 @@ def test_job_runs_are_collected_with_their_term() -> None:
 
 
 def test_overlapping_job_runs_of_different_terms_are_noted() -> None:
-    runs = []
+    runs: list[JobRun] = []
     for replica, token, start, end in (("a", 5, 1.0, 5.0), ("b", 9, 4.0, 8.0)):
         work = WorkLog(replica)
         ask = fx.StartChild(request=1, token=token, command=("job",))

@@ -308,3 +308,106 @@ def test_written_files_then_pruned_keep_the_newest(adapter: Adapter) -> None:
     adapter.answer(fx.PruneFiles(request=99, keep=2, token=7))
     assert names(adapter.files.path) == [leader_file_name(7, 4), leader_file_name(7, 5)]
     assert (adapter.files.written, adapter.files.pruned) == (5, 3)
+
+
+# --- security: file mode, crash leftovers, planted names ---------------------------------
+
+
+def test_file_mode_is_what_was_asked_even_under_a_loose_umask(tmp_path: Path) -> None:
+    a = Adapter(tmp_path / "files")
+    a.files = FileDir(
+        tmp_path / "files", a.events.put, a.timers, 5.0, wall=lambda: WALL, mode=0o640
+    )
+    a.files.check()
+    old = os.umask(0)
+    try:
+        assert isinstance(a.write(token=5, seq=1), ev.FileWritten)
+        assert a.write(token=5, seq=2) == ev.FileWritten(
+            request=2, outcome=Outcome.OK, name=leader_file_name(5, 2)
+        )
+    finally:
+        os.umask(old)
+        a.files.close()
+    assert stat.S_IMODE((tmp_path / "files" / leader_file_name(5, 1)).stat().st_mode) == 0o640
+
+
+def _aged(path: Path, seconds: float) -> Path:
+    os.utime(path, (WALL - seconds, WALL - seconds), follow_symlinks=False)
+    return path
+
+
+def test_check_removes_only_our_stale_regular_temp_files(adapter: Adapter, tmp_path: Path) -> None:
+    files = adapter.files.path
+    stale = files / f"{TEMP_PREFIX}7-3-4242"
+    stale.write_text("half a file")
+    _aged(stale, 120)
+    fresh = files / f"{TEMP_PREFIX}7-4-4243"
+    fresh.write_text("another replica is writing")
+    _aged(fresh, 5)
+    lookalike = files / f"{TEMP_PREFIX}notes"  # not our exact pattern
+    lookalike.write_text("x")
+    _aged(lookalike, 600)
+    outside = tmp_path / "precious"
+    outside.write_text("keep me")
+    link = files / f"{TEMP_PREFIX}9-9-9"  # a stale-looking symlink is never removed
+    link.symlink_to(outside)
+    _aged(link, 600)
+    old_dir = files / f"{TEMP_PREFIX}1-1-1"
+    old_dir.mkdir()
+    _aged(old_dir, 600)
+
+    assert adapter.answer(fx.CheckFileDir(request=9)) == ev.FileDirChecked(
+        request=9, outcome=Outcome.OK
+    )
+    assert not stale.exists()
+    assert fresh.exists() and lookalike.exists() and old_dir.is_dir()
+    assert link.is_symlink() and outside.read_text() == "keep me"
+    assert adapter.files.cleaned == 1
+
+
+def test_check_leaves_stale_temp_files_of_another_user(
+    adapter: Adapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stale = adapter.files.path / f"{TEMP_PREFIX}7-3-4242"
+    stale.write_text("not ours")
+    _aged(stale, 120)
+    monkeypatch.setattr(os, "geteuid", lambda: os.stat(stale).st_uid + 1)
+    assert adapter.files.remove_stale_temps() == 0
+    assert stale.exists()
+
+
+def test_a_planted_symlink_at_the_temp_name_does_not_redirect_the_write(
+    adapter: Adapter, tmp_path: Path
+) -> None:
+    target = tmp_path / "victim"
+    target.write_text("untouched")
+    planted = adapter.files.path / f"{TEMP_PREFIX}11-1-{os.getpid()}"
+    planted.symlink_to(target)
+    dangling = adapter.files.path / f"{TEMP_PREFIX}11-2-{os.getpid()}"
+    dangling.symlink_to(tmp_path / "would-be-created")
+
+    first = adapter.write(token=11, seq=1)
+    second = adapter.write(token=11, seq=2)
+
+    assert isinstance(first, ev.FileWritten) and isinstance(second, ev.FileWritten)
+    assert first.outcome is Outcome.FAILED and "EEXIST" in first.reason
+    assert second.outcome is Outcome.FAILED
+    assert target.read_text() == "untouched"
+    assert not (tmp_path / "would-be-created").exists()
+    assert planted.is_symlink() and dangling.is_symlink()
+    assert leader_file_name(11, 1) not in names(adapter.files.path)
+
+
+def test_a_planted_symlink_at_the_leader_file_name_is_replaced_not_followed(
+    adapter: Adapter, tmp_path: Path
+) -> None:
+    target = tmp_path / "victim"
+    target.write_text("untouched")
+    (adapter.files.path / leader_file_name(12, 1)).symlink_to(target)
+    assert adapter.write(token=12, seq=1) == ev.FileWritten(
+        request=1, outcome=Outcome.OK, name=leader_file_name(12, 1)
+    )
+    published = adapter.files.path / leader_file_name(12, 1)
+    assert not published.is_symlink()
+    assert json.loads(published.read_text())["token"] == 12
+    assert target.read_text() == "untouched"
