@@ -1,0 +1,262 @@
+"""Fault-injection harness shared by tests/faults, tools/chaos and tools/bench/faults.py.
+
+- `Links`: one `TcpProxy` per ZooKeeper server for one replica, so that replica alone can
+  be partitioned (`blackhole`) and healed; its connect string lists its proxies.
+- `Cluster`: replicas (tests/e2e/replicas.py) on one election path and file-dir, a
+  `FileDirRecorder`, and the checks of tests/faults/invariants.py.
+- Mount helpers for disk faults (a read-only bind mount, a small tmpfs), with a probe
+  telling whether this machine lets us mount at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from tests.e2e.replicas import Record, Replica, ReplicaSet, wait_until
+from tests.faults.invariants import FileDirRecorder, Verdict, check
+from tests.proxy import TcpProxy
+
+# Timing of the fault suite: tickTime 200 ms (tests/zk.py), short sessions and cadences.
+SESSION_TIMEOUT = 2.0
+LEADER_TIMEOUT = 0.2
+ATTEMPTER_TIMEOUT = 1.0
+# "exactly one leader again within session timeout + attempter timeout after the fault
+# ends", plus room for a loaded 2-core machine (back-off, interpreter scheduling).
+SLACK = 8.0
+RECOVERY_BOUND = SESSION_TIMEOUT + ATTEMPTER_TIMEOUT + SLACK
+START_BOUND = 25.0
+
+
+class Links:
+    """A replica's own way to ZooKeeper: one proxy per server."""
+
+    def __init__(self, servers: Sequence[str]) -> None:
+        self.proxies = []
+        for server in servers:
+            host, port = server.rsplit(":", 1)
+            self.proxies.append(TcpProxy(host, int(port)))
+
+    @property
+    def connect_string(self) -> str:
+        return ",".join(p.connect_string for p in self.proxies)
+
+    @property
+    def blackholed(self) -> bool:
+        return any(p.blackholed for p in self.proxies)
+
+    def blackhole(self) -> None:
+        for p in self.proxies:
+            p.blackhole()
+
+    def heal(self) -> None:
+        for p in self.proxies:
+            p.heal()
+
+    def close(self) -> None:
+        for p in self.proxies:
+            p.close()
+
+
+def _flags(**flags: str) -> dict[str, str]:
+    base = {
+        "session_timeout": f"{SESSION_TIMEOUT:g}s",
+        "leader_timeout": f"{LEADER_TIMEOUT:g}s",
+        "attempter_timeout": f"{ATTEMPTER_TIMEOUT:g}s",
+        "storage_capacity": "10",
+    }
+    base.update(flags)
+    return base
+
+
+class Cluster:
+    """Replicas sharing an election path and file-dir, optionally each behind `Links`."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        zk_servers: str,
+        *,
+        proxied: bool = False,
+        election_path: str | None = None,
+        **flags: str,
+    ) -> None:
+        self.workdir = Path(workdir)
+        self.zk_servers = zk_servers
+        self.proxied = proxied
+        path = election_path or f"/faults/{uuid.uuid4().hex}/leader"
+        self.replicas = ReplicaSet(self.workdir, zk_servers, path, **_flags(**flags))
+        self.file_dir = self.replicas.file_dir
+        self.links: dict[str, Links] = {}
+        self.recorder = FileDirRecorder(self.file_dir).start()
+
+    def add(self, replica_id: str | None = None, **overrides: str) -> Replica:
+        replica_id = replica_id or f"r{len(self.replicas.replicas)}"
+        if self.proxied:
+            links = Links(self.zk_servers.split(","))
+            self.links[replica_id] = links
+            overrides.setdefault("zk_servers", links.connect_string)
+        return self.replicas.add(replica_id, **overrides)
+
+    def start(self, n: int, **overrides: str) -> list[Replica]:
+        return [self.add(**overrides).start() for _ in range(n)]
+
+    def __iter__(self) -> Iterator[Replica]:
+        return iter(self.replicas.replicas)
+
+    def by_id(self, replica_id: str) -> Replica:
+        return next(r for r in self if r.id == replica_id)
+
+    @property
+    def journals(self) -> list[Path]:
+        return [r.journal for r in self]
+
+    # --- waiting
+    def wait_for_leader(
+        self, timeout: float, exclude: Sequence[Replica] = (), settle: float = 0.0
+    ) -> Replica:
+        return self.replicas.wait_for_leader(timeout, exclude=exclude, settle=settle)
+
+    def wait_one_leader_writing(self, timeout: float, after_wall: float) -> tuple[Replica, float]:
+        """Exactly one running replica in Leader that has written a file after
+        `after_wall`; returns it and the wall time of that write."""
+
+        def one() -> tuple[Replica, float] | None:
+            leaders = self.replicas.leaders()
+            if len(leaders) != 1:
+                return None
+            w = first_write(leaders[0], after_wall)
+            return (leaders[0], w["wall"]) if w is not None else None
+
+        return wait_until(one, timeout, self.replicas.describe, interval=0.05)
+
+    # --- the end
+    def verdict(self, *, replay: bool = True) -> Verdict:
+        self.recorder.sample()
+        return check(self.journals, self.recorder, replay=replay)
+
+    def assert_safe(self) -> Verdict:
+        verdict = self.verdict()
+        assert verdict.ok, verdict.explain() + "\n" + self.replicas.describe()
+        # Not a vacuous pass: files were written, seen on disk, and replayed.
+        assert verdict.writes and self.recorder.seen, "no leader file was ever written"
+        assert verdict.replay.get("events", 0) > 0
+        return verdict
+
+    def close(self) -> None:
+        for r in self:
+            if r.running:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(r.pid or -1, 18)  # SIGCONT: a stopped replica cannot stop
+        for links in self.links.values():
+            links.heal()
+        self.replicas.close()
+        self.recorder.stop()
+        for links in self.links.values():
+            links.close()
+
+
+# --------------------------------------------------------------- journal helpers
+
+
+def writes_of(replica: Replica, after_wall: float = float("-inf")) -> list[Record]:
+    """The replica's successful FileWritten records at or after `after_wall`."""
+    return [
+        r
+        for r in replica.records()
+        if r["wall"] >= after_wall
+        and r["event"]["type"] == "FileWritten"
+        and r["event"]["outcome"] == "ok"
+    ]
+
+
+def first_write(replica: Replica, after_wall: float = float("-inf")) -> Record | None:
+    found = writes_of(replica, after_wall)
+    return found[0] if found else None
+
+
+def last_write(replica: Replica) -> Record | None:
+    found = writes_of(replica)
+    return found[-1] if found else None
+
+
+def first_record(
+    replica: Replica, event_type: str, after_wall: float = float("-inf"), **fields: object
+) -> Record | None:
+    return replica.find(
+        lambda r: (
+            r["event"]["type"] == event_type
+            and all(r["event"].get(k) == v for k, v in fields.items())
+        ),
+        after_wall,
+    )
+
+
+# ------------------------------------------------------------------------- mounts
+
+
+def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(cmd), capture_output=True, text=True, timeout=30)
+
+
+def can_mount(scratch: Path) -> bool:
+    """True when this process may mount (root with CAP_SYS_ADMIN, no seccomp in the way)."""
+    probe = scratch / ".mount-probe"
+    probe.mkdir(parents=True, exist_ok=True)
+    ok = _run("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(probe)).returncode == 0
+    if ok:
+        _run("umount", "-l", str(probe))
+    with contextlib.suppress(OSError):
+        probe.rmdir()
+    return ok
+
+
+def mount_or_fail(*args: str) -> None:
+    proc = _run("mount", *args)
+    if proc.returncode != 0:
+        raise RuntimeError(f"mount {' '.join(args)} failed: {proc.stderr.strip()}")
+
+
+def bind(src: Path, dst: Path) -> None:
+    dst.mkdir(parents=True, exist_ok=True)
+    mount_or_fail("--bind", str(src), str(dst))
+
+
+def remount(dst: Path, *, read_only: bool) -> None:
+    mount_or_fail("-o", f"remount,{'ro' if read_only else 'rw'},bind", str(dst))
+
+
+def tmpfs(dst: Path, size: str) -> None:
+    dst.mkdir(parents=True, exist_ok=True)
+    mount_or_fail("-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(dst))
+
+
+def mounts_under(root: Path) -> str:
+    """The mount table's lines below `root` (for a failure message)."""
+    with open("/proc/self/mountinfo") as f:
+        return "".join(line for line in f if str(root) in line) or f"no mounts under {root}"
+
+
+def umount(dst: Path) -> None:
+    """Unmount (lazily, so a file a replica still holds open does not block it)."""
+    _run("umount", "-l", str(dst))
+
+
+def fill(directory: Path, name: str = "filler") -> Path:
+    """Write zeros into `directory/name` until the filesystem is full (ENOSPC)."""
+    path = directory / name
+    with open(path, "wb", buffering=0) as f:
+        for size in (65536, 4096, 512, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    f.write(b"\0" * size)
+    return path
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,220 @@
+"""Disk faults while leading: file-dir deleted, read-only, full; the journal unwritable.
+
+A leader that cannot do the work fails over with the cause, releases the node so another
+replica can try, and repairs with back-off. Read-only and full use real mounts (a
+read-only bind mount, a small tmpfs) when this machine lets us mount (root with
+CAP_SYS_ADMIN); otherwise they fall back to the file adapter with the failing call
+faked. The journal fault needs no privilege: `prlimit(RLIMIT_FSIZE)` on the running
+replica makes its next append fail with EFBIG.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import resource
+import shutil
+from pathlib import Path
+
+import pytest
+
+from election.core import effects as fx
+from election.core import events as ev
+from election.core.events import Outcome
+from election.runtime.filedir import FileDir
+from election.runtime.timers import ThreadTimerService
+from tests.e2e.replicas import Record, Replica, wait_until
+from tests.faults.conftest import MakeCluster
+from tests.faults.harness import (
+    RECOVERY_BOUND,
+    SESSION_TIMEOUT,
+    SLACK,
+    START_BOUND,
+    Cluster,
+    bind,
+    can_mount,
+    fill,
+    first_record,
+    mounts_under,
+    now,
+    remount,
+    tmpfs,
+    umount,
+    writes_of,
+)
+from tests.zk import ZooKeeperServer
+
+pytestmark = [pytest.mark.e2e, pytest.mark.zk]
+
+
+def _writing_leader(c: Cluster) -> Replica:
+    leader = c.wait_for_leader(START_BOUND, settle=0.3)
+    wait_until(lambda: len(writes_of(leader)) >= 2, 10.0, c.replicas.describe)
+    return leader
+
+
+def _failed_over(replica: Replica, after: float, reason: str) -> Record:
+    """The replica's step-down from Leader after `after`, caused by a failed write; its
+    node is released right away."""
+    down = replica.wait_for(
+        lambda r: r.get("previous") == "Leader", SESSION_TIMEOUT + SLACK, "step-down", after
+    )
+    assert down["state"] == "Failover", down
+    assert down["cause"].startswith("leader file write failed") and reason in down["cause"], down
+    assert any(e["type"] == "ReleaseNode" for e in down["effects"]), down
+    return down
+
+
+def _unit_level_write_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int) -> None:
+    """Without mount rights: the file adapter turns the failing call into a failed
+    FileWritten carrying the errno name (the reducer's answer to it is a core test)."""
+    events: list[ev.Event] = []
+    timers = ThreadTimerService()
+    files = FileDir(tmp_path / "files", events.append, timers, deadline=5.0)
+    files.check()
+    real_open = os.open
+
+    def failing_open(path: object, flags: int, *args: object, **kwargs: object) -> int:
+        if flags & os.O_CREAT:
+            raise OSError(code, os.strerror(code))
+        return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", failing_open)
+    try:
+        files.run(fx.WriteLeaderFile(request=1, token=7, seq=1, replica="r0"))
+        wait_until(lambda: events, 5.0, "no answer")
+    finally:
+        files.close()
+        timers.close()
+    (answer,) = events
+    assert isinstance(answer, ev.FileWritten)
+    assert answer.outcome is Outcome.FAILED
+    assert errno.errorcode[code] in answer.reason
+
+
+def test_file_dir_deleted_while_leading_is_recreated(
+    zk_server: ZooKeeperServer, cluster: MakeCluster
+) -> None:
+    c = cluster(zk_server.connect_string)
+    c.start(2)
+    leader = _writing_leader(c)
+
+    deleted = now()
+    shutil.rmtree(c.file_dir)
+    _failed_over(leader, deleted, "ENOENT")
+    released = first_record(leader, "NodeReleased", deleted)
+    assert released is None or released["event"]["outcome"] == "ok"
+
+    c.wait_one_leader_writing(RECOVERY_BOUND, deleted)
+    assert c.file_dir.is_dir()
+    c.assert_safe()
+
+
+def test_read_only_file_dir_hands_leadership_to_a_replica_that_can_write(
+    zk_server: ZooKeeperServer,
+    cluster: MakeCluster,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if not can_mount(tmp_path):
+        _unit_level_write_fails(tmp_path, monkeypatch, errno.EROFS)
+        return
+    c = cluster(zk_server.connect_string)
+    c.file_dir.mkdir(parents=True)
+    # Each replica sees file-dir through its own bind mount, so one view alone can turn
+    # read-only: this replica cannot write, the other can.
+    views = {rid: c.workdir / f"view-{rid}" for rid in ("r0", "r1")}
+    try:
+        for rid, view in views.items():
+            bind(c.file_dir, view)
+            c.add(rid, file_dir=str(view)).start()
+        leader = _writing_leader(c)
+        other = next(r for r in c if r is not leader)
+
+        broken = now()
+        remount(views[leader.id], read_only=True)
+        _failed_over(leader, broken, "EROFS")
+        try:
+            new, _ = c.wait_one_leader_writing(RECOVERY_BOUND, broken)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{mounts_under(c.workdir)}") from None
+        assert new is other
+        # The broken one keeps repairing with back-off: Init's check fails, Failover again.
+        wait_until(lambda: len(leader.entered("Failover", broken)) >= 2, RECOVERY_BOUND, "no retry")
+        assert not leader.entered("Leader", broken + 0.5) or writes_of(leader, broken) == []
+
+        fixed = now()
+        remount(views[leader.id], read_only=False)
+        assert os.access(views[leader.id], os.W_OK), mounts_under(c.workdir)
+        try:
+            leader.wait_for_state("Attempter", RECOVERY_BOUND, fixed)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{mounts_under(c.workdir)}") from None
+        assert c.replicas.leaders() == [other]
+        c.assert_safe()
+    finally:
+        c.close()
+        for view in views.values():
+            umount(view)
+
+
+def test_full_file_dir_fails_over_and_recovers_when_space_returns(
+    zk_server: ZooKeeperServer,
+    cluster: MakeCluster,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if not can_mount(tmp_path):
+        _unit_level_write_fails(tmp_path, monkeypatch, errno.ENOSPC)
+        return
+    # Capacity 100: no prune frees a page for the next file while the test runs.
+    c = cluster(zk_server.connect_string, storage_capacity="100")
+    tmpfs(c.file_dir, "256k")
+    try:
+        c.start(2)
+        leader = _writing_leader(c)
+
+        full = now()
+        filler = fill(c.file_dir)
+        _failed_over(leader, full, "ENOSPC")
+        # Nobody can write now; the replicas keep trying with back-off.
+        wait_until(
+            lambda: sum(len(r.entered("Failover", full)) for r in c) >= 3,
+            RECOVERY_BOUND,
+            c.replicas.describe,
+        )
+        assert not any(writes_of(r, full + 0.5) for r in c)
+
+        filler.unlink()
+        freed = now()
+        c.wait_one_leader_writing(RECOVERY_BOUND, freed)
+        c.wait_for_leader(RECOVERY_BOUND, settle=0.5)
+        c.assert_safe()
+    finally:
+        c.close()
+        umount(c.file_dir)
+
+
+def test_journal_write_failure_exits_3_and_closes_the_session(
+    zk_server: ZooKeeperServer, cluster: MakeCluster
+) -> None:
+    # Attempter timeout 30 s: only the closed session (the node deleted at once) can make
+    # the successor quick.
+    c = cluster(zk_server.connect_string, attempter_timeout="30s")
+    c.start(2)
+    leader = _writing_leader(c)
+    assert leader.pid is not None
+
+    size = leader.journal.stat().st_size
+    resource.prlimit(leader.pid, resource.RLIMIT_FSIZE, (size + 64, size + 64))
+    limited = now()
+    assert leader.wait(SESSION_TIMEOUT + SLACK) == 3, leader.log_tail()
+    exited = now()
+
+    new, _ = c.wait_one_leader_writing(RECOVERY_BOUND, limited)
+    entered = new.entered("Leader", limited)[0]
+    # Well before its session could have expired (it was closed, not abandoned).
+    assert entered["wall"] - exited < SESSION_TIMEOUT, entered["wall"] - exited
+    deleted = first_record(new, "NodeWatchFired", limited, kind="DELETED")
+    assert deleted is not None and deleted["wall"] <= entered["wall"]
+    c.assert_safe()

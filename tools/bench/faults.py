@@ -1,0 +1,176 @@
+"""Fault benchmark: how early does a cut-off leader stop, how late does its successor
+start, and how long is the work left undone for each kind of fault?
+
+Runs a 3-node ZooKeeper ensemble (tests/zk.py, tickTime 200 ms) and N `election run`
+replicas, each behind its own proxies (tests/faults/harness.py), with the fault suite's
+timing (session 2 s, leader 0.2 s, attempter 1 s). Then:
+
+* partition (``--runs`` times): blackhole the leader's proxies until its successor has
+  written, then heal. From the journals' wall times:
+    - ``partition_to_last_write``: partition start -> the old leader's last file (its
+      FileWritten record); <= 0 when the last file came before the cut
+    - ``partition_to_step_down``: partition start -> its record leaving Leader (SUSPENDED)
+    - ``expiry_to_first_write``: its session's expiry, seen as the successor's
+      NodeWatchFired DELETED record (or, if the attempt timer won, its entry in Leader)
+      -> the successor's first file
+    - ``margin``: the old leader's last file -> the successor's first file
+    - ``step_down_to_expiry``: the old leader's step-down -> the expiry (the safety
+      margin of SUSPENDED before the server gives the node away)
+* every fault kind of the chaos soak (tools/chaos), aimed at the leader, ``--runs``
+  times each: the longest pause between consecutive leader files (any replica) from the
+  fault's start until one leader writes again after the fault ended.
+
+    .venv/bin/python -m tools.bench.faults             # 5 runs each, a table
+    .venv/bin/python -m tools.bench.faults --runs 10 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.e2e.replicas import wait_until  # noqa: E402
+from tests.faults.harness import (  # noqa: E402
+    RECOVERY_BOUND,
+    SESSION_TIMEOUT,
+    START_BOUND,
+    Cluster,
+    first_record,
+    writes_of,
+)
+from tests.faults.injector import KINDS, Soak  # noqa: E402
+from tests.faults.invariants import journal_writes, leaderless_gaps  # noqa: E402
+from tests.zk import ZooKeeperEnsemble  # noqa: E402
+
+
+def partition_run(c: Cluster) -> dict[str, float]:
+    old, _ = c.wait_one_leader_writing(RECOVERY_BOUND, time.time())
+    time.sleep(0.5)
+    cut = time.time()
+    c.links[old.id].blackhole()
+    try:
+
+        def successor_write() -> tuple[Any, dict[str, Any]] | None:
+            for r in c:
+                if r is old:
+                    continue
+                for entered in r.entered("Leader", cut):
+                    w = [x for x in writes_of(r, entered["wall"])]
+                    if w:
+                        return r, entered
+            return None
+
+        new, entered = wait_until(successor_write, SESSION_TIMEOUT + 15, c.replicas.describe)
+    finally:
+        c.links[old.id].heal()
+    old_last = writes_of(old)
+    old_last_before = [w for w in old_last if w["wall"] < entered["wall"]][-1]
+    down = old.find(lambda r: r.get("previous") == "Leader", cut)
+    assert down is not None
+    deleted = first_record(new, "NodeWatchFired", cut, kind="DELETED")
+    expiry = deleted["wall"] if deleted is not None else entered["wall"]
+    first = writes_of(new, entered["wall"])[0]
+    result = {
+        "partition_to_last_write": old_last_before["wall"] - cut,
+        "partition_to_step_down": down["wall"] - cut,
+        "step_down_to_expiry": expiry - down["wall"],
+        "expiry_to_first_write": first["wall"] - expiry,
+        "margin": first["wall"] - old_last_before["wall"],
+    }
+    c.wait_one_leader_writing(RECOVERY_BOUND, time.time())
+    return result
+
+
+def gap_run(soak: Soak, kind: str) -> float:
+    soak.cluster.wait_one_leader_writing(RECOVERY_BOUND, time.time())
+    time.sleep(0.5)
+    fault = soak.inject(kind)
+    end = (fault.recovered or fault.end) + 0.3
+    writes = [w for w in journal_writes(soak.cluster.journals) if fault.start - 1 <= w.done <= end]
+    gaps = leaderless_gaps(writes)
+    return gaps[0][1] if gaps else float("nan")
+
+
+def stats(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "n": len(ordered),
+        "median": statistics.median(ordered),
+        "min": ordered[0],
+        "max": ordered[-1],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tools.bench.faults")
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--replicas", type=int, default=3)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--kinds", default=",".join(KINDS))
+    p.add_argument("--workdir", type=Path)
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="election-bench-faults-"))
+
+    def log(line: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} {line}", file=sys.stderr, flush=True)
+
+    ensemble = ZooKeeperEnsemble(workdir / "ensemble", 3)
+    ensemble.start()
+    cluster = Cluster(workdir / "cluster", ensemble.connect_string, proxied=True)
+    soak = Soak(cluster, ensemble, random.Random(args.seed), log, leader_bias=1.0)
+    started = time.time()
+    partitions: list[dict[str, float]] = []
+    gaps: dict[str, list[float]] = {}
+    try:
+        cluster.start(args.replicas)
+        cluster.wait_one_leader_writing(START_BOUND, 0.0)
+        for i in range(args.runs):
+            partitions.append(partition_run(cluster))
+            log(
+                f"partition {i + 1}: "
+                + json.dumps({k: round(v, 3) for k, v in partitions[-1].items()})
+            )
+        for kind in [k for k in args.kinds.split(",") if k]:
+            gaps[kind] = [gap_run(soak, kind) for _ in range(args.runs)]
+    finally:
+        cluster.close()
+        ensemble.close()
+    verdict = cluster.verdict()
+    result = {
+        "runs": args.runs,
+        "seconds": time.time() - started,
+        "partition": {k: stats([r[k] for r in partitions]) for k in partitions[0]},
+        "leaderless_gap": {k: stats(v) for k, v in gaps.items()},
+        "violations": verdict.violations + soak.problems,
+    }
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        print(f"partition of the leader, seconds, n = {args.runs}")
+        print("| measure | median | min | max |\n|---|---|---|---|")
+        for k, s in result["partition"].items():
+            print(f"| `{k}` | {s['median']:.3f} | {s['min']:.3f} | {s['max']:.3f} |")
+        print("\nlongest leaderless gap per fault kind (aimed at the leader), seconds")
+        print("| fault | n | median | min | max |\n|---|---|---|---|---|")
+        for k, s in result["leaderless_gap"].items():
+            print(f"| {k} | {s['n']} | {s['median']:.2f} | {s['min']:.2f} | {s['max']:.2f} |")
+        print(f"\nviolations = {len(result['violations'])}")
+        for v in result["violations"]:
+            print(f"  {v}")
+    return 1 if result["violations"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""The chaos soak: N replicas, a 3-node ensemble, a seeded random schedule of faults.
+
+Each replica reaches ZooKeeper through its own proxies (replica -> TcpProxy per server ->
+ensemble), so it can be partitioned alone. Faults are drawn from shuffled decks of all
+kinds (so every kind comes round), one at a time: inject, hold, end it, then wait for
+exactly one leader writing again (bound: session + attempter timeout + slack). At the
+end every replica is stopped and the invariants of tests/faults/invariants.py run over
+the files seen and all journals (with `election-replay --json`).
+
+    python -m tools.chaos --duration 600 --seed 7 --workdir /tmp/chaos
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import os
+import random
+import signal
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # run from elsewhere: make `tests` and `election` importable
+    sys.path.insert(0, str(ROOT))
+
+from tests.faults.harness import (  # noqa: E402
+    ATTEMPTER_TIMEOUT,
+    RECOVERY_BOUND,
+    SESSION_TIMEOUT,
+    START_BOUND,
+    Cluster,
+)
+from tests.faults.injector import KINDS, Fault, Soak  # noqa: E402
+from tests.faults.invariants import journal_writes, leader_terms, leaderless_gaps  # noqa: E402
+from tests.zk import ZooKeeperEnsemble  # noqa: E402
+
+
+def _deck(rng: random.Random, kinds: tuple[str, ...]) -> list[str]:
+    deck = list(kinds)
+    rng.shuffle(deck)
+    return deck
+
+
+def gaps_by_kind(gaps: list[tuple[float, float]], faults: list[Fault]) -> dict[str, float]:
+    """The longest gap per fault kind: each gap goes to the latest fault that began before
+    it (0.5 s of tolerance) if that fault had not yet recovered, else to "(none)"."""
+    per_kind: dict[str, float] = defaultdict(float)
+    for start, length in gaps:
+        began = [f for f in faults if f.start - 0.5 <= start]
+        f = max(began, key=lambda f: f.start) if began else None
+        kind = "(none)"
+        if f is not None and start <= (f.recovered or f.end) + 0.5:
+            kind = f.kind
+        per_kind[kind] = max(per_kind[kind], length)
+    return dict(sorted(per_kind.items()))
+
+
+def summarise(soak: Soak, verdict_violations: list[str], notes: list[str]) -> dict[str, Any]:
+    c = soak.cluster
+    writes = journal_writes(c.journals)
+    gaps = leaderless_gaps(writes)
+    per_kind = gaps_by_kind(gaps, soak.faults)
+    terms = leader_terms(c.journals)
+    handovers = sum(1 for a, b in itertools.pairwise(terms) if a[0] != b[0])
+    recoveries = [f.recovered - f.end for f in soak.faults if f.recovered is not None]
+    return {
+        "faults": dict(Counter(f.kind for f in soak.faults)),
+        "faults_total": len(soak.faults),
+        "handovers": handovers,
+        "terms": len(terms),
+        "files_written": len(writes),
+        "longest_leaderless_gap": gaps[0][1] if gaps else None,
+        "longest_leaderless_gap_by_kind": per_kind,
+        "longest_recovery_after_fault_end": max(recoveries) if recoveries else None,
+        "violations": verdict_violations + soak.problems,
+        "notes": notes,
+        "log": [f.as_json() for f in soak.faults],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tools.chaos", description=__doc__.split("\n")[0])
+    p.add_argument("--duration", type=float, default=60.0, help="seconds of faults (default 60)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--replicas", type=int, default=3)
+    p.add_argument("--kinds", default=",".join(KINDS), help="comma-separated fault kinds")
+    p.add_argument("--workdir", type=Path, help="keep ZooKeeper, journals and logs here")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    args = p.parse_args(argv)
+    kinds = tuple(k for k in args.kinds.split(",") if k)
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        p.error(f"unknown fault kinds: {sorted(unknown)}; known: {', '.join(KINDS)}")
+
+    def log(line: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} {line}", file=sys.stderr, flush=True)
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="election-chaos-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(args.seed)
+    log(f"seed {args.seed}, {args.replicas} replicas, {args.duration:g}s, workdir {workdir}")
+    ensemble = ZooKeeperEnsemble(workdir / "ensemble", 3)
+    ensemble.start()
+    cluster = Cluster(workdir / "cluster", ensemble.connect_string, proxied=True)
+    soak = Soak(cluster, ensemble, rng, log)
+    try:
+        cluster.start(args.replicas)
+        cluster.wait_one_leader_writing(START_BOUND, 0.0)
+        log("first leader writing; faults begin")
+        deadline = time.monotonic() + args.duration
+        deck: list[str] = []
+        while time.monotonic() < deadline:
+            if not deck:
+                deck = _deck(rng, kinds)
+            soak.inject(deck.pop())
+            time.sleep(rng.uniform(0.3, 1.5))
+    finally:
+        for r in cluster:
+            if r.running and r.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(r.pid, signal.SIGCONT)
+        for links in cluster.links.values():
+            links.heal()
+        with contextlib.suppress(Exception):
+            cluster.wait_for_leader(RECOVERY_BOUND, settle=0.5)
+        cluster.close()
+        ensemble.close()
+    verdict = cluster.verdict()
+    summary = summarise(soak, verdict.violations, verdict.notes)
+    summary.update(
+        seed=args.seed,
+        duration=args.duration,
+        replicas=args.replicas,
+        session_timeout=SESSION_TIMEOUT,
+        attempter_timeout=ATTEMPTER_TIMEOUT,
+        workdir=str(workdir),
+        replay_events=verdict.replay.get("events"),
+        replay_divergences=len(verdict.replay.get("divergences", [])),
+    )
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        print_summary(summary)
+    return 1 if summary["violations"] else 0
+
+
+def print_summary(s: dict[str, Any]) -> None:
+    gap = s["longest_leaderless_gap"]
+    print(f"chaos soak: seed {s['seed']}, {s['replicas']} replicas, {s['duration']:g}s")
+    print(f"faults injected: {s['faults_total']}")
+    for kind, n in sorted(s["faults"].items()):
+        longest = s["longest_leaderless_gap_by_kind"].get(kind)
+        shown = "-" if longest is None else f"{longest:.2f}s"
+        print(f"  {kind:16} {n:4}   longest leaderless gap {shown}")
+    print(f"hand-overs: {s['handovers']} ({s['terms']} leadership terms)")
+    print(f"files written: {s['files_written']}")
+    print("longest leaderless gap: " + ("-" if gap is None else f"{gap:.2f}s"))
+    print(f"journal records replayed: {s['replay_events']}, divergences {s['replay_divergences']}")
+    print(f"violations = {len(s['violations'])}")
+    for v in s["violations"]:
+        print(f"  {v}")
