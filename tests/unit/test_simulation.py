@@ -21,6 +21,7 @@ from election.core import effects as fx
 from election.core import events as ev
 from election.core.record import Record
 from election.core.state import StateName
+from election_replay.replay import analyse
 from election_sim import Fault, SimConfig, Simulation, simulate
 from election_sim.check import check
 from election_sim.replica import Replica
@@ -157,7 +158,11 @@ def test_a_paused_leader_whose_timer_fires_first_writes_nothing_after_the_new_te
     assert not [e for e in asked if e["type"] == "WriteLeaderFile"]
     verdict = check(result)
     assert verdict.ok, verdict.problems
-    assert verdict.excused  # the journals do show it Leader across the pause
+    # The journals show it Leader across the pause; election-replay sees the freeze (its
+    # write timer fired seconds late) and counts its term as ended when it froze.
+    assert not verdict.excused
+    analysis = analyse(sorted(str(p) for p in tmp_path.glob("*.jsonl")))
+    assert any("frozen" in note and frozen.id in note for note in analysis.notes)
 
 
 def test_a_partition_heals_and_leadership_settles_to_exactly_one(tmp_path: Path) -> None:

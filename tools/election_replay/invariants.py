@@ -82,7 +82,9 @@ class ReplicaChecks:
         if state == LEADER:
             self._released = False
             self._asked_as_leader.update(e.request for e in writes)
-        if any(isinstance(e, fx.ReleaseNode) for e in effects):
+        # Letting the node go (a delete, or closing the session, which deletes it) ends
+        # the grace of a file asked for as Leader: it must have landed before.
+        if any(isinstance(e, fx.ReleaseNode | fx.CloseSession) for e in effects):
             self._released = True
         if writes and state != LEADER:
             self._flag(

@@ -208,6 +208,7 @@ class JournalSummary:
     files: tuple[str, ...] = ()
     jobs: tuple[JobRun, ...] = ()
     writes: tuple[FileWrite, ...] = ()
+    freezes: tuple[Any, ...] = ()  # election_replay.freezes.Freeze (import cycle)
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -29,6 +29,7 @@ from election.runtime.journaling import (
     snapshot_from_header,
     state_to_json,
 )
+from election_replay.freezes import FreezeDetector, clip_frozen_terms
 from election_replay.invariants import DEFAULT_SKEW, ReplicaChecks, check_terms
 from election_replay.model import Analysis, Divergence, JournalSummary, Snapshot, Where
 from election_replay.segments import Segment, chain_journals, run_key, segment_index
@@ -61,8 +62,11 @@ def analyse(
     except JournalError as exc:
         raise ReplayError(exc.path, exc.line, exc.message) from None
     journals = tuple(replay_segments(chain, until=until) for chain in chains)
-    terms = by_start(t for j in journals for t in j.terms)
+    freezes = [f for j in journals for f in j.freezes]
+    clipped, freeze_notes = clip_frozen_terms((t for j in journals for t in j.terms), freezes)
+    terms = by_start(clipped)
     cross, cross_notes = check_terms(terms, skew)
+    cross_notes = freeze_notes + cross_notes
     stale, stale_notes = check_file_order([w for j in journals for w in j.writes], skew)
     jobs = tuple(sorted((r for j in journals for r in j.jobs), key=lambda r: r.start))
     cross += stale
@@ -147,6 +151,7 @@ class _Folder:
         self.history = History(replica)
         self.checks = ReplicaChecks(replica)
         self.work = WorkLog(replica)
+        self.freezes = FreezeDetector(replica)
         self.events = 0
         self.divergence: Divergence | None = None
         self._last: tuple[State, Record] | None = None  # the latest folded state
@@ -176,6 +181,7 @@ class _Folder:
             self.history.observe(where, record.state, record.token)
             self.checks.observe(where, record.event, record.state, record.effects)
             self.work.observe(where, record.event, record.effects)
+            self.freezes.observe(where, record.at, record.event, record.state, record.effects)
             if state is None:
                 continue  # the reducer failed earlier in this run: nothing left to fold
             try:
@@ -207,6 +213,7 @@ class _Folder:
             self.history.begin_run()
             self.checks.begin_run()
             self.work.begin_run()
+            self.freezes.begin_run(_session_timeout(run))
             self._run, self._segment, self._last_seq = key, 0, None
             return self._initial(run)
         snapshot = self._snapshot(run)
@@ -371,8 +378,15 @@ class _Folder:
             files=tuple(name for name, _ in files or ()),
             jobs=self.work.finish(),
             writes=tuple(self.work.writes),
+            freezes=tuple(self.freezes.freezes),
             snapshot=None if self._last is None else _snapshot(*self._last),
         )
+
+
+def _session_timeout(run: Run) -> float:
+    config = run.header.get("config") or {}
+    value = config.get("session_timeout", 10.0) if isinstance(config, dict) else 10.0
+    return float(value) if isinstance(value, int | float) else 10.0
 
 
 def _differs(
