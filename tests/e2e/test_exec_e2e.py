@@ -5,6 +5,7 @@ the leader and a ZooKeeper outage. Real processes, real ZooKeeper, real signals.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -125,6 +126,17 @@ def test_jobs_hand_over_on_sigterm_without_overlap(
     jobs = json.loads(done.stdout)["jobs"]
     assert [j["token"] for j in jobs][:2] == [first, second]
     assert jobs[0]["end"] is not None and jobs[0]["end"] <= jobs[1]["start"]
+    # The human report draws each replica's job runs on the timeline, under its row.
+    text = subprocess.run(
+        [REPLAY, "--width", "60", *(str(r.journal) for r in replicas)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "160"},
+    ).stdout
+    job_rows = [line for line in text.splitlines() if " job " in line and "J" in line]
+    assert len(job_rows) == 2, text
+    assert "Job runs" in text
 
 
 def test_sigkilled_leader_takes_its_job_with_it(

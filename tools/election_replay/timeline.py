@@ -17,15 +17,23 @@ from rich.text import Text
 from election_replay.clock import hms
 from election_replay.model import JournalSummary, Segment
 
-LETTERS = {"Init": "I", "Attempter": "A", "Leader": "L", "Failover": "F", "Stopping": "S"}
+LETTERS = {
+    "Init": "I",
+    "Attempter": "A",
+    "Leader": "L",
+    "Failover": "F",
+    "Stopping": "S",
+    "Job": "J",  # a job (--exec) ran: its own row beneath its replica's
+}
 STYLES = {
     "Init": "bright_black",
     "Attempter": "cyan",
     "Leader": "bold green",
     "Failover": "bold yellow",
     "Stopping": "magenta",
+    "Job": "bold blue",
 }
-_ANY_OF = ("Leader", "Failover", "Stopping")  # shown if present at all in a slice
+_ANY_OF = ("Leader", "Failover", "Stopping", "Job")  # shown if present at all in a slice
 
 
 @attrs.frozen(kw_only=True)
@@ -61,6 +69,16 @@ def build(journals: Sequence[JournalSummary], width: int = 72) -> Timeline | Non
         if labels.count(label) > 1:  # one replica's journals in several files
             label = f"{label} #{labels[:index].count(label) + 1}"
         rows.append(Row(label=label, states=_slices(journal.segments, start, end, width)))
+        if journal.jobs:
+            runs = [
+                Segment(
+                    state="Job",
+                    start=run.start,
+                    end=run.end if run.end is not None else (journal.last_wall or run.start),
+                )
+                for run in journal.jobs
+            ]
+            rows.append(Row(label=f"{label} job", states=_slices(runs, start, end, width)))
     return Timeline(start=start, end=end, rows=tuple(rows))
 
 
@@ -113,8 +131,10 @@ def render(timeline: Timeline) -> Table:
     grid.add_row("", axis)
     grid.add_row("UTC", labels)
     legend = Text()
+    shown = {state for row in timeline.rows for state in row.states}
     for state, letter in LETTERS.items():
-        legend.append(letter, style=STYLES[state]).append(f" {state}  ")
+        if state != "Job" or state in shown:
+            legend.append(letter, style=STYLES[state]).append(f" {state}  ")
     legend.append(f"(1 char = {timeline.slice:.3f}s)", style="dim")
     grid.add_row("", legend)
     return grid
