@@ -8,11 +8,8 @@ creates or deletes anything.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import os
-import re
-import shlex
 import socket
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -32,6 +29,19 @@ from election.security import (
     parse_file_mode,
     parse_zk_auth,
     read_auth_file,
+)
+from election.values import (
+    REPLICA_ID_MAX,
+    format_address,
+    parse_address,
+    parse_choice,
+    parse_command,
+    parse_count,
+    parse_election_path,
+    parse_replica_id,
+    parse_servers,
+    parse_size,
+    parse_switch,
 )
 
 __all__ = [
@@ -65,7 +75,6 @@ _V = TypeVar("_V")
 ENV_PREFIX: Final = "ELECTION_"
 LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 LOG_FORMATS: Final = ("text", "json")
-REPLICA_ID_MAX: Final = 128
 
 # The flags of `election run`, in the order of DESIGN.md's table (and of validation),
 # keyed by click's parameter names.
@@ -129,8 +138,6 @@ JOURNAL_DEFAULT_HELP: Final = "/tmp/election-journal/<replica-id>.jsonl"
 # On/off switches of how a replica shows itself, not of what it does: not in FLAGS (which
 # take a value) nor in the journal header. `--tui` (ELECTION_TUI) draws the live view.
 SWITCHES: Final = ("tui",)
-_TRUE: Final = ("1", "true", "yes", "on")
-_FALSE: Final = ("", "0", "false", "no", "off")
 
 
 def flag_name(key: str) -> str:
@@ -164,118 +171,6 @@ class ConfigError(Exception):
 
 
 # Hostnames and IPv4 literals; IPv6 needs brackets because of the port's colon.
-_HOSTNAME: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}")
-_DOTTED_DIGITS: Final = re.compile(r"[0-9.]+")
-_PORT: Final = re.compile(r"[0-9]{1,5}")
-
-
-def _split_host_port(item: str, *, min_port: int) -> tuple[str, int]:
-    """`host:port` or `[v6]:port` -> (host without brackets, port); ValueError otherwise."""
-    if item.startswith("["):
-        host, bracket, rest = item[1:].partition("]")
-        if not bracket or not rest.startswith(":"):
-            raise ValueError(f"want [ipv6]:port, got {item!r}")
-        port_text = rest[1:]
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            raise ValueError(f"not an IPv6 address: {host!r}") from None
-    else:
-        host, colon, port_text = item.rpartition(":")
-        if not colon:
-            raise ValueError(f"want host:port, got {item!r}")
-        if ":" in host:
-            raise ValueError(f"IPv6 addresses need brackets, as in [::1]:2181; got {item!r}")
-        if not _HOSTNAME.fullmatch(host):
-            raise ValueError(f"not a host name or IPv4 address: {host!r}")
-        if _DOTTED_DIGITS.fullmatch(host):
-            try:
-                ipaddress.IPv4Address(host)
-            except ValueError:
-                raise ValueError(f"not an IPv4 address: {host!r}") from None
-    if not _PORT.fullmatch(port_text) or not min_port <= int(port_text) <= 65535:
-        raise ValueError(f"port must be an integer in {min_port}..65535, got {port_text!r}")
-    return host, int(port_text)
-
-
-def format_address(host: str, port: int) -> str:
-    """`host:port`, with brackets around an IPv6 host."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def parse_servers(values: Iterable[str]) -> tuple[str, ...]:
-    """ZooKeeper servers from repeated, comma-separated `host:port` values.
-
-    Blank items are skipped and duplicates dropped (first one wins); the result is
-    non-empty. A chroot suffix (`host:2181/app`) is refused: use --election-path.
-    """
-    if isinstance(values, str):  # one value is a common slip; iterating would give chars
-        values = (values,)
-    servers: dict[str, None] = {}
-    for value in values:
-        for raw in value.split(","):
-            item = raw.strip()
-            if not item:
-                continue
-            if "/" in item:
-                raise ValueError(f"chroot paths are not supported, got {item!r}")
-            servers[format_address(*_split_host_port(item, min_port=1))] = None
-    if not servers:
-        raise ValueError("no servers given; want host:port[,host:port...]")
-    return tuple(servers)
-
-
-def parse_address(text: str) -> tuple[str, int] | None:
-    """A listening address `host:port` (port 0 means any free port), or `off` -> None."""
-    item = text.strip()
-    if item.lower() == "off":
-        return None
-    return _split_host_port(item, min_port=0)
-
-
-# ---------------------------------------------------------------- names
-
-
-def _check_znode_chars(name: str, what: str) -> None:
-    # ZooKeeper refuses control characters and U+D800-U+F8FF, U+FFF0-U+FFFF in paths;
-    # isprintable() covers all but the few printable ones at the top of the BMP.
-    if not name.isprintable() or any("\ufff0" <= ch <= "\uffff" for ch in name):
-        raise ValueError(f"{what} has a character ZooKeeper refuses, got {name!r}")
-
-
-def parse_election_path(text: str) -> str:
-    """An absolute znode path such as `/election/leader` (no trailing or double slash)."""
-    path = text.strip()
-    if not path.startswith("/"):
-        raise ValueError(f"must be an absolute znode path such as /election/leader, got {path!r}")
-    if path == "/":
-        raise ValueError("must not be the root znode '/'")
-    if path.endswith("/"):
-        raise ValueError(f"must not end with '/', got {path!r}")
-    parts = path[1:].split("/")
-    if "" in parts:
-        raise ValueError(f"must not have empty components ('//'), got {path!r}")
-    if "." in parts or ".." in parts:
-        raise ValueError(f"must not have '.' or '..' components, got {path!r}")
-    if parts[0] == "zookeeper":
-        raise ValueError(f"/zookeeper is reserved by ZooKeeper, got {path!r}")
-    _check_znode_chars(path, "path")
-    return path
-
-
-def parse_replica_id(text: str) -> str:
-    """A replica id: it names znodes and the default journal file, so no '/' in it."""
-    replica_id = text.strip()
-    if not replica_id:
-        raise ValueError("must not be empty")
-    if len(replica_id) > REPLICA_ID_MAX:
-        raise ValueError(f"must be at most {REPLICA_ID_MAX} characters, got {len(replica_id)}")
-    if "/" in replica_id or replica_id in (".", ".."):
-        raise ValueError(f"must not contain '/' or be '.' or '..', got {replica_id!r}")
-    _check_znode_chars(replica_id, "replica id")
-    return replica_id
-
-
 def default_replica_id() -> str:
     """`<hostname>-<pid>`: unique per process on a host, readable in logs."""
     host = socket.gethostname().replace("/", "_") or "localhost"
@@ -286,82 +181,6 @@ def default_replica_id() -> str:
 def default_journal(replica_id: str) -> Path:
     """`/tmp/election-journal/<replica-id>.jsonl`: one journal per replica."""
     return Path("/tmp/election-journal") / f"{replica_id}.jsonl"
-
-
-def _parse_choice(text: str, choices: tuple[str, ...]) -> str:
-    value = text.strip().lower()
-    if value not in choices:
-        raise ValueError(f"must be one of {', '.join(choices)}; got {text!r}")
-    return value
-
-
-def parse_command(value: object) -> tuple[str, ...]:
-    """`--exec 'CMD ARGS…'` (split as a POSIX shell would, without running one) or the
-    words after `--`; None or no words: no job."""
-    if value is None or value == ():
-        return ()
-    if isinstance(value, str):
-        try:
-            words = tuple(shlex.split(value))
-        except ValueError as exc:
-            raise ValueError(f"cannot split the command: {exc}") from None
-        if not words:
-            raise ValueError("the command is empty")
-        return words
-    if isinstance(value, Iterable) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    raise ValueError("expected a command line")
-
-
-def parse_switch(text: str) -> bool:
-    """An on/off value as a variable gives it: 1/true/yes/on or 0/false/no/off/empty."""
-    value = text.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ValueError(f"must be one of 1, true, yes, on, 0, false, no, off; got {text!r}")
-
-
-# Sizes: SI multiples (k, M, G, with or without B: 1000s) and IEC ones (KiB, MiB, GiB: 1024s).
-_SIZE: Final = re.compile(r"([0-9]{1,15}(?:\.[0-9]{1,6})?)\s*([kmg]i?)?b?", re.IGNORECASE)
-_SIZE_UNITS: Final = {
-    **{"": 1, "k": 10**3, "m": 10**6, "g": 10**9},
-    **{"ki": 2**10, "mi": 2**20, "gi": 2**30},
-}
-
-SIZE_MIN: Final = 1000
-
-
-def parse_size(text: str) -> int | None:
-    """A journal size in bytes: `64MiB`, `10MB`, `500k`, `4096`; `0` or `off` -> None (no
-    rotation). k/M/G (with or without B) are powers of 1000, KiB/MiB/GiB of 1024."""
-    value = text.strip()
-    if value.lower() == "off":
-        return None
-    match = _SIZE.fullmatch(value)
-    if match is None:
-        raise ValueError(f"want a size such as 64MiB, 10MB, 500k or a byte count; got {text!r}")
-    number, unit = match.groups()
-    size = int(float(number) * _SIZE_UNITS[(unit or "").lower()])
-
-    if size == 0:
-        return None
-    if size < SIZE_MIN:
-        raise ValueError(f"must be at least {SIZE_MIN} bytes (1k), or 0/off; got {text!r}")
-    return size
-
-
-def _parse_capacity(text: str) -> int:
-
-    value = text.strip()
-    # A regex rather than int(): int() also takes '+5', '1_000' and other scripts' digits.
-    if not re.fullmatch(r"[0-9]{1,9}", value) or int(value) < 1:
-        raise ValueError(f"must be an integer >= 1, got {text!r}")
-    return int(value)
-
-
-# ---------------------------------------------------------------- filesystem
 
 
 def _path(text: str) -> Path:
@@ -613,7 +432,7 @@ def build_settings(raw: Mapping[str, object]) -> Settings:
     attempter_timeout = _field("attempter_timeout", parse_duration, text("attempter_timeout"))
     file_dir = _field("file_dir", _path, text("file_dir"))
     _field("file_dir", _check_file_dir, file_dir)
-    storage_capacity = _field("storage_capacity", _parse_capacity, text("storage_capacity"))
+    storage_capacity = _field("storage_capacity", parse_count, text("storage_capacity"))
     election_path = _field("election_path", parse_election_path, text("election_path"))
     replica_text = _text(raw, "replica_id")
     replica_id = _field(
@@ -630,18 +449,18 @@ def build_settings(raw: Mapping[str, object]) -> Settings:
     )
     _field("journal", _check_journal, journal)
     journal_max_bytes = _field("journal_max_bytes", parse_size, text("journal_max_bytes"))
-    journal_keep = _field("journal_keep", _parse_capacity, text("journal_keep"))
+    journal_keep = _field("journal_keep", parse_count, text("journal_keep"))
 
     metrics_address = _field("metrics_address", parse_address, text("metrics_address"))
-    log_level = _field("log_level", lambda t: _parse_choice(t, LOG_LEVELS), text("log_level"))
-    log_format = _field("log_format", lambda t: _parse_choice(t, LOG_FORMATS), text("log_format"))
+    log_level = _field("log_level", lambda t: parse_choice(t, LOG_LEVELS), text("log_level"))
+    log_format = _field("log_format", lambda t: parse_choice(t, LOG_FORMATS), text("log_format"))
     tui_text = _text(raw, "tui")
     tui = False if tui_text is None else _field("tui", parse_switch, tui_text)
     exec_command = _field("exec", parse_command, raw.get("exec"))
     exec_grace = _field("exec_grace", parse_duration, text("exec_grace"))
-    exec_exit = _field("exec_exit", lambda t: _parse_choice(t, EXEC_EXITS), text("exec_exit"))
+    exec_exit = _field("exec_exit", lambda t: parse_choice(t, EXEC_EXITS), text("exec_exit"))
     leader_files = _field(
-        "leader_files", lambda t: _parse_choice(t, LEADER_FILES), text("leader_files")
+        "leader_files", lambda t: parse_choice(t, LEADER_FILES), text("leader_files")
     )
     zk_auth, zk_auth_file = _zk_auth(raw)
     zk_tls = _zk_tls(raw)
