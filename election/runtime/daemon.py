@@ -20,7 +20,7 @@ from pathlib import Path
 from kazoo.client import KazooClient
 
 from election import __version__
-from election.config import Settings, format_address
+from election.config import ConfigError, Settings, format_address
 from election.core.events import Started
 from election.core.state import StateName, initial_state
 from election.observe.http import HttpEndpoint, make_app
@@ -40,24 +40,42 @@ from journal import JournalWriter, make_header
 log = logging.getLogger("election.daemon")
 
 EXIT_INTERNAL = 3
+EXIT_CONFIG = 2  # as for any invalid flag (election.cli)
 
 
 HEALTHY_WITHIN = 5.0  # seconds since the loop last made progress (it ticks every 0.5 s)
 
 
-def _probes(loop: Loop) -> tuple[Callable[[], tuple[bool, str]], Callable[[], tuple[bool, str]]]:
-    """/healthz: the loop is alive; /readyz: connected and competing or leading."""
+Probe = Callable[[], tuple[bool, str]]
+
+
+def _probes(loop: Callable[[], Loop | None]) -> tuple[Probe, Probe]:
+    """/healthz: the loop is alive; /readyz: connected and competing or leading.
+    (The endpoint is bound before the loop exists: until then, "starting".)"""
 
     def healthy() -> tuple[bool, str]:
-        age = time.monotonic() - loop.last_progress
+        current = loop()
+        if current is None:
+            return False, "starting"
+        age = time.monotonic() - current.last_progress
         return age < HEALTHY_WITHIN, f"loop progressed {age:.1f}s ago"
 
     def ready() -> tuple[bool, str]:
-        state = loop.state  # an immutable value: safe to read from this thread
+        current = loop()
+        if current is None:
+            return False, "starting"
+        state = current.state  # an immutable value: safe to read from this thread
         ok = state.connected and state.name in (StateName.ATTEMPTER, StateName.LEADER)
         return ok, f"{state.name}, {'connected' if state.connected else 'not connected'}"
 
     return healthy, ready
+
+
+def _refuse(flag: str, why: str) -> int:
+    """A flag whose value cannot be used after all (a port taken, a journal we may not
+    open): one line naming it and its variable, exit 2, as for any invalid value."""
+    print(f"election: {ConfigError(flag, why)}", file=sys.stderr)
+    return EXIT_CONFIG
 
 
 def _live_view(settings: Settings, observers: list[Observer]) -> LiveView | None:
@@ -104,17 +122,33 @@ def run_daemon(settings: Settings) -> int:
         host=socket.gethostname(),
         pid=os.getpid(),
     )
-    writer = JournalWriter(
-        settings.journal,
-        header,
-        max_bytes=settings.journal_max_bytes,
-        keep=settings.journal_keep,
-        # Rotation runs inside the append of record `seq`, after the loop took its state:
-        # each new segment starts with the state after that record.
-        segment_header=lambda seq: snapshot_header(seq, loop.state),
-    )
-    timers = ThreadTimerService()
+    # The two resources a flag names that only trying can check: bind the endpoint
+    # first, then open the journal, so a refusal leaves nothing behind.
     metrics = Metrics()
+    current: list[Loop] = []
+    server = None
+    if settings.metrics_address is not None:
+        host, port = settings.metrics_address
+        probes = _probes(lambda: current[0] if current else None)
+        try:
+            server = HttpEndpoint(host, port, make_app(metrics.registry, *probes))
+        except OSError as exc:
+            return _refuse("--metrics-address", f"cannot listen on {host}:{port}: {exc.strerror}")
+    try:
+        writer = JournalWriter(
+            settings.journal,
+            header,
+            max_bytes=settings.journal_max_bytes,
+            keep=settings.journal_keep,
+            # Rotation runs inside the append of record `seq`, after the loop took its
+            # state: each new segment starts with the state after that record.
+            segment_header=lambda seq: snapshot_header(seq, loop.state),
+        )
+    except OSError as exc:
+        if server is not None:
+            server.close()
+        return _refuse("--journal", f"cannot open {settings.journal}: {exc.strerror or exc}")
+    timers = ThreadTimerService()
     client = make_client(
         settings.zk_servers, settings.session_timeout, auth=settings.zk_auth, tls=settings.zk_tls
     )
@@ -160,10 +194,9 @@ def run_daemon(settings: Settings) -> int:
         timers=timers,
         observers=observers,
     )
-    server = None
-    if settings.metrics_address is not None:
-        host, port = settings.metrics_address
-        server = HttpEndpoint(host, port, make_app(metrics.registry, *_probes(loop)))
+    current.append(loop)
+    if server is not None and settings.metrics_address is not None:
+        host = settings.metrics_address[0]
         membership.metrics_address = format_address(host, server.port)
         log.info("metrics on http://%s:%d/metrics (and /healthz, /readyz)", host, server.port)
     restore_signals = signals.install(loop.put)
