@@ -91,15 +91,20 @@ def parse_zk_auth(text: str) -> ZkAuth:
     return ZkAuth(scheme=scheme, credential=credential)
 
 
-def check_secret_file_mode(path: Path) -> None:
-    """Refuse a secret file others could read or change (as ssh does with its keys)."""
+def _regular_file(path: Path) -> os.stat_result:
+    """The stat of `path`, which must be a regular file (ValueError otherwise)."""
     try:
         info = os.stat(path)
     except OSError as exc:
         raise ValueError(f"cannot read {str(path)!r}: {exc.strerror}") from None
     if not stat.S_ISREG(info.st_mode):
         raise ValueError(f"{str(path)!r} is not a regular file")
-    mode = stat.S_IMODE(info.st_mode)
+    return info
+
+
+def check_secret_file_mode(path: Path) -> None:
+    """Refuse a secret file others could read or change (as ssh does with its keys)."""
+    mode = stat.S_IMODE(_regular_file(path).st_mode)
     if mode & _SECRET_FORBIDDEN:
         raise ValueError(
             f"{str(path)!r} has mode {mode:04o}: a secret must not be accessible to others "
@@ -128,12 +133,7 @@ def read_auth_file(path: Path) -> ZkAuth:
 
 
 def _pem_file(path: Path) -> None:
-    try:
-        info = os.stat(path)
-    except OSError as exc:
-        raise ValueError(f"cannot read {str(path)!r}: {exc.strerror}") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise ValueError(f"{str(path)!r} is not a regular file")
+    _regular_file(path)
     if not os.access(path, os.R_OK):
         raise ValueError(f"{str(path)!r} is not readable")
 
