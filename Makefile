@@ -65,6 +65,11 @@ zookeeper:
 	  $(APT_GET) update -qq; \
 	  $(APT_GET) install -y -qq tmux; \
 	fi
+	@if ! command -v openssl >/dev/null; then \
+	  echo "== openssl missing (the TLS tests make their certificates): installing it"; \
+	  $(APT_GET) update -qq; \
+	  $(APT_GET) install -y -qq openssl; \
+	fi
 	@command -v java >/dev/null || { echo "java still not on PATH" >&2; exit 1; }
 	@test -f $(ZOOKEEPER_JAR) || { echo "$(ZOOKEEPER_JAR) still missing" >&2; exit 1; }
 
