@@ -411,3 +411,18 @@ def test_a_planted_symlink_at_the_leader_file_name_is_replaced_not_followed(
     assert not published.is_symlink()
     assert json.loads(published.read_text())["token"] == 12
     assert target.read_text() == "untouched"
+
+
+def test_written_at_comes_from_the_wall_clock_in_utc_by_default(tmp_path: Path) -> None:
+    """Without an injected clock the writer reads the real one: frozen here, so the
+    file's `written_at` is exactly that instant, in RFC 3339 UTC with milliseconds."""
+    from freezegun import freeze_time
+
+    files = FileDir(tmp_path, lambda event: None, FakeTimerService(), deadline=5.0)
+    try:
+        with freeze_time("2026-01-02 03:04:05.678"):  # a UTC instant
+            files.write(fx.WriteLeaderFile(request=1, token=3, seq=1, replica="r1"))
+    finally:
+        files.close()
+    content = json.loads((tmp_path / leader_file_name(3, 1)).read_text())
+    assert content["written_at"] == "2026-01-02T03:04:05.678Z"
