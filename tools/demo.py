@@ -93,14 +93,28 @@ def main() -> int:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
 
-    # Ctrl-C reaches the replicas too (same process group); either way they stop cleanly.
+    # The replicas run in sessions of their own, so Ctrl-C reaches only this script (and
+    # `election top`): each replica then gets exactly one SIGTERM, a graceful stop. (Two
+    # signals, the terminal's and ours, would force their exit.) They die with this
+    # script all the same: childwrap ties them to it (PR_SET_PDEATHSIG).
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
         for index in range(1, REPLICAS + 1):
             with open(work / "logs" / f"demo-{index}.log", "wb") as log:
-                command = replica_command(index, zk.connect_string, work, args)
-                replicas.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
+                command = [
+                    sys.executable,
+                    "-m",
+                    "election.runtime.childwrap",
+                    str(os.getpid()),
+                    "--",
+                    *replica_command(index, zk.connect_string, work, args),
+                ]
+                replicas.append(
+                    subprocess.Popen(
+                        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                    )
+                )
         print(
             f"== {REPLICAS} replicas: demo-1..demo-{REPLICAS}; metrics from 127.0.0.1:"
             f"{args.metrics_port or '<any>'}\n"
