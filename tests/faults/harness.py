@@ -122,6 +122,12 @@ class Cluster:
     ) -> Replica:
         return self.replicas.wait_for_leader(timeout, exclude=exclude, settle=settle)
 
+    def wait_for_writing_leader(self, timeout: float) -> Replica:
+        """The leader, once it has written at least two files (settled into its work)."""
+        leader = self.wait_for_leader(timeout, settle=0.3)
+        wait_until(lambda: len(writes_of(leader)) >= 2, 10.0, self.replicas.describe)
+        return leader
+
     def wait_one_leader_writing(self, timeout: float, after_wall: float) -> tuple[Replica, float]:
         """Exactly one running replica in Leader that has written a file after
         `after_wall`; returns it and the wall time of that write."""

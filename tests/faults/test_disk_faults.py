@@ -30,7 +30,6 @@ from tests.faults.harness import (
     SESSION_TIMEOUT,
     SLACK,
     START_BOUND,
-    Cluster,
     bind,
     can_mount,
     fill,
@@ -45,12 +44,6 @@ from tests.faults.harness import (
 from tests.zk import ZooKeeperServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.zk]
-
-
-def _writing_leader(c: Cluster) -> Replica:
-    leader = c.wait_for_leader(START_BOUND, settle=0.3)
-    wait_until(lambda: len(writes_of(leader)) >= 2, 10.0, c.replicas.describe)
-    return leader
 
 
 def _failed_over(replica: Replica, after: float, reason: str) -> Record:
@@ -97,7 +90,7 @@ def test_file_dir_deleted_while_leading_is_recreated(
 ) -> None:
     c = cluster(zk_server.connect_string)
     c.start(2)
-    leader = _writing_leader(c)
+    leader = c.wait_for_writing_leader(START_BOUND)
 
     deleted = now()
     shutil.rmtree(c.file_dir)
@@ -128,7 +121,7 @@ def test_read_only_file_dir_hands_leadership_to_a_replica_that_can_write(
         for rid, view in views.items():
             bind(c.file_dir, view)
             c.add(rid, file_dir=str(view)).start()
-        leader = _writing_leader(c)
+        leader = c.wait_for_writing_leader(START_BOUND)
         other = next(r for r in c if r is not leader)
 
         broken = now()
@@ -172,7 +165,7 @@ def test_full_file_dir_fails_over_and_recovers_when_space_returns(
     tmpfs(c.file_dir, "256k")
     try:
         c.start(2)
-        leader = _writing_leader(c)
+        leader = c.wait_for_writing_leader(START_BOUND)
 
         full = now()
         filler = fill(c.file_dir)
@@ -202,7 +195,7 @@ def test_journal_write_failure_exits_3_and_closes_the_session(
     # the successor quick.
     c = cluster(zk_server.connect_string, attempter_timeout="30s")
     c.start(2)
-    leader = _writing_leader(c)
+    leader = c.wait_for_writing_leader(START_BOUND)
     assert leader.pid is not None
 
     size = leader.journal.stat().st_size

@@ -29,12 +29,6 @@ from tests.zk import ZooKeeperServer
 pytestmark = [pytest.mark.e2e, pytest.mark.zk]
 
 
-def _writing_leader(c: Cluster) -> Replica:
-    leader = c.wait_for_leader(START_BOUND, settle=0.3)
-    wait_until(lambda: len(writes_of(leader)) >= 2, 10.0, c.replicas.describe)
-    return leader
-
-
 def _successor(c: Cluster, old: Replica, after: float, timeout: float) -> tuple[Replica, Record]:
     def found() -> tuple[Replica, Record] | None:
         got = [(r, e) for r in c if r is not old for e in r.entered("Leader", after)]
@@ -54,7 +48,7 @@ def test_partitioned_leader_stops_writing_before_the_successor_starts(
 ) -> None:
     c = cluster(zk_server.connect_string, proxied=True)
     c.start(3)
-    old = _writing_leader(c)
+    old = c.wait_for_writing_leader(START_BOUND)
 
     cut = now()
     c.links[old.id].blackhole()
@@ -84,7 +78,7 @@ def test_leader_resumed_after_its_session_expired_writes_nothing_old(
 ) -> None:
     c = cluster(zk_server.connect_string)
     c.start(2)
-    old = _writing_leader(c)
+    old = c.wait_for_writing_leader(START_BOUND)
     old_token = writes_of(old)[-1]["token"]
     assert old.pid is not None
 
@@ -114,7 +108,7 @@ def test_killed_leader_is_replaced_and_its_restart_follows(
 ) -> None:
     c = cluster(zk_server.connect_string)
     c.start(3)
-    old = _writing_leader(c)
+    old = c.wait_for_writing_leader(START_BOUND)
 
     old.kill()
     assert old.wait(10) == -signal.SIGKILL
