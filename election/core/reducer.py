@@ -259,24 +259,24 @@ def init_connect_result(step: Step, event: ev.ConnectResult) -> None:
         _go(step, FAILOVER, f"connect {_why(event)}")
 
 
-def init_file_dir(step: Step, event: ev.FileDirChecked) -> None:
+def _init_check(step: Step, event: Any, passed: str, what: str) -> None:
+    """One of Init's checks answered: note it passed (`passed` is the State flag), or
+    fail over naming `what` failed."""
     if not _accept(step, event):
         return
     if event.outcome is Outcome.OK:
-        step.set(file_dir_ok=True)
+        step.set(**{passed: True})
         _init_maybe_done(step)
     else:
-        _go(step, FAILOVER, f"file-dir check {_why(event)}")
+        _go(step, FAILOVER, f"{what} {_why(event)}")
+
+
+def init_file_dir(step: Step, event: ev.FileDirChecked) -> None:
+    _init_check(step, event, "file_dir_ok", "file-dir check")
 
 
 def init_path(step: Step, event: ev.PathEnsured) -> None:
-    if not _accept(step, event):
-        return
-    if event.outcome is Outcome.OK:
-        step.set(path_ok=True)
-        _init_maybe_done(step)
-    else:
-        _go(step, FAILOVER, f"election path {_why(event)}")
+    _init_check(step, event, "path_ok", "election path")
 
 
 def init_timer(step: Step, event: ev.TimerFired) -> None:
