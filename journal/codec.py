@@ -148,6 +148,40 @@ def _fast_decoder(cls: type) -> FastDecoder | None:
     return decode
 
 
+Matcher = Callable[[object, Any], bool | None]
+
+
+def _matcher(cls: type, omit: tuple[str, ...]) -> Matcher | None:
+    """A function `match(obj, data)` generated for a class of scalar fields: True when
+    `data` is exactly `obj`'s encoding (every field present, of the type the converter
+    accepts, equal to obj's), so that decoding it would give back an equal object; a
+    false value whenever it is not (or might not be: the caller then decodes)."""
+    names = [f.alias for f in attrs.fields(cls) if f.name not in omit]
+    namespace: dict[str, Any] = {"_MISSING": _MISSING}
+    body = [
+        "def match(obj, data):",
+        f"    if type(data) is not dict or len(data) != {len(names) + 1}: return None",
+        f"    if data.get({TYPE_KEY!r}) != {cls.__name__!r}: return None",
+    ]
+    for index, field in enumerate(attrs.fields(cls)):
+        if field.name in omit:
+            continue
+        var = f"v{index}"
+        check = _fast_check(field.type, var)
+        if check is None or not field.init:
+            return None
+        if isinstance(field.type, type) and issubclass(field.type, enum.Enum):
+            namespace[f"{var}_members"] = field.type._value2member_map_
+        body.append(f"    {var} = data.get({field.alias!r}, _MISSING)")
+        body.append(f"    if {var} is _MISSING: return None")
+        body += [f"    {line}" for line in check]
+        body.append(f"    if {var} != obj.{field.name}: return None")
+    body.append("    return True")
+    exec("\n".join(body), namespace)
+    match: Matcher = namespace["match"]
+    return match
+
+
 def _describe(exc: BaseException, type_: Any) -> str:
     """One short phrase for one leaf error of a cattrs validation error."""
     if isinstance(exc, _StrictTypeError | CodecError):
@@ -168,6 +202,20 @@ def _short_message(exc: Exception, where: str) -> str:
         problem, _, path = line.rpartition(" @ ")
         parts.append(f"{path}: {problem}" if problem else line)
     return "; ".join(parts)
+
+
+def _same_but_omitted(decoded: object, obj: object, omit: tuple[str, ...]) -> bool:
+    """`decoded == obj`, where `decoded` has the omitted fields at their defaults."""
+    cls = type(obj)
+    if type(decoded) is not cls or not attrs.has(cls):
+        return False
+    if not omit:
+        return decoded == obj
+    return all(
+        getattr(decoded, f.name) == getattr(obj, f.name)
+        for f in attrs.fields(cls)
+        if f.name not in omit
+    )
 
 
 class Codec:
@@ -198,6 +246,11 @@ class Codec:
             fast = _fast_decoder(cls)
             if fast is not None:
                 self._fast[name] = fast
+        self._matchers: dict[type, Matcher] = {}
+        for cls in self._types.values():
+            match = _matcher(cls, self._omit)
+            if match is not None:
+                self._matchers[cls] = match
 
     @property
     def types(self) -> Mapping[str, type]:
@@ -324,6 +377,28 @@ class Codec:
     def encode_many(self, objs: Iterable[object]) -> list[dict[str, Any]]:
         """Encode a sequence of tagged objects (e.g. a record's effects)."""
         return [self.encode(obj) for obj in objs]
+
+    def matches_many(self, objs: Iterable[object], data: object) -> bool:
+        """True when `data` (a JSON array) decodes to exactly `objs` (omitted fields
+        aside), False when it does not or does not decode at all: checking a journal's
+        record against a recomputed one without building objects from it, in the usual
+        case where it matches."""
+        objs = tuple(objs)
+        if type(data) is not list or len(data) != len(objs):
+            return False
+        matchers = self._matchers
+        for obj, item in zip(objs, data, strict=True):
+            match = matchers.get(type(obj))
+            if match is not None and match(obj, item):
+                continue
+            # Not a flat class, or an unusual encoding (say, a default left out).
+            try:
+                decoded = self.decode(item)
+            except CodecError:
+                return False
+            if not _same_but_omitted(decoded, obj, self._omit):
+                return False
+        return True
 
     def decode_many(self, data: object) -> tuple[object, ...]:
         """Decode a JSON array of tagged objects into a tuple (e.g. a record's effects)."""

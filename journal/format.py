@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from math import isfinite
 from typing import Any
 
 import orjson
@@ -34,6 +35,7 @@ __all__ = [
     "header_problem",
     "is_header",
     "make_header",
+    "record_ok",
     "record_problem",
 ]
 
@@ -136,6 +138,39 @@ def record_problem(obj: JsonObject) -> str | None:
         if key in obj and not ok(obj[key]):
             return f"record: {key!r} must be {expected}, got {_type_name(obj[key])}"
     return None
+
+
+def record_ok(obj: JsonObject) -> bool:
+    """`record_problem(obj) is None`, computed without naming the problem: the reader's
+    hot path (one call per line of a journal); ask `record_problem` why when it is False."""
+    get = obj.get
+    event, at, wall = get("event"), get("at"), get("wall")
+    if not (
+        type(get("seq")) is int
+        and type(get("state")) is str
+        and type(event) is dict
+        and type(event.get("type")) is str
+        and (type(at) is int or (type(at) is float and isfinite(at)))
+        and (type(wall) is int or (type(wall) is float and isfinite(wall)))
+    ):
+        return False
+    if len(obj) == 6 and "effects" in obj:  # seq, at, wall, event, state, effects: the usual
+        effects = obj["effects"]
+    else:
+        token = get("token")
+        if not (
+            ("previous" not in obj or type(obj["previous"]) is str)
+            and ("cause" not in obj or type(obj["cause"]) is str)
+            and (token is None or type(token) is int)
+        ):
+            return False
+        effects = get("effects", ())
+    if type(effects) is not list and effects != ():
+        return False
+    for effect in effects:  # noqa: SIM110 (a loop, not all(): no generator per record)
+        if type(effect) is not dict:
+            return False
+    return True
 
 
 _Check = tuple[str, Callable[[Any], bool], str]

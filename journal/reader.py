@@ -17,8 +17,9 @@ from typing import Any, BinaryIO
 
 import attrs
 import orjson
+from orjson import loads
 
-from journal.format import JsonObject, header_problem, is_header, record_problem
+from journal.format import JsonObject, header_problem, is_header, record_ok, record_problem
 
 __all__ = ["JournalError", "JournalFile", "Run", "iter_records", "read_journal"]
 
@@ -80,18 +81,6 @@ def _open(path: Path) -> BinaryIO:
     return f
 
 
-def _lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
-    """(line number, content without the newline, newline-terminated?) for each line."""
-    with _open(path) as f:
-        number = 0
-        try:
-            for number, raw in enumerate(f, 1):
-                terminated = raw.endswith(b"\n")
-                yield number, raw[:-1] if terminated else raw, terminated
-        except OSError as exc:
-            raise JournalError(path, number + 1, f"read failed: {exc.strerror or exc}") from None
-
-
 def _decode(raw: bytes) -> tuple[Any, str | None]:
     """The decoded JSON value, or None and why the line is not JSON."""
     try:
@@ -104,60 +93,100 @@ def _decode(raw: bytes) -> tuple[Any, str | None]:
         return None, f"invalid JSON: {exc}" if raw.strip() else "blank line"
 
 
-def _objects(path: Path, notes: list[str]) -> Iterator[tuple[int, JsonObject]]:
-    """The line number and object of every intact line; torn tails go to `notes`."""
-    # An undecodable line is held back until we know what follows it: a header (or
-    # the end of the file) makes it a torn tail, anything else makes it corruption.
-    pending: tuple[int, str] | None = None
-    empty = True
-    for number, raw, terminated in _lines(path):
-        empty = False
-        value, problem = _decode(raw)
-        if pending is not None:
-            if problem is None and terminated and is_header(value):
-                notes.append(_torn_note(pending[0], " of a run"))
-                pending = None
+class _Scanner:
+    """Checks a journal line by line: one line at a time through `line`, in file order.
+
+    The usual line (a well-formed record of the current run, following its seq) takes
+    one `orjson.loads` and one `record_ok`; everything else goes the careful way.
+    """
+
+    def __init__(self, path: Path, notes: list[str]) -> None:
+        self.path = path
+        self.notes = notes
+        self.in_run = False
+        self.last_seq = -1  # of the current run; seqs start at 1
+        # An undecodable line is held back until we know what follows it: a header (or
+        # the end of the file) makes it a torn tail, anything else makes it corruption.
+        self.pending: tuple[int, str] | None = None
+        self.ended = False  # an unterminated (torn) last line was seen
+
+    def line(self, number: int, raw: bytes) -> tuple[JsonObject, bool] | None:
+        """(object, is it a header) for an intact line; None for a torn one."""
+        if self.pending is None and raw[-1:] == b"\n":
+            try:
+                obj = loads(raw)  # a trailing newline is whitespace to JSON
+            except orjson.JSONDecodeError:
+                pass
             else:
-                raise JournalError(path, *pending)
+                if type(obj) is dict and "journal" not in obj and self.in_run:
+                    seq = obj.get("seq")
+                    if type(seq) is int and seq > self.last_seq and record_ok(obj):
+                        self.last_seq = seq
+                        return obj, False
+        return self._careful(number, raw)
+
+    def _careful(self, number: int, raw: bytes) -> tuple[JsonObject, bool] | None:
+        terminated = raw.endswith(b"\n")
+        value, problem = _decode(raw[:-1] if terminated else raw)
+        if self.pending is not None:
+            if problem is None and terminated and is_header(value):
+                self.notes.append(_torn_note(self.pending[0], " of a run"))
+                self.pending = None
+            else:
+                raise JournalError(self.path, *self.pending)
         if not terminated:  # only the last line can lack its newline
-            notes.append(_torn_note(number, ""))
-            break
+            self.notes.append(_torn_note(number, ""))
+            self.ended = True
+            return None
         if problem is not None:
-            pending = (number, problem)
-            continue
+            self.pending = (number, problem)
+            return None
         if not isinstance(value, dict):
-            raise JournalError(path, number, f"expected a JSON object, got {type(value).__name__}")
-        yield number, value
-    if pending is not None:
-        notes.append(_torn_note(pending[0], ""))
-    if empty:
-        raise JournalError(path, 1, "empty file: expected a journal header")
+            raise JournalError(
+                self.path, number, f"expected a JSON object, got {type(value).__name__}"
+            )
+        if is_header(value):
+            problem = header_problem(value)
+            if problem is not None:
+                raise JournalError(self.path, number, problem)
+            self.in_run, self.last_seq = True, -1
+            return value, True
+        if not self.in_run:
+            raise JournalError(self.path, number, "record before any header")
+        problem = record_problem(value)
+        if problem is not None:
+            raise JournalError(self.path, number, problem)
+        seq: int = value["seq"]
+        if seq <= self.last_seq:
+            raise JournalError(self.path, number, f"seq {seq} does not follow seq {self.last_seq}")
+        self.last_seq = seq
+        return value, False
+
+    def finish(self, lines: int) -> None:
+        if self.pending is not None:
+            self.notes.append(_torn_note(self.pending[0], ""))
+        if lines == 0:
+            raise JournalError(self.path, 1, "empty file: expected a journal header")
+        if not self.in_run:
+            raise JournalError(self.path, 1, "no complete header line (only a torn line)")
 
 
 def _scan(path: Path, notes: list[str]) -> Iterator[tuple[int, JsonObject, bool]]:
-    """(line, object, is it a header) for every line, checked against the format."""
-    in_run = False
-    last_seq: int | None = None
-    for number, obj in _objects(path, notes):
-        if is_header(obj):
-            problem = header_problem(obj)
-            if problem is not None:
-                raise JournalError(path, number, problem)
-            in_run, last_seq = True, None
-            yield number, obj, True
-            continue
-        if not in_run:
-            raise JournalError(path, number, "record before any header")
-        problem = record_problem(obj)
-        if problem is not None:
-            raise JournalError(path, number, problem)
-        seq: int = obj["seq"]
-        if last_seq is not None and seq <= last_seq:
-            raise JournalError(path, number, f"seq {seq} does not follow seq {last_seq}")
-        last_seq = seq
-        yield number, obj, False
-    if not in_run:
-        raise JournalError(path, 1, "no complete header line (only a torn line)")
+    """(line, object, is it a header) for every intact line, checked against the format;
+    torn tails go to `notes`."""
+    scanner = _Scanner(path, notes)
+    number = 0
+    with _open(path) as f:
+        try:
+            for number, raw in enumerate(f, 1):
+                checked = scanner.line(number, raw)
+                if checked is not None:
+                    yield number, *checked
+                elif scanner.ended:
+                    break
+        except OSError as exc:
+            raise JournalError(path, number + 1, f"read failed: {exc.strerror or exc}") from None
+    scanner.finish(number)
 
 
 def read_journal(path: str | os.PathLike[str]) -> JournalFile:
@@ -165,11 +194,13 @@ def read_journal(path: str | os.PathLike[str]) -> JournalFile:
     path = Path(path)
     notes: list[str] = []
     runs: list[Run] = []
+    records: list[JsonObject] = []
     for number, obj, header in _scan(path, notes):
         if header:
-            runs.append(Run(header=obj, records=[], first_line=number))
+            records = []
+            runs.append(Run(header=obj, records=records, first_line=number))
         else:
-            runs[-1].records.append(obj)
+            records.append(obj)
     return JournalFile(path=path, runs=runs, notes=notes)
 
 

@@ -54,7 +54,11 @@ class CoreConfig:
     child_backoff_max: float = 30.0
 
 
-@attrs.frozen(kw_only=True)
+# Not slotted, unlike the other frozen values: a reduction builds a new State from the
+# old one plus a few changed fields, and copying an instance dict is several times
+# cheaper than calling a 30-argument `__init__` (see `step._evolve`; replay folds a
+# million events through it).
+@attrs.frozen(kw_only=True, slots=False)
 class State:
     """Everything the reducer knows. `pending` and `timers` belong to the current state:
     entering a state forgets the old ones, so their late answers are recognised as stale."""

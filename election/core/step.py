@@ -8,7 +8,6 @@ local to one call of `reduce`, so the reducer stays a pure function of (state, e
 from __future__ import annotations
 
 import math
-import operator
 from typing import Any
 
 import attrs
@@ -21,17 +20,21 @@ class IllegalTransition(Exception):
     """A handler tried a state change the transition table does not declare."""
 
 
-# The keyword of each init field, in order: `_evolve` builds a state as `attrs.evolve`
-# does (every field from the old state unless changed, through `__init__`), without its
-# per-call introspection of the class.
-_STATE_FIELDS: tuple[str, ...] = tuple(str(f.alias) for f in attrs.fields(State) if f.init)
-_STATE_VALUES = operator.attrgetter(*_STATE_FIELDS)
+_STATE_FIELDS = frozenset(f.name for f in attrs.fields(State))
+# State has no validators or converters, so its `__init__` would only store the values:
+# a new state is the old one's field dict with the changes applied, without the
+# 30-argument call (the reducer's hot path; replay folds a million events through it).
+assert not any(f.validator or f.converter for f in attrs.fields(State))
+_new_state = object.__new__
+_set_dict = object.__setattr__
 
 
 def _evolve(state: State, changes: dict[str, object]) -> State:
-    fields = dict(zip(_STATE_FIELDS, _STATE_VALUES(state), strict=True))
+    fields = state.__dict__.copy()
     fields.update(changes)
-    return State(**fields)
+    new: State = _new_state(State)
+    _set_dict(new, "__dict__", fields)  # a fresh object: nothing else sees it yet
+    return new
 
 
 class Step:
@@ -62,6 +65,9 @@ class Step:
     # --- fields and effects ----------------------------------------------------------
 
     def set(self, **changes: object) -> None:
+        if not _STATE_FIELDS.issuperset(changes):  # what State(**fields) would refuse
+            unknown = ", ".join(sorted(set(changes) - _STATE_FIELDS))
+            raise TypeError(f"State has no field(s) {unknown}")
         self._changes.update(changes)
 
     def _new_id(self) -> int:
