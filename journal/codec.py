@@ -113,11 +113,46 @@ def _fast_check(type_: Any, var: str) -> list[str] | None:
 FastDecoder = Callable[[dict[str, Any], dict[str, Any]], object]
 
 
-def _fast_decoder(cls: type) -> FastDecoder | None:
+def _fast_decoder(cls: type, omit: tuple[str, ...]) -> FastDecoder | None:
     """A decoder generated for a class whose fields are all scalars (int, float, str,
     bool, enums, optionals of them): as strict as the converter, without it. It returns
     None whenever the input is not plainly valid; the caller then asks the converter,
-    whose error message is the one to give."""
+    whose error message is the one to give.
+
+    Its first path takes the usual case, as the codec encodes it: every field in `data`
+    but the omitted ones, which are exactly `extra`; the fields go straight into the
+    constructor's call. Anything else (a default left out, say) takes the second path.
+    """
+    general = _general_decoder(cls)
+    if general is None:
+        return None
+    fields = [f for f in attrs.fields(cls)]
+    omitted = [f for f in fields if f.name in omit]
+    namespace: dict[str, Any] = {"cls": cls, "_MISSING": _MISSING, "general": general}
+    body = [
+        "def decode(data, extra):",
+        f"    if len(data) != {len(fields) - len(omitted) + 1} or len(extra) != {len(omitted)}:",
+        "        return general(data, extra)",
+    ]
+    for index, field in enumerate(fields):
+        var = f"v{index}"
+        check = _fast_check(field.type, var)
+        assert check is not None  # as `general` exists
+        if isinstance(field.type, type) and issubclass(field.type, enum.Enum):
+            namespace[f"{var}_members"] = field.type._value2member_map_
+        source = "extra" if field in omitted else "data"
+        body.append(f"    {var} = {source}.get({field.alias!r}, _MISSING)")
+        body.append(f"    if {var} is _MISSING: return general(data, extra)")
+        body += [f"    {line}" for line in check]
+    arguments = ", ".join(f"{f.alias}=v{i}" for i, f in enumerate(fields))
+    body.append(f"    return cls({arguments})")
+    exec("\n".join(body), namespace)  # the way attrs and cattrs generate their code
+    decode: FastDecoder = namespace["decode"]
+    return decode
+
+
+def _general_decoder(cls: type) -> FastDecoder | None:
+    """`_fast_decoder`'s second path: any subset of the fields, `extra` merged in."""
     namespace: dict[str, Any] = {"cls": cls, "_MISSING": _MISSING}
     body = [
         "def decode(data, extra):",
@@ -243,7 +278,7 @@ class Codec:
         # The journal's events and effects are flat: decode them without cattrs.
         self._fast: dict[str, FastDecoder] = {}
         for name, cls in self._types.items():
-            fast = _fast_decoder(cls)
+            fast = _fast_decoder(cls, self._omit)
             if fast is not None:
                 self._fast[name] = fast
         self._matchers: dict[type, Matcher] = {}

@@ -21,7 +21,7 @@ The seed's diagram, with the repairs it implies:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -29,7 +29,7 @@ from election.core import effects as fx
 from election.core import events as ev
 from election.core.effects import Effect
 from election.core.events import Event, Outcome
-from election.core.state import ExecExit, State, StateName, Timer
+from election.core.state import TIMER_NAMES, ExecExit, State, StateName, Timer
 from election.core.step import Step
 
 INIT = StateName.INIT
@@ -47,9 +47,9 @@ class Rule:
     targets: tuple[StateName, ...] = ()
 
 
-@attrs.frozen
-class Transition:
-    """The result of one reduction."""
+class Transition(NamedTuple):
+    """The result of one reduction (a named tuple: built once per event, and the
+    cheapest immutable record Python has)."""
 
     state: State
     effects: tuple[Effect, ...]
@@ -59,10 +59,10 @@ class Transition:
 
 def reduce(state: State, event: Event) -> Transition:
     """Fold one event into the state; return the new state and the effects to run."""
-    rule = TABLE[state.name][type(event)]
-    step = Step(state, rule.targets)
     if state.exited:  # Exit was asked for: nothing more may happen
         return Transition(state, ())
+    rule = TABLE[state.name][type(event)]
+    step = Step(state, rule.targets)
     rule.handler(step, event)
     return Transition(step.state, tuple(step.effects), step.previous, step.cause)
 
@@ -198,9 +198,9 @@ def _accept(step: Step, event: Any) -> bool:
 
 def _fired(step: Step, event: ev.TimerFired, name: Timer) -> bool:
     """True when `event` is the live timer `name` (a stale fire is ignored)."""
-    if event.name != name.value or step.state.timer_id(name) != event.id:
+    if event.name != TIMER_NAMES[name] or step.state.timer_id(name) != event.id:
         return False
-    step.set(timers=tuple(t for t in step.state.timers if t[0] != name))
+    step.set(timers=tuple([t for t in step.state.timers if t[0] != name]))
     return True
 
 

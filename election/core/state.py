@@ -34,6 +34,11 @@ class Timer(enum.StrEnum):
     CHILD_RESTART = "child-restart"  # Leader: back-off before restarting the job
 
 
+TIMER_NAMES: dict[Timer, str] = {timer: timer.value for timer in Timer}
+"""Each timer's name as a plain str (what effects and events carry): an enum's `.value`
+is a property, several times slower to read than a dict entry on the reducer's path."""
+
+
 @attrs.frozen(kw_only=True)
 class CoreConfig:
     """The settings the reducer needs (durations in seconds)."""
@@ -96,11 +101,19 @@ class State:
                 return timer_id
         return None
 
+    # Loops rather than any(...): these run several times per event, and a generator
+    # costs more to set up than the two or three pairs it would look at.
     def awaits(self, request: int) -> bool:
-        return any(rid == request for rid, _ in self.pending)
+        for rid, _ in self.pending:  # noqa: SIM110
+            if rid == request:
+                return True
+        return False
 
     def awaits_kind(self, kind: str) -> bool:
-        return any(k == kind for _, k in self.pending)
+        for _, k in self.pending:  # noqa: SIM110
+            if k == kind:
+                return True
+        return False
 
 
 def initial_state(config: CoreConfig) -> State:

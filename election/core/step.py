@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 
 from election.core import effects as fx
-from election.core.state import CoreConfig, State, StateName, Timer
+from election.core.state import TIMER_NAMES, CoreConfig, State, StateName, Timer
 
 
 class IllegalTransition(Exception):
@@ -40,6 +40,8 @@ def _evolve(state: State, changes: dict[str, object]) -> State:
 class Step:
     """Field changes accumulate in `_changes` and become a new `State` only when
     `state` is read (typically once per reduction): the reducer's hot path."""
+
+    __slots__ = ("_allowed", "_changes", "_state", "cause", "effects", "previous")
 
     def __init__(self, state: State, allowed: tuple[StateName, ...]) -> None:
         self._state = state
@@ -89,7 +91,7 @@ class Step:
     def answered(self, request: int) -> None:
         """The answer to `request` has arrived: stop awaiting it."""
         pending = self._get("pending")
-        self._changes["pending"] = tuple(p for p in pending if p[0] != request)
+        self._changes["pending"] = tuple([p for p in pending if p[0] != request])
 
     def _timers(self) -> tuple[tuple[Timer, int], ...]:
         timers: tuple[tuple[Timer, int], ...] = self._get("timers")
@@ -98,16 +100,16 @@ class Step:
     def start_timer(self, name: Timer, delay: float) -> None:
         """Start (or restart) the timer `name`; a fire of its old id becomes stale."""
         timer_id = self._new_id()
-        others = tuple(t for t in self._timers() if t[0] != name)
+        others = [t for t in self._timers() if t[0] != name]
         self._changes["timers"] = (*others, (name, timer_id))
-        self.effects.append(fx.StartTimer(name=name.value, id=timer_id, delay=delay))
+        self.effects.append(fx.StartTimer(name=TIMER_NAMES[name], id=timer_id, delay=delay))
 
     def cancel_timer(self, name: Timer) -> None:
         timers = self._timers()
         for timer, timer_id in timers:
             if timer == name:
-                self._changes["timers"] = tuple(t for t in timers if t[0] != name)
-                self.effects.append(fx.CancelTimer(name=name.value, id=timer_id))
+                self._changes["timers"] = tuple([t for t in timers if t[0] != name])
+                self.effects.append(fx.CancelTimer(name=TIMER_NAMES[name], id=timer_id))
                 return
 
     def backoff(self) -> float:

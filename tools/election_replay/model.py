@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
 
-@attrs.frozen(kw_only=True)
-class Where:
-    """One record of one journal: enough for an engineer to open the line."""
+class Where(NamedTuple):
+    """One record of one journal: enough for an engineer to open the line.
+
+    A named tuple, not a frozen attrs class like the rest: replay makes one per record
+    (a million for a big journal), and a tuple is built in a third of the time.
+    """
 
     replica: str
     journal: str
@@ -18,7 +21,7 @@ class Where:
     wall: float
 
     def as_json(self) -> dict[str, Any]:
-        return attrs.asdict(self)
+        return self._asdict()
 
     def __str__(self) -> str:
         return f"{self.replica} {self.journal}:{self.line} seq {self.seq}"

@@ -205,7 +205,7 @@ class _Folder:
             recorded: str = line["state"]
             token: int | None = line.get("token")
             event = self._event(line, number)
-            where = Where(replica=replica, journal=path, line=number, seq=seq, wall=wall)
+            where = Where(replica, path, number, seq, wall)
             effects: tuple[fx.Effect, ...] | None = None  # the recorded ones, once known
             if state is not None:
                 try:
@@ -222,7 +222,7 @@ class _Folder:
                     if comparing:
                         kept = line.get("effects")
                         if (
-                            state.name.value == recorded
+                            state.name == recorded  # a StrEnum: no `.value` needed
                             and state.token == token
                             and (kept is None or matches(transition.effects, kept))
                         ):
