@@ -94,11 +94,8 @@ def _decode(raw: bytes) -> tuple[Any, str | None]:
 
 
 class _Scanner:
-    """Checks a journal line by line: one line at a time through `line`, in file order.
-
-    The usual line (a well-formed record of the current run, following its seq) takes
-    one `orjson.loads` and one `record_ok`; everything else goes the careful way.
-    """
+    """Checks a journal line by line, in file order: `usual` first (the common line: one
+    `orjson.loads` and one `record_ok`), and `careful` for any line it declines."""
 
     def __init__(self, path: Path, notes: list[str]) -> None:
         self.path = path
@@ -110,22 +107,23 @@ class _Scanner:
         self.pending: tuple[int, str] | None = None
         self.ended = False  # an unterminated (torn) last line was seen
 
-    def line(self, number: int, raw: bytes) -> tuple[JsonObject, bool] | None:
-        """(object, is it a header) for an intact line; None for a torn one."""
+    def usual(self, raw: bytes) -> JsonObject | None:
+        """The record on a usual line (a well-formed record of the current run, after
+        its seq, newline-terminated), checked in one `record_ok`; None for any other
+        line, which then goes through `careful`."""
         if self.pending is None and raw[-1:] == b"\n":
             try:
                 obj = loads(raw)  # a trailing newline is whitespace to JSON
             except orjson.JSONDecodeError:
-                pass
-            else:
-                if type(obj) is dict and "journal" not in obj and self.in_run:
-                    seq = obj.get("seq")
-                    if type(seq) is int and seq > self.last_seq and record_ok(obj):
-                        self.last_seq = seq
-                        return obj, False
-        return self._careful(number, raw)
+                return None
+            if type(obj) is dict and "journal" not in obj and self.in_run:
+                seq = obj.get("seq")
+                if type(seq) is int and seq > self.last_seq and record_ok(obj):
+                    self.last_seq = seq
+                    return obj
+        return None
 
-    def _careful(self, number: int, raw: bytes) -> tuple[JsonObject, bool] | None:
+    def careful(self, number: int, raw: bytes) -> tuple[JsonObject, bool] | None:
         terminated = raw.endswith(b"\n")
         value, problem = _decode(raw[:-1] if terminated else raw)
         if self.pending is not None:
@@ -179,7 +177,8 @@ def _scan(path: Path, notes: list[str]) -> Iterator[tuple[int, JsonObject, bool]
     with _open(path) as f:
         try:
             for number, raw in enumerate(f, 1):
-                checked = scanner.line(number, raw)
+                obj = scanner.usual(raw)
+                checked = (obj, False) if obj is not None else scanner.careful(number, raw)
                 if checked is not None:
                     yield number, *checked
                 elif scanner.ended:
@@ -195,12 +194,32 @@ def read_journal(path: str | os.PathLike[str]) -> JournalFile:
     notes: list[str] = []
     runs: list[Run] = []
     records: list[JsonObject] = []
-    for number, obj, header in _scan(path, notes):
-        if header:
-            records = []
-            runs.append(Run(header=obj, records=records, first_line=number))
-        else:
-            records.append(obj)
+    append = records.append
+    scanner = _Scanner(path, notes)
+    usual = scanner.usual
+    number = 0
+    # `_scan`'s loop, without a generator's resumption per line: reading is a fair share
+    # of a replay.
+    with _open(path) as f:
+        try:
+            for number, raw in enumerate(f, 1):
+                obj = usual(raw)
+                if obj is not None:
+                    append(obj)
+                    continue
+                checked = scanner.careful(number, raw)
+                if checked is None:
+                    if scanner.ended:
+                        break
+                elif checked[1]:
+                    records = []
+                    append = records.append
+                    runs.append(Run(header=checked[0], records=records, first_line=number))
+                else:
+                    append(checked[0])
+        except OSError as exc:
+            raise JournalError(path, number + 1, f"read failed: {exc.strerror or exc}") from None
+    scanner.finish(number)
     return JournalFile(path=path, runs=runs, notes=notes)
 
 
