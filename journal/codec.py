@@ -409,6 +409,24 @@ class Codec:
         except Exception as exc:
             raise CodecError(_short_message(exc, cls.__name__)) from None
 
+    def decoder(self, tag: str) -> Callable[[dict[str, Any], dict[str, Any]], object]:
+        """`decode` for objects tagged `tag` only: `decoder(tag)(data, extra)` is
+        `decode(data, **extra)` for a `data` whose type is `tag`, without looking the
+        class up again (a loop decoding one journal line after another)."""
+        if tag not in self._types:
+            raise CodecError(f"unknown type {tag!r}")
+        fast = self._fast.get(tag)
+        decode = self.decode
+
+        def decode_tagged(data: dict[str, Any], extra: dict[str, Any]) -> object:
+            if fast is not None:
+                obj = fast(data, extra)
+                if obj is not None:
+                    return obj
+            return decode(data, **extra)
+
+        return decode_tagged
+
     def encode_many(self, objs: Iterable[object]) -> list[dict[str, Any]]:
         """Encode a sequence of tagged objects (e.g. a record's effects)."""
         return [self.encode(obj) for obj in objs]

@@ -95,7 +95,7 @@ def _enter_attempter(step: Step) -> None:
 def _enter_leader(step: Step) -> None:
     cfg = step.state.config
     if cfg.write_files:
-        _write_file(step)  # at once: the create (or our read of the node) just confirmed us
+        _write_file(step, step.state)  # at once: the create (or our read) just confirmed us
         step.start_timer(Timer.WRITE, cfg.leader_timeout)
     # Watch our own node: if it is deleted under us, we are no longer leader.
     step.request(fx.ReadNode, path=cfg.election_path)
@@ -126,11 +126,11 @@ def _try_create(step: Step) -> None:
     step.start_timer(Timer.ATTEMPT, cfg.attempter_timeout)
 
 
-def _write_file(step: Step) -> None:
+def _write_file(step: Step, s: State) -> None:
     """Leader: prune to make room, then write the next leader file. The file worker runs
     them in order, so file-dir never holds more than `storage-capacity` of our files, not
-    even for a moment."""
-    s = step.state
+    even for a moment. `s` is `step.state`, or an earlier one with the same token, seq
+    and config (saving a build of the state)."""
     assert s.token is not None
     step.set(seq=s.seq + 1)
     step.request(fx.PruneFiles, keep=s.config.storage_capacity - 1, token=s.token)
@@ -190,18 +190,12 @@ def _become_leader(step: Step, token: int, cause: str) -> None:
 
 def _accept(step: Step, event: Any) -> bool:
     """True when `event` answers a request of this state; it is no longer awaited."""
-    if not step.state.awaits(event.request):
-        return False
-    step.answered(event.request)
-    return True
+    return step.answered(event.request)
 
 
 def _fired(step: Step, event: ev.TimerFired, name: Timer) -> bool:
     """True when `event` is the live timer `name` (a stale fire is ignored)."""
-    if event.name != TIMER_NAMES[name] or step.state.timer_id(name) != event.id:
-        return False
-    step.set(timers=tuple([t for t in step.state.timers if t[0] != name]))
-    return True
+    return event.name == TIMER_NAMES[name] and step.fired(name, event.id)
 
 
 def _why(event: Any) -> str:
@@ -338,12 +332,12 @@ def leader_timer(step: Step, event: ev.TimerFired) -> None:
     A replica resumed from a long pause hears of its expired session only from the
     server; this read is what makes it hear before it writes. A tick while the previous
     confirm or write is still in flight (slow disk, slow server) is skipped, not queued."""
+    s = step.state  # as the tick found it (a fire changes only the timers)
     if _fired(step, event, Timer.CHILD_RESTART):
         _start_child(step)
         return
     if not _fired(step, event, Timer.WRITE):
         return
-    s = step.state
     if not (s.write_due or s.awaits_kind(fx.WriteLeaderFile.__name__)):
         step.set(write_due=True)
         step.request(fx.ReadNode, path=s.config.election_path)
@@ -387,17 +381,16 @@ def leader_pruned(step: Step, event: ev.FilesPruned) -> None:
 
 
 def leader_read(step: Step, event: ev.NodeRead) -> None:
+    s = step.state  # as the answer found it (accepting it changes only `pending`)
     if not _accept(step, event):
         return
-    s = step.state
-    due = s.write_due
     step.set(write_due=False)
     if event.outcome is not Outcome.OK:
         return  # unconfirmed: skip this file; session trouble arrives as SUSPENDED/LOST
     if not event.exists or event.owner != s.session_id or event.token != s.token:
         _go(step, ATTEMPTER, "election node no longer ours")
-    elif due:
-        _write_file(step)
+    elif s.write_due:
+        _write_file(step, s)
 
 
 def leader_watch(step: Step, event: ev.NodeWatchFired) -> None:

@@ -22,30 +22,24 @@ class IllegalTransition(Exception):
 
 _STATE_FIELDS = frozenset(f.name for f in attrs.fields(State))
 # State has no validators or converters, so its `__init__` would only store the values:
-# a new state is the old one's field dict with the changes applied, without the
-# 30-argument call (the reducer's hot path; replay folds a million events through it).
+# a new state is a copy of the old one's field dict with the changes made, given to a
+# fresh object, without the 30-argument call (the reducer's hot path: replay folds a
+# million events through it).
 assert not any(f.validator or f.converter for f in attrs.fields(State))
 _new_state = object.__new__
 _set_dict = object.__setattr__
 
 
-def _evolve(state: State, changes: dict[str, object]) -> State:
-    fields = state.__dict__.copy()
-    fields.update(changes)
-    new: State = _new_state(State)
-    _set_dict(new, "__dict__", fields)  # a fresh object: nothing else sees it yet
-    return new
-
-
 class Step:
-    """Field changes accumulate in `_changes` and become a new `State` only when
-    `state` is read (typically once per reduction): the reducer's hot path."""
+    """Changes go into `_draft`, a private copy of the state's field dict made at the
+    first change, which becomes a new `State` when `state` is read (typically once per
+    reduction, at its end)."""
 
-    __slots__ = ("_allowed", "_changes", "_state", "cause", "effects", "previous")
+    __slots__ = ("_allowed", "_draft", "_state", "cause", "effects", "previous")
 
     def __init__(self, state: State, allowed: tuple[StateName, ...]) -> None:
         self._state = state
-        self._changes: dict[str, object] = {}
+        self._draft: dict[str, Any] | None = None
         self.effects: list[fx.Effect] = []
         self.previous: StateName | None = None
         self.cause = ""
@@ -54,27 +48,37 @@ class Step:
     @property
     def state(self) -> State:
         """The state with every change so far."""
-        if self._changes:
-            self._state = _evolve(self._state, self._changes)
-            self._changes = {}
+        draft = self._draft
+        if draft is not None:
+            if len(draft) != len(_STATE_FIELDS):  # a name State(**fields) would refuse
+                unknown = ", ".join(sorted(draft.keys() - _STATE_FIELDS))
+                raise TypeError(f"State has no field(s) {unknown}")
+            new: State = _new_state(State)
+            _set_dict(new, "__dict__", draft)  # the draft is the new state's now
+            self._state, self._draft = new, None
         return self._state
+
+    def _fields(self) -> dict[str, Any]:
+        """The draft to change (made now if this is the first change since a build)."""
+        draft = self._draft
+        if draft is None:
+            draft = self._draft = self._state.__dict__.copy()
+        return draft
 
     def _get(self, name: str) -> Any:
         """One field's current value, without building a state."""
-        changes = self._changes
-        return changes[name] if name in changes else getattr(self._state, name)
+        draft = self._draft
+        return (self._state.__dict__ if draft is None else draft)[name]
 
     # --- fields and effects ----------------------------------------------------------
 
     def set(self, **changes: object) -> None:
-        if not _STATE_FIELDS.issuperset(changes):  # what State(**fields) would refuse
-            unknown = ", ".join(sorted(set(changes) - _STATE_FIELDS))
-            raise TypeError(f"State has no field(s) {unknown}")
-        self._changes.update(changes)
+        self._fields().update(changes)
 
     def _new_id(self) -> int:
-        new_id: int = self._get("next_id")
-        self._changes["next_id"] = new_id + 1
+        fields = self._fields()
+        new_id: int = fields["next_id"]
+        fields["next_id"] = new_id + 1
         return new_id
 
     def new_request(self) -> int:
@@ -83,15 +87,22 @@ class Step:
 
     def request(self, make: type[fx.Effect], **fields: object) -> int:
         """Emit the effect `make(request=<new id>, **fields)` and await its answer."""
-        request = self._new_id()
+        draft = self._fields()
+        request: int = draft["next_id"]
+        draft["next_id"] = request + 1
+        draft["pending"] = (*draft["pending"], (request, make.__name__))
         self.effects.append(make(request=request, **fields))  # type: ignore[call-arg]
-        self._changes["pending"] = (*self._get("pending"), (request, make.__name__))
         return request
 
-    def answered(self, request: int) -> None:
-        """The answer to `request` has arrived: stop awaiting it."""
-        pending = self._get("pending")
-        self._changes["pending"] = tuple([p for p in pending if p[0] != request])
+    def answered(self, request: int) -> bool:
+        """The answer to `request` has arrived: stop awaiting it. False (and nothing
+        changes) if it was not awaited: a stale answer, of an earlier state."""
+        pending: tuple[tuple[int, str], ...] = self._get("pending")
+        for awaited, _ in pending:
+            if awaited == request:
+                self._fields()["pending"] = tuple([p for p in pending if p[0] != request])
+                return True
+        return False
 
     def _timers(self) -> tuple[tuple[Timer, int], ...]:
         timers: tuple[tuple[Timer, int], ...] = self._get("timers")
@@ -99,16 +110,29 @@ class Step:
 
     def start_timer(self, name: Timer, delay: float) -> None:
         """Start (or restart) the timer `name`; a fire of its old id becomes stale."""
-        timer_id = self._new_id()
-        others = [t for t in self._timers() if t[0] != name]
-        self._changes["timers"] = (*others, (name, timer_id))
+        draft = self._fields()
+        timer_id: int = draft["next_id"]
+        draft["next_id"] = timer_id + 1
+        draft["timers"] = (*[t for t in draft["timers"] if t[0] != name], (name, timer_id))
         self.effects.append(fx.StartTimer(name=TIMER_NAMES[name], id=timer_id, delay=delay))
+
+    def fired(self, name: Timer, timer_id: int) -> bool:
+        """The timer `name` fired with `timer_id`: True if that is its live id (it is
+        then no longer live); False, changing nothing, for a stale fire."""
+        timers = self._timers()
+        for timer, live in timers:
+            if live == timer_id:
+                if timer != name:
+                    return False
+                self._fields()["timers"] = tuple([t for t in timers if t[0] != name])
+                return True
+        return False
 
     def cancel_timer(self, name: Timer) -> None:
         timers = self._timers()
         for timer, timer_id in timers:
             if timer == name:
-                self._changes["timers"] = tuple([t for t in timers if t[0] != name])
+                self._fields()["timers"] = tuple([t for t in timers if t[0] != name])
                 self.effects.append(fx.CancelTimer(name=TIMER_NAMES[name], id=timer_id))
                 return
 

@@ -23,6 +23,9 @@ from election_replay.terms import LEADER
 # timer later than that means the process could not have kept its session on its own.
 LATE_SHARE = 2 / 3
 
+# What `FreezeDetector.observe` looks for, by exact type (no event or effect subclasses another).
+_TIMER_FIRED, _START_TIMER, _CANCEL_TIMER = ev.TimerFired, fx.StartTimer, fx.CancelTimer
+
 
 @attrs.frozen(kw_only=True)
 class Freeze:
@@ -51,7 +54,8 @@ class FreezeDetector:
     def observe(
         self, where: Where, at: float, event: ev.Event, state: str, effects: Sequence[fx.Effect]
     ) -> None:
-        if isinstance(event, ev.TimerFired):
+        # Called once per record: exact-type checks (events and effects are final classes).
+        if type(event) is _TIMER_FIRED:
             issued = self._timers.pop(event.id, None)
             if issued is not None:
                 issued_at, issued_wall, delay = issued
@@ -66,11 +70,13 @@ class FreezeDetector:
                             where=where,
                         )
                     )
-        for effect in effects:
-            if isinstance(effect, fx.StartTimer):
-                self._timers[effect.id] = (at, where.wall, effect.delay)
-            elif isinstance(effect, fx.CancelTimer):
-                self._timers.pop(effect.id, None)
+        if effects:
+            timers = self._timers
+            for effect in effects:
+                if type(effect) is _START_TIMER:
+                    timers[effect.id] = (at, where.wall, effect.delay)
+                elif type(effect) is _CANCEL_TIMER:
+                    timers.pop(effect.id, None)
         self._state = state
 
 

@@ -24,6 +24,13 @@ from election_replay.terms import LEADER
 
 DEFAULT_SKEW = 0.05  # seconds of wall-clock disagreement tolerated between machines
 
+# What `ReplicaChecks.observe` looks for, by exact type (no event or effect subclasses another).
+_CONNECTED, _LOST, _FILE_WRITTEN = ev.SessionConnected, ev.SessionLost, ev.FileWritten
+_SESSION_EVENTS = frozenset({ev.SessionConnected, ev.SessionSuspended, ev.SessionLost})
+_WRITE = fx.WriteLeaderFile
+_LETTING_GO = frozenset({fx.ReleaseNode, fx.CloseSession})
+_OK = Outcome.OK
+
 
 class ReplicaChecks:
     """The invariants one replica's journal can break on its own."""
@@ -59,16 +66,16 @@ class ReplicaChecks:
         self, where: Where, event: ev.Event, state: str, effects: Sequence[fx.Effect]
     ) -> None:
         """One record: its event, the state recorded after it, and the effects it caused."""
-        if isinstance(event, ev.SessionConnected):
-            self._connected = True
-        elif isinstance(event, ev.SessionSuspended | ev.SessionLost):
-            self._connected = False
-
-        if isinstance(event, ev.SessionLost):
-            self._released = True
-        if (
-            isinstance(event, ev.FileWritten)
-            and event.outcome is Outcome.OK
+        # Called once per record: dispatch on the exact type (events and effects are
+        # final classes) and walk the effects in a plain loop, no temporary lists.
+        kind = type(event)
+        if kind in _SESSION_EVENTS:
+            self._connected = kind is _CONNECTED
+            if kind is _LOST:
+                self._released = True
+        elif (
+            type(event) is _FILE_WRITTEN
+            and event.outcome is _OK
             and self._before != LEADER
             and (event.request not in self._asked_as_leader or self._released)
         ):
@@ -78,23 +85,30 @@ class ReplicaChecks:
                 f"{self._before or 'not started'}, not Leader, at {hms(where.wall)}",
                 where,
             )
-        writes = [e for e in effects if isinstance(e, fx.WriteLeaderFile)]
-        if state == LEADER:
+        leader = state == LEADER
+        if leader:
             self._released = False
-            self._asked_as_leader.update(e.request for e in writes)
-        # Letting the node go (a delete, or closing the session, which deletes it) ends
-        # the grace of a file asked for as Leader: it must have landed before.
-        if any(isinstance(e, fx.ReleaseNode | fx.CloseSession) for e in effects):
-            self._released = True
-        if writes and state != LEADER:
-            self._flag(
-                "write-outside-leader",
-                f"{self.replica} asked to write leader file (token {writes[0].token}, "
-                f"seq {writes[0].seq}) in state {state} at {hms(where.wall)}",
-                where,
-            )
+        if effects:
+            stray: fx.WriteLeaderFile | None = None  # the first write asked for outside Leader
+            for effect in effects:
+                if type(effect) is _WRITE:
+                    if leader:
+                        self._asked_as_leader.add(effect.request)
+                    elif stray is None:
+                        stray = effect
+                elif type(effect) in _LETTING_GO:
+                    # Letting the node go (a delete, or closing the session, which deletes
+                    # it) ends the grace of a file asked for as Leader: it must have landed.
+                    self._released = True
+            if stray is not None:
+                self._flag(
+                    "write-outside-leader",
+                    f"{self.replica} asked to write leader file (token {stray.token}, "
+                    f"seq {stray.seq}) in state {state} at {hms(where.wall)}",
+                    where,
+                )
 
-        if state == LEADER and not self._connected:
+        if leader and not self._connected:
             if not self._flagged_disconnected:
                 self._flag(
                     "leader-while-disconnected",
@@ -102,7 +116,7 @@ class ReplicaChecks:
                     where,
                 )
             self._flagged_disconnected = True
-        else:
+        elif self._flagged_disconnected:
             self._flagged_disconnected = False
         self._before = state
 

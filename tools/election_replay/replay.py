@@ -16,8 +16,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, cast
 
 from election.core import effects as fx
 from election.core.events import EVENT_TYPES, Event
@@ -38,6 +38,12 @@ from election_replay.work import WorkLog, check_file_order, job_overlap_notes
 from journal import CodecError, JournalError, Run, read_journal
 
 _EVENT_NAMES = frozenset(cls.__name__ for cls in EVENT_TYPES)
+# Each decodes to the event its name names (the codec's classes are the events'), so
+# typed as such once here rather than checked per record.
+_EVENT_DECODERS = cast(
+    dict[str, Callable[[dict[str, Any], dict[str, Any]], Event]],
+    {name: CODEC.decoder(name) for name in _EVENT_NAMES},
+)
 _EFFECT_NAMES = frozenset(cls.__name__ for cls in fx.EFFECT_TYPES)
 
 
@@ -194,17 +200,26 @@ class _Folder:
         replica, path = self.replica, self.path
         history, checks, work, freezes = self.history, self.checks, self.work, self.freezes
         matches = CODEC.matches_many
+        decoders, names = _EVENT_DECODERS, _EVENT_NAMES
         number = run.first_line
+        events, first_wall, last = 0, self.first_wall, self._last
         for line in run.records:
             number += 1
             seq: int = line["seq"]
             if until is not None and seq > until:
+                self._count(events, first_wall, last)
                 return False
             at: float = line["at"]
             wall: float = line["wall"]
             recorded: str = line["state"]
             token: int | None = line.get("token")
-            event = self._event(line, number)
+            data = line["event"]
+            if data["type"] not in names:  # the codec knows effects too: refuse them here
+                raise ReplayError(path, number, f"unknown event type {data['type']!r}")
+            try:
+                event = decoders[data["type"]](data, {"at": at})
+            except CodecError as exc:
+                raise ReplayError(path, number, f"cannot decode record: event: {exc}") from None
             where = Where(replica, path, number, seq, wall)
             effects: tuple[fx.Effect, ...] | None = None  # the recorded ones, once known
             if state is not None:
@@ -218,7 +233,7 @@ class _Folder:
                     state = None
                 else:
                     state = transition.state
-                    self._last = (state, seq, wall)
+                    last = (state, seq, wall)
                     if comparing:
                         kept = line.get("effects")
                         if (
@@ -233,17 +248,25 @@ class _Folder:
                             comparing = False
             if effects is None:
                 effects = self._effects(line, number)
-            self.events += 1
-            self._last_seq = seq
-            if self.first_wall is None:
-                self.first_wall = wall
-            self.last_wall = wall
+            events += 1
+            if first_wall is None:
+                first_wall = wall
+            self.last_wall, self._last_seq = wall, seq
             history.observe(where, recorded, token)
             checks.observe(where, event, recorded, effects)
             work.observe(where, event, effects)
             freezes.observe(where, at, event, recorded, effects)
+        self._count(events, first_wall, last)
         self._state = state
         return True
+
+    def _count(
+        self, events: int, first_wall: float | None, last: tuple[State, int, float] | None
+    ) -> None:
+        """What `fold_run` kept in local variables while it ran."""
+        self.events += events
+        self.first_wall = first_wall
+        self._last = last
 
     def _start(self, run: Run) -> State | None:
         """The state a run (or a rotated segment of one) starts folding from.
@@ -359,18 +382,6 @@ class _Folder:
         except (AssertionError, KeyError, TypeError, ValueError) as exc:
             detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc) or "not an object"
             raise ReplayError(self.path, run.first_line, f"header config: {detail}") from None
-
-    def _event(self, line: dict[str, Any], number: int) -> Event:
-        data = line["event"]
-        # The codec knows effects too: an effect in the event's place is refused here.
-        if data["type"] not in _EVENT_NAMES:
-            raise ReplayError(self.path, number, f"unknown event type {data['type']!r}")
-        try:
-            event = CODEC.decode(data, at=line["at"])
-        except CodecError as exc:
-            raise ReplayError(self.path, number, f"cannot decode record: event: {exc}") from None
-        assert isinstance(event, Event)  # a known event name decodes to that event
-        return event
 
     def _effects(self, line: dict[str, Any], number: int) -> tuple[fx.Effect, ...]:
         """The record's effects as recorded (none if the journal did not keep them)."""

@@ -43,12 +43,19 @@ class History:
 
     def observe(self, where: Where, state: str, token: int | None) -> None:
         """One record: `state` and `token` as recorded after its event."""
-        if self._state is None or self._state[0] != state:
+        # Called once per record: most records change neither the state nor the term.
+        current = self._state
+        if current is None or current[0] != state:
             self._close_segment(where.wall)
             self._state = (state, where.wall)
-        if self._term is not None and (state != LEADER or token != self._term[0]):
+        term = self._term
+        if term is None:
+            if state == LEADER:
+                self._term = (token, where)
+        elif state != LEADER:
             self._close_term(where, where.wall)
-        if state == LEADER and self._term is None:
+        elif token != term[0]:
+            self._close_term(where, where.wall)
             self._term = (token, where)
         self._last = where
 

@@ -17,6 +17,12 @@ from election.core.leaderfiles import parse_leader_file_name
 from election_replay.clock import hms
 from election_replay.model import FileWrite, JobRun, Violation, Where
 
+# What `WorkLog.observe` looks for, by exact type (no event or effect subclasses another).
+_START_CHILD = fx.StartChild
+_FILE_WRITTEN, _CHILD_STARTED, _CHILD_EXITED = ev.FileWritten, ev.ChildStarted, ev.ChildExited
+_WORK_EVENTS = frozenset({ev.FileWritten, ev.ChildStarted, ev.ChildExited})
+_OK = Outcome.OK
+
 
 class WorkLog:
     """Collects one replica's leader files and job runs, record by record."""
@@ -35,17 +41,24 @@ class WorkLog:
         self._tokens.clear()
 
     def observe(self, where: Where, event: ev.Event, effects: Sequence[fx.Effect]) -> None:
+        # Called once per record: exact-type checks (events and effects are final classes).
         for effect in effects:
-            if isinstance(effect, fx.StartChild):
+            if type(effect) is _START_CHILD:
                 self._tokens[effect.request] = effect.token
-        if isinstance(event, ev.FileWritten) and event.outcome is Outcome.OK:
-            parsed = parse_leader_file_name(event.name)
-            if parsed is not None:
-                token, seq = parsed
-                self.writes.append(FileWrite(token=token, seq=seq, name=event.name, where=where))
-        elif isinstance(event, ev.ChildStarted) and event.outcome is Outcome.OK and event.pid:
-            self._running[event.pid] = (self._tokens.get(event.request), where.wall)
-        elif isinstance(event, ev.ChildExited) and event.pid in self._running:
+        if type(event) not in _WORK_EVENTS:
+            return
+        if type(event) is _FILE_WRITTEN:
+            if event.outcome is _OK:
+                parsed = parse_leader_file_name(event.name)
+                if parsed is not None:
+                    token, seq = parsed
+                    self.writes.append(
+                        FileWrite(token=token, seq=seq, name=event.name, where=where)
+                    )
+        elif type(event) is _CHILD_STARTED:
+            if event.outcome is _OK and event.pid:
+                self._running[event.pid] = (self._tokens.get(event.request), where.wall)
+        elif type(event) is _CHILD_EXITED and event.pid in self._running:
             job_token, start = self._running.pop(event.pid)
             self.jobs.append(
                 JobRun(
