@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import types
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Union, get_args, get_origin
 
 import attrs
@@ -133,6 +133,8 @@ def _fast_decoder(cls: type, omit: tuple[str, ...]) -> FastDecoder | None:
         "def decode(data, extra):",
         f"    if len(data) != {len(fields) - len(omitted) + 1} or len(extra) != {len(omitted)}:",
         "        return general(data, extra)",
+        "    try:",  # a missing key: the general path (subscripts are cheaper than .get)
+        "        pass",
     ]
     for index, field in enumerate(fields):
         var = f"v{index}"
@@ -141,9 +143,10 @@ def _fast_decoder(cls: type, omit: tuple[str, ...]) -> FastDecoder | None:
         if isinstance(field.type, type) and issubclass(field.type, enum.Enum):
             namespace[f"{var}_members"] = field.type._value2member_map_
         source = "extra" if field in omitted else "data"
-        body.append(f"    {var} = {source}.get({field.alias!r}, _MISSING)")
-        body.append(f"    if {var} is _MISSING: return general(data, extra)")
-        body += [f"    {line}" for line in check]
+        body.append(f"        {var} = {source}[{field.alias!r}]")
+    body += ["    except KeyError:", "        return general(data, extra)"]
+    for index, field in enumerate(fields):
+        body += [f"    {line}" for line in _fast_check(field.type, f"v{index}") or ()]
     arguments = ", ".join(f"{f.alias}=v{i}" for i, f in enumerate(fields))
     body.append(f"    return cls({arguments})")
     exec("\n".join(body), namespace)  # the way attrs and cattrs generate their code
@@ -191,24 +194,25 @@ def _matcher(cls: type, omit: tuple[str, ...]) -> Matcher | None:
     `data` is exactly `obj`'s encoding (every field present, of the type the converter
     accepts, equal to obj's), so that decoding it would give back an equal object; a
     false value whenever it is not (or might not be: the caller then decodes)."""
-    names = [f.alias for f in attrs.fields(cls) if f.name not in omit]
-    namespace: dict[str, Any] = {"_MISSING": _MISSING}
+    kept = [(index, f) for index, f in enumerate(attrs.fields(cls)) if f.name not in omit]
+    namespace: dict[str, Any] = {}
     body = [
         "def match(obj, data):",
-        f"    if type(data) is not dict or len(data) != {len(names) + 1}: return None",
+        f"    if type(data) is not dict or len(data) != {len(kept) + 1}: return None",
         f"    if data.get({TYPE_KEY!r}) != {cls.__name__!r}: return None",
+        "    try:",  # a missing key: no match (subscripts are cheaper than .get)
+        "        pass",
     ]
-    for index, field in enumerate(attrs.fields(cls)):
-        if field.name in omit:
-            continue
+    for index, field in kept:
+        body.append(f"        v{index} = data[{field.alias!r}]")
+    body += ["    except KeyError:", "        return None"]
+    for index, field in kept:
         var = f"v{index}"
         check = _fast_check(field.type, var)
         if check is None or not field.init:
             return None
         if isinstance(field.type, type) and issubclass(field.type, enum.Enum):
             namespace[f"{var}_members"] = field.type._value2member_map_
-        body.append(f"    {var} = data.get({field.alias!r}, _MISSING)")
-        body.append(f"    if {var} is _MISSING: return None")
         body += [f"    {line}" for line in check]
         body.append(f"    if {var} != obj.{field.name}: return None")
     body.append("    return True")
@@ -431,16 +435,16 @@ class Codec:
         """Encode a sequence of tagged objects (e.g. a record's effects)."""
         return [self.encode(obj) for obj in objs]
 
-    def matches_many(self, objs: Iterable[object], data: object) -> bool:
+    def matches_many(self, objs: Sequence[object], data: object) -> bool:
         """True when `data` (a JSON array) decodes to exactly `objs` (omitted fields
         aside), False when it does not or does not decode at all: checking a journal's
         record against a recomputed one without building objects from it, in the usual
         case where it matches."""
-        objs = tuple(objs)
         if type(data) is not list or len(data) != len(objs):
             return False
         matchers = self._matchers
-        for obj, item in zip(objs, data, strict=True):
+        for index, item in enumerate(data):
+            obj = objs[index]
             match = matchers.get(type(obj))
             if match is not None and match(obj, item):
                 continue

@@ -143,11 +143,13 @@ def record_problem(obj: JsonObject) -> str | None:
 def record_ok(obj: JsonObject) -> bool:
     """`record_problem(obj) is None`, computed without naming the problem: the reader's
     hot path (one call per line of a journal); ask `record_problem` why when it is False."""
-    get = obj.get
-    event, at, wall = get("event"), get("at"), get("wall")
+    try:  # subscripts, cheaper than .get; a missing key is not ok
+        seq, at, wall, event, state = obj["seq"], obj["at"], obj["wall"], obj["event"], obj["state"]
+    except KeyError:
+        return False
     if not (
-        type(get("seq")) is int
-        and type(get("state")) is str
+        type(seq) is int
+        and type(state) is str
         and type(event) is dict
         and type(event.get("type")) is str
         and (type(at) is int or (type(at) is float and isfinite(at)))
@@ -157,14 +159,14 @@ def record_ok(obj: JsonObject) -> bool:
     if len(obj) == 6 and "effects" in obj:  # seq, at, wall, event, state, effects: the usual
         effects = obj["effects"]
     else:
-        token = get("token")
+        token = obj.get("token")
         if not (
             ("previous" not in obj or type(obj["previous"]) is str)
             and ("cause" not in obj or type(obj["cause"]) is str)
             and (token is None or type(token) is int)
         ):
             return False
-        effects = get("effects", ())
+        effects = obj.get("effects", ())
     if type(effects) is not list and effects != ():
         return False
     for effect in effects:  # noqa: SIM110 (a loop, not all(): no generator per record)

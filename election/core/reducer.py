@@ -64,7 +64,12 @@ def reduce(state: State, event: Event) -> Transition:
     rule = TABLE[state.name][type(event)]
     step = Step(state, rule.targets)
     rule.handler(step, event)
-    return Transition(step.state, tuple(step.effects), step.previous, step.cause)
+    # tuple.__new__ rather than the named tuple's own (Python-level) __new__: this is
+    # once per event, and every field is given.
+    return _new_tuple(Transition, (step.state, tuple(step.effects), step.previous, step.cause))
+
+
+_new_tuple = tuple.__new__
 
 
 # --- entering states ------------------------------------------------------------------

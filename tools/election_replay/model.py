@@ -181,9 +181,9 @@ class JobRun:
         return attrs.asdict(self)
 
 
-@attrs.frozen(kw_only=True)
-class FileWrite:
-    """One leader file the journal says was written (FileWritten ok)."""
+class FileWrite(NamedTuple):
+    """One leader file the journal says was written (FileWritten ok). A named tuple like
+    `Where`: replay makes one for every file a leader wrote."""
 
     token: int
     seq: int

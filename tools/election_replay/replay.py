@@ -200,7 +200,7 @@ class _Folder:
         replica, path = self.replica, self.path
         history, checks, work, freezes = self.history, self.checks, self.work, self.freezes
         matches = CODEC.matches_many
-        decoders, names = _EVENT_DECODERS, _EVENT_NAMES
+        decoders = _EVENT_DECODERS
         number = run.first_line
         events, first_wall, last = 0, self.first_wall, self._last
         for line in run.records:
@@ -214,10 +214,11 @@ class _Folder:
             recorded: str = line["state"]
             token: int | None = line.get("token")
             data = line["event"]
-            if data["type"] not in names:  # the codec knows effects too: refuse them here
+            decode = decoders.get(data["type"])  # events only: the codec knows effects too
+            if decode is None:
                 raise ReplayError(path, number, f"unknown event type {data['type']!r}")
             try:
-                event = decoders[data["type"]](data, {"at": at})
+                event = decode(data, {"at": at})
             except CodecError as exc:
                 raise ReplayError(path, number, f"cannot decode record: event: {exc}") from None
             where = Where(replica, path, number, seq, wall)

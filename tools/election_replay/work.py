@@ -51,10 +51,7 @@ class WorkLog:
             if event.outcome is _OK:
                 parsed = parse_leader_file_name(event.name)
                 if parsed is not None:
-                    token, seq = parsed
-                    self.writes.append(
-                        FileWrite(token=token, seq=seq, name=event.name, where=where)
-                    )
+                    self.writes.append(FileWrite(*parsed, event.name, where))  # token, seq
         elif type(event) is _CHILD_STARTED:
             if event.outcome is _OK and event.pid:
                 self._running[event.pid] = (self._tokens.get(event.request), where.wall)
