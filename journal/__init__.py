@@ -15,7 +15,15 @@ from journal.format import (
     make_header,
     record_problem,
 )
-from journal.reader import JournalError, JournalFile, Run, iter_records, read_journal
+from journal.reader import (
+    JournalError,
+    JournalFile,
+    Run,
+    iter_lines,
+    iter_records,
+    read_headers,
+    read_journal,
+)
 from journal.writer import (
     JournalWriter,
     SegmentHeader,
@@ -39,9 +47,11 @@ __all__ = [
     "dumps_line",
     "header_problem",
     "is_header",
+    "iter_lines",
     "iter_records",
     "journal_segments",
     "make_header",
+    "read_headers",
     "read_journal",
     "record_problem",
     "rotated_path",

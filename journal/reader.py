@@ -21,7 +21,15 @@ from orjson import loads
 
 from journal.format import JsonObject, header_problem, is_header, record_ok, record_problem
 
-__all__ = ["JournalError", "JournalFile", "Run", "iter_records", "read_journal"]
+__all__ = [
+    "JournalError",
+    "JournalFile",
+    "Run",
+    "iter_lines",
+    "iter_records",
+    "read_headers",
+    "read_journal",
+]
 
 
 class JournalError(Exception):
@@ -169,9 +177,17 @@ class _Scanner:
             raise JournalError(self.path, 1, "no complete header line (only a torn line)")
 
 
+def iter_lines(
+    path: str | os.PathLike[str], notes: list[str]
+) -> Iterator[tuple[int, JsonObject, bool]]:
+    """(line number, object, is it a header) for every intact line, checked as
+    `read_journal` checks, but lazily: a `JournalError` may come after some lines were
+    yielded. Torn lines are appended to `notes`. Memory stays flat however long the file.
+    """
+    return _scan(Path(path), notes)
+
+
 def _scan(path: Path, notes: list[str]) -> Iterator[tuple[int, JsonObject, bool]]:
-    """(line, object, is it a header) for every intact line, checked against the format;
-    torn tails go to `notes`."""
     scanner = _Scanner(path, notes)
     number = 0
     with _open(path) as f:
@@ -221,6 +237,42 @@ def read_journal(path: str | os.PathLike[str]) -> JournalFile:
             raise JournalError(path, number + 1, f"read failed: {exc.strerror or exc}") from None
     scanner.finish(number)
     return JournalFile(path=path, runs=runs, notes=notes)
+
+
+# A header line holds this key (`is_header`); a record line holds it only inside a string
+# of its own, which JSON escapes as `\"journal\"`, never as these bytes.
+_HEADER_MARK = b'"journal"'
+
+
+def read_headers(path: str | os.PathLike[str]) -> JournalFile:
+    """The runs of a journal with their headers only (every `records` list is empty),
+    without decoding its records: what to know of a file before streaming it with
+    `iter_lines`. Checks the file and every header as `read_journal` does; records are
+    checked when they are read.
+    """
+    path = Path(path)
+    runs: list[Run] = []
+    number = 0
+    with _open(path) as f:
+        try:
+            for number, raw in enumerate(f, 1):
+                if _HEADER_MARK not in raw or raw[-1:] != b"\n":
+                    continue  # a record, or a torn line: `iter_lines` judges those
+                try:
+                    obj = loads(raw)
+                except orjson.JSONDecodeError:
+                    continue
+                if is_header(obj):
+                    problem = header_problem(obj)
+                    if problem is not None:
+                        raise JournalError(path, number, problem)
+                    runs.append(Run(header=obj, records=[], first_line=number))
+        except OSError as exc:
+            raise JournalError(path, number + 1, f"read failed: {exc.strerror or exc}") from None
+    if not runs:  # not a journal: the whole check names what is wrong, and where
+        read_journal(path)
+        raise JournalError(path, 1, "no journal header")
+    return JournalFile(path=path, runs=runs, notes=[])
 
 
 def iter_records(

@@ -35,7 +35,7 @@ from election_replay.model import Analysis, Divergence, JournalSummary, Snapshot
 from election_replay.segments import Segment, chain_journals, run_key, segment_index
 from election_replay.terms import History, by_start, handovers
 from election_replay.work import WorkLog, check_file_order, job_overlap_notes
-from journal import CodecError, JournalError, Run, read_journal
+from journal import CodecError, JournalError, Run, iter_lines, read_headers
 
 _EVENT_NAMES = frozenset(cls.__name__ for cls in EVENT_TYPES)
 # Each decodes to the event its name names (the codec's classes are the events'), so
@@ -137,7 +137,7 @@ def _distinct(
 def replay_journal(path: str | os.PathLike[str], *, until: int | None = None) -> JournalSummary:
     """Fold one journal file (all its runs) and compare; stop after seq `until` if given."""
     try:
-        journal = read_journal(path)
+        journal = read_headers(path)
     except JournalError as exc:
         raise ReplayError(exc.path, exc.line, exc.message) from None
     return replay_segments([(os.fspath(path), journal)], until=until)
@@ -146,22 +146,26 @@ def replay_journal(path: str | os.PathLike[str], *, until: int | None = None) ->
 def replay_segments(files: list[Segment], *, until: int | None = None) -> JournalSummary:
     """Fold one journal given as its files in order (rotated segments, then the live file).
 
-    The summary is labelled with the last file (the live one, under the configured name).
+    Each file is read as it is folded (`journal.iter_lines`), so memory does not grow
+    with the journal; `files` need only hold the headers (`journal.read_headers`). The
+    summary is labelled with the last file (the live one, under the configured name).
     """
     replica = str(files[0][1].runs[0].header.get("replica", "?"))
     folder = _Folder(files[-1][0], replica)
     notes: list[str] = []
-    # Runs: each first header, and the run the journal starts in the middle of, if so.
-    runs = 1 if segment_index(files[0][1].runs[0].header) else 0
-    runs += sum(1 for _, j in files for run in j.runs if not segment_index(run.header))
-    for name, journal in files:
+    for name, _ in files:
         folder.path = name
         prefix = f"{os.path.basename(name)}: " if len(files) > 1 else ""
-        notes += [prefix + note for note in journal.notes]
-        for run in journal.runs:
-            if not folder.fold_run(run, until):
-                return folder.summary(runs, notes, files)
-    return folder.summary(runs, notes, files)
+        file_notes: list[str] = []
+        try:
+            going_on = folder.fold_file(name, until, file_notes)
+        except JournalError as exc:
+            raise ReplayError(exc.path, exc.line, exc.message) from None
+        finally:
+            notes += [prefix + note for note in file_notes]
+        if not going_on:
+            break
+    return folder.summary(notes, files)
 
 
 class _Folder:
@@ -182,32 +186,50 @@ class _Folder:
         self.work = WorkLog(replica)
         self.freezes = FreezeDetector(replica)
         self.events = 0
+        self.runs = 0
+        self._headers = 0  # headers folded so far
         self.divergence: Divergence | None = None
         self._last: tuple[State, int, float] | None = None  # the latest folded state
         self.first_wall: float | None = None
         self.last_wall: float | None = None
 
-    def fold_run(self, run: Run, until: int | None) -> bool:
-        """Fold one run; False when `until` was passed and the journal should stop.
+    def fold_file(self, path: str, until: int | None, notes: list[str]) -> bool:
+        """Fold one file, every run in it, as it is read; False when `until` was passed
+        and the journal should stop. Torn lines go to `notes`.
 
         The hot loop of `election-replay`: a record is compared as the journal holds
         it (decoded JSON), and its effects are decoded into objects only when they do
         not match the recomputed ones (see `Codec.matches_many`): then the observers
         get the recorded effects, otherwise the recomputed ones, which are equal.
         """
-        state: State | None = self._start(run)
+        state: State | None = self._state
+        expect: int | None = None  # the seq the next record must have, after a join
         comparing = self.divergence is None
-        replica, path = self.replica, self.path
+        replica = self.replica
         history, checks, work, freezes = self.history, self.checks, self.work, self.freezes
         matches = CODEC.matches_many
         decoders = _EVENT_DECODERS
-        number = run.first_line
         events, first_wall, last = 0, self.first_wall, self._last
-        for line in run.records:
-            number += 1
+        for number, line, is_header in iter_lines(path, notes):
+            if is_header:  # a new run, or a rotated segment continuing one
+                self._count(events, first_wall, last)
+                state = self._start(Run(header=line, records=[], first_line=number))
+                events, first_wall, last = 0, self.first_wall, self._last
+                comparing = self.divergence is None
+                expect = None if self._last_seq is None else self._last_seq + 1
+                continue
             seq: int = line["seq"]
+            if expect is not None:
+                if seq != expect:
+                    raise ReplayError(
+                        path,
+                        number,
+                        f"seq {seq} does not continue seq {expect - 1} of the segment before",
+                    )
+                expect = None
             if until is not None and seq > until:
                 self._count(events, first_wall, last)
+                self._state = state
                 return False
             at: float = line["at"]
             wall: float = line["wall"]
@@ -278,6 +300,10 @@ class _Folder:
         segment not given, or the chain starts mid-run): its snapshot, with a note.
         """
         segment, key = segment_index(run.header), run_key(run.header)
+        # Runs: each first header, and the run the journal starts in the middle of, if so.
+        if segment == 0 or not self._headers:
+            self.runs += 1
+        self._headers += 1
         if segment == 0:
             self.history.begin_run()
             self.checks.begin_run()
@@ -337,14 +363,6 @@ class _Folder:
                 )
                 state = recorded
             self._last_seq = seq
-        if run.records and self._last_seq is not None:
-            first = run.records[0]["seq"]
-            if first != self._last_seq + 1:
-                raise ReplayError(
-                    self.path,
-                    run.first_line + 1,
-                    f"seq {first} does not continue seq {self._last_seq} of the segment before",
-                )
         self._run, self._segment = key, segment
         return state
 
@@ -425,14 +443,12 @@ class _Folder:
             where=where, event=line["event"], fields=fields, expected=expected, recorded=recorded
         )
 
-    def summary(
-        self, runs: int, notes: list[str], files: list[Segment] | None = None
-    ) -> JournalSummary:
+    def summary(self, notes: list[str], files: list[Segment] | None = None) -> JournalSummary:
         self.history.finish()
         return JournalSummary(
             journal=self.journal,
             replica=self.replica,
-            runs=runs,
+            runs=self.runs,
             events=self.events,
             first_wall=self.first_wall,
             last_wall=self.last_wall,

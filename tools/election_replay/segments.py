@@ -16,7 +16,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from journal import JournalError, JournalFile, JsonObject, read_journal
+from journal import JournalError, JournalFile, JsonObject, read_headers
 
 __all__ = ["Segment", "chain_journals", "run_key", "segment_index"]
 
@@ -41,14 +41,15 @@ def segment_index(header: JsonObject) -> int:
 
 
 def chain_journals(paths: Sequence[str | os.PathLike[str]]) -> list[list[Segment]]:
-    """Read every file and group them into journals, each a list of files in fold order.
+    """Read every file's headers and group the files into journals, each a list of files
+    in fold order (their records are read as they are folded).
 
     Journals come in the order of their first file on the command line. Raises
     `JournalError` for an unreadable file, or for two files holding the same segment.
     """
     loaded: list[Segment] = []
     for path in paths:
-        loaded.append((os.fspath(path), read_journal(path)))
+        loaded.append((os.fspath(path), read_headers(path)))
 
     def order(item: tuple[int, Segment]) -> tuple[str, float, int, int]:
         _, (_, journal) = item
