@@ -13,10 +13,8 @@ Anything that makes a journal untrustworthy is a `ReplayError` naming file and l
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from election.core import effects as fx
@@ -62,29 +60,6 @@ def analyse(
     paths: Sequence[str | os.PathLike[str]], *, until: int | None = None, skew: float = DEFAULT_SKEW
 ) -> Analysis:
     """Replay every journal, then check the invariants across them."""
-    with _collector_paused():
-        return _analyse(paths, until, skew)
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while journals are read and folded.
-
-    A journal read into memory is hundreds of thousands of long-lived dicts, and the
-    fold allocates several objects per event: every few thousand allocations the
-    collector would walk them all again, which doubled the time of a replay. What the
-    fold throws away has no cycles, so reference counting frees it all the same.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _analyse(paths: Sequence[str | os.PathLike[str]], until: int | None, skew: float) -> Analysis:
     unique, repeated = _distinct(paths)
     try:
         chains = chain_journals(unique)  # rotated segments of one journal go together
