@@ -39,7 +39,7 @@ rm -rf "$OUT/kept"
 step footprint "$PY" -m tools.bench.footprint --duration 60 --json
 step scale     "$PY" -m tools.bench.scale --replicas 50 --idle 60 --handovers "$RUNS" --json
 step replay   "$PY" -m tools.bench.replay_speed --journals "$OUT/replay-journals" --repeat 3 --json
-step replay-phases "$PY" -m tools.bench.replay_phases --journals "$OUT/replay-journals" --json
+step replay-phases "$PY" -m tools.bench.replay_speed --journals "$OUT/replay-journals" --phases 15 --repeat 3 --json
 rm -rf "$OUT/replay-journals"
 "$PY" -m tools.bench.plot "$OUT/compare.json" "$OUT/handover-latency.svg"
 echo "results in $OUT"
