@@ -184,12 +184,15 @@ class _Folder:
         history, checks, work, freezes = self.history, self.checks, self.work, self.freezes
         matches = CODEC.matches_many
         decoders = _EVENT_DECODERS
+        # Kept in local variables while the loop runs (`_count` stores them).
         events, first_wall, last = 0, self.first_wall, self._last
+        last_wall, last_seq = self.last_wall, self._last_seq
         for number, line, is_header in iter_lines(path, notes):
             if is_header:  # a new run, or a rotated segment continuing one
-                self._count(events, first_wall, last)
+                self._count(events, first_wall, last, last_wall, last_seq)
                 state = self._start(Run(header=line, records=[], first_line=number))
                 events, first_wall, last = 0, self.first_wall, self._last
+                last_wall, last_seq = self.last_wall, self._last_seq
                 comparing = self.divergence is None
                 expect = None if self._last_seq is None else self._last_seq + 1
                 continue
@@ -203,7 +206,7 @@ class _Folder:
                     )
                 expect = None
             if until is not None and seq > until:
-                self._count(events, first_wall, last)
+                self._count(events, first_wall, last, last_wall, last_seq)
                 self._state = state
                 return False
             at: float = line["at"]
@@ -249,22 +252,27 @@ class _Folder:
             events += 1
             if first_wall is None:
                 first_wall = wall
-            self.last_wall, self._last_seq = wall, seq
+            last_wall, last_seq = wall, seq
             history.observe(where, recorded, token)
             checks.observe(where, event, recorded, effects)
             work.observe(where, event, effects)
             freezes.observe(where, at, event, recorded, effects)
-        self._count(events, first_wall, last)
+        self._count(events, first_wall, last, last_wall, last_seq)
         self._state = state
         return True
 
     def _count(
-        self, events: int, first_wall: float | None, last: tuple[State, int, float] | None
+        self,
+        events: int,
+        first_wall: float | None,
+        last: tuple[State, int, float] | None,
+        last_wall: float | None,
+        last_seq: int | None,
     ) -> None:
-        """What `fold_run` kept in local variables while it ran."""
+        """Store what `fold_file` kept in local variables while it ran."""
         self.events += events
-        self.first_wall = first_wall
-        self._last = last
+        self.first_wall, self.last_wall = first_wall, last_wall
+        self._last, self._last_seq = last, last_seq
 
     def _start(self, run: Run) -> State | None:
         """The state a run (or a rotated segment of one) starts folding from.
