@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import os
 import sys
 import tempfile
 import time
@@ -75,7 +76,7 @@ def floor(paths: list[Path]) -> tuple[float, int]:
     return time.perf_counter() - start, lines
 
 
-def fold(directory: Path) -> tuple[float, int, bool]:
+def fold(directory: Path, processes: int | None = None) -> tuple[float, int, bool]:
     """Seconds to analyse every simulation's journals (one `analyse` per simulation, as
     an engineer would run `election-replay` per incident), events, all replayed clean."""
     groups = sorted(p for p in directory.glob("s*") if p.is_dir())
@@ -83,7 +84,7 @@ def fold(directory: Path) -> tuple[float, int, bool]:
     clean = True
     start = time.perf_counter()
     for group in groups:
-        analysis = analyse(sorted(group.glob("*.jsonl")))
+        analysis = analyse(sorted(group.glob("*.jsonl")), processes=processes)
         events += analysis.events
         clean = clean and not analysis.divergences
     return time.perf_counter() - start, events, clean
@@ -151,7 +152,9 @@ def phases(journals: Path, sims: int, repeat: int, as_json: bool) -> None:
         )
 
     match_s, matched = best(repeat, match)
-    whole_s, _ = best(repeat, lambda: [analyse(sorted(g.glob("*.jsonl"))) for g in groups])
+    whole_s, _ = best(
+        repeat, lambda: [analyse(sorted(g.glob("*.jsonl")), processes=1) for g in groups]
+    )
     gc.enable()
     per = {
         "floor (orjson.loads)": floor_s * events / lines,  # per line, shown per event
@@ -195,6 +198,12 @@ def phases(journals: Path, sims: int, repeat: int, as_json: bool) -> None:
 @click.option("--repeat", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes per analysis, as election-replay --processes [default: its default].",
+)
+@click.option(
     "--phases",
     "sims",
     type=click.IntRange(min=1),
@@ -207,6 +216,7 @@ def main(
     duration: float,
     repeat: int,
     as_json: bool,
+    processes: int | None,
     sims: int | None,
 ) -> None:
     """Time election-replay's fold against plain orjson.loads of the same lines."""
@@ -228,7 +238,7 @@ def main(
         floors, folds = [], []
         for _ in range(repeat):
             floors.append(floor(paths))
-            folds.append(fold(directory))
+            folds.append(fold(directory, processes))
         floor_s, lines = min(floors)
         fold_s, folded, clean = min(folds)
     result = {
@@ -242,12 +252,15 @@ def main(
         "ratio": round((folded / fold_s) / (lines / floor_s), 4),
         "target_ratio": TARGET_RATIO,
         "replayed_clean": clean,
+        "processes": "auto" if processes is None else processes,
+        "cpus": os.cpu_count(),
     }
     if as_json:
         click.echo(json.dumps(result))
         return
     click.echo(
-        f"{result['journals']} journals, {lines:,} lines, {folded:,} events\n"
+        f"{result['journals']} journals, {lines:,} lines, {folded:,} events, "
+        f"processes: {result['processes']} ({result['cpus']} CPUs)\n"
         f"fold (election-replay analyse): {fold_s:.2f}s = {result['events_per_s']:,} events/s\n"
         f"floor (orjson.loads per line):  {floor_s:.2f}s = "
         f"{result['floor_lines_per_s']:,} lines/s\n"

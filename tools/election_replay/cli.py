@@ -47,6 +47,14 @@ EXIT_OK, EXIT_FOUND, EXIT_UNREADABLE = 0, 1, 2
     help="Also save the report with its timeline as an HTML page.",
 )
 @click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Fold up to N journals at once, each in a process of its own "
+    "[default: one per CPU when the journals hold 8 MiB or more, else 1].",
+)
+@click.option(
     "--width",
     type=click.IntRange(min=10, max=1000),
     default=72,
@@ -61,6 +69,7 @@ def main(
     svg: Path | None,
     html: Path | None,
     width: int,
+    processes: int | None,
 ) -> None:
     """Replay election JOURNALs through today's reducer and check them across replicas.
 
@@ -69,7 +78,7 @@ def main(
     cannot be read (the message names the file and line). Journals are only read.
     """
     try:
-        analysis = analyse(journals, until=until, skew=skew)
+        analysis = analyse(journals, until=until, skew=skew, processes=processes)
     except ReplayError as exc:
         _fail(str(exc))
     for picture in (svg, html):
