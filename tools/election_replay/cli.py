@@ -52,7 +52,7 @@ EXIT_OK, EXIT_FOUND, EXIT_UNREADABLE = 0, 1, 2
     default=None,
     metavar="N",
     help="Fold up to N journals at once, each in a process of its own "
-    "[default: one per CPU when the journals hold 8 MiB or more, else 1].",
+    "[default: two per CPU when the journals hold 8 MiB or more, else 1].",
 )
 @click.option(
     "--width",

@@ -66,9 +66,9 @@ def analyse(
 ) -> Analysis:
     """Replay every journal, then check the invariants across them.
 
-    Journals fold in up to `processes` processes at once (None: as many as there are
-    CPUs, for journals big enough to be worth it; 1: all in this one). The result is the
-    same either way.
+    Journals fold in up to `processes` processes at once (None: twice as many as there
+    are CPUs, for journals big enough to be worth it; 1: all in this one). The result is
+    the same either way.
     """
     unique, repeated = _distinct(paths)
     try:
@@ -108,7 +108,10 @@ def _processes(processes: int | None, chains: list[list[Segment]]) -> int:
     """How many processes to fold `chains` in."""
     if processes is None:
         size = sum(_size(name) for chain in chains for name, _ in chain)
-        processes = (os.cpu_count() or 1) if size >= PARALLEL_MIN_BYTES else 1
+        # Twice the CPUs: journals differ in length (the leader's is the longest), and
+        # with a process each the system shares the CPUs among them, rather than one CPU
+        # idling while another folds the longest journal after a shorter one.
+        processes = 2 * (os.cpu_count() or 1) if size >= PARALLEL_MIN_BYTES else 1
     return max(1, min(processes, len(chains)))
 
 
