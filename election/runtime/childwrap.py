@@ -18,6 +18,17 @@ import sys
 PR_SET_PDEATHSIG = 1
 
 
+def die_with_parent(parent: int) -> bool:
+    """Ask Linux to SIGKILL this process when its parent dies (where it can); False if
+    the parent `parent` is already gone (it may have died before the request)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the pipe/lock still guard the job
+        pass
+    return os.getppid() == parent
+
+
 def main(argv: list[str]) -> int:
     if len(argv) < 3 or argv[1] != "--":
         print(
@@ -25,12 +36,7 @@ def main(argv: list[str]) -> int:
         )
         return 2
     parent, command = int(argv[0]), argv[2:]
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: the pipe/lock still guard the job
-        pass
-    if os.getppid() != parent:  # the daemon died before prctl took effect
+    if not die_with_parent(parent):  # the daemon died before prctl took effect
         return 137
     try:
         os.execvp(command[0], command)

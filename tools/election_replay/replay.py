@@ -13,7 +13,6 @@ Anything that makes a journal untrustworthy is a `ReplayError` naming file and l
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from typing import Any, cast
@@ -31,6 +30,7 @@ from election.runtime.journaling import (
 from election_replay.freezes import FreezeDetector, clip_frozen_terms
 from election_replay.invariants import DEFAULT_SKEW, ReplicaChecks, check_terms
 from election_replay.model import Analysis, Divergence, JournalSummary, Snapshot, Where
+from election_replay.parallel import can_fork, run_forked
 from election_replay.segments import Segment, chain_journals, run_key, segment_index
 from election_replay.terms import History, by_start, handovers
 from election_replay.work import WorkLog, check_file_order, job_overlap_notes
@@ -125,22 +125,17 @@ def _size(path: str) -> int:
 def _replay_all(
     chains: list[list[Segment]], until: int | None, processes: int
 ) -> tuple[JournalSummary, ...]:
-    """Each journal's summary, in the order of `chains`.
-
-    With several processes, each journal folds in a forked process of its own (a journal is
-    one sequential fold, so it is the unit of work); summaries and errors come back
-    pickled, and the first error in `chains` order is the one raised, as in one process.
-    """
-    if processes <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    """Each journal's summary, in the order of `chains`; with several processes, each
+    journal folds in a forked process of its own (`parallel.run_forked`)."""
+    if processes <= 1 or not can_fork():
         return tuple(replay_segments(chain, until=until) for chain in chains)
-    with multiprocessing.get_context("fork").Pool(processes) as pool:
-        work = [(chain, until) for chain in chains]
-        return tuple(pool.imap(_replay_chain, work, chunksize=1))
-
-
-def _replay_chain(work: tuple[list[Segment], int | None]) -> JournalSummary:
-    chain, until = work
-    return replay_segments(chain, until=until)
+    results = run_forked(
+        lambda chain: replay_segments(chain, until=until),
+        chains,
+        processes,
+        name=lambda chain: chain[-1][0],
+    )
+    return tuple(results)
 
 
 def _distinct(
