@@ -113,6 +113,17 @@ def _fast_check(type_: Any, var: str) -> list[str] | None:
 FastDecoder = Callable[[dict[str, Any], dict[str, Any]], object]
 
 
+def _field_check(field: Any, var: str, namespace: dict[str, Any]) -> list[str] | None:
+    """`_fast_check`'s lines for an attrs field held in `var`, with what they refer to
+    put in `namespace`; None when the field needs the converter."""
+    check = _fast_check(field.type, var)
+    if check is None or not field.init:
+        return None
+    if isinstance(field.type, type) and issubclass(field.type, enum.Enum):
+        namespace[f"{var}_members"] = field.type._value2member_map_
+    return check
+
+
 def _fast_decoder(cls: type, omit: tuple[str, ...]) -> FastDecoder | None:
     """A decoder generated for a class whose fields are all scalars (int, float, str,
     bool, enums, optionals of them): as strict as the converter, without it. It returns
@@ -126,7 +137,7 @@ def _fast_decoder(cls: type, omit: tuple[str, ...]) -> FastDecoder | None:
     general = _general_decoder(cls)
     if general is None:
         return None
-    fields = [f for f in attrs.fields(cls)]
+    fields = list(attrs.fields(cls))
     omitted = [f for f in fields if f.name in omit]
     namespace: dict[str, Any] = {"cls": cls, "_MISSING": _MISSING, "general": general}
     body = [
@@ -137,16 +148,13 @@ def _fast_decoder(cls: type, omit: tuple[str, ...]) -> FastDecoder | None:
         "        pass",
     ]
     for index, field in enumerate(fields):
-        var = f"v{index}"
-        check = _fast_check(field.type, var)
-        assert check is not None  # as `general` exists
-        if isinstance(field.type, type) and issubclass(field.type, enum.Enum):
-            namespace[f"{var}_members"] = field.type._value2member_map_
         source = "extra" if field in omitted else "data"
-        body.append(f"        {var} = {source}[{field.alias!r}]")
+        body.append(f"        v{index} = {source}[{field.alias!r}]")
     body += ["    except KeyError:", "        return general(data, extra)"]
     for index, field in enumerate(fields):
-        body += [f"    {line}" for line in _fast_check(field.type, f"v{index}") or ()]
+        check = _field_check(field, f"v{index}", namespace)
+        assert check is not None  # as `general` exists
+        body += [f"    {line}" for line in check]
     arguments = ", ".join(f"{f.alias}=v{i}" for i, f in enumerate(fields))
     body.append(f"    return cls({arguments})")
     exec("\n".join(body), namespace)  # the way attrs and cattrs generate their code
@@ -168,11 +176,9 @@ def _general_decoder(cls: type) -> FastDecoder | None:
     ]
     for index, field in enumerate(attrs.fields(cls)):
         var = f"v{index}"
-        check = _fast_check(field.type, var)
-        if check is None or not field.init:
+        check = _field_check(field, var, namespace)
+        if check is None:
             return None
-        if isinstance(field.type, type) and issubclass(field.type, enum.Enum):
-            namespace[f"{var}_members"] = field.type._value2member_map_
         body.append(f"    {var} = data.get({field.alias!r}, _MISSING)")
         body.append(f"    if {var} is _MISSING:")
         body.append("        return None" if field.default is attrs.NOTHING else "        pass")
@@ -208,11 +214,9 @@ def _matcher(cls: type, omit: tuple[str, ...]) -> Matcher | None:
     body += ["    except KeyError:", "        return None"]
     for index, field in kept:
         var = f"v{index}"
-        check = _fast_check(field.type, var)
-        if check is None or not field.init:
+        check = _field_check(field, var, namespace)
+        if check is None:
             return None
-        if isinstance(field.type, type) and issubclass(field.type, enum.Enum):
-            namespace[f"{var}_members"] = field.type._value2member_map_
         body += [f"    {line}" for line in check]
         body.append(f"    if {var} != obj.{field.name}: return None")
     body.append("    return True")
