@@ -212,3 +212,15 @@ def test_the_picture_is_written(tmp_path: Path, suffix: str) -> None:
 def test_an_unwritable_picture_exits_2(tmp_path: Path) -> None:
     result = run("--svg", tmp_path / "no" / "such" / "dir.svg", *handover(tmp_path))
     assert result.exit_code == 2 and "cannot write" in result.stderr
+
+
+def test_ctrl_c_exits_130_not_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Interrupted is neither "found" (1) nor "unreadable" (2) to a script."""
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("election_replay.cli.analyse", interrupted)
+    result = run(*handover(tmp_path))
+    assert result.exit_code == 130
+    assert result.stderr == "election-replay: interrupted\n"

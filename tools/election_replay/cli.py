@@ -1,4 +1,5 @@
-"""`election-replay [--json] [--until SEQ] JOURNAL...`: exit 0 all well, 1 found, 2 unreadable."""
+"""`election-replay [--json] [--until SEQ] JOURNAL...`: exit 0 all well, 1 found, 2 unreadable,
+130 interrupted."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from election_replay.invariants import DEFAULT_SKEW
 from election_replay.replay import ReplayError, analyse
 
 EXIT_OK, EXIT_FOUND, EXIT_UNREADABLE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report it: never mistaken for "found" (1)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -75,12 +77,16 @@ def main(
 
     Exit 0 when every journal replays to the states and effects it recorded and no
     invariant is broken; 1 when a divergence or a violation is found; 2 when a journal
-    cannot be read (the message names the file and line). Journals are only read.
+    cannot be read (the message names the file and line); 130 when interrupted (Ctrl-C).
+    Journals are only read.
     """
     try:
         analysis = analyse(journals, until=until, skew=skew, processes=processes)
     except ReplayError as exc:
         _fail(str(exc))
+    except KeyboardInterrupt:
+        click.echo("election-replay: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     for picture in (svg, html):
         if picture is not None:
             try:
