@@ -12,9 +12,10 @@
   and completed later (a pause in between) is judged by the files' publish time.
 - `election-replay --json` over all journals: no divergence, and no violation except
   (each reported as a note instead):
-  - `overlapping-leaders` whose older term wrote nothing in the overlap: a replica frozen
-    by SIGSTOP cannot journal that it stopped leading, so its recorded term outlasts its
-    session; what counts is that it did no work meanwhile;
+  - `overlapping-leaders` whose older term asked for no write in the overlap (the tool
+    itself already notes, not flags, an overlap in which no file landed): a replica
+    frozen by SIGSTOP cannot journal that it stopped leading, so its recorded term
+    outlasts its session; what counts is that it did no work meanwhile;
   - `file-written-outside-leader` for a write asked for in Leader that landed just after
     a stop or step-down (the write-order checks judge whether it landed in time);
   - `older-token-file-after-newer` when the files themselves were renamed into place in

@@ -259,20 +259,36 @@ def test_two_replicas_leading_with_the_same_token_is_a_violation(tmp_path: Path)
     assert {w.replica for w in v.records} == {"a", "b"} and all(w.line > 1 for w in v.records)
 
 
-def test_overlapping_leaders_are_a_violation_with_the_overlap(tmp_path: Path) -> None:
+def test_overlapping_leaders_doing_the_work_are_a_violation(tmp_path: Path) -> None:
     a = Replica("a").lead(10).tick()  # leads from about T0+0.1 to its end
     b = Replica("b", start=T0 + 0.5).lead(12)
+    a.at(T0 + 1.0).tick()  # a leader file of a's lands while b leads
     b.at(T0 + 1.5).tick()
     a.at(T0 + 2.0).stop()
     analysis = analyse([a.write(tmp_path), b.write(tmp_path)])
     assert kinds(analysis) == ["overlapping-leaders"]
     (v,) = analysis.violations
     assert "both Leader for" in v.message and v.replicas == ["a", "b"]
+    assert "a did work meanwhile: a leader file landed at" in v.message
+
+
+def test_an_earlier_leader_that_did_no_work_in_the_overlap_is_a_note(tmp_path: Path) -> None:
+    """Cut off or paused, a leader believes it leads until it hears otherwise; what must
+    not happen is two leaders doing the work."""
+    a = Replica("a").lead(10).tick()  # its last file lands at about T0+0.1
+    b = Replica("b", start=T0 + 0.5).lead(12)
+    b.at(T0 + 1.5).tick()
+    a.at(T0 + 2.0).stop()  # Leader in its journal until here, but idle
+    analysis = analyse([a.write(tmp_path), b.write(tmp_path)])
+    assert analysis.ok and kinds(analysis) == []
+    (note,) = [n for n in analysis.notes if "both Leader for" in n]
+    assert "a did no work meanwhile" in note
 
 
 def test_an_overlap_within_the_clock_skew_is_only_a_note(tmp_path: Path) -> None:
     a = Replica("a").lead(10)
-    a.at(T0 + 1.0).stop()
+    a.at(T0 + 1.0).tick()  # a file lands just before it stops: work within the overlap
+    a.stop()
     a_end = next(r.wall for r in a.records if r.state == "Stopping")
     b = Replica("b", start=T0 + 0.5).wait()
     b.at(a_end - 0.03 - 0.01).lead(12)  # begins 30 ms before a's term ended

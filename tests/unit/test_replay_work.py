@@ -6,6 +6,7 @@ from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import Outcome
 from election.core.leaderfiles import leader_file_name
+from election_replay.invariants import LeaderWork
 from election_replay.model import FileWrite, JobRun, Where
 from election_replay.work import WorkLog, check_file_order, job_overlap_notes
 
@@ -67,3 +68,16 @@ def test_overlapping_job_runs_of_different_terms_are_noted() -> None:
     notes = job_overlap_notes(sorted(runs, key=lambda r: r.start))
     assert len(notes) == 1 and "1.000s" in notes[0] and "token 5" in notes[0]
     assert job_overlap_notes(runs[:1]) == []
+
+
+def test_leader_work_is_files_landing_and_jobs_running() -> None:
+    jobs = [JobRun(replica="a", pid=7, token=3, start=10.0, end=12.0)]
+    work = LeaderWork({"a": [5.0, 1.0, 20.0], "b": [11.0]}, jobs)
+    assert work.during("a", 4.0, 6.0) == "a leader file landed at 00:00:05.000"
+    assert work.during("a", 12.5, 19.9) is None  # after the job, before the next file
+    assert work.during("a", 11.9, 11.95) is not None and "job (pid 7)" in str(
+        work.during("a", 11.9, 11.95)
+    )
+    assert work.during("b", 10.0, 10.9) is None  # a's job is not b's work
+    running = LeaderWork({}, [JobRun(replica="b", pid=8, token=4, start=1.0, end=None)])
+    assert running.during("b", 100.0, 200.0) is not None  # still running at the end

@@ -5,21 +5,26 @@ asked for outside Leader (a file asked for as Leader may land just after the sta
 changed, as long as the node has not been released meanwhile); no Leader state while the
 session is not connected.
 Across replicas, on the leadership terms merged by wall time (`check_terms`): at most
-one leader per token, tokens only grow from term to term, no two leaders at once.
+one leader per token, tokens only grow from term to term, no two leaders doing the work
+at once.
 
 Wall clocks of different machines may disagree, so an overlap of two terms within
-`skew` seconds is a note, not a violation.
+`skew` seconds is a note, not a violation. So is a longer overlap in which the earlier
+leader did no work (no leader file landed, no job ran): cut off or paused, a leader
+believes it leads until it hears otherwise, and it confirms with ZooKeeper before every
+write; what must not happen is two leaders doing the work (`LeaderWork`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import bisect
+from collections.abc import Iterable, Mapping, Sequence
 
 from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import Outcome
 from election_replay.clock import hms
-from election_replay.model import Term, Violation, Where
+from election_replay.model import JobRun, JournalSummary, Term, Violation, Where
 from election_replay.terms import LEADER
 
 DEFAULT_SKEW = 0.05  # seconds of wall-clock disagreement tolerated between machines
@@ -129,15 +134,48 @@ def _span(term: Term) -> str:
     return f"{term.replica} {hms(term.start)}-{end}"
 
 
+class LeaderWork:
+    """When each replica did the work: leader files landing (`FileWritten` ok) and job
+    runs. Two replicas both Leader in their journals is a violation only if the earlier
+    one did work during the overlap; otherwise it believed it led but, cut off or paused,
+    did nothing (the confirm-read before each write keeps it idle until it hears)."""
+
+    def __init__(self, landed: Mapping[str, list[float]], jobs: Sequence[JobRun]) -> None:
+        self._landed = {replica: sorted(walls) for replica, walls in landed.items()}
+        self._jobs = jobs
+
+    @classmethod
+    def of(cls, journals: Iterable[JournalSummary], jobs: Sequence[JobRun]) -> LeaderWork:
+        landed: dict[str, list[float]] = {}
+        for journal in journals:
+            landed.setdefault(journal.replica, []).extend(journal.landed)
+        return cls(landed, jobs)
+
+    def during(self, replica: str, start: float, end: float) -> str | None:
+        """What work `replica` did between `start` and `end` (wall), None if none."""
+        walls = self._landed.get(replica, [])
+        first = bisect.bisect_left(walls, start)
+        if first < len(walls) and walls[first] <= end:
+            return f"a leader file landed at {hms(walls[first])}"
+        for job in self._jobs:
+            job_end = float("inf") if job.end is None else job.end
+            if job.replica == replica and job.start <= end and job_end >= start:
+                return f"its job (pid {job.pid}) ran from {hms(job.start)}"
+        return None
+
+
 def check_terms(
-    terms: Sequence[Term], skew: float = DEFAULT_SKEW
+    terms: Sequence[Term], skew: float = DEFAULT_SKEW, work: LeaderWork | None = None
 ) -> tuple[list[Violation], list[str]]:
-    """Cross-replica invariants over all terms in start order: violations and notes."""
+    """Cross-replica invariants over all terms in start order: violations and notes.
+
+    Without `work`, every overlap of two terms (beyond `skew`) counts as a violation.
+    """
     violations: list[Violation] = []
     notes: list[str] = []
     violations += _same_token(terms)
     violations += _shrinking_tokens(terms)
-    overlaps, overlap_notes = _overlaps(terms, skew)
+    overlaps, overlap_notes = _overlaps(terms, skew, work)
     return violations + overlaps, notes + overlap_notes
 
 
@@ -186,8 +224,12 @@ def _shrinking_tokens(terms: Iterable[Term]) -> list[Violation]:
     return found
 
 
-def _overlaps(terms: Sequence[Term], skew: float) -> tuple[list[Violation], list[str]]:
-    """Terms of different replicas whose wall intervals overlap (a sweep in start order)."""
+def _overlaps(
+    terms: Sequence[Term], skew: float, work: LeaderWork | None
+) -> tuple[list[Violation], list[str]]:
+    """Terms of different replicas whose wall intervals overlap (a sweep in start order).
+    An overlap counts if the earlier leader did work in it (from the later term's start,
+    less the skew, to its own end): two leaders doing the work is what must not happen."""
     found: list[Violation] = []
     notes: list[str] = []
     for i, a in enumerate(terms):
@@ -201,9 +243,18 @@ def _overlaps(terms: Sequence[Term], skew: float) -> tuple[list[Violation], list
                 f"{a.replica} (token {a.token}) and {b.replica} (token {b.token}) both "
                 f"Leader for {overlap:.3f}s: {_span(a)} and {_span(b)}"
             )
-            if overlap > skew:
-                records = (a.began, b.began, *(w for w in (a.ended,) if w is not None))
-                found.append(Violation(kind="overlapping-leaders", message=what, records=records))
-            else:
+            if overlap <= skew:
                 notes.append(f"{what} (within the {skew:.3f}s clock-skew tolerance)")
+                continue
+            done = "" if work is None else work.during(a.replica, b.start - skew, a.until)
+            if done is None:
+                notes.append(
+                    f"{what}; {a.replica} did no work meanwhile (no leader file landed and "
+                    f"no job ran from {hms(b.start - skew)}): a leader cut off or paused "
+                    "hears of it late, and confirms with ZooKeeper before any write"
+                )
+                continue
+            records = (a.began, b.began, *(w for w in (a.ended,) if w is not None))
+            message = f"{what}; {a.replica} did work meanwhile: {done}" if done else what
+            found.append(Violation(kind="overlapping-leaders", message=message, records=records))
     return found, notes

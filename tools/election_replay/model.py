@@ -211,6 +211,7 @@ class JournalSummary:
     files: tuple[str, ...] = ()
     jobs: tuple[JobRun, ...] = ()
     writes: tuple[FileWrite, ...] = ()
+    landed: tuple[float, ...] = ()  # wall time of every leader file written (FileWritten ok)
     freezes: tuple[Any, ...] = ()  # election_replay.freezes.Freeze (import cycle)
 
     def as_json(self) -> dict[str, Any]:

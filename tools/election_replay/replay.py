@@ -28,7 +28,7 @@ from election.runtime.journaling import (
     state_to_json,
 )
 from election_replay.freezes import FreezeDetector, clip_frozen_terms
-from election_replay.invariants import DEFAULT_SKEW, ReplicaChecks, check_terms
+from election_replay.invariants import DEFAULT_SKEW, LeaderWork, ReplicaChecks, check_terms
 from election_replay.model import Analysis, Divergence, JournalSummary, Snapshot, Where
 from election_replay.parallel import can_fork, run_forked
 from election_replay.segments import Segment, chain_journals, run_key, segment_index
@@ -79,10 +79,11 @@ def analyse(
     freezes = [f for j in journals for f in j.freezes]
     clipped, freeze_notes = clip_frozen_terms((t for j in journals for t in j.terms), freezes)
     terms = by_start(clipped)
-    cross, cross_notes = check_terms(terms, skew)
+    jobs = tuple(sorted((r for j in journals for r in j.jobs), key=lambda r: r.start))
+    work = LeaderWork.of(journals, jobs)
+    cross, cross_notes = check_terms(terms, skew, work)
     cross_notes = freeze_notes + cross_notes
     stale, stale_notes = check_file_order([w for j in journals for w in j.writes], skew)
-    jobs = tuple(sorted((r for j in journals for r in j.jobs), key=lambda r: r.start))
     cross += stale
     cross_notes += stale_notes + job_overlap_notes(jobs)
     local = [v for j in journals for v in j.violations]
@@ -491,6 +492,7 @@ class _Folder:
             files=tuple(name for name, _ in files or ()),
             jobs=self.work.finish(),
             writes=tuple(self.work.writes),
+            landed=tuple(self.work.landed),
             freezes=tuple(self.freezes.freezes),
             snapshot=None if self._last is None else _snapshot(*self._last),
         )

@@ -30,6 +30,7 @@ class WorkLog:
     def __init__(self, replica: str) -> None:
         self.replica = replica
         self.writes: list[FileWrite] = []
+        self.landed: list[float] = []  # wall of every FileWritten ok, whatever its name
         self.jobs: list[JobRun] = []
         self._tokens: dict[int, int] = {}  # StartChild request -> token
         self._starting: dict[int, int | None] = {}  # ChildStarted request -> token
@@ -49,6 +50,7 @@ class WorkLog:
             return
         if type(event) is _FILE_WRITTEN:
             if event.outcome is _OK:
+                self.landed.append(where.wall)
                 parsed = parse_leader_file_name(event.name)
                 if parsed is not None:
                     self.writes.append(FileWrite(*parsed, event.name, where))  # token, seq

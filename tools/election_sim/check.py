@@ -1,13 +1,15 @@
 """Check a simulation: its journals with `election-replay`, its file-dir with the truth.
 
 `election-replay`'s fold and invariants run over the journals exactly as an engineer
-would run them. One of its findings needs the simulation's ground truth to be judged:
+would run them. It notes (without a violation) an overlap of two terms in which the
+earlier leader did no work, as its journal tells. One finding is judged again with the
+simulation's ground truth:
 
-- `overlapping-leaders` where the earlier leader was *frozen* (a pause) when the later
-  term began. A frozen process cannot know it lost its session; its journal shows it
-  Leader until it wakes and hears so. That is not two leaders working: it is accepted
+- `overlapping-leaders` (the earlier leader's journal shows work in the overlap) where
+  the earlier leader was *frozen* (a pause) when the later term began. It is accepted
   only if the frozen replica wrote no leader file of its term after the later term began
-  (file-dir's ground truth), else it is a problem like any other.
+  (file-dir's ground truth: a journal may miss a file that landed just before a crash),
+  else it is a problem like any other.
 
 Ground truth on file-dir: no file of an older token lands after the first file of a
 newer one.
