@@ -13,7 +13,7 @@
 - `election-replay --json` over all journals: no divergence, and no violation except
   (each reported as a note instead):
   - `overlapping-leaders` whose older term asked for no write in the overlap (the tool
-    itself already notes, not flags, an overlap in which no file landed): a replica
+    itself now notes, not flags, such an overlap; the excuse stays as a second check):
     frozen by SIGSTOP cannot journal that it stopped leading, so its recorded term
     outlasts its session; what counts is that it did no work meanwhile;
   - `file-written-outside-leader` for a write asked for in Leader that landed just after

@@ -81,3 +81,21 @@ def test_leader_work_is_files_landing_and_jobs_running() -> None:
     assert work.during("b", 10.0, 10.9) is None  # a's job is not b's work
     running = LeaderWork({}, [JobRun(replica="b", pid=8, token=4, start=1.0, end=None)])
     assert running.during("b", 100.0, 200.0) is not None  # still running at the end
+
+
+def test_asking_for_a_file_is_work_too() -> None:
+    """A leader asks for a file only after ZooKeeper confirmed its node: even if storage
+    fencing then refuses the file, it acted as leader."""
+    work = LeaderWork({"a": [9.0]}, [], asked={"a": [3.0, 8.5]})
+    assert work.during("a", 8.0, 10.0) == "asked for a leader file at 00:00:08.500"
+    assert work.during("a", 4.0, 8.0) is None
+
+
+def test_work_log_collects_files_landed_and_asked() -> None:
+    log = WorkLog("a")
+    write = fx.WriteLeaderFile(request=4, token=7, seq=1, replica="a")
+    log.observe(_where("a", 2.0), ev.NodeRead(request=3, outcome=Outcome.OK), (write,))
+    name = leader_file_name(7, 1)
+    log.observe(_where("a", 2.5), ev.FileWritten(request=4, outcome=Outcome.OK, name=name), ())
+    log.observe(_where("a", 3.0), ev.FileWritten(request=5, outcome=Outcome.FAILED), ())
+    assert (log.asked, log.landed) == ([2.0], [2.5])

@@ -10,7 +10,7 @@ at once.
 
 Wall clocks of different machines may disagree, so an overlap of two terms within
 `skew` seconds is a note, not a violation. So is a longer overlap in which the earlier
-leader did no work (no leader file landed, no job ran): cut off or paused, a leader
+leader did no work (asked for no leader file, none landed, no job ran): cut off or paused, a leader
 believes it leads until it hears otherwise, and it confirms with ZooKeeper before every
 write; what must not happen is two leaders doing the work (`LeaderWork`).
 """
@@ -135,28 +135,44 @@ def _span(term: Term) -> str:
 
 
 class LeaderWork:
-    """When each replica did the work: leader files landing (`FileWritten` ok) and job
-    runs. Two replicas both Leader in their journals is a violation only if the earlier
-    one did work during the overlap; otherwise it believed it led but, cut off or paused,
-    did nothing (the confirm-read before each write keeps it idle until it hears)."""
+    """When each replica worked as leader: asking for a leader file (which it does only
+    after ZooKeeper confirmed its node), a file landing (`FileWritten` ok), a job running.
+    Two replicas both Leader in their journals is a violation only if the earlier one
+    worked during the overlap; otherwise it believed it led but, cut off or paused, did
+    nothing (the confirm-read before each write keeps it idle until it hears)."""
 
-    def __init__(self, landed: Mapping[str, list[float]], jobs: Sequence[JobRun]) -> None:
-        self._landed = {replica: sorted(walls) for replica, walls in landed.items()}
+    def __init__(
+        self,
+        landed: Mapping[str, list[float]],
+        jobs: Sequence[JobRun],
+        asked: Mapping[str, list[float]] | None = None,
+    ) -> None:
+        kinds = (("a leader file landed", landed), ("asked for a leader file", asked or {}))
+        self._times = {
+            what: {replica: sorted(walls) for replica, walls in times.items()}
+            for what, times in kinds
+        }
         self._jobs = jobs
 
     @classmethod
     def of(cls, journals: Iterable[JournalSummary], jobs: Sequence[JobRun]) -> LeaderWork:
         landed: dict[str, list[float]] = {}
+        asked: dict[str, list[float]] = {}
         for journal in journals:
             landed.setdefault(journal.replica, []).extend(journal.landed)
-        return cls(landed, jobs)
+            asked.setdefault(journal.replica, []).extend(journal.asked)
+        return cls(landed, jobs, asked)
 
     def during(self, replica: str, start: float, end: float) -> str | None:
         """What work `replica` did between `start` and `end` (wall), None if none."""
-        walls = self._landed.get(replica, [])
-        first = bisect.bisect_left(walls, start)
-        if first < len(walls) and walls[first] <= end:
-            return f"a leader file landed at {hms(walls[first])}"
+        found: list[tuple[float, str]] = []
+        for what, times in self._times.items():
+            walls = times.get(replica, [])
+            first = bisect.bisect_left(walls, start)
+            if first < len(walls) and walls[first] <= end:
+                found.append((walls[first], f"{what} at {hms(walls[first])}"))
+        if found:
+            return min(found)[1]
         for job in self._jobs:
             job_end = float("inf") if job.end is None else job.end
             if job.replica == replica and job.start <= end and job_end >= start:
@@ -228,8 +244,9 @@ def _overlaps(
     terms: Sequence[Term], skew: float, work: LeaderWork | None
 ) -> tuple[list[Violation], list[str]]:
     """Terms of different replicas whose wall intervals overlap (a sweep in start order).
-    An overlap counts if the earlier leader did work in it (from the later term's start,
-    less the skew, to its own end): two leaders doing the work is what must not happen."""
+    An overlap counts if the earlier leader worked in it (from the later term's start,
+    less the skew, to its own end; see `LeaderWork`): two leaders doing the work is what
+    must not happen."""
     found: list[Violation] = []
     notes: list[str] = []
     for i, a in enumerate(terms):
@@ -249,9 +266,10 @@ def _overlaps(
             done = "" if work is None else work.during(a.replica, b.start - skew, a.until)
             if done is None:
                 notes.append(
-                    f"{what}; {a.replica} did no work meanwhile (no leader file landed and "
-                    f"no job ran from {hms(b.start - skew)}): a leader cut off or paused "
-                    "hears of it late, and confirms with ZooKeeper before any write"
+                    f"{what}; {a.replica} did no work meanwhile (asked for no leader file, "
+                    f"none landed and no job ran from {hms(b.start - skew)}): a leader cut "
+                    "off or paused hears of it late, and confirms with ZooKeeper before "
+                    "any write"
                 )
                 continue
             records = (a.began, b.began, *(w for w in (a.ended,) if w is not None))

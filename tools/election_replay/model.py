@@ -212,6 +212,7 @@ class JournalSummary:
     jobs: tuple[JobRun, ...] = ()
     writes: tuple[FileWrite, ...] = ()
     landed: tuple[float, ...] = ()  # wall time of every leader file written (FileWritten ok)
+    asked: tuple[float, ...] = ()  # wall time of every record asking for a leader file
     freezes: tuple[Any, ...] = ()  # election_replay.freezes.Freeze (import cycle)
 
     def as_json(self) -> dict[str, Any]:

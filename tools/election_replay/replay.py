@@ -493,6 +493,7 @@ class _Folder:
             jobs=self.work.finish(),
             writes=tuple(self.work.writes),
             landed=tuple(self.work.landed),
+            asked=tuple(self.work.asked),
             freezes=tuple(self.freezes.freezes),
             snapshot=None if self._last is None else _snapshot(*self._last),
         )

@@ -19,6 +19,7 @@ from election_replay.model import FileWrite, JobRun, Violation, Where
 
 # What `WorkLog.observe` looks for, by exact type (no event or effect subclasses another).
 _START_CHILD = fx.StartChild
+_WRITE = fx.WriteLeaderFile
 _FILE_WRITTEN, _CHILD_STARTED, _CHILD_EXITED = ev.FileWritten, ev.ChildStarted, ev.ChildExited
 _WORK_EVENTS = frozenset({ev.FileWritten, ev.ChildStarted, ev.ChildExited})
 _OK = Outcome.OK
@@ -31,6 +32,7 @@ class WorkLog:
         self.replica = replica
         self.writes: list[FileWrite] = []
         self.landed: list[float] = []  # wall of every FileWritten ok, whatever its name
+        self.asked: list[float] = []  # wall of every record asking for a leader file
         self.jobs: list[JobRun] = []
         self._tokens: dict[int, int] = {}  # StartChild request -> token
         self._starting: dict[int, int | None] = {}  # ChildStarted request -> token
@@ -44,7 +46,9 @@ class WorkLog:
     def observe(self, where: Where, event: ev.Event, effects: Sequence[fx.Effect]) -> None:
         # Called once per record: exact-type checks (events and effects are final classes).
         for effect in effects:
-            if type(effect) is _START_CHILD:
+            if type(effect) is _WRITE:
+                self.asked.append(where.wall)
+            elif type(effect) is _START_CHILD:
                 self._tokens[effect.request] = effect.token
         if type(event) not in _WORK_EVENTS:
             return
