@@ -14,8 +14,8 @@
   (each reported as a note instead):
   - `overlapping-leaders` whose older term asked for no write in the overlap (the tool
     itself now notes, not flags, such an overlap; the excuse stays as a second check):
-    frozen by SIGSTOP cannot journal that it stopped leading, so its recorded term
-    outlasts its session; what counts is that it did no work meanwhile;
+    a replica frozen by SIGSTOP cannot journal that it stopped leading, so its recorded
+    term outlasts its session; what counts is that it did no work meanwhile;
   - `file-written-outside-leader` for a write asked for in Leader that landed just after
     a stop or step-down (the write-order checks judge whether it landed in time);
   - `older-token-file-after-newer` when the files themselves were renamed into place in
