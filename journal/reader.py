@@ -239,9 +239,11 @@ def read_journal(path: str | os.PathLike[str]) -> JournalFile:
     return JournalFile(path=path, runs=runs, notes=notes)
 
 
-# A header line holds this key (`is_header`); a record line holds it only inside a string
-# of its own, which JSON escapes as `\"journal\"`, never as these bytes.
+# A header line holds the key "journal" (`is_header`), written either as these bytes or
+# with \u escapes (no other JSON escape can stand for its letters). A record line holds
+# the bytes only inside a string of its own, where JSON escapes the quotes.
 _HEADER_MARK = b'"journal"'
+_ESCAPE = b"\\u"
 
 
 def read_headers(path: str | os.PathLike[str]) -> JournalFile:
@@ -256,7 +258,7 @@ def read_headers(path: str | os.PathLike[str]) -> JournalFile:
     with _open(path) as f:
         try:
             for number, raw in enumerate(f, 1):
-                if _HEADER_MARK not in raw or raw[-1:] != b"\n":
+                if (_HEADER_MARK not in raw and _ESCAPE not in raw) or raw[-1:] != b"\n":
                     continue  # a record, or a torn line: `iter_lines` judges those
                 try:
                     obj = loads(raw)

@@ -77,3 +77,12 @@ def test_iter_lines_streams_what_read_journal_holds(tmp_path: Path) -> None:
     full = read_journal(path)
     assert [obj for _, obj, h in lines if not h] == [r for run in full.runs for r in run.records]
     assert notes == full.notes and len(notes) == 1
+
+
+def test_a_header_key_written_with_escapes_is_still_a_header(tmp_path: Path) -> None:
+    """JSON may spell the key "journal" with \\u escapes: still a header to both."""
+    escaped = header_line().replace(b'"journal"', b'"jour\\u006eal"', 1)
+    path = write_lines(tmp_path / "j.jsonl", escaped, dumps_line(record(1)))
+    full, headers = read_journal(path), read_headers(path)
+    assert [r.first_line for r in full.runs] == [r.first_line for r in headers.runs] == [1]
+    assert headers.runs[0].header == full.runs[0].header
