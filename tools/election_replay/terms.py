@@ -66,19 +66,7 @@ class History:
             return
         self._close_segment(last.wall)
         if self._term is not None:
-            token, began = self._term
-            self.terms.append(
-                Term(
-                    replica=self.replica,
-                    token=token,
-                    start=began.wall,
-                    end=None,
-                    began=began,
-                    ended=None,
-                    last_seen=last.wall,
-                )
-            )
-            self._term = None
+            self._add_term(None, None, last.wall)  # still Leader when the journal ends
 
     def _close_segment(self, wall: float) -> None:
         if self._state is not None:
@@ -87,6 +75,10 @@ class History:
             self._state = None
 
     def _close_term(self, ended: Where, wall: float) -> None:
+        self._add_term(ended, wall, wall)
+
+    def _add_term(self, ended: Where | None, end: float | None, last_seen: float) -> None:
+        """The open term, ended at `ended` (None: open at the journal's end), is done."""
         assert self._term is not None
         token, began = self._term
         self.terms.append(
@@ -94,10 +86,10 @@ class History:
                 replica=self.replica,
                 token=token,
                 start=began.wall,
-                end=wall,
+                end=end,
                 began=began,
                 ended=ended,
-                last_seen=wall,
+                last_seen=last_seen,
             )
         )
         self._term = None
