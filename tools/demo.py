@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the demo reuses the tests' ZooKeeper runner
 
+from election.runtime.childwrap import wrapped  # noqa: E402
 from tests.zk import ZooKeeperServer  # noqa: E402
 
 REPLICAS = 3
@@ -102,14 +103,7 @@ def main() -> int:
     try:
         for index in range(1, REPLICAS + 1):
             with open(work / "logs" / f"demo-{index}.log", "wb") as log:
-                command = [
-                    sys.executable,
-                    "-m",
-                    "election.runtime.childwrap",
-                    str(os.getpid()),
-                    "--",
-                    *replica_command(index, zk.connect_string, work, args),
-                ]
+                command = wrapped(replica_command(index, zk.connect_string, work, args))
                 replicas.append(
                     subprocess.Popen(
                         command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

@@ -20,7 +20,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -29,6 +28,7 @@ from typing import IO
 
 from election.core import effects as fx
 from election.core import events as ev
+from election.runtime.childwrap import wrapped
 from election.runtime.replies import Put, Reply
 from election.runtime.timers import TimerHandle, TimerService
 
@@ -104,14 +104,7 @@ class ChildSupervisor:
         env = {**os.environ, **self._env, "ELECTION_LEADER": "1"}
         env["ELECTION_TOKEN"] = str(effect.token)
         env["ELECTION_LOCK_FD"] = str(lock_fd)
-        command = [
-            sys.executable,
-            "-m",
-            "election.runtime.childwrap",
-            str(os.getpid()),
-            "--",
-            *effect.command,
-        ]
+        command = wrapped(effect.command)
         try:
             with self._lock:
                 if self._closed:

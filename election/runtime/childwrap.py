@@ -14,8 +14,16 @@ import ctypes
 import os
 import signal
 import sys
+from collections.abc import Sequence
 
 PR_SET_PDEATHSIG = 1
+
+
+def wrapped(command: Sequence[str], parent: int | None = None) -> list[str]:
+    """The command line that runs `command` through this wrapper, tied to `parent`
+    (default: this process)."""
+    parent = os.getpid() if parent is None else parent
+    return [sys.executable, "-m", "election.runtime.childwrap", str(parent), "--", *command]
 
 
 def die_with_parent(parent: int) -> bool:
