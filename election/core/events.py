@@ -218,6 +218,16 @@ class ChildExited(Event):
     ran_for: float = 0.0  # seconds
 
 
+@attrs.frozen(kw_only=True)
+class ChildLeaseExpired(Event):
+    """The job's supervisor found the lease run out (no answer from ZooKeeper proved the
+    session alive in time, or the daemon died): it has sent SIGTERM to the job's group
+    and sends SIGKILL when the lease ends. `ChildExited` follows."""
+
+    pid: int
+    reason: str = ""
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     Started,
     StopRequested,
@@ -237,5 +247,6 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     FilesPruned,
     ChildStarted,
     ChildExited,
+    ChildLeaseExpired,
 )
 """Every concrete event type; the journal tags each by its class name."""

@@ -431,6 +431,22 @@ def leader_child_exited(step: Step, event: ev.ChildExited) -> None:
     _job_ended(step, event.code, f"job exited with {how}", event.ran_for)
 
 
+def leader_lease_expired(step: Step, event: ev.ChildLeaseExpired) -> None:
+    """The supervisor stopped the job: no heartbeat proved our session alive in time.
+    Leadership is in doubt, so this term ends; the supervisor is already stopping the job."""
+    if event.pid != step.state.child_pid:
+        return
+    was_stopping = step.state.child_stopping
+    step.set(child_stopping=True)
+    if not was_stopping:
+        _step_down(step, FAILOVER, f"job lease expired: {event.reason}")
+
+
+def child_lease_expired_elsewhere(step: Step, event: ev.ChildLeaseExpired) -> None:
+    if event.pid == step.state.child_pid:
+        step.set(child_stopping=True)  # the supervisor is stopping it already
+
+
 def _job_ended(step: Step, code: int, cause: str, ran_for: float) -> None:
     """The job ended on its own while we lead: apply `--exec-exit`."""
     cfg = step.state.config
@@ -568,6 +584,7 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.FilesPruned: _IGNORE,
         ev.ChildStarted: Rule(child_started_elsewhere),
         ev.ChildExited: Rule(child_exited_elsewhere),
+        ev.ChildLeaseExpired: Rule(child_lease_expired_elsewhere),
     },
     ATTEMPTER: {
         ev.Started: _IGNORE,
@@ -588,6 +605,7 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.FilesPruned: _IGNORE,
         ev.ChildStarted: Rule(child_started_elsewhere),
         ev.ChildExited: Rule(child_exited_elsewhere),
+        ev.ChildLeaseExpired: Rule(child_lease_expired_elsewhere),
     },
     LEADER: {
         ev.Started: _IGNORE,
@@ -608,6 +626,7 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.FilesPruned: Rule(leader_pruned),
         ev.ChildStarted: Rule(leader_child_started, (FAILOVER, STOPPING)),
         ev.ChildExited: Rule(leader_child_exited, (FAILOVER, STOPPING)),
+        ev.ChildLeaseExpired: Rule(leader_lease_expired, (FAILOVER,)),
     },
     FAILOVER: {
         ev.Started: _IGNORE,
@@ -628,6 +647,7 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.FilesPruned: _IGNORE,
         ev.ChildStarted: Rule(child_started_elsewhere),
         ev.ChildExited: Rule(child_exited_elsewhere),
+        ev.ChildLeaseExpired: Rule(child_lease_expired_elsewhere),
     },
     STOPPING: {
         ev.Started: _IGNORE,
@@ -648,5 +668,6 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.FilesPruned: _IGNORE,
         ev.ChildStarted: Rule(stopping_child_started),
         ev.ChildExited: Rule(stopping_child_exited),
+        ev.ChildLeaseExpired: Rule(child_lease_expired_elsewhere),
     },
 }

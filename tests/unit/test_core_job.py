@@ -133,3 +133,18 @@ def test_stepping_down_releases_the_node_only_after_the_file_in_flight_lands() -
     s.none(fx.ReleaseNode)
     s.answer(s.last(fx.WriteLeaderFile), ev.FileWritten, outcome=Outcome.OK)
     assert s.one(fx.ReleaseNode).token == TOKEN
+
+
+def test_a_lease_run_out_ends_the_term_without_a_second_stop() -> None:
+    s = running(leader_with_job())
+    effects = s.send(ev.ChildLeaseExpired(pid=500, reason="no answer from ZooKeeper for 1.5s"))
+    assert s.name is FAILOVER
+    assert "job lease expired" in s.state.cause
+    assert not [e for e in effects if type(e) is fx.StopChild]  # the supervisor stops it
+    assert s.state.child_stopping
+
+
+def test_a_lease_run_out_of_another_job_changes_nothing() -> None:
+    s = running(leader_with_job())
+    s.send(ev.ChildLeaseExpired(pid=77, reason="stale"))
+    assert s.name is LEADER and not s.state.child_stopping
