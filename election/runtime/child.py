@@ -1,21 +1,23 @@
-"""The job supervisor: runs `StartChild` and `StopChild` for the core.
+"""The job runner: runs `StartChild` and `StopChild` for the core, each job under a
+supervisor process of its own (`election.runtime.supervisor`).
 
-- The job runs in its own session and process group, so a stop reaches its
-  grandchildren too: SIGTERM to the group at once, SIGKILL to the group after the grace.
-- It dies with the daemon (PR_SET_PDEATHSIG, via `childwrap`), so a SIGKILLed daemon
-  does not leave its job running while another replica's job starts.
-- One job at a time per election on this machine: the job inherits a descriptor holding
-  an exclusive `flock` on a lock file; the lock is free only when the job and every
-  descendant that kept the descriptor are gone. A new job (of this daemon or of another
-  replica on this machine) starts only once it gets the lock.
-- Every job is reaped (no zombie); its output is logged line by line with its pid.
+- The supervisor starts the job in its own process group and stays its parent; it
+  enforces the job's lease by itself: SIGTERM to the group at `lease - grace`, SIGKILL at
+  `lease`, at once when this daemon dies. So a crashed, frozen or cut-off daemon cannot
+  leave its job running into another replica's term.
+- The lease is extended only by `election.runtime.lease`, after ZooKeeper has answered a
+  heartbeat; this module passes each extension on to the supervisors of that term.
+- One job at a time per election on this machine: the supervisor takes an exclusive
+  `flock` on a lock file before it starts the job (which inherits it, as
+  `ELECTION_LOCK_FD`) and frees it only once the job and its whole group are gone.
+- Every job is reaped; its output is logged line by line with its pid.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
-import fcntl
+import errno
+import json
 import logging
 import os
 import signal
@@ -24,20 +26,53 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO
+from typing import Any
 
 from election.core import effects as fx
 from election.core import events as ev
-from election.runtime.childwrap import wrapped
+from election.runtime.lease import LeaseSource
 from election.runtime.replies import Put, Reply
-from election.runtime.timers import TimerHandle, TimerService
+from election.runtime.supervisor import supervisor_command
+from election.runtime.timers import TimerService
 
 log = logging.getLogger("election.job")
 
-LOCK_POLL = 0.05  # seconds between tries for the lock of a job still stopping
+CLOSE_WAIT = 3.0  # seconds the daemon's exit waits for its supervisors to finish
+ORPHAN_WAIT = 2.0  # seconds to wait for a job's group after its supervisor died
+
+
+class _Run:
+    """One job run: its supervisor process, the term it belongs to, what it told us."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], token: int, reply: Reply) -> None:
+        self.proc = proc
+        self.token = token
+        self.reply = reply
+        self.pid: int | None = None  # the job's, once started
+        self.exited = False  # the supervisor said the job and its group are gone
+        self.release: Callable[[], None] = lambda: None  # ends the lease extensions
+        self._lock = threading.Lock()
+        assert proc.stdin is not None
+        self._control = proc.stdin.fileno()
+        os.set_blocking(self._control, False)  # never wait on a supervisor
+
+    def send(self, line: str) -> None:
+        """One control line to the supervisor (dropped if its pipe is full or gone: a
+        lease only grows, so the next one makes up for a lost one)."""
+        with self._lock:
+            try:
+                os.write(self._control, line.encode() + b"\n")
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EPIPE, errno.EBADF):
+                    log.warning("supervisor of job pid %s: %s", self.pid, exc.strerror)
+
+    def extend(self, until: float) -> None:
+        self.send(f"lease {until!r}")
 
 
 class ChildSupervisor:
+    """The effect handler of StartChild and StopChild."""
+
     def __init__(
         self,
         put: Put,
@@ -47,6 +82,7 @@ class ChildSupervisor:
         env: Mapping[str, str],
         start_deadline: float,
         grace: float,
+        leases: LeaseSource,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._put = put
@@ -55,12 +91,12 @@ class ChildSupervisor:
         self._env = dict(env)
         self._start_deadline = start_deadline
         self._grace = grace
+        self._leases = leases
         self._clock = clock
-        # One long-lived thread forks every job: the death signal follows the forking
-        # thread, so it must outlive the jobs.
+        # One long-lived thread starts every supervisor: the death signal a supervisor
+        # asks for follows the thread that forked it, so it must outlive them.
         self._spawner = concurrent.futures.ThreadPoolExecutor(1, "election-job-spawner")
-        self._jobs: dict[int, subprocess.Popen[bytes]] = {}
-        self._kill_timers: dict[int, TimerHandle] = {}
+        self._runs: list[_Run] = []
         self._lock = threading.Lock()
         self._closed = False
 
@@ -77,119 +113,144 @@ class ChildSupervisor:
             except RuntimeError:
                 reply.failed("supervisor closed")
         elif isinstance(effect, fx.StopChild):
-            self._stop(effect.pid, effect.grace)
+            for run in self._find(effect.pid):
+                run.send("stop")
+            # Not known: already gone, and its ChildExited is on the way.
+
+    def _find(self, pid: int) -> list[_Run]:
+        with self._lock:
+            return [run for run in self._runs if run.pid == pid and not run.exited]
 
     # --- start (spawner thread) ---------------------------------------------------------
 
-    def _acquire_lock(self, reply: Reply) -> int | None:
-        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        while not reply.done:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return fd
-            except BlockingIOError:
-                time.sleep(LOCK_POLL)  # an earlier job (maybe another replica's) still runs
-        os.close(fd)
-        return None  # the deadline answered "unknown" meanwhile
-
     def _start(self, effect: fx.StartChild, reply: Reply) -> None:
-        try:
-            lock_fd = self._acquire_lock(reply)
-        except OSError as exc:
-            reply.failed(f"lock {self._lock_path}: {exc.strerror}")
-            return
-        if lock_fd is None:
-            return
+        grace = self._leases.fitting_grace(self._grace)
+        config = {
+            "command": list(effect.command),
+            "grace": grace,
+            "lock": str(self._lock_path),
+            # The supervisor gives up a little before our reply's deadline: then the core
+            # hears why ("failed"), not just "unknown".
+            "start_by": self._clock() + self._start_deadline - min(0.5, self._start_deadline / 2),
+            "daemon": os.getpid(),
+        }
         env = {**os.environ, **self._env, "ELECTION_LEADER": "1"}
         env["ELECTION_TOKEN"] = str(effect.token)
-        env["ELECTION_LOCK_FD"] = str(lock_fd)
-        command = wrapped(effect.command)
         try:
+            self._lock_path.parent.mkdir(parents=True, exist_ok=True)
             with self._lock:
                 if self._closed:
                     raise RuntimeError("supervisor closed")
                 proc = subprocess.Popen(
-                    command,
+                    supervisor_command(config),
                     env=env,
-                    stdin=subprocess.DEVNULL,
+                    stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    start_new_session=True,  # its own process group: stops reach it all
-                    pass_fds=(lock_fd,),  # the job holds the lock while it (or kin) lives
+                    # stderr: ours, so what it says after we died lands in our unit's log
+                    start_new_session=True,  # no terminal signal reaches it; we decide
                 )
-                self._jobs[proc.pid] = proc
+                run = _Run(proc, effect.token, reply)
+                self._runs.append(run)
         except (OSError, RuntimeError) as exc:
-            reply.failed(f"cannot start {effect.command[0]!r}: {exc}")
+            reply.failed(f"cannot start the job's supervisor: {exc}")
             return
-        finally:
-            os.close(lock_fd)  # ours only; the job's inherited copy keeps the lock
-        started = self._clock()
-        if not reply.ok(pid=proc.pid):
-            # Too late: the core already counted this start as unknown. A job nobody
-            # tracks must not run: stop it at once.
-            self._stop(proc.pid, 0.0)
-        for stream in (proc.stdout, proc.stderr):
-            assert stream is not None
-            threading.Thread(
-                target=_relay, args=(stream, proc.pid), name="election-job-output", daemon=True
-            ).start()
+        run.release = self._leases.hold(effect.token, run.extend)
         threading.Thread(
-            target=self._reap, args=(proc, started), name="election-job-reaper", daemon=True
+            target=self._listen, args=(run,), name="election-job-status", daemon=True
         ).start()
 
-    def _reap(self, proc: subprocess.Popen[bytes], started: float) -> None:
-        code = proc.wait()
-        ran_for = self._clock() - started
-        with self._lock:
-            self._jobs.pop(proc.pid, None)
-            stopping = self._kill_timers.pop(proc.pid, None) is not None
-        if not stopping:
-            # It ended on its own; kin it left in its group hold the lock and would keep
-            # the next job from starting: the group is stopped as a whole, with a grace.
-            # (A stop already under way keeps its scheduled SIGKILL for the stragglers.)
-            _signal_group(proc.pid, signal.SIGTERM)
-            self._timers.call_later(self._grace, lambda: _signal_group(proc.pid, signal.SIGKILL))
-        name = ""
-        if code < 0:
-            name = signal.Signals(-code).name
-            code = 128 - code  # as a shell reports a signalled process
-        self._put(ev.ChildExited(pid=proc.pid, code=code, signal=name, ran_for=ran_for))
+    # --- what a supervisor says (one thread per run) ------------------------------------
 
-    # --- stop ----------------------------------------------------------------------
+    def _listen(self, run: _Run) -> None:
+        assert run.proc.stdout is not None
+        try:
+            for raw in run.proc.stdout:
+                try:
+                    message = json.loads(raw)
+                except ValueError:
+                    log.warning("supervisor said %r", raw[:200])
+                    continue
+                self._heard(run, message)
+        finally:
+            self._ended(run)
 
-    def _stop(self, pid: int, grace: float) -> None:
+    def _heard(self, run: _Run, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "output":
+            log.info("[job %d] %s", run.pid, message.get("line", ""))
+        elif kind == "started":
+            run.pid = int(message["pid"])
+            if not run.reply.ok(pid=run.pid):
+                # Too late: the core already counted this start as unknown. A job nobody
+                # tracks must not run.
+                run.send("stop")
+        elif kind == "failed":
+            run.reply.failed(str(message.get("reason", "")))
+        elif kind == "lease-expired":
+            reason = str(message.get("reason", ""))
+            log.warning("job pid %s: lease ran out (%s): SIGTERM sent", run.pid, reason)
+            self._put(ev.ChildLeaseExpired(pid=int(message["pid"]), reason=reason))
+        elif kind == "exited":
+            run.exited = True
+            self._put(
+                ev.ChildExited(
+                    pid=int(message["pid"]),
+                    code=int(message["code"]),
+                    signal=str(message.get("signal", "")),
+                    ran_for=float(message.get("ran_for", 0.0)),
+                )
+            )
+
+    def _ended(self, run: _Run) -> None:
+        """The supervisor's status pipe closed: it has exited (or died)."""
+        run.release()
+        code = run.proc.wait()
         with self._lock:
-            known = pid in self._jobs
-        if not known:
-            return  # already reaped: its ChildExited is on the way
-        _signal_group(pid, signal.SIGTERM)
-        handle = self._timers.call_later(grace, lambda: _signal_group(pid, signal.SIGKILL))
-        with self._lock:
-            if pid in self._jobs:
-                self._kill_timers[pid] = handle
-            else:
-                handle.cancel()
+            if run in self._runs:
+                self._runs.remove(run)
+        if run.pid is None:
+            run.reply.failed(f"the job's supervisor exited with code {code}")
+        elif not run.exited:
+            # The supervisor died (the OOM killer, a stray SIGKILL) with the job still
+            # running: nothing enforces its lease now, so it goes at once.
+            log.error("the supervisor of job pid %d died (%s): killing the job", run.pid, code)
+            gone = _kill_group(run.pid, ORPHAN_WAIT)
+            if not gone:
+                log.error("job pid %d's group is still there after SIGKILL", run.pid)
+            self._put(ev.ChildExited(pid=run.pid, code=137, signal="SIGKILL"))
+
+    # --- the daemon's exit --------------------------------------------------------------
 
     def close(self) -> None:
-        """The daemon is exiting: no job may outlive it."""
+        """The daemon is exiting: no job may outlive it. SIGKILL at once (a graceful stop
+        has already let the job finish), then wait for the supervisors to report."""
         with self._lock:
             self._closed = True
-            jobs = list(self._jobs.values())
-        for proc in jobs:
-            _signal_group(proc.pid, signal.SIGKILL)
-        for proc in jobs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=2.0)
+            runs = list(self._runs)
+        for run in runs:
+            run.send("kill")
+        deadline = self._clock() + CLOSE_WAIT
+        for run in runs:
+            try:
+                run.proc.wait(timeout=max(0.0, deadline - self._clock()))
+            except subprocess.TimeoutExpired:
+                log.error("the supervisor of job pid %s did not finish: killing both", run.pid)
+                run.proc.kill()
+                if run.pid is not None:
+                    _kill_group(run.pid, ORPHAN_WAIT)
         self._spawner.shutdown(wait=False, cancel_futures=True)
 
 
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
-
-
-def _relay(stream: IO[bytes], pid: int) -> None:
-    with stream:
-        for raw in stream:
-            log.info("[job %d] %s", pid, raw.decode(errors="replace").rstrip())
+def _kill_group(pgid: int, wait: float) -> bool:
+    """SIGKILL the process group `pgid`; True once it is empty (within `wait` s)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)

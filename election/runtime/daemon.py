@@ -32,6 +32,7 @@ from election.runtime import signals
 from election.runtime.child import ChildSupervisor
 from election.runtime.filedir import FileDir
 from election.runtime.journaling import JournalSink, core_config_from_header, snapshot_header
+from election.runtime.lease import LeaseKeeper
 from election.runtime.loop import JournalFailure, Loop, Observer
 from election.runtime.timers import ThreadTimerService
 from election.runtime.zookeeper import ZooKeeperAdapter, make_client
@@ -169,6 +170,12 @@ def run_daemon(settings: Settings) -> int:
         may_write=lambda: zookeeper.connected,
         mode=settings.file_mode,
     )
+    # The job's lease: extended only after ZooKeeper answers a heartbeat (lease.py).
+    leases = LeaseKeeper(
+        lambda token, answered: zookeeper.heartbeat(settings.election_path, token, answered),
+        timers,
+        timeout=lambda: zookeeper.session_timeout,
+    )
     jobs = ChildSupervisor(
         lambda e: loop.put(e),
         timers,
@@ -180,6 +187,7 @@ def run_daemon(settings: Settings) -> int:
         # The lock may wait for an earlier job on this machine to finish its grace.
         start_deadline=settings.exec_grace + 5.0,
         grace=settings.exec_grace,
+        leases=leases,
     )
     # The member node for `election top`: async kazoo calls only, never in the way.
     membership = Membership(
@@ -217,10 +225,12 @@ def run_daemon(settings: Settings) -> int:
         code = loop.run()
     except JournalFailure as exc:
         log.critical("%s: exiting; the session closes so another replica can lead", exc)
+        jobs.close()  # the job first: the session's end lets another replica's job start
         _close_quickly(client)
         code = EXIT_INTERNAL
     except Exception:
         log.critical("internal error: exiting; the session closes", exc_info=True)
+        jobs.close()
         _close_quickly(client)
         code = EXIT_INTERNAL
     finally:
@@ -229,6 +239,7 @@ def run_daemon(settings: Settings) -> int:
             setup_logging(settings.log_level, settings.log_format, settings.replica_id)
         restore_signals()
         jobs.close()  # no job outlives its daemon
+        leases.close()
         files.close()
         timers.close()
         if server is not None:

@@ -34,6 +34,7 @@ from kazoo.security import (
 
 from election.core import effects as fx
 from election.core import events as ev
+from election.runtime.lease import Answered, Proof
 from election.runtime.replies import Put, Reply
 from election.runtime.timers import TimerService
 from election.security import TlsFiles, ZkAuth
@@ -117,6 +118,23 @@ def create_refusal(acls: list[ACL], auth: ZkAuth | None, path: str) -> str | Non
     return f"NoAuth: {path} lets only {granted} create nodes; {ours}"
 
 
+def watch_negotiated_timeout(client: KazooClient, record: Callable[[float], None]) -> None:
+    """Call `record(seconds)` with the session timeout the server grants, on every
+    connection. kazoo keeps only what was asked; the lease must use what was granted
+    (the server clamps it to its min/max). kazoo's connection handler returns its read
+    timeout, two thirds of the negotiated timeout in ms, from `_connect`: we wrap that
+    method of this client's handler, before any connection is made."""
+    connection = client._connection
+    connect = connection._connect
+
+    def _connect(host: str, hostip: str, port: int) -> tuple[float, float]:
+        read_timeout, connect_timeout = connect(host, hostip, port)
+        record(round(read_timeout * 3.0 / 2.0) / 1000.0)  # whole milliseconds, as sent
+        return read_timeout, connect_timeout
+
+    connection._connect = _connect
+
+
 def _parent(path: str) -> str:
     return path.rsplit("/", 1)[0] or "/"
 
@@ -131,8 +149,13 @@ class ZooKeeperAdapter:
         timers: TimerService,
         deadline: float,
         auth: ZkAuth | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
+        self._clock = clock
+        self._asked_timeout = client._session_timeout / 1000.0
+        self._negotiated: float | None = None  # what the server granted, once connected
+        watch_negotiated_timeout(client, self._negotiated_is)
         self._auth = auth
         self._auth_failed = False  # ZooKeeper refused our credential: kazoo gave up
         self._last_auth_log = float("-inf")
@@ -144,6 +167,21 @@ class ZooKeeperAdapter:
         self._lock = threading.Lock()
         self.connected = False  # read by the file writer: no write while this is False
         client.add_listener(self._on_state)
+
+    @property
+    def session_timeout(self) -> float:
+        """The session timeout the server granted (what we asked for, until one has)."""
+        return self._asked_timeout if self._negotiated is None else self._negotiated
+
+    def _negotiated_is(self, seconds: float) -> None:
+        if seconds != self._negotiated:
+            if abs(seconds - self._asked_timeout) > 0.001:
+                log.warning(
+                    "ZooKeeper granted a session timeout of %gs (asked: %gs)",
+                    seconds,
+                    self._asked_timeout,
+                )
+            self._negotiated = seconds
 
     # --- kazoo's thread: enqueue only ---------------------------------------------------
 
@@ -215,6 +253,49 @@ class ZooKeeperAdapter:
             self._read(effect)
         elif isinstance(effect, fx.ReleaseNode):
             self._release(effect)
+
+    def heartbeat(self, path: str, token: int, answered: Answered) -> None:
+        """The job's lease heartbeat: `sync`, then `exists` of our node; `answered` gets a
+        `Proof` (sent at `t0`, on a session of the granted timeout) when the node is still
+        the one of term `token` (czxid) and of this session (ephemeralOwner), else None.
+        Exactly one call. `sync` first, so that the server that answers is in touch with
+        ZooKeeper's leader (a server cut off from it would still answer a read)."""
+        sent_at = self._clock()  # before the request leaves: the proof may only start earlier
+        client_id = self._client.client_id
+        granted = self._negotiated
+        if not self.connected or client_id is None or granted is None:
+            answered(None)
+            return
+        session = client_id[0]
+        once = threading.Lock()
+
+        def answer(proof: Proof | None) -> None:
+            if once.acquire(blocking=False):
+                answered(proof)
+
+        def looked(result: Any) -> None:
+            try:
+                stat = None if result.exception else result.value
+                ours = stat is not None and (stat.czxid, stat.ephemeralOwner) == (token, session)
+            except Exception:  # a bug here must still answer
+                log.exception("heartbeat answer")
+                ours = False
+            now_granted = self._negotiated if self._negotiated is not None else granted
+            answer(Proof(sent_at, min(granted, now_granted)) if ours else None)
+
+        def synced(result: Any) -> None:
+            if result.exception is not None:
+                answer(None)
+                return
+            try:
+                self._client.exists_async(path).rawlink(looked)
+            except Exception:  # kazoo raises at once when the session is closed
+                answer(None)
+
+        try:
+            self._client.sync_async(path).rawlink(synced)
+        except Exception:
+            answer(None)
 
     def _reply(self, make: Callable[..., ev.Event], request: int) -> Reply:
         return Reply(self._put, make, request, self._timers, self._deadline)

