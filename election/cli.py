@@ -57,7 +57,10 @@ _HELP: Final[dict[str, tuple[str, str]]] = {
         "'CMD ARGS...'",
         "A job to run while leader (or give it after --); it gets SIGTERM when leadership ends.",
     ),
-    "exec_grace": ("DURATION", "How long the job may take to stop before SIGKILL."),
+    "exec_grace": (
+        "DURATION",
+        "How long the job may take to stop before SIGKILL; at most a third of --session-timeout.",
+    ),
     "exec_exit": (
         "release|restart|stop",
         "When the job exits by itself: give up leadership, restart it, or stop the daemon.",

@@ -289,6 +289,7 @@ def test_build_settings_applies_the_documented_defaults() -> None:
     assert settings.log_level == "info"
     assert settings.log_format == "text"
     assert settings.stop_deadline == 5.0
+    assert settings.exec_grace == 3.0
     assert settings.journal_max_bytes == 64 * 1024 * 1024
     assert settings.journal_keep == 5
 
@@ -309,7 +310,7 @@ def test_build_settings_takes_every_flag(tmp_path: Path) -> None:
             "storage_capacity": "3",
             "election_path": "/jobs/compactor",
             "replica_id": "node-a",
-            "session_timeout": "4",
+            "session_timeout": "9",  # the grace may be a third of it
             "journal": str(tmp_path / "journal.jsonl"),
             "journal_max_bytes": "10MB",
             "journal_keep": "3",
@@ -332,7 +333,7 @@ def test_build_settings_takes_every_flag(tmp_path: Path) -> None:
         "storage_capacity": 3,
         "election_path": "/jobs/compactor",
         "replica_id": "node-a",
-        "session_timeout": 4.0,
+        "session_timeout": 9.0,
         "journal": str(tmp_path / "journal.jsonl"),
         "journal_max_bytes": 10_000_000,
         "journal_keep": 3,
@@ -536,6 +537,115 @@ def test_settings_are_frozen_and_keyword_only(tmp_path: Path) -> None:
 def test_static_defaults_are_all_valid_text() -> None:
     # The CLI passes these to click as defaults; they must survive build_settings as-is.
     assert build_settings(dict(DEFAULTS)).zk_servers == ("127.0.0.1:2181",)
+
+
+# ---------------------------------------------------------------- the job (--exec)
+
+
+def _refusal(raw: dict[str, object]) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        build_settings(raw)
+    assert "\n" not in str(caught.value)
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("session", "grace"),
+    [
+        ("10s", "3.333s"),  # the example of the README: a third, rounded down
+        ("10s", "3s"),  # the default grace in the default session
+        ("9s", "3s"),  # exactly a third
+        ("3s", "1s"),
+        ("0.3s", "100ms"),  # a third that floats cannot hold exactly
+        ("2s", "0.5s"),  # what the end-to-end tests run with
+        ("90s", "30s"),
+        ("1h", "20m"),
+    ],
+)
+def test_a_grace_up_to_a_third_of_the_session_timeout_fits(
+    session: str, grace: str, isolated: dict[str, object]
+) -> None:
+    settings = build_settings(
+        {**isolated, "exec": "true", "session_timeout": session, "exec_grace": grace}
+    )
+    assert settings.exec_grace <= settings.session_timeout / 3 + 1e-9
+
+
+@pytest.mark.parametrize(
+    ("session", "grace", "shown"),
+    [
+        ("10s", "30s", "30s does not fit in the job's lease"),
+        ("10s", "3.334s", "(3.333s)"),
+        ("9s", "3.001s", "(3s)"),
+        ("5s", "1.667s", "(1.666s)"),  # rounded down: the value shown is one that fits
+        ("2s", "1s", "1s does not fit"),
+        ("10s", "10s", "(3.333s)"),  # the old default
+        ("90s", "1m30s", "90s does not fit"),
+    ],
+)
+def test_a_grace_above_a_third_of_the_session_timeout_is_refused(
+    session: str, grace: str, shown: str, isolated: dict[str, object]
+) -> None:
+    raw = {**isolated, "exec": "true", "session_timeout": session, "exec_grace": grace}
+    error = _refusal(raw)
+    assert error.flag == "--exec-grace" and error.envvar == "ELECTION_EXEC_GRACE"
+    assert shown in error.message
+
+
+@given(session_ms=st.integers(1, 10**7), grace_ms=st.integers(1, 10**7))
+def test_a_grace_fits_exactly_when_it_is_at_most_a_third_of_the_session_timeout(
+    session_ms: int, grace_ms: int
+) -> None:
+    raw = {
+        "file_dir": "/nonexistent/files",
+        "journal": "/tmp/election-test-unused.jsonl",
+        "exec": "true",
+        "session_timeout": f"{session_ms}ms",
+        "exec_grace": f"{grace_ms}ms",
+    }
+    try:
+        build_settings(raw)
+    except ConfigError as err:
+        assert err.flag == "--exec-grace", err
+        assert 3 * grace_ms > session_ms
+    else:
+        assert 3 * grace_ms <= session_ms
+
+
+def test_the_grace_message_is_the_documented_one(isolated: dict[str, object]) -> None:
+    error = _refusal({**isolated, "exec": ("true",), "exec_grace": "30s"})
+    assert str(error) == (
+        "invalid --exec-grace (ELECTION_EXEC_GRACE): 30s does not fit in the job's lease: "
+        "at most a third of --session-timeout 10s (3.333s)"
+    )
+
+
+def test_the_rounded_down_limit_in_the_message_fits(isolated: dict[str, object]) -> None:
+    for session in ("5s", "7s", "0.3s", "2s", "11s", "1m40s", "250ms"):
+        message = _refusal(
+            {**isolated, "exec": "true", "session_timeout": session, "exec_grace": "1h"}
+        ).message
+        shown = message.rpartition("(")[2].rstrip(")")
+        raw = {**isolated, "exec": "true", "session_timeout": session, "exec_grace": shown}
+        assert build_settings(raw).exec_grace == parse_duration(shown), (session, shown)
+
+
+def test_without_a_job_the_grace_is_not_checked(isolated: dict[str, object]) -> None:
+    # ELECTION_EXEC_GRACE may be exported for every replica; only those with a job use it.
+    settings = build_settings({**isolated, "exec_grace": "30s", "session_timeout": "2s"})
+    assert settings.exec_grace == 30.0 and settings.exec_command == ()
+
+
+def test_the_default_grace_fits_the_default_session_timeout(isolated: dict[str, object]) -> None:
+    settings = build_settings({**isolated, "exec": "true"})
+    assert (settings.exec_grace, settings.session_timeout) == (3.0, 10.0)
+
+
+def test_an_invalid_grace_is_refused_before_its_fit_is_checked(
+    isolated: dict[str, object],
+) -> None:
+    error = _refusal({**isolated, "exec": "true", "exec_grace": "soon"})
+    assert error.flag == "--exec-grace" and "does not fit" not in error.message
 
 
 # ---------------------------------------------------------------- journal rotation
