@@ -2,15 +2,17 @@
 
 Every flag reaches `build_settings` as the raw text the operator typed (or exported as
 `ELECTION_*`), so one place decides what is valid and every refusal reads the same way:
-flag, environment variable, reason. Validation only looks at the filesystem; it never
-creates or deletes anything.
+flag, environment variable, reason. Validation only looks at the filesystem (and at PATH,
+for the job's program); it never creates or deletes anything.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import shutil
 import socket
+import stat
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -238,6 +240,38 @@ def _check_journal(path: Path) -> None:
 
 
 # ---------------------------------------------------------------- the job
+
+
+def _check_program(command: tuple[str, ...]) -> None:
+    """The job's program is there and we may run it, found as execvp will find it, so
+    that a typo is one line at start-up rather than a job that fails in every term.
+
+    A word with a `/` names a file (relative to our working directory, which the job
+    inherits); any other is looked up on our PATH, which the job inherits too.
+    """
+    if not command:
+        return
+    program = command[0]
+    if not program:
+        raise ValueError("the program name is empty")
+    if "\0" in program:
+        raise ValueError(f"program {program!r} has a NUL character")
+    if "/" not in program:
+        if shutil.which(program) is None:
+            raise ValueError(f"program {program!r} not found on PATH")
+        return
+    try:
+        mode = os.stat(program).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise ValueError(f"program {program!r} does not exist") from None
+    except OSError as exc:  # e.g. a directory on the way we may not search
+        raise ValueError(f"program {program!r} cannot be checked: {exc.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise ValueError(f"program {program!r} is a directory")
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"program {program!r} is not a regular file")
+    if not os.access(program, os.X_OK):
+        raise ValueError(f"program {program!r} is not executable")
 
 
 def _check_grace(grace: float, session_timeout: float) -> None:
@@ -488,6 +522,7 @@ def build_settings(raw: Mapping[str, object]) -> Settings:
     tui_text = _text(raw, "tui")
     tui = False if tui_text is None else _field("tui", parse_switch, tui_text)
     exec_command = _field("exec", parse_command, raw.get("exec"))
+    _field("exec", _check_program, exec_command)
     exec_grace = _field("exec_grace", parse_duration, text("exec_grace"))
     if exec_command:  # without a job, a grace exported for every replica is harmless
         _field("exec_grace", lambda grace: _check_grace(grace, session_timeout), exec_grace)

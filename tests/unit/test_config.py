@@ -29,6 +29,14 @@ from election.config import (
 )
 
 
+def _program(path: Path, mode: int = 0o755) -> Path:
+    """A script at `path` (its directory made), with `mode`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\nexit 0\n")
+    path.chmod(mode)
+    return path
+
+
 def _snapshot(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
 
@@ -300,7 +308,8 @@ def test_build_settings_treats_none_and_empty_servers_as_not_given() -> None:
     assert attrs.evolve(explicit_none, replica_id=default.replica_id) == default
 
 
-def test_build_settings_takes_every_flag(tmp_path: Path) -> None:
+def test_build_settings_takes_every_flag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(_program(tmp_path / "bin" / "backup").parent))
     settings = build_settings(
         {
             "zk_servers": ("zk1:2181,zk2:2181", "zk3:2181"),
@@ -340,7 +349,7 @@ def test_build_settings_takes_every_flag(tmp_path: Path) -> None:
         "metrics_address": None,
         "log_level": "debug",
         "log_format": "json",
-        "exec": ["backup", "--to", "/srv/backups/my dir"],
+        "exec": ["backup", "--to", "/srv/backups/my dir"],  # as typed, not as found on PATH
         "exec_grace": 3.0,
         "exec_exit": "restart",
         "write_files": True,
@@ -646,6 +655,82 @@ def test_an_invalid_grace_is_refused_before_its_fit_is_checked(
 ) -> None:
     error = _refusal({**isolated, "exec": "true", "exec_grace": "soon"})
     assert error.flag == "--exec-grace" and "does not fit" not in error.message
+
+
+def test_a_program_that_does_not_exist_is_refused(
+    tmp_path: Path, isolated: dict[str, object]
+) -> None:
+    missing = tmp_path / "no-such-job"
+    error = _refusal({**isolated, "exec": f"{missing} --flag"})
+    assert error.flag == "--exec" and error.envvar == "ELECTION_EXEC"
+    assert error.message == f"program {str(missing)!r} does not exist"
+    below_a_file = _program(tmp_path / "job") / "x"
+    assert "does not exist" in _refusal({**isolated, "exec": str(below_a_file)}).message
+
+
+def test_a_program_that_is_not_executable_is_refused(
+    tmp_path: Path, isolated: dict[str, object]
+) -> None:
+    script = _program(tmp_path / "job.sh", mode=0o644)
+    error = _refusal({**isolated, "exec": (str(script), "arg")})
+    assert error.message == f"program {str(script)!r} is not executable"
+
+
+def test_a_program_that_is_a_directory_is_refused(
+    tmp_path: Path, isolated: dict[str, object]
+) -> None:
+    error = _refusal({**isolated, "exec": str(tmp_path)})
+    assert error.message == f"program {str(tmp_path)!r} is a directory"
+
+
+def test_a_program_that_is_not_a_regular_file_is_refused(isolated: dict[str, object]) -> None:
+    assert _refusal({**isolated, "exec": "/dev/null"}).message == (
+        "program '/dev/null' is not a regular file"
+    )
+
+
+def test_an_empty_program_name_is_refused(isolated: dict[str, object]) -> None:
+    assert _refusal({**isolated, "exec": "'' arg"}).message == "the program name is empty"
+    assert "NUL" in _refusal({**isolated, "exec": ("a\0b",)}).message
+
+
+def test_a_relative_program_path_is_found_from_the_working_directory(
+    tmp_path: Path, isolated: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _program(tmp_path / "bin" / "job")
+    monkeypatch.chdir(tmp_path)
+    assert build_settings({**isolated, "exec": "bin/job"}).exec_command == ("bin/job",)
+    assert build_settings({**isolated, "exec": "./bin/job"}).exec_command == ("./bin/job",)
+    monkeypatch.chdir(tmp_path / "bin")
+    assert "does not exist" in _refusal({**isolated, "exec": "bin/job"}).message
+
+
+def test_a_bare_program_name_is_looked_up_on_path_and_kept_as_typed(
+    tmp_path: Path, isolated: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = _program(tmp_path / "bin" / "my-job").parent
+    _program(bin_dir / "not-runnable", mode=0o644)
+    (bin_dir / "a-directory").mkdir()
+    monkeypatch.setenv("PATH", f"{tmp_path / 'empty'}:{bin_dir}")
+    settings = build_settings({**isolated, "exec": "my-job --once"})
+    assert settings.exec_command == ("my-job", "--once")  # not the path it was found at
+    assert settings.as_header_config()["exec"] == ["my-job", "--once"]
+    for name in ("true", "not-runnable", "a-directory"):  # true: not on this PATH
+        error = _refusal({**isolated, "exec": name})
+        assert error.message == f"program {name!r} not found on PATH"
+
+
+def test_the_program_is_checked_before_the_grace(isolated: dict[str, object]) -> None:
+    # In table order: --exec comes before --exec-grace.
+    error = _refusal({**isolated, "exec": "no-such-program-here", "exec_grace": "1h"})
+    assert error.flag == "--exec"
+
+
+def test_checking_the_job_creates_nothing(tmp_path: Path) -> None:
+    raw = {"file_dir": str(tmp_path / "f"), "journal": str(tmp_path / "j" / "r.jsonl")}
+    for bad in ({"exec": "nope"}, {"exec": "true", "exec_grace": "1h"}):
+        _refusal({**raw, **bad})
+    assert _snapshot(tmp_path) == []
 
 
 # ---------------------------------------------------------------- journal rotation
