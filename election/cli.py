@@ -8,7 +8,7 @@ exit status 2, before anything is created.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final, TypeVar
 
 import click
@@ -57,7 +57,10 @@ _HELP: Final[dict[str, tuple[str, str]]] = {
         "'CMD ARGS...'",
         "A job to run while leader (or give it after --); it gets SIGTERM when leadership ends.",
     ),
-    "exec_grace": ("DURATION", "How long the job may take to stop before SIGKILL."),
+    "exec_grace": (
+        "DURATION",
+        "How long the job may take to stop before SIGKILL; at most a third of --session-timeout.",
+    ),
     "exec_exit": (
         "release|restart|stop",
         "When the job exits by itself: give up leadership, restart it, or stop the daemon.",
@@ -109,6 +112,44 @@ def _flag_options(command: _F) -> _F:
     return command
 
 
+# Where _RunCommand leaves `run`'s own words, as typed, in click's context.meta.
+_RUN_ARGS: Final = "election.run.args"
+
+
+class _RunCommand(click.Command):
+    """`run`, which also keeps its words as typed: click hands every stray word to the
+    `command` argument, wherever it stood, and only the words typed after `--` are a job."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[_RUN_ARGS] = tuple(args)  # a copy: click's parser consumes the list
+        return super().parse_args(ctx, args)
+
+
+def _after_dashes(args: Sequence[str], command: tuple[str, ...]) -> bool:
+    """Whether `command` (click's positional words) is exactly what followed `--` in
+    `args`: then they are the last words, with `--` just before them. A stray word (as
+    in `run --tui true` or `run x -- y`) is not, since no positional word before `--`
+    can be `--` itself. (An option's value `--`, as in `--replica-id -- true`, passes
+    for the separator: too odd a name to guard against.)"""
+    count = len(command)
+    return len(args) > count and args[-count - 1] == "--" and tuple(args[-count:]) == command
+
+
+def _check_job_words(ctx: click.Context, command: tuple[str, ...], exec_text: object) -> None:
+    """`run`'s positional words are a job given after `--`: ConfigError for words that
+    came before it (`election run true` would otherwise run /bin/true as the job) and for
+    a job given both ways."""
+    exec_flag = flag_name("exec")
+    if not _after_dashes(ctx.meta.get(_RUN_ARGS, ()), command):
+        raise ConfigError(
+            exec_flag,
+            f"unexpected argument {command[0]!r}: give the job with --exec 'CMD ARGS...' "
+            "or after --",
+        )
+    if exec_text is not None:
+        raise ConfigError(exec_flag, "give the job with --exec or after --, not both")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(
     __version__, "--version", prog_name="election", message="%(prog)s %(version)s"
@@ -117,7 +158,7 @@ def main() -> None:
     """Leader election on ZooKeeper: run replicas of `election run`; one leads at a time."""
 
 
-@main.command()
+@main.command(cls=_RunCommand)
 @_flag_options
 @click.option(
     "--tui",
@@ -138,16 +179,10 @@ def run(ctx: click.Context, /, command: tuple[str, ...], **raw: object) -> None:
     """
     # A switch: the flag, else its variable as typed (config validates it, not click).
     raw["tui"] = "true" if raw.get("tui") else os.environ.get(envvar_name("--tui"))
-    if command:
-        if raw.get("exec") is not None:
-            click.echo(
-                "election: invalid --exec (ELECTION_EXEC): give the job with --exec "
-                "or after --, not both",
-                err=True,
-            )
-            ctx.exit(EXIT_CONFIG)
-        raw["exec"] = command
     try:
+        if command:
+            _check_job_words(ctx, command, raw.get("exec"))
+            raw["exec"] = command
         settings = build_settings(raw)
     except ConfigError as err:
         click.echo(f"election: {err}", err=True)

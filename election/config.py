@@ -2,15 +2,17 @@
 
 Every flag reaches `build_settings` as the raw text the operator typed (or exported as
 `ELECTION_*`), so one place decides what is valid and every refusal reads the same way:
-flag, environment variable, reason. Validation only looks at the filesystem; it never
-creates or deletes anything.
+flag, environment variable, reason. Validation only looks at the filesystem (and at PATH,
+for the job's program); it never creates or deletes anything.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import shutil
 import socket
+import stat
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -122,7 +124,7 @@ DEFAULTS: Final[Mapping[str, str]] = MappingProxyType(
         "metrics_address": "127.0.0.1:9100",
         "log_level": "info",
         "log_format": "text",
-        "exec_grace": "10s",
+        "exec_grace": "3s",
         "exec_exit": "release",
         "leader_files": "auto",
         "file_mode": "0644",
@@ -132,6 +134,11 @@ EXEC_EXITS: Final = ("release", "restart", "stop")
 LEADER_FILES: Final = ("auto", "on", "off")
 # Stopping waits for the job's grace; the daemon's own part needs a few seconds more.
 STOP_MARGIN: Final = 5.0
+# The job's grace must fit in its lease (a little under the session timeout after the
+# last answer from ZooKeeper): at most this share of --session-timeout, give or take a
+# float's rounding, so that `--exec-grace 3.333s` fits a 10 s session.
+GRACE_SHARE: Final = 1 / 3
+GRACE_TOLERANCE: Final = 1e-9
 REPLICA_ID_DEFAULT_HELP: Final = "<hostname>-<pid>"
 JOURNAL_DEFAULT_HELP: Final = "/tmp/election-journal/<replica-id>.jsonl"
 
@@ -232,6 +239,64 @@ def _check_journal(path: Path) -> None:
         raise ValueError(f"cannot be checked: {exc.strerror}") from None
 
 
+# ---------------------------------------------------------------- the job
+
+
+def _check_program(command: tuple[str, ...]) -> None:
+    """The job's program is there and we may run it, found as execvp will find it, so
+    that a typo is one line at start-up rather than a job that fails in every term.
+
+    A word with a `/` names a file (relative to our working directory, which the job
+    inherits); any other is looked up on our PATH, which the job inherits too.
+    """
+    if not command:
+        return
+    program = command[0]
+    if not program:
+        raise ValueError("the program name is empty")
+    if "\0" in program:
+        raise ValueError(f"program {program!r} has a NUL character")
+    if "/" not in program:
+        if shutil.which(program) is None:
+            raise ValueError(f"program {program!r} not found on PATH")
+        return
+    try:
+        mode = os.stat(program).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise ValueError(f"program {program!r} does not exist") from None
+    except OSError as exc:  # e.g. a directory on the way we may not search
+        raise ValueError(f"program {program!r} cannot be checked: {exc.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise ValueError(f"program {program!r} is a directory")
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"program {program!r} is not a regular file")
+    if not os.access(program, os.X_OK):
+        raise ValueError(f"program {program!r} is not executable")
+
+
+def _check_grace(grace: float, session_timeout: float) -> None:
+    """The job's grace fits in its lease (DESIGN.md, "The job's lease").
+
+    The job's supervisor SIGTERMs it at `lease - grace` and SIGKILLs it at `lease`, about
+    0.9 x the session timeout after the last answer from ZooKeeper: a grace beyond a
+    third of the session timeout leaves the job too little of its lease to run in (and
+    one beyond the lease, none at all).
+    """
+    limit = session_timeout * GRACE_SHARE
+    if grace > limit + GRACE_TOLERANCE:
+        raise ValueError(
+            f"{grace:g}s does not fit in the job's lease: at most a third of "
+            f"{flag_name('session_timeout')} {session_timeout:g}s ({_rounded_down(limit)})"
+        )
+
+
+def _rounded_down(seconds: float) -> str:
+    """`seconds` for a message, rounded down to 4 significant digits so that the value
+    shown is one that is accepted: 5/3 -> `1.666s`, not `1.667s`."""
+    scale = 10.0 ** (3 - math.floor(math.log10(seconds)))
+    return f"{math.floor((seconds + GRACE_TOLERANCE) * scale) / scale:g}s"
+
+
 # ---------------------------------------------------------------- settings
 
 
@@ -289,7 +354,7 @@ class Settings:
     # The job run while Leader (`--exec`), its stop grace and its exit policy; whether the
     # leader also writes files (`--leader-files`: auto = only when there is no job).
     exec_command: tuple[str, ...] = ()
-    exec_grace: float = attrs.field(default=10.0, validator=_positive_finite)
+    exec_grace: float = attrs.field(default=3.0, validator=_positive_finite)
     exec_exit: str = attrs.field(default="release", validator=attrs.validators.in_(EXEC_EXITS))
     write_files: bool = True
     # How long Stopping may take before the daemon gives up and exits (not a flag yet).
@@ -457,7 +522,10 @@ def build_settings(raw: Mapping[str, object]) -> Settings:
     tui_text = _text(raw, "tui")
     tui = False if tui_text is None else _field("tui", parse_switch, tui_text)
     exec_command = _field("exec", parse_command, raw.get("exec"))
+    _field("exec", _check_program, exec_command)
     exec_grace = _field("exec_grace", parse_duration, text("exec_grace"))
+    if exec_command:  # without a job, a grace exported for every replica is harmless
+        _field("exec_grace", lambda grace: _check_grace(grace, session_timeout), exec_grace)
     exec_exit = _field("exec_exit", lambda t: parse_choice(t, EXEC_EXITS), text("exec_exit"))
     leader_files = _field(
         "leader_files", lambda t: parse_choice(t, LEADER_FILES), text("leader_files")

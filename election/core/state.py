@@ -54,7 +54,7 @@ class CoreConfig:
     backoff_max: float = 5.0
     write_files: bool = True  # the leader's file work (the seed's stand-in for a job)
     exec_command: tuple[str, ...] = ()  # the job run while Leader; empty: none
-    exec_grace: float = 10.0  # SIGTERM, then SIGKILL after this long
+    exec_grace: float = 3.0  # SIGTERM, then SIGKILL after this long
     exec_exit: ExecExit = ExecExit.RELEASE
     child_backoff_max: float = 30.0
 

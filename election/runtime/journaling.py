@@ -36,7 +36,7 @@ def core_config_from_header(config: Mapping[str, Any]) -> CoreConfig:
         # Journals written before the job existed lack these keys: no job, files on.
         write_files=bool(config.get("write_files", True)),
         exec_command=tuple(str(word) for word in config.get("exec", ())),
-        exec_grace=float(config.get("exec_grace", 10.0)),
+        exec_grace=float(config.get("exec_grace", 3.0)),
         exec_exit=ExecExit(config.get("exec_exit", ExecExit.RELEASE.value)),
     )
 

@@ -21,6 +21,9 @@ from tests.zk import ZooKeeperServer
 JOB = Path(__file__).resolve().parent / "jobs" / "interval_job.py"
 REPLAY = str(Path(sys.executable).with_name("election-replay"))
 BEAT_GAP = 0.5  # a job whose last beat is older than this is not running (beats: 20 ms)
+# The replicas' 2 s session (ReplicaSet's default) leaves the job a grace of at most a
+# third of it: start-up refuses more. The job stops within milliseconds of SIGTERM.
+GRACE = "0.5s"
 
 
 class JobLog:
@@ -75,7 +78,7 @@ def _exec_replicas(
 ) -> tuple[ReplicaSet, JobLog]:
     log = JobLog(tmp / "jobs.log")
     command = f"{shlex.quote(sys.executable)} {shlex.quote(str(JOB))}"
-    replicas = replica_set(zk, path, exec=command, exec_grace="1s", session_timeout="2s", **flags)
+    replicas = replica_set(zk, path, exec=command, exec_grace=GRACE, session_timeout="2s", **flags)
     replicas.env["JOB_LOG"] = str(log.path)
     return replicas, log
 
@@ -203,7 +206,9 @@ def test_exec_exit_stop_makes_the_daemon_exit_with_the_job_code(
 ) -> None:
     log = JobLog(tmp_path / "jobs.log")
     command = f"{shlex.quote(sys.executable)} {shlex.quote(str(JOB))}"
-    replicas = replica_set(zk_server.connect_string, zk_path, exec=command, exec_exit="stop")
+    replicas = replica_set(
+        zk_server.connect_string, zk_path, exec=command, exec_grace=GRACE, exec_exit="stop"
+    )
     replicas.env.update(JOB_LOG=str(log.path), JOB_SECONDS="0.5", JOB_EXIT="7")
     (replica,) = replicas.start(1)
     assert replica.wait(20) == 7

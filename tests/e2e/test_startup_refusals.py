@@ -1,21 +1,28 @@
 """A flag whose value only trying can check — a metrics port already taken, a journal
 that cannot be opened — is refused like any invalid value: one line, exit 2, nothing
-left behind."""
+left behind. So is a job that cannot work: a program that is not there or not
+executable, a grace that does not fit in the job's lease, words not after `--`."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
+import pytest
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
+
+def _run(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ELECTION_")}
     return subprocess.run(
         [sys.executable, "-m", "election", "run", "--zk-servers", "127.0.0.1:1", *args],
         capture_output=True,
         text=True,
         timeout=30,
+        env={**clean, **(env or {})},
     )
 
 
@@ -39,3 +46,83 @@ def test_a_journal_that_cannot_be_opened_is_refused() -> None:
     assert done.returncode == 2
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and "--journal (ELECTION_JOURNAL)" in lines[0], done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "flag", "reason"),
+    [
+        (
+            ["--exec", "/bin/echo hi", "--exec-grace", "30s"],
+            {},
+            "--exec-grace (ELECTION_EXEC_GRACE)",
+            "30s does not fit in the job's lease: at most a third of --session-timeout 10s "
+            "(3.333s)",
+        ),
+        (
+            ["--session-timeout", "2s", "--", "/bin/echo", "hi"],  # the default 3s grace
+            {},
+            "--exec-grace (ELECTION_EXEC_GRACE)",
+            "3s does not fit in the job's lease",
+        ),
+        (
+            [],
+            {"ELECTION_EXEC": "/bin/echo", "ELECTION_EXEC_GRACE": "4s"},
+            "--exec-grace (ELECTION_EXEC_GRACE)",
+            "4s does not fit",
+        ),
+        (
+            ["--", "no-such-program-here", "--flag"],
+            {},
+            "--exec (ELECTION_EXEC)",
+            "program 'no-such-program-here' not found on PATH",
+        ),
+        (["--exec", "/etc/passwd"], {}, "--exec (ELECTION_EXEC)", "is not executable"),
+        ([], {"ELECTION_EXEC": "/tmp"}, "--exec (ELECTION_EXEC)", "program '/tmp' is a directory"),
+        (
+            ["--tui", "true"],
+            {},
+            "--exec (ELECTION_EXEC)",
+            "unexpected argument 'true': give the job with --exec 'CMD ARGS...' or after --",
+        ),
+        (["true"], {}, "--exec (ELECTION_EXEC)", "unexpected argument 'true'"),
+        (["x", "--", "/bin/echo"], {}, "--exec (ELECTION_EXEC)", "unexpected argument 'x'"),
+    ],
+)
+def test_a_job_that_cannot_work_is_refused_and_nothing_is_made(
+    args: list[str], env: dict[str, str], flag: str, reason: str, tmp_path: Path
+) -> None:
+    done = _run(
+        "--metrics-address",
+        "127.0.0.1:0",
+        "--file-dir",
+        str(tmp_path / "files"),
+        "--journal",
+        str(tmp_path / "journal" / "r.jsonl"),
+        *args,
+        env=env,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"election: invalid {flag}: "), line
+    assert reason in line, line
+    assert list(tmp_path.iterdir()) == []  # no journal, no file-dir
+
+
+def test_a_script_without_execute_permission_is_refused(tmp_path: Path) -> None:
+    script = tmp_path / "job.sh"
+    script.write_text("#!/bin/sh\nexit 0\n")
+    script.chmod(0o644)  # the execute bit forgotten
+    done = _run(
+        "--file-dir",
+        str(tmp_path / "files"),
+        "--journal",
+        str(tmp_path / "j.jsonl"),
+        "--",
+        str(script),
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"election: invalid --exec (ELECTION_EXEC): program {str(script)!r} is not executable\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["job.sh"]

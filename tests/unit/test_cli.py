@@ -257,3 +257,143 @@ def test_python_dash_m_refuses_bad_config_without_traceback(tmp_path: Path) -> N
         "duration must be > 0, got '0'"
     ]
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- the job
+
+
+@pytest.mark.parametrize(
+    ("args", "word"),
+    [
+        (["--tui", "true"], "true"),  # once ran /bin/true as the job
+        (["true"], "true"),
+        (["x", "--", "y"], "x"),
+        (["--exec-exit", "stop", "sleep", "1"], "sleep"),
+    ],
+)
+def test_words_not_after_dashes_are_refused(
+    args: list[str], word: str, tmp_path: Path, daemon_calls: list[Settings]
+) -> None:
+    result = _invoke(["run", *_sandbox(tmp_path), *args])
+    _assert_refused(result, "exec")
+    assert result.stderr == (
+        f"election: invalid --exec (ELECTION_EXEC): unexpected argument {word!r}: "
+        "give the job with --exec 'CMD ARGS...' or after --\n"
+    )
+    assert daemon_calls == []
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "job"),
+    [
+        (["--", "/bin/echo", "hi"], ("/bin/echo", "hi")),
+        (["--exec", "/bin/echo hi"], ("/bin/echo", "hi")),
+        (["--", "echo", "--tui", "--", "x"], ("echo", "--tui", "--", "x")),  # all the job's
+        (["--replica-id", "--", "--", "echo"], ("echo",)),  # the second -- separates
+    ],
+)
+def test_a_job_after_dashes_or_in_exec_reaches_run_daemon(
+    args: list[str], job: tuple[str, ...], tmp_path: Path, daemon_calls: list[Settings]
+) -> None:
+    result = _invoke(["run", *_sandbox(tmp_path), *args])
+    assert result.exit_code == 0, result.output
+    [settings] = daemon_calls
+    assert settings.exec_command == job
+    assert settings.exec_grace == 3.0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_job_from_the_environment_reaches_run_daemon(
+    tmp_path: Path, daemon_calls: list[Settings]
+) -> None:
+    result = _invoke(["run", *_sandbox(tmp_path)], env={"ELECTION_EXEC": "/bin/echo 'a b'"})
+    assert result.exit_code == 0, result.output
+    assert daemon_calls[0].exec_command == ("/bin/echo", "a b")
+
+
+def test_a_job_given_both_ways_is_refused(tmp_path: Path, daemon_calls: list[Settings]) -> None:
+    for args, env in (
+        (["--exec", "/bin/echo a", "--", "/bin/echo", "b"], None),
+        (["--", "/bin/echo", "b"], {"ELECTION_EXEC": "/bin/echo a"}),
+    ):
+        result = _invoke(["run", *_sandbox(tmp_path), *args], env=env)
+        _assert_refused(result, "exec")
+        assert "not both" in result.stderr
+    assert daemon_calls == []
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["--", "no-such-program-here", "arg"], None),
+        (["--exec", "no-such-program-here arg"], None),
+        ([], {"ELECTION_EXEC": "no-such-program-here arg"}),
+    ],
+)
+def test_a_program_not_found_is_refused_naming_exec_however_the_job_was_given(
+    args: list[str], env: dict[str, str] | None, tmp_path: Path, daemon_calls: list[Settings]
+) -> None:
+    result = _invoke(["run", *_sandbox(tmp_path), *args], env=env)
+    _assert_refused(result, "exec")
+    assert result.stderr.endswith(": program 'no-such-program-here' not found on PATH\n")
+    assert daemon_calls == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bare_program_is_looked_up_on_the_daemons_path(
+    tmp_path: Path, daemon_calls: list[Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "my-job").write_text("#!/bin/sh\n")
+    (bin_dir / "my-job").chmod(0o755)
+    sandbox = ["--file-dir", str(tmp_path / "files"), "--journal", str(tmp_path / "j.jsonl")]
+    monkeypatch.setenv("PATH", str(bin_dir))
+    assert _invoke(["run", *sandbox, "--", "my-job", "x"]).exit_code == 0
+    assert daemon_calls[0].exec_command == ("my-job", "x")  # as typed
+    monkeypatch.setenv("PATH", str(tmp_path / "files"))
+    _assert_refused(_invoke(["run", *sandbox, "--", "my-job", "x"]), "exec")
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["--exec", "/bin/echo", "--exec-grace", "30s"], None),
+        (["--exec-grace", "30s", "--", "/bin/echo"], None),
+        ([], {"ELECTION_EXEC": "/bin/echo", "ELECTION_EXEC_GRACE": "30s"}),
+    ],
+)
+def test_a_grace_that_does_not_fit_is_refused(
+    args: list[str], env: dict[str, str] | None, tmp_path: Path, daemon_calls: list[Settings]
+) -> None:
+    result = _invoke(["run", *_sandbox(tmp_path), *args], env=env)
+    _assert_refused(result, "exec_grace")
+    assert result.stderr == (
+        "election: invalid --exec-grace (ELECTION_EXEC_GRACE): 30s does not fit in the "
+        "job's lease: at most a third of --session-timeout 10s (3.333s)\n"
+    )
+    assert daemon_calls == []
+
+
+def test_a_grace_that_fits_a_longer_session_is_taken(
+    tmp_path: Path, daemon_calls: list[Settings]
+) -> None:
+    flags = ["--session-timeout", "90s", "--exec-grace", "30s", "--", "/bin/echo"]
+    assert _invoke(["run", *_sandbox(tmp_path), *flags]).exit_code == 0
+    assert (daemon_calls[0].exec_grace, daemon_calls[0].stop_deadline) == (30.0, 35.0)
+
+
+def test_a_grace_exported_without_a_job_is_not_checked(
+    tmp_path: Path, daemon_calls: list[Settings]
+) -> None:
+    result = _invoke(["run", *_sandbox(tmp_path)], env={"ELECTION_EXEC_GRACE": "1h"})
+    assert result.exit_code == 0, result.output
+    assert daemon_calls[0].exec_command == ()
+
+
+def test_help_shows_the_default_grace_and_its_limit() -> None:
+    result = CliRunner().invoke(main, ["run", "--help"], terminal_width=200)  # one line a flag
+    line = next(line for line in result.output.splitlines() if "--exec-grace" in line)
+    assert "at most a third of --session-timeout" in line
+    assert "default: 3s" in line

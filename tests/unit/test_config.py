@@ -29,6 +29,14 @@ from election.config import (
 )
 
 
+def _program(path: Path, mode: int = 0o755) -> Path:
+    """A script at `path` (its directory made), with `mode`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\nexit 0\n")
+    path.chmod(mode)
+    return path
+
+
 def _snapshot(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
 
@@ -289,6 +297,7 @@ def test_build_settings_applies_the_documented_defaults() -> None:
     assert settings.log_level == "info"
     assert settings.log_format == "text"
     assert settings.stop_deadline == 5.0
+    assert settings.exec_grace == 3.0
     assert settings.journal_max_bytes == 64 * 1024 * 1024
     assert settings.journal_keep == 5
 
@@ -299,7 +308,8 @@ def test_build_settings_treats_none_and_empty_servers_as_not_given() -> None:
     assert attrs.evolve(explicit_none, replica_id=default.replica_id) == default
 
 
-def test_build_settings_takes_every_flag(tmp_path: Path) -> None:
+def test_build_settings_takes_every_flag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(_program(tmp_path / "bin" / "backup").parent))
     settings = build_settings(
         {
             "zk_servers": ("zk1:2181,zk2:2181", "zk3:2181"),
@@ -309,7 +319,7 @@ def test_build_settings_takes_every_flag(tmp_path: Path) -> None:
             "storage_capacity": "3",
             "election_path": "/jobs/compactor",
             "replica_id": "node-a",
-            "session_timeout": "4",
+            "session_timeout": "9",  # the grace may be a third of it
             "journal": str(tmp_path / "journal.jsonl"),
             "journal_max_bytes": "10MB",
             "journal_keep": "3",
@@ -332,14 +342,14 @@ def test_build_settings_takes_every_flag(tmp_path: Path) -> None:
         "storage_capacity": 3,
         "election_path": "/jobs/compactor",
         "replica_id": "node-a",
-        "session_timeout": 4.0,
+        "session_timeout": 9.0,
         "journal": str(tmp_path / "journal.jsonl"),
         "journal_max_bytes": 10_000_000,
         "journal_keep": 3,
         "metrics_address": None,
         "log_level": "debug",
         "log_format": "json",
-        "exec": ["backup", "--to", "/srv/backups/my dir"],
+        "exec": ["backup", "--to", "/srv/backups/my dir"],  # as typed, not as found on PATH
         "exec_grace": 3.0,
         "exec_exit": "restart",
         "write_files": True,
@@ -536,6 +546,191 @@ def test_settings_are_frozen_and_keyword_only(tmp_path: Path) -> None:
 def test_static_defaults_are_all_valid_text() -> None:
     # The CLI passes these to click as defaults; they must survive build_settings as-is.
     assert build_settings(dict(DEFAULTS)).zk_servers == ("127.0.0.1:2181",)
+
+
+# ---------------------------------------------------------------- the job (--exec)
+
+
+def _refusal(raw: dict[str, object]) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        build_settings(raw)
+    assert "\n" not in str(caught.value)
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("session", "grace"),
+    [
+        ("10s", "3.333s"),  # the example of the README: a third, rounded down
+        ("10s", "3s"),  # the default grace in the default session
+        ("9s", "3s"),  # exactly a third
+        ("3s", "1s"),
+        ("0.3s", "100ms"),  # a third that floats cannot hold exactly
+        ("2s", "0.5s"),  # what the end-to-end tests run with
+        ("90s", "30s"),
+        ("1h", "20m"),
+    ],
+)
+def test_a_grace_up_to_a_third_of_the_session_timeout_fits(
+    session: str, grace: str, isolated: dict[str, object]
+) -> None:
+    settings = build_settings(
+        {**isolated, "exec": "true", "session_timeout": session, "exec_grace": grace}
+    )
+    assert settings.exec_grace <= settings.session_timeout / 3 + 1e-9
+
+
+@pytest.mark.parametrize(
+    ("session", "grace", "shown"),
+    [
+        ("10s", "30s", "30s does not fit in the job's lease"),
+        ("10s", "3.334s", "(3.333s)"),
+        ("9s", "3.001s", "(3s)"),
+        ("5s", "1.667s", "(1.666s)"),  # rounded down: the value shown is one that fits
+        ("2s", "1s", "1s does not fit"),
+        ("10s", "10s", "(3.333s)"),  # the old default
+        ("90s", "1m30s", "90s does not fit"),
+    ],
+)
+def test_a_grace_above_a_third_of_the_session_timeout_is_refused(
+    session: str, grace: str, shown: str, isolated: dict[str, object]
+) -> None:
+    raw = {**isolated, "exec": "true", "session_timeout": session, "exec_grace": grace}
+    error = _refusal(raw)
+    assert error.flag == "--exec-grace" and error.envvar == "ELECTION_EXEC_GRACE"
+    assert shown in error.message
+
+
+@given(session_ms=st.integers(1, 10**7), grace_ms=st.integers(1, 10**7))
+def test_a_grace_fits_exactly_when_it_is_at_most_a_third_of_the_session_timeout(
+    session_ms: int, grace_ms: int
+) -> None:
+    raw = {
+        "file_dir": "/nonexistent/files",
+        "journal": "/tmp/election-test-unused.jsonl",
+        "exec": "true",
+        "session_timeout": f"{session_ms}ms",
+        "exec_grace": f"{grace_ms}ms",
+    }
+    try:
+        build_settings(raw)
+    except ConfigError as err:
+        assert err.flag == "--exec-grace", err
+        assert 3 * grace_ms > session_ms
+    else:
+        assert 3 * grace_ms <= session_ms
+
+
+def test_the_grace_message_is_the_documented_one(isolated: dict[str, object]) -> None:
+    error = _refusal({**isolated, "exec": ("true",), "exec_grace": "30s"})
+    assert str(error) == (
+        "invalid --exec-grace (ELECTION_EXEC_GRACE): 30s does not fit in the job's lease: "
+        "at most a third of --session-timeout 10s (3.333s)"
+    )
+
+
+def test_the_rounded_down_limit_in_the_message_fits(isolated: dict[str, object]) -> None:
+    for session in ("5s", "7s", "0.3s", "2s", "11s", "1m40s", "250ms"):
+        message = _refusal(
+            {**isolated, "exec": "true", "session_timeout": session, "exec_grace": "1h"}
+        ).message
+        shown = message.rpartition("(")[2].rstrip(")")
+        raw = {**isolated, "exec": "true", "session_timeout": session, "exec_grace": shown}
+        assert build_settings(raw).exec_grace == parse_duration(shown), (session, shown)
+
+
+def test_without_a_job_the_grace_is_not_checked(isolated: dict[str, object]) -> None:
+    # ELECTION_EXEC_GRACE may be exported for every replica; only those with a job use it.
+    settings = build_settings({**isolated, "exec_grace": "30s", "session_timeout": "2s"})
+    assert settings.exec_grace == 30.0 and settings.exec_command == ()
+
+
+def test_the_default_grace_fits_the_default_session_timeout(isolated: dict[str, object]) -> None:
+    settings = build_settings({**isolated, "exec": "true"})
+    assert (settings.exec_grace, settings.session_timeout) == (3.0, 10.0)
+
+
+def test_an_invalid_grace_is_refused_before_its_fit_is_checked(
+    isolated: dict[str, object],
+) -> None:
+    error = _refusal({**isolated, "exec": "true", "exec_grace": "soon"})
+    assert error.flag == "--exec-grace" and "does not fit" not in error.message
+
+
+def test_a_program_that_does_not_exist_is_refused(
+    tmp_path: Path, isolated: dict[str, object]
+) -> None:
+    missing = tmp_path / "no-such-job"
+    error = _refusal({**isolated, "exec": f"{missing} --flag"})
+    assert error.flag == "--exec" and error.envvar == "ELECTION_EXEC"
+    assert error.message == f"program {str(missing)!r} does not exist"
+    below_a_file = _program(tmp_path / "job") / "x"
+    assert "does not exist" in _refusal({**isolated, "exec": str(below_a_file)}).message
+
+
+def test_a_program_that_is_not_executable_is_refused(
+    tmp_path: Path, isolated: dict[str, object]
+) -> None:
+    script = _program(tmp_path / "job.sh", mode=0o644)
+    error = _refusal({**isolated, "exec": (str(script), "arg")})
+    assert error.message == f"program {str(script)!r} is not executable"
+
+
+def test_a_program_that_is_a_directory_is_refused(
+    tmp_path: Path, isolated: dict[str, object]
+) -> None:
+    error = _refusal({**isolated, "exec": str(tmp_path)})
+    assert error.message == f"program {str(tmp_path)!r} is a directory"
+
+
+def test_a_program_that_is_not_a_regular_file_is_refused(isolated: dict[str, object]) -> None:
+    assert _refusal({**isolated, "exec": "/dev/null"}).message == (
+        "program '/dev/null' is not a regular file"
+    )
+
+
+def test_an_empty_program_name_is_refused(isolated: dict[str, object]) -> None:
+    assert _refusal({**isolated, "exec": "'' arg"}).message == "the program name is empty"
+    assert "NUL" in _refusal({**isolated, "exec": ("a\0b",)}).message
+
+
+def test_a_relative_program_path_is_found_from_the_working_directory(
+    tmp_path: Path, isolated: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _program(tmp_path / "bin" / "job")
+    monkeypatch.chdir(tmp_path)
+    assert build_settings({**isolated, "exec": "bin/job"}).exec_command == ("bin/job",)
+    assert build_settings({**isolated, "exec": "./bin/job"}).exec_command == ("./bin/job",)
+    monkeypatch.chdir(tmp_path / "bin")
+    assert "does not exist" in _refusal({**isolated, "exec": "bin/job"}).message
+
+
+def test_a_bare_program_name_is_looked_up_on_path_and_kept_as_typed(
+    tmp_path: Path, isolated: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = _program(tmp_path / "bin" / "my-job").parent
+    _program(bin_dir / "not-runnable", mode=0o644)
+    (bin_dir / "a-directory").mkdir()
+    monkeypatch.setenv("PATH", f"{tmp_path / 'empty'}:{bin_dir}")
+    settings = build_settings({**isolated, "exec": "my-job --once"})
+    assert settings.exec_command == ("my-job", "--once")  # not the path it was found at
+    assert settings.as_header_config()["exec"] == ["my-job", "--once"]
+    for name in ("true", "not-runnable", "a-directory"):  # true: not on this PATH
+        error = _refusal({**isolated, "exec": name})
+        assert error.message == f"program {name!r} not found on PATH"
+
+
+def test_the_program_is_checked_before_the_grace(isolated: dict[str, object]) -> None:
+    # In table order: --exec comes before --exec-grace.
+    error = _refusal({**isolated, "exec": "no-such-program-here", "exec_grace": "1h"})
+    assert error.flag == "--exec"
+
+
+def test_checking_the_job_creates_nothing(tmp_path: Path) -> None:
+    raw = {"file_dir": str(tmp_path / "f"), "journal": str(tmp_path / "j" / "r.jsonl")}
+    for bad in ({"exec": "nope"}, {"exec": "true", "exec_grace": "1h"}):
+        _refusal({**raw, **bad})
+    assert _snapshot(tmp_path) == []
 
 
 # ---------------------------------------------------------------- journal rotation
