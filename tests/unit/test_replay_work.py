@@ -55,6 +55,19 @@ def test_job_runs_are_collected_with_their_term() -> None:
     ]
 
 
+def test_a_job_stopped_because_its_lease_ran_out_says_so_on_its_run() -> None:
+    work = WorkLog("a")
+    start = fx.StartChild(request=4, token=77, command=("job",))
+    work.observe(_where("a", 1.0), ev.NodeCreated(request=3, outcome=Outcome.OK), (start,))
+    work.observe(_where("a", 1.1), ev.ChildStarted(request=4, outcome=Outcome.OK, pid=99), ())
+    lease = ev.ChildLeaseExpired(pid=99, reason="not extended for 1.40s")
+    work.observe(_where("a", 3.0), lease, ())
+    work.observe(_where("a", 3.5), ev.ChildExited(pid=99, code=137, signal="SIGKILL"), ())
+    (run,) = work.finish()
+    assert run.stopped_by == "lease: not extended for 1.40s"
+    assert run.as_json()["stopped_by"] == run.stopped_by
+
+
 def test_overlapping_job_runs_of_different_terms_are_noted() -> None:
     runs: list[JobRun] = []
     for replica, token, start, end in (("a", 5, 1.0, 5.0), ("b", 9, 4.0, 8.0)):

@@ -176,6 +176,7 @@ class JobRun:
     end: float | None  # None: still running at the journal's end
     code: int | None = None  # exit code (128+N: signal N)
     signal: str = ""
+    stopped_by: str = ""  # "lease: <why>" when its supervisor stopped it, the lease run out
 
     def as_json(self) -> dict[str, Any]:
         return attrs.asdict(self)

@@ -173,6 +173,8 @@ def _jobs(analysis: Analysis) -> Table:
         end = Text("still running", style="green") if run.end is None else Text(hms(run.end))
         ran = None if run.end is None else run.end - run.start
         how = "-" if run.code is None else (run.signal or f"code {run.code}")
+        if run.stopped_by:
+            how += f" ({run.stopped_by})"
         table.add_row(
             run.replica, str(run.token), str(run.pid), hms(run.start), end, seconds(ran), how
         )

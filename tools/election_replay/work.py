@@ -21,7 +21,8 @@ from election_replay.model import FileWrite, JobRun, Violation, Where
 _START_CHILD = fx.StartChild
 _WRITE = fx.WriteLeaderFile
 _FILE_WRITTEN, _CHILD_STARTED, _CHILD_EXITED = ev.FileWritten, ev.ChildStarted, ev.ChildExited
-_WORK_EVENTS = frozenset({ev.FileWritten, ev.ChildStarted, ev.ChildExited})
+_LEASE_EXPIRED = ev.ChildLeaseExpired
+_WORK_EVENTS = frozenset({ev.FileWritten, ev.ChildStarted, ev.ChildExited, ev.ChildLeaseExpired})
 _OK = Outcome.OK
 
 
@@ -37,6 +38,7 @@ class WorkLog:
         self._tokens: dict[int, int] = {}  # StartChild request -> token
         self._starting: dict[int, int | None] = {}  # ChildStarted request -> token
         self._running: dict[int, tuple[int | None, float]] = {}  # pid -> (token, start)
+        self._lease_ran_out: dict[int, str] = {}  # pid -> why its supervisor stopped it
 
     def begin_run(self) -> None:
         """A new daemon process: the old one's job died with it (or was killed)."""
@@ -61,8 +63,12 @@ class WorkLog:
         elif type(event) is _CHILD_STARTED:
             if event.outcome is _OK and event.pid:
                 self._running[event.pid] = (self._tokens.get(event.request), where.wall)
+        elif type(event) is _LEASE_EXPIRED:
+            if event.pid in self._running:
+                self._lease_ran_out[event.pid] = event.reason
         elif type(event) is _CHILD_EXITED and event.pid in self._running:
             job_token, start = self._running.pop(event.pid)
+            lease = self._lease_ran_out.pop(event.pid, None)
             self.jobs.append(
                 JobRun(
                     replica=self.replica,
@@ -72,6 +78,7 @@ class WorkLog:
                     end=where.wall,
                     code=event.code,
                     signal=event.signal,
+                    stopped_by="" if lease is None else f"lease: {lease}",
                 )
             )
 
@@ -81,6 +88,7 @@ class WorkLog:
                 JobRun(replica=self.replica, pid=pid, token=job_token, start=start, end=end)
             )
         self._running.clear()
+        self._lease_ran_out.clear()
 
     def finish(self) -> tuple[JobRun, ...]:
         """Every run, those still running at the journal's end with `end` None."""

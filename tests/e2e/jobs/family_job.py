@@ -44,8 +44,11 @@ def others() -> list[str]:
             continue
         try:
             with open(f"/proc/{name}/cmdline", "rb") as f:
-                if ME not in f.read():
-                    continue
+                argv = f.read().split(b"\0")
+            # The job's shell, worker or child; not the daemon (whose --exec names this
+            # script) nor the job's supervisor (whose configuration does).
+            if not any(ME in word for word in argv[:3]) or any(b"supervisor" in w for w in argv):
+                continue
             with open(f"/proc/{name}/environ", "rb") as f:
                 env = dict(item.split(b"=", 1) for item in f.read().split(b"\0") if b"=" in item)
             with open(f"/proc/{name}/stat", "rb") as f:
@@ -55,7 +58,7 @@ def others() -> list[str]:
         if state in (b"Z", b"X"):
             continue  # dead, not yet reaped
         token = env.get(b"ELECTION_TOKEN", b"").decode()
-        if env.get(b"FAMILY_MARK", b"").decode() == MARK and token != TOKEN:
+        if env.get(b"FAMILY_MARK", b"").decode() == MARK and token and token != TOKEN:
             found.append(f"{token}:{name}")
     return found
 
