@@ -176,6 +176,17 @@ def run(ctx: click.Context, /, command: tuple[str, ...], **raw: object) -> None:
     The work is a job given with --exec or after `--` (election run -- CMD ARGS...),
     and/or leader files in --file-dir. Exits 0 after a graceful stop (SIGTERM/SIGINT),
     2 for invalid configuration, the job's code under --exec-exit stop.
+
+    \b
+    The job's promise: when a job starts, no job of another term is alive, on any
+    machine, even if a leader's daemon crashes, freezes or is cut off. A supervisor
+    process holds each job to a lease that ends 90% of the session timeout after the
+    sending of the last heartbeat ZooKeeper answered (one goes every sixth of the
+    timeout). When the lease runs out, or the daemon dies, the job's process group
+    gets SIGTERM, then SIGKILL --exec-grace later and never after the lease: before
+    ZooKeeper can give leadership away. So the grace must be at most a third of
+    --session-timeout (10s: up to 3.33s). Only a whole machine frozen escapes;
+    ELECTION_TOKEN (the fencing token) answers that.
     """
     # A switch: the flag, else its variable as typed (config validates it, not click).
     raw["tui"] = "true" if raw.get("tui") else os.environ.get(envvar_name("--tui"))

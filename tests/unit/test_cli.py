@@ -394,6 +394,14 @@ def test_a_grace_exported_without_a_job_is_not_checked(
 
 def test_help_shows_the_default_grace_and_its_limit() -> None:
     result = CliRunner().invoke(main, ["run", "--help"], terminal_width=200)  # one line a flag
-    line = next(line for line in result.output.splitlines() if "--exec-grace" in line)
+    lines = result.output.splitlines()
+    line = next(line for line in lines if line.lstrip().startswith("--exec-grace"))
     assert "at most a third of --session-timeout" in line
     assert "default: 3s" in line
+
+
+def test_help_states_the_jobs_promise_and_the_grace_rule() -> None:
+    text = " ".join(CliRunner().invoke(main, ["run", "--help"]).output.split())
+    assert "when a job starts, no job of another term is alive, on any machine" in text
+    assert "lease" in text and "at most a third of --session-timeout" in text
+    assert "Only a whole machine frozen escapes" in text
