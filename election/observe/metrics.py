@@ -131,6 +131,11 @@ class Metrics:
             ["code"],
             registry=r,
         )
+        self.child_lease_expiries = Counter(
+            "election_child_lease_expiries_total",
+            "Jobs stopped by their supervisor because the lease ran out (--exec)",
+            registry=r,
+        )
         self._pending: dict[int, tuple[str, float]] = {}  # request id -> (effect, at)
         self._set_state(StateName.INIT.value)
         self._set_session("none")
@@ -178,6 +183,8 @@ class Metrics:
         elif name == "ChildExited":
             self.child_running.set(0)
             self.child_exits.labels(code=str(min(max(event.code, 0), 255))).inc()
+        elif name == "ChildLeaseExpired":
+            self.child_lease_expiries.inc()
         if any(
             isinstance(e, StartTimer) and e.name == Timer.CHILD_RESTART.value
             for e in record.effects

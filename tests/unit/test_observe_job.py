@@ -54,3 +54,10 @@ def test_job_start_and_exit_are_logged(caplog: pytest.LogCaptureFixture) -> None
     text = caplog.text
     assert "job started: pid 10" in text
     assert "job pid 10 exited with signal SIGTERM after 2.5s" in text
+
+
+def test_a_lease_run_out_is_counted() -> None:
+    m = Metrics(clock=lambda: 0.0)
+    m(_record(1, ev.ChildStarted(request=1, outcome=Outcome.OK, pid=10)))
+    m(_record(2, ev.ChildLeaseExpired(pid=10, reason="not extended for 1.40s")))
+    assert _value(m, "election_child_lease_expiries_total") == 1
