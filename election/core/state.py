@@ -34,6 +34,15 @@ class Timer(enum.StrEnum):
     CHILD_RESTART = "child-restart"  # Leader: back-off before restarting the job
 
 
+class Repair(enum.StrEnum):
+    """What Failover waits for before it goes back to Init (`State.repair`)."""
+
+    SESSION = "session"  # the ZooKeeper session: Connect again until it is back
+    FILE_DIR = "file-dir"  # file-dir's check: CheckFileDir again until it passes
+    PATH = "path"  # the election node's parent: EnsurePath again (once connected)
+    BACKOFF = "back-off"  # nothing broken, the work failed: wait out the back-off
+
+
 TIMER_NAMES: dict[Timer, str] = {timer: timer.value for timer in Timer}
 """Each timer's name as a plain str (what effects and events carry): an enum's `.value`
 is a property, several times slower to read than a dict entry on the reducer's path."""
@@ -82,6 +91,7 @@ class State:
     file_dir_ok: bool = False  # Init: file-dir checked in this pass
     path_ok: bool = False  # Init: the election node's parent exists
     failures: int = 0  # consecutive failovers, for back-off; reset on reaching Attempter
+    repair: tuple[Repair, ...] = ()  # Failover: what must be repaired before Init
     cause: str = ""  # why we entered the current state
     exited: bool = False  # Stopping has asked the shell to exit
     exit_code: int = 0  # the code Stopping exits with (the job's, under exec-exit=stop)

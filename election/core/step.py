@@ -147,8 +147,9 @@ class Step:
     # --- state changes ---------------------------------------------------------------
 
     def goto(self, target: StateName, cause: str) -> None:
-        """Leave the current state for `target`: cancel its timers, forget its requests,
-        then run `target`'s entry. Only the declared targets of the rule are allowed."""
+        """Leave the current state for `target`: cancel its timers, forget its requests
+        (and what Failover was repairing); the caller then runs `target`'s entry. Only
+        the declared targets of the rule are allowed."""
         name: StateName = self._get("name")
         if target not in self._allowed:
             raise IllegalTransition(f"{name} -> {target} is not in the table")
@@ -160,7 +161,7 @@ class Step:
         # Leadership ends with the state: the job learns it at once (SIGTERM now, SIGKILL
         # after the grace), and the token is only ever set while Leader.
         self.stop_child()
-        self.set(name=target, pending=(), cause=cause, token=None, write_due=False)
+        self.set(name=target, pending=(), repair=(), cause=cause, token=None, write_due=False)
 
     def stop_child(self) -> None:
         """Ask the running job (if any, and not already asked) to stop."""

@@ -8,10 +8,11 @@ import pytest
 from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import Outcome
-from election.core.state import ExecExit, StateName, initial_state
+from election.core.state import ExecExit, Repair, StateName, initial_state
 from tests.unit.core_script import CONFIG, SESSION, TOKEN, Script, to_attempter
 
-LEADER, FAILOVER, STOPPING = StateName.LEADER, StateName.FAILOVER, StateName.STOPPING
+INIT, LEADER = StateName.INIT, StateName.LEADER
+FAILOVER, STOPPING = StateName.FAILOVER, StateName.STOPPING
 JOB = ("backup", "--now")
 
 
@@ -54,15 +55,40 @@ def test_losing_the_session_stops_the_job_at_once() -> None:
 
 def test_a_new_term_waits_until_the_old_job_has_gone() -> None:
     s = running(leader_with_job())
-    s.send(ev.SessionSuspended())
-    s.send(ev.SessionConnected(session_id=SESSION))
-    s.none(fx.CheckFileDir)  # no file work: file-dir is not checked
-    s.answer(s.last(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
+    s.send(ev.NodeWatchFired(path="/election/leader", kind="DELETED"))  # to Attempter
     s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=TOKEN + 5)
     assert s.name is LEADER
     s.none(fx.StartChild)  # the old job still runs (in its grace period)
     s.send(ev.ChildExited(pid=500, code=143, signal="SIGTERM", ran_for=1.0))
     assert s.one(fx.StartChild).token == TOKEN + 5
+
+
+def test_failover_waits_for_the_old_job_before_it_goes_to_init() -> None:
+    s = running(leader_with_job())
+    s.send(ev.SessionSuspended())
+    s.send(ev.SessionConnected(session_id=SESSION))
+    assert s.name is FAILOVER  # repaired, but the old job is in its grace period
+    s.fire(s.last_timer("retry"))
+    assert s.name is FAILOVER and s.effects == ()  # no tick left to wait for: its exit
+    s.send(ev.ChildExited(pid=500, code=143, signal="SIGTERM", ran_for=1.0))
+    assert s.name is INIT and s.state.cause == "the last term's job exited"
+    s.none(fx.CheckFileDir)  # no file work: file-dir is not checked
+    s.answer(s.one(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
+    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=TOKEN + 5)
+    assert s.one(fx.StartChild).token == TOKEN + 5  # at once: no job of ours runs
+
+
+def test_failover_waits_for_a_start_in_flight_to_answer() -> None:
+    s = leader_with_job()
+    start = s.one(fx.StartChild)
+    s.send(ev.SessionSuspended())
+    s.send(ev.SessionConnected(session_id=SESSION))
+    assert s.name is FAILOVER
+    s.answer(start, ev.ChildStarted, outcome=Outcome.OK, pid=600)
+    assert s.name is FAILOVER
+    assert fx.StopChild(pid=600, grace=3.0) in s.effects  # started too late: stopped
+    s.send(ev.ChildExited(pid=600, code=143, signal="SIGTERM", ran_for=0.1))
+    assert s.name is INIT
 
 
 def test_stopping_lets_the_node_go_only_after_the_job_has_gone() -> None:
@@ -89,7 +115,7 @@ def test_exec_exit_release_gives_up_leadership() -> None:
     s = running(leader_with_job(ExecExit.RELEASE))
     s.send(ev.ChildExited(pid=500, code=3, ran_for=5.0))
     assert s.name is FAILOVER and "code 3" in s.state.cause
-    assert s.one(fx.ReleaseNode).token == TOKEN
+    assert s.one(fx.ReleaseNode).token == TOKEN  # the job has gone: release at once
 
 
 def test_exec_exit_restart_restarts_in_place_with_growing_back_off() -> None:
@@ -148,3 +174,39 @@ def test_a_lease_run_out_of_another_job_changes_nothing() -> None:
     s = running(leader_with_job())
     s.send(ev.ChildLeaseExpired(pid=77, reason="stale"))
     assert s.name is LEADER and not s.state.child_stopping
+
+
+def test_stepping_down_releases_the_node_only_after_the_job_has_gone() -> None:
+    """Our node stays ours while our job finishes its grace: releasing it sooner would
+    let another machine's job start while ours still runs."""
+    s = running(leader_with_job(ExecExit.RELEASE, files=True))
+    s.answer(s.last(fx.WriteLeaderFile), ev.FileWritten, outcome=Outcome.FAILED, newer_token=1)
+    assert s.name is FAILOVER
+    s.one(fx.StopChild)
+    s.none(fx.ReleaseNode)
+    s.fire(s.last_timer("retry"))  # the back-off is over, the job is not
+    assert s.name is FAILOVER
+    s.none(fx.ReleaseNode)
+    s.send(ev.ChildExited(pid=500, code=143, signal="SIGTERM", ran_for=0.4))
+    assert s.one(fx.ReleaseNode).token == TOKEN
+    assert s.name is INIT  # released, repaired, waited: compete again
+
+
+def test_a_lease_run_out_releases_the_node_once_the_job_has_gone() -> None:
+    s = running(leader_with_job())
+    s.send(ev.ChildLeaseExpired(pid=500, reason="no answer from ZooKeeper for 1.5s"))
+    assert s.name is FAILOVER and s.state.repair == (Repair.BACKOFF,)
+    s.none(fx.ReleaseNode)
+    s.send(ev.ChildExited(pid=500, code=137, signal="SIGKILL", ran_for=3.0))
+    assert s.one(fx.ReleaseNode).token == TOKEN
+    assert s.name is FAILOVER  # the back-off still runs
+    s.fire(s.last_timer("retry"))
+    assert s.name is INIT
+
+
+def test_a_new_term_never_releases_the_node_it_leads_with() -> None:
+    s = to_attempter(Script(initial_state(attrs.evolve(CONFIG, exec_command=JOB))))
+    # A release left over from an earlier step-down (say, journaled by an older build).
+    s.state = attrs.evolve(s.state, release_token=TOKEN)
+    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=TOKEN)
+    assert s.name is LEADER and s.state.release_token is None
