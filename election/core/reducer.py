@@ -17,8 +17,9 @@ The seed's diagram, with the repairs it implies:
     Failover  -> Init       repaired: what failed works again (the session is back,
                             file-dir passes its check, the election path is made; each
                             asked for again on every back-off tick, from Failover), the
-                            back-off after a failure of the work has elapsed, and the
-                            last term's job has exited
+                            back-off after a failure of the work (or of the job: longer,
+                            growing with each job failure) has elapsed, and the last
+                            term's job has exited
     any       -> Stopping   SIGTERM/SIGINT
 
 Failover stays Failover while ZooKeeper is down, however long: one state change into it,
@@ -119,11 +120,12 @@ def _enter_leader(step: Step) -> None:
     _start_child(step)
 
 
-def _fail_over(step: Step, cause: str, repair: tuple[Repair, ...]) -> None:
-    """Enter Failover to repair `repair`; `(BACKOFF,)` when only the work failed."""
+def _fail_over(step: Step, cause: str, repair: tuple[Repair, ...], wait: float = 0.0) -> None:
+    """Enter Failover to repair `repair`; `(BACKOFF,)` when only the work failed. The
+    first retry comes after the back-off, or after `wait` if longer (a failed job's)."""
     step.goto(FAILOVER, cause)
     step.set(repair=repair, failures=step.state.failures + 1)
-    step.start_timer(Timer.RETRY, step.backoff())
+    step.start_timer(Timer.RETRY, max(step.backoff(), wait))
 
 
 ENTRY: Mapping[StateName, Callable[[Step], None]] = {
@@ -371,16 +373,16 @@ def leader_timer(step: Step, event: ev.TimerFired) -> None:
     step.start_timer(Timer.WRITE, s.config.leader_timeout)
 
 
-def _step_down(step: Step, cause: str) -> None:
+def _step_down(step: Step, cause: str, wait: float = 0.0) -> None:
     """Leave Leader for Failover because the work failed, while the session lives:
     release the node so another replica can do the work we cannot (a no-op if the node
     is not ours any more) — once a leader file still in flight has landed or failed, so
     that it cannot land in the next term, and once our job has exited, so that no job
     of another machine starts while ours still runs. Nothing to repair: Failover waits
-    out the back-off."""
+    out the back-off (or `wait`, a failed job's, if longer)."""
     token = step.state.token
     writes = _writes_in_flight(step.state)
-    _fail_over(step, cause, (BACKOFF,))
+    _fail_over(step, cause, (BACKOFF,), wait)
     step.set(pending=(*step.state.pending, *writes), release_token=token)
     _release_when_idle(step)
 
@@ -443,7 +445,7 @@ def leader_child_started(step: Step, event: ev.ChildStarted) -> None:
         if s.child_token != s.token:  # started for a term that has since ended
             step.stop_child()
     else:
-        _job_ended(step, 127, f"job did not start: {_why(event)}", ran_for=0.0)
+        _job_ended(step, 127, f"job did not start: {_why(event)}", failed=True)
 
 
 def leader_child_exited(step: Step, event: ev.ChildExited) -> None:
@@ -455,7 +457,8 @@ def leader_child_exited(step: Step, event: ev.ChildExited) -> None:
         _start_child(step)
         return
     how = f"signal {event.signal}" if event.signal else f"code {event.code}"
-    _job_ended(step, event.code, f"job exited with {how}", event.ran_for)
+    cause = f"job exited with {how} after {event.ran_for:.1f}s"
+    _job_ended(step, event.code, cause, failed=s.config.job_failed(event.ran_for))
 
 
 def leader_lease_expired(step: Step, event: ev.ChildLeaseExpired) -> None:
@@ -474,20 +477,25 @@ def child_lease_expired_elsewhere(step: Step, event: ev.ChildLeaseExpired) -> No
         step.set(child_stopping=True)  # the supervisor is stopping it already
 
 
-def _job_ended(step: Step, code: int, cause: str, ran_for: float) -> None:
-    """The job ended on its own while we lead: apply `--exec-exit`."""
-    cfg = step.state.config
-    if cfg.exec_exit is ExecExit.RESTART:
-        # A job that ran longer than the back-off cap was healthy: start counting anew.
-        restarts = 1 if ran_for >= cfg.child_backoff_max else step.state.child_restarts + 1
+def _job_ended(step: Step, code: int, cause: str, failed: bool) -> None:
+    """The job ended on its own while we lead: apply `--exec-exit`. `failed`: it exited
+    within `job_healthy_after` or never started, and the next wait grows with each such
+    failure in a row; a job that ran long starts the count anew."""
+    s = step.state
+    if s.config.exec_exit is ExecExit.RESTART:
+        restarts = s.child_restarts + 1 if failed else 1
         step.set(child_restarts=restarts)
-        delay = min(0.5 * 2.0 ** min(restarts - 1, 30), cfg.child_backoff_max)
-        step.start_timer(Timer.CHILD_RESTART, delay)
-    elif cfg.exec_exit is ExecExit.STOP:
+        step.start_timer(Timer.CHILD_RESTART, step.job_backoff(restarts))
+    elif s.config.exec_exit is ExecExit.STOP:
         step.set(exit_code=code)
         _begin_stopping(step, cause)
-    else:  # release: let another replica run it; our Failover back-off delays competing
-        _step_down(step, cause)
+    else:  # release: let another replica run it; we compete again after a wait
+        job_failures = s.job_failures + 1 if failed else 0
+        step.set(job_failures=job_failures)
+        wait = step.backoff(s.failures + 1)  # what Failover would wait anyway
+        if failed:
+            wait = max(wait, step.job_backoff(job_failures))
+        _step_down(step, f"{cause}; competing again in {wait:g}s", wait)
 
 
 def _unknown_child(step: Step, event: ev.ChildStarted) -> None:
@@ -512,8 +520,11 @@ def child_exited_elsewhere(step: Step, event: ev.ChildExited) -> None:
 
 
 def _child_gone(step: Step, event: ev.ChildExited) -> None:
-    """Our job has exited."""
+    """Our job has exited. One that ran long (even if stopped on purpose) was healthy:
+    the job back-off starts anew."""
     step.set(child_pid=None, child_stopping=False)
+    if not step.state.config.job_failed(event.ran_for):
+        step.set(job_failures=0)
 
 
 # --- Failover -------------------------------------------------------------------------

@@ -65,7 +65,16 @@ class CoreConfig:
     exec_command: tuple[str, ...] = ()  # the job run while Leader; empty: none
     exec_grace: float = 10.0  # SIGTERM, then SIGKILL after this long
     exec_exit: ExecExit = ExecExit.RELEASE
+    child_backoff_initial: float = 0.5  # a failed job's first wait (restart or compete again)
     child_backoff_max: float = 30.0
+    # A job that ran at least this long was healthy: its exit is no job failure, and it
+    # resets the job back-off; one that exits sooner (or never starts) is a failure.
+    job_healthy_after: float = 10.0
+
+    def job_failed(self, ran_for: float) -> bool:
+        """True when a job that ran `ran_for` seconds and exited counts as a failure
+        (the one judge: the reducer backs off by it, the log warns by it)."""
+        return ran_for < self.job_healthy_after
 
 
 # Not slotted, unlike the other frozen values: a reduction builds a new State from the
@@ -102,6 +111,10 @@ class State:
     child_pid: int | None = None  # the running job
     child_stopping: bool = False  # StopChild sent; ChildExited awaited
     child_restarts: int = 0  # consecutive restarts, for back-off
+    # Consecutive terms whose job failed (exited within `job_healthy_after`, or did not
+    # start): the wait before competing again. Unlike `failures` it survives Attempter;
+    # only a job that ran `job_healthy_after` resets it.
+    job_failures: int = 0
     release_token: int | None = None  # stepping down: the node to release once idle
 
     def timer_id(self, name: Timer) -> int | None:

@@ -30,6 +30,14 @@ _new_state = object.__new__
 _set_dict = object.__setattr__
 
 
+def capped_backoff(initial: float, failures: int, cap: float) -> float:
+    """`initial` doubled for each failure after the first, at most `cap`."""
+    exponent = max(failures - 1, 0)
+    if exponent > 60:  # 2**61 * anything positive is past any cap
+        return cap
+    return min(initial * math.pow(2.0, exponent), cap)
+
+
 class Step:
     """Changes go into `_draft`, a private copy of the state's field dict made at the
     first change, which becomes a new `State` when `state` is read (typically once per
@@ -136,13 +144,16 @@ class Step:
                 self.effects.append(fx.CancelTimer(name=TIMER_NAMES[name], id=timer_id))
                 return
 
-    def backoff(self) -> float:
-        """Capped exponential back-off for the current run of failures."""
+    def backoff(self, failures: int | None = None) -> float:
+        """Capped exponential back-off for the current run of failures (or `failures`)."""
         cfg: CoreConfig = self._get("config")
-        exponent = max(self._get("failures") - 1, 0)
-        if exponent > 60:  # 2**61 * anything positive is past any cap
-            return cfg.backoff_max
-        return min(cfg.backoff_initial * math.pow(2.0, exponent), cfg.backoff_max)
+        count = self._get("failures") if failures is None else failures
+        return capped_backoff(cfg.backoff_initial, count, cfg.backoff_max)
+
+    def job_backoff(self, failures: int) -> float:
+        """The wait after the `failures`-th job failure in a row (restart or compete)."""
+        cfg: CoreConfig = self._get("config")
+        return capped_backoff(cfg.child_backoff_initial, failures, cfg.child_backoff_max)
 
     # --- state changes ---------------------------------------------------------------
 

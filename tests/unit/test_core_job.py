@@ -114,21 +114,32 @@ def test_no_job_is_left_running_when_its_start_answers_during_shutdown() -> None
 def test_exec_exit_release_gives_up_leadership() -> None:
     s = running(leader_with_job(ExecExit.RELEASE))
     s.send(ev.ChildExited(pid=500, code=3, ran_for=5.0))
-    assert s.name is FAILOVER and "code 3" in s.state.cause
+    assert s.name is FAILOVER
+    assert s.state.cause == "job exited with code 3 after 5.0s; competing again in 0.5s"
     assert s.one(fx.ReleaseNode).token == TOKEN  # the job has gone: release at once
 
 
 def test_exec_exit_restart_restarts_in_place_with_growing_back_off() -> None:
     s = running(leader_with_job(ExecExit.RESTART))
     delays = []
-    for pid in (501, 502, 503):
-        s.send(ev.ChildExited(pid=s.state.child_pid or 0, code=1, ran_for=0.1))
+    # Short runs grow the back-off; a run of job_healthy_after (10 s) resets it, as it
+    # resets the wait before competing again under `release`.
+    for pid, ran_for in ((501, 0.1), (502, 9.9), (503, 0.1), (504, 10.0), (505, 0.1)):
+        s.send(ev.ChildExited(pid=s.state.child_pid or 0, code=1, ran_for=ran_for))
         assert s.name is LEADER
         restart = s.timer("child-restart")
         delays.append(restart.delay)
         s.fire(restart)
         running(s, pid)
-    assert delays == [0.5, 1.0, 2.0]
+    assert delays == [0.5, 1.0, 2.0, 0.5, 1.0]
+
+
+def test_exec_exit_restart_counts_a_failed_start_as_a_short_run() -> None:
+    s = running(leader_with_job(ExecExit.RESTART))
+    s.send(ev.ChildExited(pid=500, code=1, ran_for=0.1))
+    s.fire(s.timer("child-restart"))
+    s.answer(s.one(fx.StartChild), ev.ChildStarted, outcome=Outcome.FAILED, reason="ENOENT")
+    assert s.name is LEADER and s.timer("child-restart").delay == 1.0
 
 
 def test_exec_exit_stop_stops_the_daemon_with_the_job_exit_code() -> None:
@@ -210,3 +221,79 @@ def test_a_new_term_never_releases_the_node_it_leads_with() -> None:
     s.state = attrs.evolve(s.state, release_token=TOKEN)
     s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=TOKEN)
     assert s.name is LEADER and s.state.release_token is None
+
+
+# --- crash-looping jobs back off ------------------------------------------------------
+
+
+def compete_again(s: Script, token: int) -> Script:
+    """From Failover after a job failure: wait out the retry, pass Init and lead again."""
+    assert s.name is FAILOVER
+    s.fire(s.last_timer("retry"))
+    assert s.name is INIT
+    s.answer(s.one(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
+    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=token)
+    assert s.name is LEADER
+    return s
+
+
+def test_a_job_that_keeps_failing_waits_longer_each_term_up_to_the_cap() -> None:
+    s = running(leader_with_job())
+    waits = []
+    for term in range(1, 10):
+        s.send(ev.ChildExited(pid=s.state.child_pid or 0, code=1, ran_for=0.0))
+        assert s.name is FAILOVER and s.state.repair == (Repair.BACKOFF,)
+        waits.append(s.timer("retry").delay)
+        assert s.state.cause == (
+            f"job exited with code 1 after 0.0s; competing again in {waits[-1]:g}s"
+        )
+        running(compete_again(s, TOKEN + term), pid=500 + term)
+    assert waits == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
+    assert s.state.job_failures == 9  # kept through Init and Attempter
+
+
+def test_a_job_that_ran_long_resets_the_job_back_off() -> None:
+    s = running(leader_with_job())
+    for term in range(1, 4):
+        s.send(ev.ChildExited(pid=s.state.child_pid or 0, code=1, ran_for=0.5))
+        running(compete_again(s, TOKEN + term), pid=500 + term)
+    assert s.state.job_failures == 3
+    s.send(ev.ChildExited(pid=503, code=0, ran_for=10.0))  # healthy, then done
+    assert s.state.job_failures == 0
+    assert s.timer("retry").delay == 0.2  # the usual back-off only
+    assert s.state.cause == "job exited with code 0 after 10.0s; competing again in 0.2s"
+    running(compete_again(s, TOKEN + 4), pid=504)
+    s.send(ev.ChildExited(pid=504, code=1, ran_for=0.0))
+    assert s.timer("retry").delay == 0.5  # counting from the start again
+
+
+def test_a_job_stopped_after_a_long_run_resets_the_job_back_off_too() -> None:
+    s = running(leader_with_job())
+    s.send(ev.ChildExited(pid=500, code=1, ran_for=0.0))
+    running(compete_again(s, TOKEN + 1), pid=501)
+    s.send(ev.SessionSuspended())  # not the job's fault: no job failure
+    assert s.state.job_failures == 1
+    s.send(ev.ChildExited(pid=501, code=143, signal="SIGTERM", ran_for=60.0))
+    assert s.state.job_failures == 0
+
+
+def test_a_job_that_cannot_start_is_a_job_failure() -> None:
+    s = leader_with_job()
+    waits = []
+    for term in range(1, 4):
+        start = s.last(fx.StartChild)
+        s.answer(start, ev.ChildStarted, outcome=Outcome.FAILED, reason="ENOENT")
+        waits.append(s.timer("retry").delay)
+        assert s.state.cause.startswith("job did not start: failed: ENOENT; competing again")
+        compete_again(s, TOKEN + term)
+    assert waits == [0.5, 1.0, 2.0]
+
+
+def test_the_job_back_off_is_only_the_longer_of_the_two_waits() -> None:
+    """A job back-off shorter than the usual Failover back-off does not shorten it."""
+    config = attrs.evolve(CONFIG, exec_command=JOB, write_files=False, child_backoff_initial=0.05)
+    s = to_attempter(Script(initial_state(config)))
+    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=TOKEN)
+    running(s)
+    s.send(ev.ChildExited(pid=500, code=1, ran_for=0.0))
+    assert s.timer("retry").delay == 0.2

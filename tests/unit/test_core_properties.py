@@ -183,3 +183,7 @@ def _check_job(
     # Our node goes only once our job has: never while it may still run.
     if any(isinstance(e, fx.ReleaseNode) for e in effects):
         assert after.child_pid is None and after.child_request is None
+    # A job failure's wait grows, but never past its cap.
+    for e in effects:
+        if isinstance(e, fx.StartTimer) and e.name in ("retry", "child-restart"):
+            assert e.delay <= max(after.config.backoff_max, after.config.child_backoff_max)
