@@ -14,8 +14,16 @@ The seed's diagram, with the repairs it implies:
     Attempter -> Failover   the session was suspended/lost
     Leader    -> Failover   session suspended/lost, the work failed, or superseded
     Leader    -> Attempter  our node vanished while the session lives
-    Failover  -> Init       repaired (back-off elapsed, or the session came back)
+    Failover  -> Init       repaired: what failed works again (the session is back,
+                            file-dir passes its check, the election path is made; each
+                            asked for again on every back-off tick, from Failover), the
+                            back-off after a failure of the work (or of the job: longer,
+                            growing with each job failure) has elapsed, and the last
+                            term's job has exited
     any       -> Stopping   SIGTERM/SIGINT
+
+Failover stays Failover while ZooKeeper is down, however long: one state change into it,
+one out, not one pair per back-off step.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from election.core import effects as fx
 from election.core import events as ev
 from election.core.effects import Effect
 from election.core.events import Event, Outcome
-from election.core.state import TIMER_NAMES, ExecExit, State, StateName, Timer
+from election.core.state import TIMER_NAMES, ExecExit, Repair, State, StateName, Timer
 from election.core.step import Step
 
 INIT = StateName.INIT
@@ -37,6 +45,11 @@ ATTEMPTER = StateName.ATTEMPTER
 LEADER = StateName.LEADER
 FAILOVER = StateName.FAILOVER
 STOPPING = StateName.STOPPING
+
+SESSION = Repair.SESSION
+FILE_DIR = Repair.FILE_DIR
+PATH = Repair.PATH
+BACKOFF = Repair.BACKOFF
 
 Handler = Callable[[Step, Any], None]
 
@@ -107,16 +120,18 @@ def _enter_leader(step: Step) -> None:
     _start_child(step)
 
 
-def _enter_failover(step: Step) -> None:
-    step.set(failures=step.state.failures + 1)
-    step.start_timer(Timer.RETRY, step.backoff())
+def _fail_over(step: Step, cause: str, repair: tuple[Repair, ...], wait: float = 0.0) -> None:
+    """Enter Failover to repair `repair`; `(BACKOFF,)` when only the work failed. The
+    first retry comes after the back-off, or after `wait` if longer (a failed job's)."""
+    step.goto(FAILOVER, cause)
+    step.set(repair=repair, failures=step.state.failures + 1)
+    step.start_timer(Timer.RETRY, max(step.backoff(), wait))
 
 
 ENTRY: Mapping[StateName, Callable[[Step], None]] = {
     INIT: _enter_init,
     ATTEMPTER: _enter_attempter,
     LEADER: _enter_leader,
-    FAILOVER: _enter_failover,
 }
 
 
@@ -189,7 +204,9 @@ def _become_leader(step: Step, token: int, cause: str) -> None:
     # so (token, seq) never names two different files.
     seq = s.seq if token == s.last_token else 0
     step.goto(LEADER, cause)
-    step.set(token=token, last_token=token, seq=seq)
+    # We hold the node again: a release still waiting from an earlier step-down would
+    # delete the node we now lead with.
+    step.set(token=token, last_token=token, seq=seq, release_token=None)
     _enter_leader(step)
 
 
@@ -225,12 +242,12 @@ def session_connected(step: Step, event: ev.SessionConnected) -> None:
 
 def session_suspended(step: Step, event: ev.SessionSuspended) -> None:
     step.set(connected=False)
-    _go(step, FAILOVER, "session suspended")
+    _fail_over(step, "session suspended", (SESSION,))
 
 
 def session_lost(step: Step, event: ev.SessionLost) -> None:
     step.set(connected=False, session_id=None)
-    _go(step, FAILOVER, "session lost")
+    _fail_over(step, "session lost", (SESSION,))
 
 
 # --- Init -----------------------------------------------------------------------------
@@ -255,32 +272,39 @@ def init_connected(step: Step, event: ev.SessionConnected) -> None:
 
 def init_connect_result(step: Step, event: ev.ConnectResult) -> None:
     if _accept(step, event) and event.outcome is not Outcome.OK:
-        _go(step, FAILOVER, f"connect {_why(event)}")
+        _fail_over(step, f"connect {_why(event)}", (SESSION,))
 
 
-def _init_check(step: Step, event: Any, passed: str, what: str) -> None:
+def _init_check(step: Step, event: Any, passed: str, what: str, repair: Repair) -> None:
     """One of Init's checks answered: note it passed (`passed` is the State flag), or
-    fail over naming `what` failed."""
+    fail over naming `what` failed, to repair `repair`."""
     if not _accept(step, event):
         return
     if event.outcome is Outcome.OK:
         step.set(**{passed: True})
         _init_maybe_done(step)
     else:
-        _go(step, FAILOVER, f"{what} {_why(event)}")
+        _fail_over(step, f"{what} {_why(event)}", (repair,))
 
 
 def init_file_dir(step: Step, event: ev.FileDirChecked) -> None:
-    _init_check(step, event, "file_dir_ok", "file-dir check")
+    _init_check(step, event, "file_dir_ok", "file-dir check", FILE_DIR)
 
 
 def init_path(step: Step, event: ev.PathEnsured) -> None:
-    _init_check(step, event, "path_ok", "election path")
+    _init_check(step, event, "path_ok", "election path", PATH)
 
 
 def init_timer(step: Step, event: ev.TimerFired) -> None:
-    if _fired(step, event, Timer.INIT_DEADLINE):
-        _go(step, FAILOVER, "init deadline passed")
+    if not _fired(step, event, Timer.INIT_DEADLINE):
+        return
+    s = step.state
+    unmet = tuple(
+        repair
+        for repair, passed in ((SESSION, s.connected), (FILE_DIR, s.file_dir_ok), (PATH, s.path_ok))
+        if not passed
+    )
+    _fail_over(step, "init deadline passed", unmet or (BACKOFF,))
 
 
 # --- Attempter ------------------------------------------------------------------------
@@ -349,13 +373,16 @@ def leader_timer(step: Step, event: ev.TimerFired) -> None:
     step.start_timer(Timer.WRITE, s.config.leader_timeout)
 
 
-def _step_down(step: Step, target: StateName, cause: str) -> None:
-    """Leave Leader while the session lives: release the node so another replica can
-    do the work we cannot (a no-op if the node is not ours any more) — once a leader
-    file still in flight has landed or failed, so that it cannot land in the next term."""
+def _step_down(step: Step, cause: str, wait: float = 0.0) -> None:
+    """Leave Leader for Failover because the work failed, while the session lives:
+    release the node so another replica can do the work we cannot (a no-op if the node
+    is not ours any more) — once a leader file still in flight has landed or failed, so
+    that it cannot land in the next term, and once our job has exited, so that no job
+    of another machine starts while ours still runs. Nothing to repair: Failover waits
+    out the back-off (or `wait`, a failed job's, if longer)."""
     token = step.state.token
     writes = _writes_in_flight(step.state)
-    _go(step, target, cause)
+    _fail_over(step, cause, (BACKOFF,), wait)
     step.set(pending=(*step.state.pending, *writes), release_token=token)
     _release_when_idle(step)
 
@@ -364,6 +391,8 @@ def _release_when_idle(step: Step) -> None:
     s = step.state
     if s.release_token is None or s.awaits_kind(fx.WriteLeaderFile.__name__):
         return
+    if s.child_pid is not None or s.child_request is not None:
+        return  # the job first: its ChildExited (or ChildStarted) comes first
     if s.connected:
         step.request(fx.ReleaseNode, path=s.config.election_path, token=s.release_token)
     step.set(release_token=None)
@@ -375,9 +404,9 @@ def leader_written(step: Step, event: ev.FileWritten) -> None:
     if event.outcome is Outcome.OK:
         return
     if event.newer_token is not None:
-        _step_down(step, FAILOVER, f"superseded by token {event.newer_token}")
+        _step_down(step, f"superseded by token {event.newer_token}")
     else:
-        _step_down(step, FAILOVER, f"leader file write {_why(event)}")
+        _step_down(step, f"leader file write {_why(event)}")
 
 
 def leader_pruned(step: Step, event: ev.FilesPruned) -> None:
@@ -416,19 +445,20 @@ def leader_child_started(step: Step, event: ev.ChildStarted) -> None:
         if s.child_token != s.token:  # started for a term that has since ended
             step.stop_child()
     else:
-        _job_ended(step, 127, f"job did not start: {_why(event)}", ran_for=0.0)
+        _job_ended(step, 127, f"job did not start: {_why(event)}", failed=True)
 
 
 def leader_child_exited(step: Step, event: ev.ChildExited) -> None:
     s = step.state
     if event.pid != s.child_pid:
         return
-    step.set(child_pid=None, child_stopping=False)
+    _child_gone(step, event)
     if s.child_stopping:  # an earlier term's job, stopped on purpose: now start ours
         _start_child(step)
         return
     how = f"signal {event.signal}" if event.signal else f"code {event.code}"
-    _job_ended(step, event.code, f"job exited with {how}", event.ran_for)
+    cause = f"job exited with {how} after {event.ran_for:.1f}s"
+    _job_ended(step, event.code, cause, failed=s.config.job_failed(event.ran_for))
 
 
 def leader_lease_expired(step: Step, event: ev.ChildLeaseExpired) -> None:
@@ -439,7 +469,7 @@ def leader_lease_expired(step: Step, event: ev.ChildLeaseExpired) -> None:
     was_stopping = step.state.child_stopping
     step.set(child_stopping=True)
     if not was_stopping:
-        _step_down(step, FAILOVER, f"job lease expired: {event.reason}")
+        _step_down(step, f"job lease expired: {event.reason}")
 
 
 def child_lease_expired_elsewhere(step: Step, event: ev.ChildLeaseExpired) -> None:
@@ -447,20 +477,25 @@ def child_lease_expired_elsewhere(step: Step, event: ev.ChildLeaseExpired) -> No
         step.set(child_stopping=True)  # the supervisor is stopping it already
 
 
-def _job_ended(step: Step, code: int, cause: str, ran_for: float) -> None:
-    """The job ended on its own while we lead: apply `--exec-exit`."""
-    cfg = step.state.config
-    if cfg.exec_exit is ExecExit.RESTART:
-        # A job that ran longer than the back-off cap was healthy: start counting anew.
-        restarts = 1 if ran_for >= cfg.child_backoff_max else step.state.child_restarts + 1
+def _job_ended(step: Step, code: int, cause: str, failed: bool) -> None:
+    """The job ended on its own while we lead: apply `--exec-exit`. `failed`: it exited
+    within `job_healthy_after` or never started, and the next wait grows with each such
+    failure in a row; a job that ran long starts the count anew."""
+    s = step.state
+    if s.config.exec_exit is ExecExit.RESTART:
+        restarts = s.child_restarts + 1 if failed else 1
         step.set(child_restarts=restarts)
-        delay = min(0.5 * 2.0 ** min(restarts - 1, 30), cfg.child_backoff_max)
-        step.start_timer(Timer.CHILD_RESTART, delay)
-    elif cfg.exec_exit is ExecExit.STOP:
+        step.start_timer(Timer.CHILD_RESTART, step.job_backoff(restarts))
+    elif s.config.exec_exit is ExecExit.STOP:
         step.set(exit_code=code)
         _begin_stopping(step, cause)
-    else:  # release: let another replica run it; our Failover back-off delays competing
-        _step_down(step, FAILOVER, cause)
+    else:  # release: let another replica run it; we compete again after a wait
+        job_failures = s.job_failures + 1 if failed else 0
+        step.set(job_failures=job_failures)
+        wait = step.backoff(s.failures + 1)  # what Failover would wait anyway
+        if failed:
+            wait = max(wait, step.job_backoff(job_failures))
+        _step_down(step, f"{cause}; competing again in {wait:g}s", wait)
 
 
 def _unknown_child(step: Step, event: ev.ChildStarted) -> None:
@@ -481,33 +516,133 @@ def child_started_elsewhere(step: Step, event: ev.ChildStarted) -> None:
 
 def child_exited_elsewhere(step: Step, event: ev.ChildExited) -> None:
     if event.pid == step.state.child_pid:
-        step.set(child_pid=None, child_stopping=False)
+        _child_gone(step, event)
+
+
+def _child_gone(step: Step, event: ev.ChildExited) -> None:
+    """Our job has exited. One that ran long (even if stopped on purpose) was healthy:
+    the job back-off starts anew."""
+    step.set(child_pid=None, child_stopping=False)
+    if not step.state.config.job_failed(event.ran_for):
+        step.set(job_failures=0)
 
 
 # --- Failover -------------------------------------------------------------------------
 
 
+# Failover stays put until what failed works again: each retry tick asks for it anew
+# from here (Connect, CheckFileDir, EnsurePath) and re-arms itself with a growing
+# back-off; a failed or unknown answer leaves it broken. Init, once reached, runs every
+# check again.
+
+
+def _failover_done(step: Step, cause: str) -> None:
+    """Go to Init if nothing is left: nothing to repair, the last term's job has exited
+    (a new term must not find it running) and its node's release has been sent."""
+    s = step.state
+    if s.repair or s.child_pid is not None or s.child_request is not None:
+        return
+    if s.release_token is not None:
+        return
+    _go(step, INIT, cause)
+
+
+def _repaired(step: Step, repair: Repair, cause: str) -> None:
+    step.set(repair=tuple(r for r in step.state.repair if r is not repair))
+    _failover_done(step, cause)
+
+
+def _broken(step: Step, repair: Repair) -> None:
+    """`repair` broke while in Failover: add it, and make sure a retry tick will come."""
+    s = step.state
+    if repair not in s.repair:
+        step.set(repair=(*s.repair, repair))
+    if s.timer_id(Timer.RETRY) is None:
+        step.set(failures=s.failures + 1)
+        step.start_timer(Timer.RETRY, step.backoff())
+
+
+def _ask_again(step: Step, broken: tuple[Repair, ...]) -> None:
+    s = step.state
+    for repair in broken:
+        if repair is SESSION:
+            # kazoo reconnects by itself, but not after AUTH_FAILED: Connect starts it
+            # again (and only answers when connected, or at its deadline).
+            step.request(fx.Connect)
+        elif repair is FILE_DIR and not s.awaits_kind(fx.CheckFileDir.__name__):
+            step.request(fx.CheckFileDir)  # not twice at once: a hung disk hangs both
+        elif repair is PATH and s.connected and not s.awaits_kind(fx.EnsurePath.__name__):
+            step.request(fx.EnsurePath, path=s.config.election_path)
+
+
+def failover_timer(step: Step, event: ev.TimerFired) -> None:
+    if not _fired(step, event, Timer.RETRY):
+        return
+    s = step.state
+    # The back-off has been waited out; a session we hear is up is no longer broken
+    # (its Connect answered after SessionConnected, say).
+    broken = tuple(r for r in s.repair if r is not BACKOFF and not (r is SESSION and s.connected))
+    step.set(repair=broken)
+    if not broken:
+        _failover_done(step, "retrying after back-off")
+        return  # or the job's ChildExited (or the write's FileWritten) comes first
+    _ask_again(step, broken)
+    step.set(failures=s.failures + 1)
+    step.start_timer(Timer.RETRY, step.backoff())
+
+
 def failover_connected(step: Step, event: ev.SessionConnected) -> None:
     session_connected(step, event)
-    _go(step, INIT, "session connected")
+    if PATH in step.state.repair:
+        _ask_again(step, (PATH,))  # could not be asked while the session was down
+    _repaired(step, SESSION, "session connected")
+
+
+def failover_connect_result(step: Step, event: ev.ConnectResult) -> None:
+    # Failed or unknown: still down, the next tick asks again. Ok comes after the
+    # SessionConnected that told us already, unless a tick found us up.
+    if _accept(step, event) and event.outcome is Outcome.OK and step.state.connected:
+        _repaired(step, SESSION, "session connected")
 
 
 def failover_suspended(step: Step, event: ev.SessionSuspended) -> None:
     step.set(connected=False)
+    _broken(step, SESSION)
 
 
 def failover_lost(step: Step, event: ev.SessionLost) -> None:
     step.set(connected=False, session_id=None)
+    _broken(step, SESSION)
 
 
-def failover_timer(step: Step, event: ev.TimerFired) -> None:
-    if _fired(step, event, Timer.RETRY):
-        _go(step, INIT, "retrying after back-off")
+def failover_file_dir(step: Step, event: ev.FileDirChecked) -> None:
+    if _accept(step, event) and event.outcome is Outcome.OK:
+        _repaired(step, FILE_DIR, "file-dir repaired")
+
+
+def failover_path(step: Step, event: ev.PathEnsured) -> None:
+    if _accept(step, event) and event.outcome is Outcome.OK:
+        _repaired(step, PATH, "election path repaired")
+
+
+def failover_child_started(step: Step, event: ev.ChildStarted) -> None:
+    _unknown_child(step, event)  # a start that raced the state change: stop it
+    _release_when_idle(step)
+    _failover_done(step, "the last term's job did not start")
+
+
+def failover_child_exited(step: Step, event: ev.ChildExited) -> None:
+    if event.pid != step.state.child_pid:
+        return
+    _child_gone(step, event)
+    _release_when_idle(step)  # no job of ours runs any more: the node may go
+    _failover_done(step, "the last term's job exited")
 
 
 def failover_written(step: Step, event: ev.FileWritten) -> None:
     if _accept(step, event):
         _release_when_idle(step)  # the last file of the term has landed: release now
+        _failover_done(step, "the last term's file landed")
 
 
 def failover_released(step: Step, event: ev.NodeReleased) -> None:
@@ -635,18 +770,18 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.SessionConnected: Rule(failover_connected, (INIT,)),
         ev.SessionSuspended: Rule(failover_suspended),
         ev.SessionLost: Rule(failover_lost),
-        ev.ConnectResult: _IGNORE,
+        ev.ConnectResult: Rule(failover_connect_result, (INIT,)),
         ev.SessionClosed: _IGNORE,
-        ev.FileDirChecked: _IGNORE,
-        ev.PathEnsured: _IGNORE,
+        ev.FileDirChecked: Rule(failover_file_dir, (INIT,)),
+        ev.PathEnsured: Rule(failover_path, (INIT,)),
         ev.NodeCreated: _IGNORE,
         ev.NodeRead: _IGNORE,
         ev.NodeWatchFired: _IGNORE,
         ev.NodeReleased: Rule(failover_released),
-        ev.FileWritten: Rule(failover_written),
+        ev.FileWritten: Rule(failover_written, (INIT,)),
         ev.FilesPruned: _IGNORE,
-        ev.ChildStarted: Rule(child_started_elsewhere),
-        ev.ChildExited: Rule(child_exited_elsewhere),
+        ev.ChildStarted: Rule(failover_child_started, (INIT,)),
+        ev.ChildExited: Rule(failover_child_exited, (INIT,)),
         ev.ChildLeaseExpired: Rule(child_lease_expired_elsewhere),
     },
     STOPPING: {

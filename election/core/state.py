@@ -34,6 +34,15 @@ class Timer(enum.StrEnum):
     CHILD_RESTART = "child-restart"  # Leader: back-off before restarting the job
 
 
+class Repair(enum.StrEnum):
+    """What Failover waits for before it goes back to Init (`State.repair`)."""
+
+    SESSION = "session"  # the ZooKeeper session: Connect again until it is back
+    FILE_DIR = "file-dir"  # file-dir's check: CheckFileDir again until it passes
+    PATH = "path"  # the election node's parent: EnsurePath again (once connected)
+    BACKOFF = "back-off"  # nothing broken, the work failed: wait out the back-off
+
+
 TIMER_NAMES: dict[Timer, str] = {timer: timer.value for timer in Timer}
 """Each timer's name as a plain str (what effects and events carry): an enum's `.value`
 is a property, several times slower to read than a dict entry on the reducer's path."""
@@ -56,7 +65,16 @@ class CoreConfig:
     exec_command: tuple[str, ...] = ()  # the job run while Leader; empty: none
     exec_grace: float = 3.0  # SIGTERM, then SIGKILL after this long
     exec_exit: ExecExit = ExecExit.RELEASE
+    child_backoff_initial: float = 0.5  # a failed job's first wait (restart or compete again)
     child_backoff_max: float = 30.0
+    # A job that ran at least this long was healthy: its exit is no job failure, and it
+    # resets the job back-off; one that exits sooner (or never starts) is a failure.
+    job_healthy_after: float = 10.0
+
+    def job_failed(self, ran_for: float) -> bool:
+        """True when a job that ran `ran_for` seconds and exited counts as a failure
+        (the one judge: the reducer backs off by it, the log warns by it)."""
+        return ran_for < self.job_healthy_after
 
 
 # Not slotted, unlike the other frozen values: a reduction builds a new State from the
@@ -82,6 +100,7 @@ class State:
     file_dir_ok: bool = False  # Init: file-dir checked in this pass
     path_ok: bool = False  # Init: the election node's parent exists
     failures: int = 0  # consecutive failovers, for back-off; reset on reaching Attempter
+    repair: tuple[Repair, ...] = ()  # Failover: what must be repaired before Init
     cause: str = ""  # why we entered the current state
     exited: bool = False  # Stopping has asked the shell to exit
     exit_code: int = 0  # the code Stopping exits with (the job's, under exec-exit=stop)
@@ -92,6 +111,10 @@ class State:
     child_pid: int | None = None  # the running job
     child_stopping: bool = False  # StopChild sent; ChildExited awaited
     child_restarts: int = 0  # consecutive restarts, for back-off
+    # Consecutive terms whose job failed (exited within `job_healthy_after`, or did not
+    # start): the wait before competing again. Unlike `failures` it survives Attempter;
+    # only a job that ran `job_healthy_after` resets it.
+    job_failures: int = 0
     release_token: int | None = None  # stepping down: the node to release once idle
 
     def timer_id(self, name: Timer) -> int | None:

@@ -30,6 +30,14 @@ _new_state = object.__new__
 _set_dict = object.__setattr__
 
 
+def capped_backoff(initial: float, failures: int, cap: float) -> float:
+    """`initial` doubled for each failure after the first, at most `cap`."""
+    exponent = max(failures - 1, 0)
+    if exponent > 60:  # 2**61 * anything positive is past any cap
+        return cap
+    return min(initial * math.pow(2.0, exponent), cap)
+
+
 class Step:
     """Changes go into `_draft`, a private copy of the state's field dict made at the
     first change, which becomes a new `State` when `state` is read (typically once per
@@ -136,19 +144,23 @@ class Step:
                 self.effects.append(fx.CancelTimer(name=TIMER_NAMES[name], id=timer_id))
                 return
 
-    def backoff(self) -> float:
-        """Capped exponential back-off for the current run of failures."""
+    def backoff(self, failures: int | None = None) -> float:
+        """Capped exponential back-off for the current run of failures (or `failures`)."""
         cfg: CoreConfig = self._get("config")
-        exponent = max(self._get("failures") - 1, 0)
-        if exponent > 60:  # 2**61 * anything positive is past any cap
-            return cfg.backoff_max
-        return min(cfg.backoff_initial * math.pow(2.0, exponent), cfg.backoff_max)
+        count = self._get("failures") if failures is None else failures
+        return capped_backoff(cfg.backoff_initial, count, cfg.backoff_max)
+
+    def job_backoff(self, failures: int) -> float:
+        """The wait after the `failures`-th job failure in a row (restart or compete)."""
+        cfg: CoreConfig = self._get("config")
+        return capped_backoff(cfg.child_backoff_initial, failures, cfg.child_backoff_max)
 
     # --- state changes ---------------------------------------------------------------
 
     def goto(self, target: StateName, cause: str) -> None:
-        """Leave the current state for `target`: cancel its timers, forget its requests,
-        then run `target`'s entry. Only the declared targets of the rule are allowed."""
+        """Leave the current state for `target`: cancel its timers, forget its requests
+        (and what Failover was repairing); the caller then runs `target`'s entry. Only
+        the declared targets of the rule are allowed."""
         name: StateName = self._get("name")
         if target not in self._allowed:
             raise IllegalTransition(f"{name} -> {target} is not in the table")
@@ -160,7 +172,7 @@ class Step:
         # Leadership ends with the state: the job learns it at once (SIGTERM now, SIGKILL
         # after the grace), and the token is only ever set while Leader.
         self.stop_child()
-        self.set(name=target, pending=(), cause=cause, token=None, write_due=False)
+        self.set(name=target, pending=(), repair=(), cause=cause, token=None, write_due=False)
 
     def stop_child(self) -> None:
         """Ask the running job (if any, and not already asked) to stop."""

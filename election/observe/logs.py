@@ -14,7 +14,9 @@ import time
 from typing import Any
 
 from election.core import events as ev
+from election.core.effects import StartTimer
 from election.core.record import Record
+from election.core.state import TIMER_NAMES, CoreConfig, Timer
 
 log = logging.getLogger("election")
 
@@ -72,12 +74,35 @@ def _fields(record: Record) -> dict[str, Any]:
     return {"seq": record.seq, "state": record.state, "event": type(record.event).__name__}
 
 
+_NEXT_TRY = {
+    TIMER_NAMES[Timer.RETRY]: "competing again",
+    TIMER_NAMES[Timer.CHILD_RESTART]: "restarting it",
+}
+
+
+def _next_try(record: Record) -> str | None:
+    """After a job's end: "competing again in 0.5s" when the record gave up the term
+    (release), "restarting it in 0.5s" when it restarts the job in place; else None."""
+    for effect in record.effects:
+        if isinstance(effect, StartTimer) and effect.name in _NEXT_TRY:
+            ends_term = record.previous == "Leader" and record.state == "Failover"
+            if ends_term or effect.name == TIMER_NAMES[Timer.CHILD_RESTART]:
+                return f"{_NEXT_TRY[effect.name]} in {effect.delay:g}s"
+    return None
+
+
 class LogObserver:
-    """Turns records into log lines."""
+    """Turns records into log lines. A job failure (the job exited within the reducer's
+    `job_healthy_after`, or did not start, and a wait follows) is a warning naming the
+    exit and the wait; `config` is the reducer's, whose judge of a job's exit it uses."""
+
+    def __init__(self, config: CoreConfig | None = None) -> None:
+        self._job_failed = (config or CoreConfig(replica="", election_path="")).job_failed
 
     def __call__(self, record: Record) -> None:
         event = record.event
         extra = {"fields": _fields(record)}
+        told = False  # a failed outcome already explained by its own warning
         if isinstance(event, ev.SessionConnected):
             log.info(
                 "ZooKeeper session 0x%x connected %s", event.session_id, event.server, extra=extra
@@ -96,15 +121,30 @@ class LogObserver:
             log.info("pruned %d old file(s)", event.removed, extra=extra)
         elif isinstance(event, ev.ChildStarted) and event.outcome is ev.Outcome.OK:
             log.info("job started: pid %s", event.pid, extra=extra)
+        elif isinstance(event, ev.ChildStarted) and (next_try := _next_try(record)):
+            why = f"{event.outcome}: {event.reason}" if event.reason else str(event.outcome)
+            log.warning("job did not start (%s); %s", why, next_try, extra=extra)
+            told = True
         elif isinstance(event, ev.ChildExited):
             how = f"signal {event.signal}" if event.signal else f"code {event.code}"
-            log.info(
-                "job pid %d exited with %s after %.1fs",
-                event.pid,
-                how,
-                event.ran_for,
-                extra=extra,
-            )
+            next_try = _next_try(record)
+            if next_try and self._job_failed(event.ran_for):
+                log.warning(
+                    "job pid %d failed: exited with %s after %.1fs; %s",
+                    event.pid,
+                    how,
+                    event.ran_for,
+                    next_try,
+                    extra=extra,
+                )
+            else:
+                log.info(
+                    "job pid %d exited with %s after %.1fs",
+                    event.pid,
+                    how,
+                    event.ran_for,
+                    extra=extra,
+                )
         elif isinstance(event, ev.NodeWatchFired):
             log.debug("watch fired: %s %s", event.kind, event.path, extra=extra)
         if record.changed:
@@ -118,7 +158,7 @@ class LogObserver:
         outcome = getattr(event, "outcome", None)
         if isinstance(event, ev.NodeCreated) and event.failure is ev.CreateFailure.NODE_EXISTS:
             log.debug("election node is held by another replica", extra=extra)
-        elif outcome is not None and outcome is not ev.Outcome.OK:
+        elif outcome is not None and outcome is not ev.Outcome.OK and not told:
             log.warning(
                 "%s %s: %s",
                 type(event).__name__,

@@ -193,10 +193,11 @@ def run_daemon(settings: Settings) -> int:
     membership = Membership(
         client, settings.election_path, settings.replica_id, version=__version__
     )
-    observers: list[Observer] = [metrics, LogObserver(), membership]
+    config = core_config_from_header(settings.as_header_config())
+    observers: list[Observer] = [metrics, LogObserver(config), membership]
     live_view = _live_view(settings, observers)
     loop = Loop(
-        initial_state(core_config_from_header(settings.as_header_config())),
+        initial_state(config),
         journal=metrics.timed(JournalSink(writer)),
         handlers=[zookeeper, files, jobs],
         timers=timers,

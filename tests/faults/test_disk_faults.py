@@ -132,8 +132,18 @@ def test_read_only_file_dir_hands_leadership_to_a_replica_that_can_write(
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{mounts_under(c.workdir)}") from None
         assert new is other
-        # The broken one keeps repairing with back-off: Init's check fails, Failover again.
+        # The broken one repairs with back-off: Init's check fails, and Failover checks
+        # file-dir again on each tick, staying in Failover until the check passes.
         wait_until(lambda: len(leader.entered("Failover", broken)) >= 2, RECOVERY_BOUND, "no retry")
+        rechecked = leader.entered("Failover", broken)[-1]["wall"]
+        leader.wait_for(
+            lambda r: (
+                r["state"] == "Failover" and any(e["type"] == "CheckFileDir" for e in r["effects"])
+            ),
+            RECOVERY_BOUND,
+            "a file-dir check from Failover",
+            rechecked,
+        )
         assert not leader.entered("Leader", broken + 0.5) or writes_of(leader, broken) == []
 
         fixed = now()

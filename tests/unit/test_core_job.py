@@ -8,10 +8,11 @@ import pytest
 from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import Outcome
-from election.core.state import ExecExit, StateName, initial_state
+from election.core.state import ExecExit, Repair, StateName, initial_state
 from tests.unit.core_script import CONFIG, SESSION, TOKEN, Script, to_attempter
 
-LEADER, FAILOVER, STOPPING = StateName.LEADER, StateName.FAILOVER, StateName.STOPPING
+INIT, LEADER = StateName.INIT, StateName.LEADER
+FAILOVER, STOPPING = StateName.FAILOVER, StateName.STOPPING
 JOB = ("backup", "--now")
 
 
@@ -54,15 +55,40 @@ def test_losing_the_session_stops_the_job_at_once() -> None:
 
 def test_a_new_term_waits_until_the_old_job_has_gone() -> None:
     s = running(leader_with_job())
-    s.send(ev.SessionSuspended())
-    s.send(ev.SessionConnected(session_id=SESSION))
-    s.none(fx.CheckFileDir)  # no file work: file-dir is not checked
-    s.answer(s.last(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
+    s.send(ev.NodeWatchFired(path="/election/leader", kind="DELETED"))  # to Attempter
     s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=TOKEN + 5)
     assert s.name is LEADER
     s.none(fx.StartChild)  # the old job still runs (in its grace period)
     s.send(ev.ChildExited(pid=500, code=143, signal="SIGTERM", ran_for=1.0))
     assert s.one(fx.StartChild).token == TOKEN + 5
+
+
+def test_failover_waits_for_the_old_job_before_it_goes_to_init() -> None:
+    s = running(leader_with_job())
+    s.send(ev.SessionSuspended())
+    s.send(ev.SessionConnected(session_id=SESSION))
+    assert s.name is FAILOVER  # repaired, but the old job is in its grace period
+    s.fire(s.last_timer("retry"))
+    assert s.name is FAILOVER and s.effects == ()  # no tick left to wait for: its exit
+    s.send(ev.ChildExited(pid=500, code=143, signal="SIGTERM", ran_for=1.0))
+    assert s.name is INIT and s.state.cause == "the last term's job exited"
+    s.none(fx.CheckFileDir)  # no file work: file-dir is not checked
+    s.answer(s.one(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
+    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=TOKEN + 5)
+    assert s.one(fx.StartChild).token == TOKEN + 5  # at once: no job of ours runs
+
+
+def test_failover_waits_for_a_start_in_flight_to_answer() -> None:
+    s = leader_with_job()
+    start = s.one(fx.StartChild)
+    s.send(ev.SessionSuspended())
+    s.send(ev.SessionConnected(session_id=SESSION))
+    assert s.name is FAILOVER
+    s.answer(start, ev.ChildStarted, outcome=Outcome.OK, pid=600)
+    assert s.name is FAILOVER
+    assert fx.StopChild(pid=600, grace=3.0) in s.effects  # started too late: stopped
+    s.send(ev.ChildExited(pid=600, code=143, signal="SIGTERM", ran_for=0.1))
+    assert s.name is INIT
 
 
 def test_stopping_lets_the_node_go_only_after_the_job_has_gone() -> None:
@@ -88,21 +114,32 @@ def test_no_job_is_left_running_when_its_start_answers_during_shutdown() -> None
 def test_exec_exit_release_gives_up_leadership() -> None:
     s = running(leader_with_job(ExecExit.RELEASE))
     s.send(ev.ChildExited(pid=500, code=3, ran_for=5.0))
-    assert s.name is FAILOVER and "code 3" in s.state.cause
-    assert s.one(fx.ReleaseNode).token == TOKEN
+    assert s.name is FAILOVER
+    assert s.state.cause == "job exited with code 3 after 5.0s; competing again in 0.5s"
+    assert s.one(fx.ReleaseNode).token == TOKEN  # the job has gone: release at once
 
 
 def test_exec_exit_restart_restarts_in_place_with_growing_back_off() -> None:
     s = running(leader_with_job(ExecExit.RESTART))
     delays = []
-    for pid in (501, 502, 503):
-        s.send(ev.ChildExited(pid=s.state.child_pid or 0, code=1, ran_for=0.1))
+    # Short runs grow the back-off; a run of job_healthy_after (10 s) resets it, as it
+    # resets the wait before competing again under `release`.
+    for pid, ran_for in ((501, 0.1), (502, 9.9), (503, 0.1), (504, 10.0), (505, 0.1)):
+        s.send(ev.ChildExited(pid=s.state.child_pid or 0, code=1, ran_for=ran_for))
         assert s.name is LEADER
         restart = s.timer("child-restart")
         delays.append(restart.delay)
         s.fire(restart)
         running(s, pid)
-    assert delays == [0.5, 1.0, 2.0]
+    assert delays == [0.5, 1.0, 2.0, 0.5, 1.0]
+
+
+def test_exec_exit_restart_counts_a_failed_start_as_a_short_run() -> None:
+    s = running(leader_with_job(ExecExit.RESTART))
+    s.send(ev.ChildExited(pid=500, code=1, ran_for=0.1))
+    s.fire(s.timer("child-restart"))
+    s.answer(s.one(fx.StartChild), ev.ChildStarted, outcome=Outcome.FAILED, reason="ENOENT")
+    assert s.name is LEADER and s.timer("child-restart").delay == 1.0
 
 
 def test_exec_exit_stop_stops_the_daemon_with_the_job_exit_code() -> None:
@@ -148,3 +185,115 @@ def test_a_lease_run_out_of_another_job_changes_nothing() -> None:
     s = running(leader_with_job())
     s.send(ev.ChildLeaseExpired(pid=77, reason="stale"))
     assert s.name is LEADER and not s.state.child_stopping
+
+
+def test_stepping_down_releases_the_node_only_after_the_job_has_gone() -> None:
+    """Our node stays ours while our job finishes its grace: releasing it sooner would
+    let another machine's job start while ours still runs."""
+    s = running(leader_with_job(ExecExit.RELEASE, files=True))
+    s.answer(s.last(fx.WriteLeaderFile), ev.FileWritten, outcome=Outcome.FAILED, newer_token=1)
+    assert s.name is FAILOVER
+    s.one(fx.StopChild)
+    s.none(fx.ReleaseNode)
+    s.fire(s.last_timer("retry"))  # the back-off is over, the job is not
+    assert s.name is FAILOVER
+    s.none(fx.ReleaseNode)
+    s.send(ev.ChildExited(pid=500, code=143, signal="SIGTERM", ran_for=0.4))
+    assert s.one(fx.ReleaseNode).token == TOKEN
+    assert s.name is INIT  # released, repaired, waited: compete again
+
+
+def test_a_lease_run_out_releases_the_node_once_the_job_has_gone() -> None:
+    s = running(leader_with_job())
+    s.send(ev.ChildLeaseExpired(pid=500, reason="no answer from ZooKeeper for 1.5s"))
+    assert s.name is FAILOVER and s.state.repair == (Repair.BACKOFF,)
+    s.none(fx.ReleaseNode)
+    s.send(ev.ChildExited(pid=500, code=137, signal="SIGKILL", ran_for=3.0))
+    assert s.one(fx.ReleaseNode).token == TOKEN
+    assert s.name is FAILOVER  # the back-off still runs
+    s.fire(s.last_timer("retry"))
+    assert s.name is INIT
+
+
+def test_a_new_term_never_releases_the_node_it_leads_with() -> None:
+    s = to_attempter(Script(initial_state(attrs.evolve(CONFIG, exec_command=JOB))))
+    # A release left over from an earlier step-down (say, journaled by an older build).
+    s.state = attrs.evolve(s.state, release_token=TOKEN)
+    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=TOKEN)
+    assert s.name is LEADER and s.state.release_token is None
+
+
+# --- crash-looping jobs back off ------------------------------------------------------
+
+
+def compete_again(s: Script, token: int) -> Script:
+    """From Failover after a job failure: wait out the retry, pass Init and lead again."""
+    assert s.name is FAILOVER
+    s.fire(s.last_timer("retry"))
+    assert s.name is INIT
+    s.answer(s.one(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
+    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=token)
+    assert s.name is LEADER
+    return s
+
+
+def test_a_job_that_keeps_failing_waits_longer_each_term_up_to_the_cap() -> None:
+    s = running(leader_with_job())
+    waits = []
+    for term in range(1, 10):
+        s.send(ev.ChildExited(pid=s.state.child_pid or 0, code=1, ran_for=0.0))
+        assert s.name is FAILOVER and s.state.repair == (Repair.BACKOFF,)
+        waits.append(s.timer("retry").delay)
+        assert s.state.cause == (
+            f"job exited with code 1 after 0.0s; competing again in {waits[-1]:g}s"
+        )
+        running(compete_again(s, TOKEN + term), pid=500 + term)
+    assert waits == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
+    assert s.state.job_failures == 9  # kept through Init and Attempter
+
+
+def test_a_job_that_ran_long_resets_the_job_back_off() -> None:
+    s = running(leader_with_job())
+    for term in range(1, 4):
+        s.send(ev.ChildExited(pid=s.state.child_pid or 0, code=1, ran_for=0.5))
+        running(compete_again(s, TOKEN + term), pid=500 + term)
+    assert s.state.job_failures == 3
+    s.send(ev.ChildExited(pid=503, code=0, ran_for=10.0))  # healthy, then done
+    assert s.state.job_failures == 0
+    assert s.timer("retry").delay == 0.2  # the usual back-off only
+    assert s.state.cause == "job exited with code 0 after 10.0s; competing again in 0.2s"
+    running(compete_again(s, TOKEN + 4), pid=504)
+    s.send(ev.ChildExited(pid=504, code=1, ran_for=0.0))
+    assert s.timer("retry").delay == 0.5  # counting from the start again
+
+
+def test_a_job_stopped_after_a_long_run_resets_the_job_back_off_too() -> None:
+    s = running(leader_with_job())
+    s.send(ev.ChildExited(pid=500, code=1, ran_for=0.0))
+    running(compete_again(s, TOKEN + 1), pid=501)
+    s.send(ev.SessionSuspended())  # not the job's fault: no job failure
+    assert s.state.job_failures == 1
+    s.send(ev.ChildExited(pid=501, code=143, signal="SIGTERM", ran_for=60.0))
+    assert s.state.job_failures == 0
+
+
+def test_a_job_that_cannot_start_is_a_job_failure() -> None:
+    s = leader_with_job()
+    waits = []
+    for term in range(1, 4):
+        start = s.last(fx.StartChild)
+        s.answer(start, ev.ChildStarted, outcome=Outcome.FAILED, reason="ENOENT")
+        waits.append(s.timer("retry").delay)
+        assert s.state.cause.startswith("job did not start: failed: ENOENT; competing again")
+        compete_again(s, TOKEN + term)
+    assert waits == [0.5, 1.0, 2.0]
+
+
+def test_the_job_back_off_is_only_the_longer_of_the_two_waits() -> None:
+    """A job back-off shorter than the usual Failover back-off does not shorten it."""
+    config = attrs.evolve(CONFIG, exec_command=JOB, write_files=False, child_backoff_initial=0.05)
+    s = to_attempter(Script(initial_state(config)))
+    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=TOKEN)
+    running(s)
+    s.send(ev.ChildExited(pid=500, code=1, ran_for=0.0))
+    assert s.timer("retry").delay == 0.2

@@ -114,6 +114,13 @@ def _check_step(
         assert effects == () and after == before
     # Ids only grow.
     assert after.next_id >= before.next_id
+    # Only Failover has something to repair, and it leaves for Init only once nothing
+    # is: the last term's job gone, its node's release sent.
+    if after.name is not StateName.FAILOVER:
+        assert after.repair == ()
+    if before.name is StateName.FAILOVER and after.name is StateName.INIT:
+        assert after.child_pid is None and after.child_request is None
+        assert after.release_token is None
 
 
 @pytest.mark.parametrize("state_name", list(StateName))
@@ -173,3 +180,10 @@ def _check_job(
         assert after.child_stopping or before.exited
     if not after.config.write_files:
         assert not any(isinstance(e, fx.WriteLeaderFile) for e in effects)
+    # Our node goes only once our job has: never while it may still run.
+    if any(isinstance(e, fx.ReleaseNode) for e in effects):
+        assert after.child_pid is None and after.child_request is None
+    # A job failure's wait grows, but never past its cap.
+    for e in effects:
+        if isinstance(e, fx.StartTimer) and e.name in ("retry", "child-restart"):
+            assert e.delay <= max(after.config.backoff_max, after.config.child_backoff_max)

@@ -292,20 +292,7 @@ def test_same_term_resumed_continues_the_file_sequence() -> None:
     assert s.one(fx.WriteLeaderFile).seq == 2
 
 
-# --- Failover -------------------------------------------------------------------------
-
-
-def test_failover_backs_off_exponentially_up_to_the_cap() -> None:
-    s = to_failover()
-    delays = []
-    for _ in range(6):
-        retry = s.timer("retry")
-        delays.append(retry.delay)
-        s.fire(retry)
-        assert s.name is INIT
-        s.answer(s.one(fx.Connect), ev.ConnectResult, outcome=Outcome.UNKNOWN)
-        assert s.name is FAILOVER
-    assert delays == [0.2, 0.4, 0.8, 1.6, 3.0, 3.0]
+# --- Failover (what it repairs, and when it goes back to Init: test_core_failover.py) --
 
 
 def test_failover_returns_to_init_when_the_session_comes_back() -> None:

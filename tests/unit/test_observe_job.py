@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import attrs
 import pytest
 from prometheus_client import generate_latest
 
@@ -11,8 +12,11 @@ from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import Outcome
 from election.core.record import Record
+from election.core.reducer import reduce
+from election.core.state import CoreConfig, ExecExit, initial_state
 from election.observe.logs import LogObserver
 from election.observe.metrics import Metrics
+from tests.unit.core_script import CONFIG, Script, to_attempter
 
 
 def _record(seq: int, event: ev.Event, effects: tuple[fx.Effect, ...] = ()) -> Record:
@@ -61,3 +65,63 @@ def test_a_lease_run_out_is_counted() -> None:
     m(_record(1, ev.ChildStarted(request=1, outcome=Outcome.OK, pid=10)))
     m(_record(2, ev.ChildLeaseExpired(pid=10, reason="not extended for 1.40s")))
     assert _value(m, "election_child_lease_expiries_total") == 1
+
+
+def _exit_record(config: CoreConfig, ran_for: float) -> Record:
+    """The record the reducer makes of the job exiting after `ran_for` seconds."""
+    s = to_attempter(Script(initial_state(config)))
+    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=7)
+    s.answer(s.one(fx.StartChild), ev.ChildStarted, outcome=Outcome.OK, pid=10)
+    return _reduced(s, ev.ChildExited(pid=10, code=1, ran_for=ran_for))
+
+
+def _reduced(s: Script, event: ev.Event) -> Record:
+    t = reduce(s.state, event)
+    return Record(
+        seq=9,
+        at=9.0,
+        wall=1009.0,
+        event=event,
+        state=str(t.state.name),
+        effects=t.effects,
+        previous=str(t.previous or ""),
+        cause=t.cause,
+        token=t.state.token,
+    )
+
+
+JOB_CONFIG = attrs.evolve(CONFIG, exec_command=("/bin/false",), write_files=False)
+
+
+@pytest.mark.parametrize("policy", [ExecExit.RELEASE, ExecExit.RESTART])
+def test_a_job_failure_is_a_warning_naming_the_exit_and_the_wait(
+    caplog: pytest.LogCaptureFixture, policy: ExecExit
+) -> None:
+    config = attrs.evolve(JOB_CONFIG, exec_exit=policy)
+    with caplog.at_level(logging.INFO, logger="election"):
+        LogObserver(config)(_exit_record(config, ran_for=0.0))
+    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    next_try = "competing again" if policy is ExecExit.RELEASE else "restarting it"
+    assert warning.getMessage() == (
+        f"job pid 10 failed: exited with code 1 after 0.0s; {next_try} in 0.5s"
+    )
+
+
+def test_a_job_that_ran_long_and_exited_is_info(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="election"):
+        LogObserver(JOB_CONFIG)(_exit_record(JOB_CONFIG, ran_for=60.0))
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "job pid 10 exited with code 1 after 60.0s" in caplog.text
+
+
+def test_a_job_that_did_not_start_is_one_warning_with_the_wait(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    s = to_attempter(Script(initial_state(JOB_CONFIG)))
+    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=7)
+    start = s.one(fx.StartChild)
+    failed = ev.ChildStarted(request=start.request, outcome=Outcome.FAILED, reason="ENOENT")
+    with caplog.at_level(logging.INFO, logger="election"):
+        LogObserver(JOB_CONFIG)(_reduced(s, failed))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == ["job did not start (failed: ENOENT); competing again in 0.5s"]
