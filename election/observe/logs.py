@@ -145,6 +145,14 @@ class LogObserver:
                     event.ran_for,
                     extra=extra,
                 )
+        elif isinstance(event, ev.ChildLeaseExpired):
+            log.warning(
+                "job pid %d: its lease ran out (%s): its supervisor sent SIGTERM, SIGKILL "
+                "follows at the lease's end",
+                event.pid,
+                event.reason,
+                extra=extra,
+            )
         elif isinstance(event, ev.NodeWatchFired):
             log.debug("watch fired: %s %s", event.kind, event.path, extra=extra)
         if record.changed:

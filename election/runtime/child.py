@@ -187,8 +187,8 @@ class ChildSupervisor:
         elif kind == "failed":
             run.reply.failed(str(message.get("reason", "")))
         elif kind == "lease-expired":
+            # Logged from the journal's record, like every event.
             reason = str(message.get("reason", ""))
-            log.warning("job pid %s: lease ran out (%s): SIGTERM sent", run.pid, reason)
             self._put(ev.ChildLeaseExpired(pid=int(message["pid"]), reason=reason))
         elif kind == "exited":
             run.exited = True

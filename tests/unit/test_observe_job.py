@@ -125,3 +125,10 @@ def test_a_job_that_did_not_start_is_one_warning_with_the_wait(
         LogObserver(JOB_CONFIG)(_reduced(s, failed))
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == ["job did not start (failed: ENOENT); competing again in 0.5s"]
+
+
+def test_a_lease_run_out_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="election"):
+        LogObserver()(_record(2, ev.ChildLeaseExpired(pid=10, reason="not extended for 1.40s")))
+    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "job pid 10: its lease ran out (not extended for 1.40s)" in warning.getMessage()
