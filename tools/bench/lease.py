@@ -1,0 +1,841 @@
+"""The job's lease (issue 12): after a fault of the leader's daemon, how long after the
+old term's job is gone does the new term's job start? A negative margin is an overlap:
+the promise of `--exec` broken.
+
+One standalone ZooKeeper (tests/zk.py, tickTime 200 ms). Each run: two `election run`
+replicas as on two machines (each its own TMPDIR, so the machine-wide job lock cannot
+serialise their jobs, and its own TCP proxy to ZooKeeper, tests/proxy.py), on a fresh
+election path, running `sh -c 'python tests/e2e/jobs/family_job.py & wait'` (a shell, a
+worker, the worker's child; tests/family.py). Once the job runs and has settled (1 s plus
+a uniformly random part of a heartbeat period, timeout / 6, so the fault falls at any
+phase of the heartbeats), the fault, aimed at the leader's daemon:
+
+* ``sigkill``:   SIGKILL of the daemon (the job respects SIGTERM);
+* ``sigstop``:   SIGSTOP of the daemon until the other replica's job has started, then
+                 SIGCONT;
+* ``partition``: the leader's proxy blackholed until the other replica's job has started,
+                 then healed; the job ignores SIGTERM (FAMILY_IGNORE_TERM=1), so only a
+                 SIGKILL ends it (the supervisor's: at the lease, or a grace after the
+                 daemon's own stop at its step-down if that came first).
+
+The instants (all `time.time()`, one host, one clock):
+
+* the fault: just before the signal or the blackhole;
+* the old job gone: a thread of this benchmark polls every process of the old job (the
+  shell, the worker's parent, and the worker and its child from the family log's
+  ``start``/``child`` lines) every ``--poll`` s (default 1 ms):
+  ``os.kill(pid, 0)`` and the state in /proc/PID/stat not Z; a process is gone at the
+  first poll that finds it so (the time read after the check: late, never early); the
+  job is gone when its last process is;
+* the new job started: its shell's start time in /proc/PID/stat (clock ticks since boot,
+  10 ms, rounded down: early, never late), so the margin errs on the side of an overlap;
+  also its ``start`` line (the worker's, after its Python start-up) and the new leader's
+  ChildStarted record (after the exec);
+* the session's expiry as the successor saw it: its NodeWatchFired DELETED record;
+* the old job's first ``term`` line (a SIGTERM arrived: the lease's at lease - grace,
+  the daemon's stop, or the supervisor's at the daemon's death).
+
+Also:
+
+* supervisor start-up: ``python -I -S election/runtime/supervisor.py CONFIG`` with a
+  lease written at once, from before Popen to its ``started`` line (the job, /bin/true,
+  has been exec'd), ``--supervisor-runs`` times, beside ``python -I -S -c pass``;
+* graceful hand-over with ``--exec`` (session 2 s, leader 0.5 s, attempter 30 s, as
+  tools/bench/compare.py): SIGTERM to the leader -> the other's Leader record and its
+  job's start, interleaved run by run with compare.py's runs of `election` without a job
+  and of kazoo's ``Election`` recipe, ``--handover-runs`` times each.
+
+    .venv/bin/python -m tools.bench.lease                      # 10 runs each, tables
+    .venv/bin/python -m tools.bench.lease --runs 3 --sessions 2 --faults partition --json
+
+Exit status 1 if any run overlapped or failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+for entry in (ROOT, HERE):  # `tests` and `election` from the checkout; sibling benchmarks
+    if str(entry) not in sys.path:
+        sys.path.insert(0, str(entry))
+
+from compare import baseline_run  # noqa: E402
+from handover import graceful_run, machine, negotiated_timeouts, session_id, summary  # noqa: E402
+
+from election.runtime.supervisor import supervisor_command  # noqa: E402
+from tests.e2e.replicas import Record, Replica, ReplicaSet, wait_until  # noqa: E402
+from tests.family import FAMILY_JOB, FamilyLog, alive  # noqa: E402
+from tests.proxy import TcpProxy  # noqa: E402
+from tests.zk import ZooKeeperServer  # noqa: E402
+
+FAULTS = ("sigkill", "sigstop", "partition")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+START_BOUND = 30.0  # seconds for a first leader with its job running
+GRACE_SHARE = 0.3  # the stop grace, of the session timeout (at most a third is allowed)
+JOB_SECONDS = 300  # the family job ends by itself after this, should anything leak
+
+
+def grace_for(session: float) -> float:
+    return round(GRACE_SHARE * session, 3)
+
+
+# ----------------------------------------------------------------------- /proc reading
+
+
+def proc_stat(pid: int) -> tuple[str, int, int] | None:
+    """(state, ppid, start time in clock ticks since boot) from /proc/PID/stat."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields[0].decode(), int(fields[1]), int(fields[19])
+
+
+def ticks_to_wall(ticks: int) -> float:
+    """A /proc start time (clock ticks since boot, CLOCK_BOOTTIME) as Unix seconds; the
+    ticks are whole, so the instant is rounded down to 1 / CLK_TCK."""
+    boot = time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
+    return boot + ticks / CLOCK_TICKS
+
+
+class DeathWatch:
+    """A thread polling a set of processes until each is gone (dead or a zombie)."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._pids: dict[int, int] = {}  # pid -> start ticks (a reused pid is not it)
+        self.last_alive: dict[int, float] = {}
+        self.gone: dict[int, float] = {}
+        self.max_gap = 0.0  # the longest time between two polls
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="death-watch", daemon=True)
+
+    def add(self, pid: int) -> None:
+        stat = proc_stat(pid)
+        with self._lock:
+            if stat is None or stat[0] in ("Z", "X"):
+                self.gone.setdefault(pid, time.time())
+            else:
+                self._pids[pid] = stat[2]
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def all_gone(self) -> bool:
+        with self._lock:
+            return all(pid in self.gone for pid in self._pids)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.ident is not None:  # started
+            self._thread.join(5)
+
+    def _alive(self, pid: int, ticks: int) -> bool:
+        if not alive(pid):
+            return False
+        stat = proc_stat(pid)
+        return stat is not None and stat[2] == ticks and stat[0] not in ("Z", "X")
+
+    def _run(self) -> None:
+        previous = time.time()
+        while not self._stop.is_set():
+            before = time.time()
+            self.max_gap = max(self.max_gap, before - previous)
+            previous = before
+            with self._lock:
+                pending = [(p, t) for p, t in self._pids.items() if p not in self.gone]
+            for pid, ticks in pending:
+                if self._alive(pid, ticks):
+                    self.last_alive[pid] = before
+                else:
+                    with self._lock:
+                        self.gone[pid] = time.time()  # read after the check: late
+            time.sleep(self.interval)
+
+
+class LineTail:
+    """The family log read as it grows (only the new bytes each time)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offset = 0
+        self._rest = b""
+        self.lines: list[tuple[str, int, int, float, str]] = []
+
+    def poll(self) -> list[tuple[str, int, int, float, str]]:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self._offset)
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        self._offset += len(data)
+        *whole, self._rest = (self._rest + data).split(b"\n")
+        new = []
+        for raw in whole:
+            kind, token, pid, wall, *rest = raw.decode().split()
+            new.append((kind, int(token), int(pid), float(wall), rest[0] if rest else ""))
+        self.lines += new
+        return new
+
+    def first(self, kind: str, pred: Callable[[int], bool]) -> tuple[int, int, float, str] | None:
+        self.poll()
+        for k, token, pid, wall, other in self.lines:
+            if k == kind and pred(token):
+                return token, pid, wall, other
+        return None
+
+
+# --------------------------------------------------------------------------- two machines
+
+
+class Machines:
+    """Two replicas, each as on a machine of its own, running a job with a family (the
+    arrangement of tests/e2e/test_lease_e2e.py)."""
+
+    def __init__(
+        self,
+        zk: ZooKeeperServer,
+        workdir: Path,
+        flags: dict[str, str],
+        grace: float,
+        ignore_term: bool = False,
+    ) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir = workdir
+        self.zk = zk
+        self.family = FamilyLog(workdir / "family.log")
+        self.tail = LineTail(self.family.path)
+        self.proxies = [TcpProxy("127.0.0.1", zk.port) for _ in range(2)]
+        worker = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAMILY_JOB))}"
+        self.replicas = ReplicaSet(
+            workdir,
+            "unused",
+            f"/bench-lease/{uuid.uuid4().hex}/leader",
+            exec=f"sh -c {shlex.quote(worker + ' & wait')}",
+            exec_grace=f"{grace}s",
+            **flags,
+        )
+        self.replicas.env.update(
+            FAMILY_LOG=str(self.family.path),
+            FAMILY_MARK=str(workdir),
+            FAMILY_IGNORE_TERM="1" if ignore_term else "0",
+            FAMILY_SECONDS=str(JOB_SECONDS),
+        )
+        for i, proxy in enumerate(self.proxies):
+            replica = self.replicas.add(f"m{i}", zk_servers=proxy.connect_string)
+            machine_tmp = workdir / f"machine{i}"
+            machine_tmp.mkdir()
+            replica.env["TMPDIR"] = str(machine_tmp)
+            replica.start()
+
+    def job(self, after_token: int = 0, timeout: float = START_BOUND) -> Job:
+        """The first job of a term newer than `after_token` once it has started (its
+        worker's `start` line is there). Polled every 20 ms: the instants come from
+        /proc and the lines, and the death watch gets the interpreter to itself."""
+        found = wait_until(
+            lambda: self.tail.first("start", lambda t: t > after_token),
+            timeout,
+            self.describe,
+        )
+        token, worker, wall, others = found
+        stat = proc_stat(worker)
+        if stat is None:
+            raise RuntimeError(f"job worker {worker} of term {token} gone at once")
+        shell = stat[1]
+        shell_stat = proc_stat(shell)
+        if shell_stat is None:
+            raise RuntimeError(f"job shell {shell} of term {token} gone at once")
+        return Job(token, shell, worker, ticks_to_wall(shell_stat[2]), wall, others)
+
+    def owner(self, job: Job) -> Replica:
+        """The replica whose supervisor runs `job` (shell -> supervisor -> daemon)."""
+        supervisor = proc_stat(job.shell)
+        daemon = proc_stat(supervisor[1]) if supervisor is not None else None
+        for replica in self.replicas.replicas:
+            if daemon is not None and replica.pid == daemon[1]:
+                return replica
+        raise RuntimeError(f"no replica runs job {job}\n{self.describe()}")
+
+    def other(self, replica: Replica) -> Replica:
+        return next(r for r in self.replicas.replicas if r is not replica)
+
+    def proxy_of(self, replica: Replica) -> TcpProxy:
+        return self.proxies[self.replicas.replicas.index(replica)]
+
+    def describe(self) -> str:
+        return f"family: {self.family.lines()[-8:]}\n{self.replicas.describe()}"
+
+    def close(self) -> list[str]:
+        """Stop everything; returns what had to be killed by hand (should be nothing)."""
+        for proxy in self.proxies:
+            proxy.heal()
+        for replica in self.replicas:
+            if replica.running:
+                replica.send_signal(signal.SIGCONT)
+        self.replicas.close()
+        for proxy in self.proxies:
+            proxy.close()
+        leftovers = []
+        with contextlib.suppress(Exception):
+            wait_until(lambda: not self.family.alive(), 5.0)
+        for pid in self.family.alive():
+            leftovers.append(f"job process {pid} still alive after the replicas stopped")
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return leftovers
+
+
+class Job:
+    def __init__(
+        self, token: int, shell: int, worker: int, proc_start: float, line: float, others: str
+    ) -> None:
+        self.token = token
+        self.shell = shell
+        self.worker = worker
+        self.proc_start = proc_start  # the shell's start, rounded down to a clock tick
+        self.line = line  # the worker's `start` line
+        self.others = others  # what the worker found alive of other terms ("-": nothing)
+
+    def __repr__(self) -> str:
+        return f"<Job token={self.token} shell={self.shell} worker={self.worker}>"
+
+
+def first_after(replica: Replica, after: float, pred: Callable[[Record], bool]) -> Record | None:
+    return replica.find(pred, after)
+
+
+def event_is(event_type: str, **fields: object) -> Callable[[Record], bool]:
+    return lambda r: (
+        r["event"]["type"] == event_type and all(r["event"].get(k) == v for k, v in fields.items())
+    )
+
+
+def has_effect(kind: str) -> Callable[[Record], bool]:
+    return lambda r: any(e.get("type") == kind for e in r.get("effects", []))
+
+
+def start_child_latency(replica: Replica, pid: int) -> float | None:
+    """Monotonic seconds from the record that asked StartChild to the ChildStarted of
+    `pid` (the supervisor's start-up, its wait for a lease, the exec, the report)."""
+    asked: Record | None = None
+    for record in replica.records():
+        if has_effect("StartChild")(record):
+            asked = record
+        elif event_is("ChildStarted", pid=pid)(record) and asked is not None:
+            return float(record["at"] - asked["at"])
+    return None
+
+
+# ------------------------------------------------------------------------- a fault run
+
+
+def fault_run(
+    zk: ZooKeeperServer,
+    workdir: Path,
+    fault: str,
+    session: float,
+    poll: float,
+    rng: random.Random,
+) -> dict[str, Any]:
+    grace = grace_for(session)
+    flags = {
+        "session_timeout": f"{session}s",
+        "leader_timeout": "1s",
+        "attempter_timeout": "30s",
+    }
+    m = Machines(zk, workdir, flags, grace, ignore_term=fault == "partition")
+    watch = DeathWatch(poll)
+    leftovers: list[str] = []
+    try:
+        old_job = m.job()
+        old = m.owner(old_job)
+        other = m.other(old)
+        child = wait_until(
+            lambda: m.tail.first("child", lambda t: t == old_job.token), 10, m.describe
+        )
+        for pid in (old_job.shell, old_job.worker, child[1]):
+            watch.add(pid)
+        wait_until(lambda: other.state == "Attempter", 10, m.describe)
+        sid = session_id(old)
+        negotiated = negotiated_timeouts(zk).get(sid) if sid is not None else None
+        time.sleep(1.0 + rng.uniform(0, session / 6))
+        watch.start()
+        if watch.all_gone():
+            raise RuntimeError(f"the old job ended before the fault\n{m.describe()}")
+        cut = time.time()
+        if fault == "sigkill":
+            old.kill()
+        elif fault == "sigstop":
+            old.send_signal(signal.SIGSTOP)
+        else:
+            m.proxy_of(old).blackhole()
+        try:
+            new_job = m.job(after_token=old_job.token, timeout=session + 20)
+        finally:
+            if fault == "sigstop":
+                old.send_signal(signal.SIGCONT)
+            elif fault == "partition":
+                m.proxy_of(old).heal()
+        wait_until(watch.all_gone, session + 10, m.describe)
+        watch.stop()
+        new = m.owner(new_job)
+        gone = max(watch.gone.values())
+        last = max(watch.gone, key=lambda p: watch.gone[p])
+        termed = [
+            wall
+            for kind, token, _, wall, _ in m.tail.lines
+            if kind == "term" and token == old_job.token
+        ]
+        beats = [
+            wall
+            for kind, token, _, wall, _ in m.tail.lines
+            if token == old_job.token and kind in ("beat", "term", "start", "child")
+        ]
+        # The journals, once the measured window is over.
+        expiry = first_after(new, cut, event_is("NodeWatchFired", kind="DELETED"))
+        started = first_after(new, cut, event_is("ChildStarted", pid=new_job.shell))
+        result: dict[str, Any] = {
+            "margin": new_job.proc_start - gone,
+            "margin_start_line": new_job.line - gone,
+            "fault_to_old_gone": gone - cut,
+            "fault_to_new_started": new_job.proc_start - cut,
+            "fault_to_new_start_line": new_job.line - cut,
+            "fault_to_first_sigterm": (min(termed) - cut) if termed else None,
+            "fault_to_expiry_seen": (expiry["wall"] - cut) if expiry else None,
+            "expiry_seen_to_new_started": (
+                (new_job.proc_start - expiry["wall"]) if expiry else None
+            ),
+            "fault_to_child_started_record": (started["wall"] - cut) if started else None,
+            "start_child_to_child_started": start_child_latency(new, new_job.shell),
+            "last_beat_to_old_gone": gone - max(beats),
+            "death_poll_resolution": gone - watch.last_alive.get(last, cut),
+            "death_poll_max_gap": watch.max_gap,
+            "negotiated_session_timeout": negotiated,
+            "new_job_found_alive": new_job.others if new_job.others != "-" else "",
+            "new_replica_is_other": new is other,
+        }
+        result["sigterm_to_old_gone"] = (gone - min(termed)) if termed else None
+        if fault != "sigkill":
+            # Who sent the SIGTERM: the lease, if the supervisor reported it ran out
+            # (ChildLeaseExpired; it reports nothing once a stop has begun), else the
+            # daemon's stop at its step-down. A daemon woken from SIGSTOP journals it a
+            # moment after SIGCONT.
+            with contextlib.suppress(AssertionError):
+                wait_until(lambda: old.find(event_is("ChildExited", pid=old_job.shell), cut), 5)
+            lease = old.find(event_is("ChildLeaseExpired", pid=old_job.shell), cut)
+            result["sigterm_from"] = "lease" if lease is not None else "daemon stop"
+        return result
+    finally:
+        watch.stop()
+        leftovers = m.close()
+        if leftovers:
+            raise RuntimeError("; ".join(leftovers))
+
+
+# ---------------------------------------------------------------- graceful hand-over
+
+
+def exec_graceful_run(
+    zk: ZooKeeperServer, workdir: Path, flags: dict[str, str], settle: float, poll: float
+) -> dict[str, float]:
+    m = Machines(zk, workdir, flags, grace_for(2.0))
+    watch = DeathWatch(poll)
+    try:
+        old_job = m.job()
+        old = m.owner(old_job)
+        other = m.other(old)
+        child = wait_until(
+            lambda: m.tail.first("child", lambda t: t == old_job.token), 10, m.describe
+        )
+        for pid in (old_job.shell, old_job.worker, child[1]):
+            watch.add(pid)
+        wait_until(lambda: other.state == "Attempter", 10, m.describe)
+        time.sleep(settle)
+        watch.start()
+        old.terminate()
+        signalled = old.signalled_wall
+        assert signalled is not None
+        new_job = m.job(after_token=old_job.token, timeout=30)
+        code = old.wait(30)
+        if code != 0:
+            raise RuntimeError(f"old leader exited {code}\n{old.log_tail()}")
+        wait_until(watch.all_gone, 10, m.describe)
+        watch.stop()
+        gone = max(watch.gone.values())
+        entered = other.entered("Leader", signalled)
+        started = first_after(other, signalled, event_is("ChildStarted", pid=new_job.shell))
+        if not entered or started is None:
+            raise RuntimeError(f"no Leader / ChildStarted record\n{m.describe()}")
+        return {
+            "from_signal_to_leader": entered[0]["wall"] - signalled,
+            "from_signal_to_child_started": started["wall"] - signalled,
+            "from_signal_to_job_process": new_job.proc_start - signalled,
+            "from_signal_to_start_line": new_job.line - signalled,
+            "from_signal_to_old_job_gone": gone - signalled,
+            "margin": new_job.proc_start - gone,
+            "leader_to_child_started": started["wall"] - entered[0]["wall"],
+        }
+    finally:
+        watch.stop()
+        leftovers = m.close()
+        if leftovers:
+            raise RuntimeError("; ".join(leftovers))
+
+
+# ---------------------------------------------------------------- supervisor start-up
+
+
+def supervisor_start(workdir: Path) -> float:
+    """Seconds from before Popen to the supervisor's `started` line (lease given at once;
+    the job is /bin/true)."""
+    config = {
+        "command": ["/bin/true"],
+        "grace": 0.5,
+        "lock": str(workdir / "job.lock"),
+        "start_by": time.monotonic() + 5.0,
+        "daemon": os.getpid(),
+    }
+    t0 = time.monotonic()
+    proc = subprocess.Popen(
+        supervisor_command(config),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # its notes once we close its control pipe
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(f"lease {time.monotonic() + 10.0!r}\n".encode())
+        proc.stdin.flush()
+        for raw in proc.stdout:
+            message = json.loads(raw)
+            if message["type"] == "started":
+                return time.monotonic() - t0
+            if message["type"] == "failed":
+                raise RuntimeError(f"supervisor failed: {message}")
+        raise RuntimeError(f"supervisor exited {proc.wait(5)} without starting the job")
+    finally:
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def python_floor() -> float:
+    t0 = time.monotonic()
+    subprocess.run([sys.executable, "-I", "-S", "-c", "pass"], check=True)
+    return time.monotonic() - t0
+
+
+# ---------------------------------------------------------------------------- the report
+
+
+def collect(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    keys: list[str] = []
+    for run in runs:
+        keys += [k for k, v in run.items() if isinstance(v, float) and k not in keys]
+    out: dict[str, Any] = {
+        k: summary([r[k] for r in runs if isinstance(r.get(k), float)]) for k in keys
+    }
+    return out
+
+
+def overlaps(runs: list[dict[str, Any]]) -> int:
+    return sum(
+        1
+        for r in runs
+        if r["margin"] < 0 or r.get("margin_start_line", 0) < 0 or r.get("new_job_found_alive")
+    )
+
+
+def ms(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1000:.0f}"
+
+
+def render(report: dict[str, Any]) -> str:
+    lines = []
+    mi = report["machine"]
+    lines.append(
+        f"machine: {mi['nproc']} CPU ({mi['cpu']}), Python {mi['python']}, ZooKeeper "
+        f"{mi['zookeeper']} (tick {mi['zookeeper_tick_ms']} ms), {mi['date']}; load "
+        f"{report['load_average_before']} -> {report['load_average_after']}"
+    )
+    faults = report["faults"]
+    if faults:
+        lines += [
+            "",
+            "margin: old job gone -> new job's process started (ms; negative = overlap)",
+            "| fault | session | grace | n | overlaps | margin median | min | max "
+            "| start line: median | min |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for f in faults:
+            s, sl = f["stats"].get("margin", {}), f["stats"].get("margin_start_line", {})
+            lines.append(
+                f"| {f['fault']} | {f['session']:g} s | {f['grace']:g} s | {s.get('n', 0)} "
+                f"| **{f['overlaps']}** | {ms(s.get('median'))} | {ms(s.get('min'))} "
+                f"| {ms(s.get('max'))} | {ms(sl.get('median'))} | {ms(sl.get('min'))} |"
+            )
+        lines += [
+            "",
+            "where the time goes (ms from the fault; median [min, max])",
+            "| fault | session | → first SIGTERM | → old job gone | SIGTERM → gone "
+            "| → expiry seen | → new job started | expiry → new job |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for f in faults:
+            st = f["stats"]
+
+            def cell(key: str, st: dict[str, Any] = st) -> str:
+                s = st.get(key, {})
+                if not s.get("n"):
+                    return "-"
+                return f"{ms(s['median'])} [{ms(s['min'])}, {ms(s['max'])}]"
+
+            lines.append(
+                f"| {f['fault']} | {f['session']:g} s | {cell('fault_to_first_sigterm')} "
+                f"| {cell('fault_to_old_gone')} | {cell('sigterm_to_old_gone')} "
+                f"| {cell('fault_to_expiry_seen')} "
+                f"| {cell('fault_to_new_started')} | {cell('expiry_seen_to_new_started')} |"
+            )
+        lines += ["", "per fault: SIGTERM from, poll resolution, negotiated session"]
+        for f in faults:
+            st = f["stats"]
+            res = st.get("death_poll_resolution", {})
+            gap = st.get("death_poll_max_gap", {})
+            neg = st.get("negotiated_session_timeout", {})
+            lines.append(
+                f"  {f['fault']} {f['session']:g} s: sigterm from {f.get('sigterm_from', {})}; "
+                f"death seen within {ms(res.get('median'))} ms (max {ms(res.get('max'))}), "
+                f"longest poll gap {ms(gap.get('max'))} ms; negotiated "
+                f"{neg.get('min', 0):g}-{neg.get('max', 0):g} s; errors {len(f['errors'])}"
+            )
+    sup = report.get("supervisor")
+    if sup:
+        s, p = sup["start"], sup["python_floor"]
+        lines += [
+            "",
+            f"supervisor start-up (Popen -> `started`), n = {s['n']}: median {ms(s['median'])}"
+            f" ms, p95 {ms(s['p95'])}, max {ms(s['max'])}; python -I -S -c pass: median "
+            f"{ms(p['median'])} ms, max {ms(p['max'])}",
+        ]
+    hand = report.get("handover")
+    if hand:
+        lines += ["", "graceful hand-over (SIGTERM to the leader), ms"]
+        lines.append("| design | measure | n | median | p95 | min | max |")
+        lines.append("|---|---|---|---|---|---|---|")
+        for kind, measures in hand["results"].items():
+            for key, s in measures.items():
+                if not s.get("n"):
+                    continue
+                lines.append(
+                    f"| {kind} | {key} | {s['n']} | {s['median'] * 1000:.1f} "
+                    f"| {s['p95'] * 1000:.1f} | {s['min'] * 1000:.1f} | {s['max'] * 1000:.1f} |"
+                )
+    errors = report["errors"]
+    lines += ["", f"overlaps: {report['overlaps']}; errors: {len(errors)}"]
+    lines += [f"  {e}" for e in errors]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tools.bench.lease", description=__doc__)
+    p.add_argument("--runs", type=int, default=10, help="runs per fault and session")
+    p.add_argument("--sessions", default="2,10", help="session timeouts, seconds")
+    p.add_argument("--faults", default=",".join(FAULTS))
+    p.add_argument("--handover-runs", type=int, default=10, help="0: skip the hand-over")
+    p.add_argument("--supervisor-runs", type=int, default=50, help="0: skip the start-up")
+    p.add_argument("--poll", type=float, default=0.001, help="death-watch poll, seconds")
+    p.add_argument("--settle", type=float, default=0.5, help="hand-over: settle, seconds")
+    p.add_argument("--seed", type=int, default=12)
+    p.add_argument("--workdir", type=Path, help="keep ZooKeeper, journals and logs here")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no per-run progress on stderr")
+    args = p.parse_args(argv)
+    faults = [f for f in args.faults.split(",") if f]
+    for f in faults:
+        if f not in FAULTS:
+            p.error(f"unknown fault {f!r} (one of {', '.join(FAULTS)})")
+    sessions = [float(s) for s in args.sessions.split(",") if s]
+    for s in sessions:
+        if not 0.4 <= s <= 10:
+            p.error("session timeouts must lie in [0.4, 10] s (the test ZooKeeper's range)")
+    rng = random.Random(args.seed)
+    # The death watch shares the interpreter with the proxies' threads and the waits:
+    # hand the GIL over sooner than the default 5 ms.
+    sys.setswitchinterval(0.0005)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="election-bench-lease-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    def log(line: str) -> None:
+        if not args.quiet:
+            print(f"{time.strftime('%H:%M:%S')} {line}", file=sys.stderr, flush=True)
+
+    load_before = os.getloadavg()
+    started = time.monotonic()
+    errors: list[str] = []
+    report: dict[str, Any] = {"faults": []}
+    info: dict[str, Any] = {}
+    try:
+        if args.supervisor_runs:
+            starts, floors = [], []
+            for _ in range(args.supervisor_runs):
+                floors.append(python_floor())
+                starts.append(supervisor_start(workdir))
+            report["supervisor"] = {"start": summary(starts), "python_floor": summary(floors)}
+            log(
+                f"supervisor start-up: median {ms(report['supervisor']['start']['median'])} ms,"
+                f" max {ms(report['supervisor']['start']['max'])} ms"
+            )
+        with ZooKeeperServer(workdir / "zk", tick_ms=200) as zk:
+            info = machine(zk)
+            for session in sessions:
+                for fault in faults:
+                    runs: list[dict[str, Any]] = []
+                    run_errors: list[str] = []
+                    for i in range(args.runs):
+                        run_dir = workdir / f"{fault}-{session:g}s-{i:02d}"
+                        try:
+                            r = fault_run(zk, run_dir, fault, session, args.poll, rng)
+                        except Exception as exc:  # report and go on
+                            run_errors.append(
+                                f"{fault} {session:g}s run {i}: {type(exc).__name__}: {exc!s:.1500}"
+                            )
+                            log(f"{fault} {session:g}s {i + 1}/{args.runs}: ERROR {exc!s:.300}")
+                            continue
+                        runs.append(r)
+                        flag = "  OVERLAP" if overlaps([r]) else ""
+                        log(
+                            f"{fault} {session:g}s {i + 1}/{args.runs}: margin "
+                            f"{ms(r['margin'])} ms (line {ms(r['margin_start_line'])}), fault → "
+                            f"gone {ms(r['fault_to_old_gone'])}, → new "
+                            f"{ms(r['fault_to_new_started'])}, → SIGTERM "
+                            f"{ms(r['fault_to_first_sigterm'])}"
+                            f"{', by ' + r['sigterm_from'] if 'sigterm_from' in r else ''}{flag}"
+                        )
+                    errors += run_errors
+                    by: dict[str, int] = {}
+                    for r in runs:
+                        if "sigterm_from" in r:
+                            by[r["sigterm_from"]] = by.get(r["sigterm_from"], 0) + 1
+                    report["faults"].append(
+                        {
+                            "fault": fault,
+                            "session": session,
+                            "grace": grace_for(session),
+                            "overlaps": overlaps(runs),
+                            "stats": collect(runs),
+                            "sigterm_from": by,
+                            "runs": runs,
+                            "errors": run_errors,
+                        }
+                    )
+            if args.handover_runs:
+                flags = {
+                    "session_timeout": "2.0s",
+                    "leader_timeout": "0.5s",
+                    "attempter_timeout": "30s",
+                    "storage_capacity": "3",
+                    "metrics_address": "off",
+                    "log_level": "info",
+                }
+                results: dict[str, dict[str, list[float]]] = {
+                    "election --exec": {},
+                    "election": {},
+                    "recipe": {},
+                }
+                for i in range(args.handover_runs):
+                    for kind in results:
+                        run_dir = workdir / f"handover-{kind.replace(' --', '-')}-{i:02d}"
+                        try:
+                            if kind == "election --exec":
+                                measured = exec_graceful_run(
+                                    zk, run_dir, flags, args.settle, args.poll
+                                )
+                            elif kind == "election":
+                                g = graceful_run(zk, run_dir, flags, args.settle)
+                                measured = {k: g[k] for k in ("from_signal", "from_release")}
+                            else:
+                                measured = baseline_run(
+                                    "recipe", zk, run_dir, args.settle, 30.0, 2.0
+                                )
+                        except Exception as exc:
+                            errors.append(f"hand-over {kind} run {i}: {exc!s:.1500}")
+                            log(f"hand-over {kind} {i + 1}: ERROR {exc!s:.300}")
+                            continue
+                        for key, value in measured.items():
+                            results[kind].setdefault(key, []).append(value)
+                        shown = ", ".join(f"{k}={v * 1000:.1f}" for k, v in measured.items())
+                        log(f"hand-over {kind} {i + 1}/{args.handover_runs}: {shown} ms")
+                report["handover"] = {
+                    "results": {
+                        kind: {key: summary(values) for key, values in measures.items()}
+                        for kind, measures in results.items()
+                    },
+                    "overlaps": sum(
+                        1 for v in results["election --exec"].get("margin", []) if v < 0
+                    ),
+                }
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    report.update(
+        machine=info,
+        load_average_before=load_before,
+        load_average_after=os.getloadavg(),
+        config={
+            "runs": args.runs,
+            "sessions": sessions,
+            "graces": [grace_for(s) for s in sessions],
+            "faults": faults,
+            "handover_runs": args.handover_runs,
+            "supervisor_runs": args.supervisor_runs,
+            "poll": args.poll,
+            "seed": args.seed,
+            "command": " ".join(["python -m tools.bench.lease", *(argv or sys.argv[1:])]),
+        },
+        overlaps=sum(f["overlaps"] for f in report["faults"])
+        + report.get("handover", {}).get("overlaps", 0),
+        errors=errors,
+        elapsed=time.monotonic() - started,
+    )
+    if args.json:
+        print(json.dumps(report, indent=1))
+    else:
+        print(render(report))
+    if report["overlaps"]:
+        print(
+            f"OVERLAP: {report['overlaps']} run(s) started a job while another term's was alive",
+            file=sys.stderr,
+        )
+    return 1 if report["overlaps"] or errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
