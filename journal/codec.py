@@ -195,7 +195,7 @@ def _general_decoder(cls: type) -> FastDecoder | None:
 Matcher = Callable[[object, Any], bool | None]
 
 
-def _matcher(cls: type, omit: tuple[str, ...]) -> Matcher | None:
+def _matcher(cls: type, omit: tuple[str, ...], tag: str) -> Matcher | None:
     """A function `match(obj, data)` generated for a class of scalar fields: True when
     `data` is exactly `obj`'s encoding (every field present, of the type the converter
     accepts, equal to obj's), so that decoding it would give back an equal object; a
@@ -205,7 +205,7 @@ def _matcher(cls: type, omit: tuple[str, ...]) -> Matcher | None:
     body = [
         "def match(obj, data):",
         f"    if type(data) is not dict or len(data) != {len(kept) + 1}: return None",
-        f"    if data.get({TYPE_KEY!r}) != {cls.__name__!r}: return None",
+        f"    if data.get({TYPE_KEY!r}) != {tag!r}: return None",
         "    try:",  # a missing key: no match (subscripts are cheaper than .get)
         "        pass",
     ]
@@ -269,19 +269,30 @@ class Codec:
     encoding, wherever such a class appears, and supplied again by `decode(..., at=...)`.
     A field whose declared type is a base class of some of `types` (e.g.
     `tuple[Effect, ...]`) is encoded tagged too, so subclasses keep their fields.
+    A class is tagged with its name, or with the name `tags` gives it (a wire form that
+    keeps the tag of the class it stands for).
     """
 
-    def __init__(self, types: Iterable[type], *, omit: Iterable[str] = ("at",)) -> None:
+    def __init__(
+        self,
+        types: Iterable[type],
+        *,
+        omit: Iterable[str] = ("at",),
+        tags: Mapping[type, str] | None = None,
+    ) -> None:
         self._omit = tuple(omit)
         self._types: dict[str, type] = {}
+        self._tags: dict[type, str] = {}
         for cls in types:
             if not attrs.has(cls):
                 raise TypeError(f"{cls!r} is not an attrs class")
-            if cls.__name__ in self._types and self._types[cls.__name__] is not cls:
-                raise ValueError(f"two classes named {cls.__name__!r}")
+            tag = (tags or {}).get(cls, cls.__name__)
+            if tag in self._types and self._types[tag] is not cls:
+                raise ValueError(f"two classes named {tag!r}")
             # Resolve string annotations now, so a bad class fails here, not mid-journal.
             attrs.resolve_types(cls)
-            self._types[cls.__name__] = cls
+            self._types[tag] = cls
+            self._tags[cls] = tag
         self._converter = self._make_converter()
         # The journal's events and effects are flat: decode them without cattrs.
         self._fast: dict[str, FastDecoder] = {}
@@ -291,7 +302,7 @@ class Codec:
                 self._fast[name] = fast
         self._matchers: dict[type, Matcher] = {}
         for cls in self._types.values():
-            match = _matcher(cls, self._omit)
+            match = _matcher(cls, self._omit, self._tags[cls])
             if match is not None:
                 self._matchers[cls] = match
 
@@ -337,7 +348,7 @@ class Codec:
         unstructure: Callable[[Any], dict[str, Any]] = make_dict_unstructure_fn(
             cls, conv, **skipped
         )
-        tag = cls.__name__
+        tag = self._tags[cls]
 
         def encode(obj: Any) -> dict[str, Any]:
             return {TYPE_KEY: tag, **unstructure(obj)}

@@ -1,10 +1,12 @@
 """The reducer: `reduce(state, event) -> (state, effects)`, driven by one table.
 
 Everything that decides a transition lives in this file, and nothing here does I/O.
-`TABLE[state][EventType]` is a `Rule`: the handler and the states it may lead to. The
-table is total: every state names every event type, if only to `ignore` it (stale
-answers of an earlier state, duplicates), so nothing is dropped by accident. The README's
-state diagram is drawn from the declared targets (`tools/diagram.py`).
+`TABLE[state][EventType]` is a `Rule`: the handler and the states it may lead to; it
+lists only the events a state acts on. `STALE[state]` names, each with its reason, the
+events a state ignores: late answers to requests of an earlier state, watches an earlier
+state set. Any other event in a state cannot happen: `reduce` raises `UnexpectedEvent`
+(an internal error: the daemon reports it and exits 3). The README's state diagram is
+drawn from the declared targets (`election/diagram.py`).
 
 The seed's diagram, with the repairs it implies:
 
@@ -37,7 +39,20 @@ from election.core import effects as fx
 from election.core import events as ev
 from election.core.effects import Effect
 from election.core.events import Event, Outcome
-from election.core.state import TIMER_NAMES, ExecExit, Repair, State, StateName, Timer
+from election.core.state import (
+    NO_JOB,
+    Checks,
+    ExecExit,
+    Job,
+    Repair,
+    Repairs,
+    Session,
+    Shutdown,
+    State,
+    StateName,
+    Term,
+    Timer,
+)
 from election.core.step import Step
 
 INIT = StateName.INIT
@@ -54,6 +69,11 @@ BACKOFF = Repair.BACKOFF
 Handler = Callable[[Step, Any], None]
 
 
+class UnexpectedEvent(Exception):
+    """An event that cannot happen in the current state (neither acted on nor a known
+    stale answer): a bug in the shell or the reducer, never to be silently dropped."""
+
+
 @attrs.frozen
 class Rule:
     handler: Handler
@@ -61,8 +81,7 @@ class Rule:
 
 
 class Transition(NamedTuple):
-    """The result of one reduction (a named tuple: built once per event, and the
-    cheapest immutable record Python has)."""
+    """The result of one reduction."""
 
     state: State
     effects: tuple[Effect, ...]
@@ -74,65 +93,82 @@ def reduce(state: State, event: Event) -> Transition:
     """Fold one event into the state; return the new state and the effects to run."""
     if state.exited:  # Exit was asked for: nothing more may happen
         return Transition(state, ())
-    rule = TABLE[state.name][type(event)]
+    rule = TABLE[state.name].get(type(event))
+    if rule is None:
+        if type(event) in STALE[state.name]:
+            return Transition(state, ())
+        raise UnexpectedEvent(f"{type(event).__name__} cannot happen in {state.name}")
     step = Step(state, rule.targets)
     rule.handler(step, event)
-    # tuple.__new__ rather than the named tuple's own (Python-level) __new__: this is
-    # once per event, and every field is given.
-    return _new_tuple(Transition, (step.state, tuple(step.effects), step.previous, step.cause))
-
-
-_new_tuple = tuple.__new__
+    return Transition(step.result(), tuple(step.effects), step.previous, step.cause)
 
 
 # --- entering states ------------------------------------------------------------------
 
 
-def _go(step: Step, target: StateName, cause: str) -> None:
-    step.goto(target, cause)
-    ENTRY[target](step)
+def _enter_init(step: Step, cause: str) -> None:
+    step.goto(INIT, cause, _no_checks_passed(step))
+    _check(step)
 
 
-def _enter_init(step: Step) -> None:
+def _no_checks_passed(step: Step) -> Checks:
     # Without file work (a job only), file-dir is none of our business.
-    step.set(file_dir_ok=not step.state.config.write_files, path_ok=False)
-    step.start_timer(Timer.INIT_DEADLINE, step.state.config.init_deadline)
-    if step.state.config.write_files:
+    return Checks(file_dir=not step.config.write_files)
+
+
+def _check(step: Step) -> None:
+    """Init's checks, at once: file-dir, the session, then the election node's parent."""
+    cfg = step.config
+    step.start_timer(Timer.INIT_DEADLINE, cfg.init_deadline)
+    if cfg.write_files:
         step.request(fx.CheckFileDir)
-    if step.state.connected:
-        step.request(fx.EnsurePath, path=step.state.config.election_path)
+    if step.session.connected:
+        step.request(fx.EnsurePath, path=cfg.election_path)
     else:
         step.request(fx.Connect)
 
 
-def _enter_attempter(step: Step) -> None:
-    step.set(failures=0)
+def _enter_attempter(step: Step, cause: str) -> None:
+    step.goto(ATTEMPTER, cause)
+    if step.streaks.failures:
+        step.streaks = attrs.evolve(step.streaks, failures=0)
     _try_create(step)
 
 
-def _enter_leader(step: Step) -> None:
-    cfg = step.state.config
+def _fail_over(step: Step, cause: str, repair: tuple[Repair, ...], wait: float = 0.0) -> None:
+    """Enter Failover to repair `repair`; `(BACKOFF,)` when only the work failed. The
+    first retry comes after the back-off, or after `wait` if longer (a failed job's)."""
+    step.goto(FAILOVER, cause, Repairs(repair))
+    step.streaks = attrs.evolve(step.streaks, failures=step.streaks.failures + 1)
+    step.start_timer(Timer.RETRY, max(step.backoff(), wait))
+
+
+def _become_leader(step: Step, token: int, cause: str) -> None:
+    # A new term numbers its files from 1; the same term resumed continues its sequence,
+    # so (token, seq) never names two different files.
+    last = step.streaks.last_term
+    seq = last[1] if last is not None and last[0] == token else 0
+    step.goto(LEADER, cause, Term(token, seq))
+    step.streaks = attrs.evolve(step.streaks, last_term=None)  # the term is the last now
+    cfg = step.config
     if cfg.write_files:
-        _write_file(step, step.state)  # at once: the create (or our read) just confirmed us
+        _write_file(step)  # at once: the create (or our read) just confirmed us
         step.start_timer(Timer.WRITE, cfg.leader_timeout)
     # Watch our own node: if it is deleted under us, we are no longer leader.
     step.request(fx.ReadNode, path=cfg.election_path)
     _start_child(step)
 
 
-def _fail_over(step: Step, cause: str, repair: tuple[Repair, ...], wait: float = 0.0) -> None:
-    """Enter Failover to repair `repair`; `(BACKOFF,)` when only the work failed. The
-    first retry comes after the back-off, or after `wait` if longer (a failed job's)."""
-    step.goto(FAILOVER, cause)
-    step.set(repair=repair, failures=step.state.failures + 1)
-    step.start_timer(Timer.RETRY, max(step.backoff(), wait))
-
-
-ENTRY: Mapping[StateName, Callable[[Step], None]] = {
-    INIT: _enter_init,
-    ATTEMPTER: _enter_attempter,
-    LEADER: _enter_leader,
-}
+def _begin_stopping(step: Step, cause: str, exit_code: int = 0) -> None:
+    """Enter Stopping: the job is stopped and a leader file in flight lands (or fails)
+    first; only then does the session close, which deletes our node on the server in the
+    same request (one round trip, and the watchers hear of it at once), so nothing of
+    this term happens after another replica's term began."""
+    writes = _writes_in_flight(step)
+    step.goto(STOPPING, cause, Shutdown(exit_code))
+    step.pending = writes
+    step.start_timer(Timer.STOP_DEADLINE, step.config.stop_deadline)
+    _stopping_proceed(step)
 
 
 # --- shared pieces --------------------------------------------------------------------
@@ -140,74 +176,48 @@ ENTRY: Mapping[StateName, Callable[[Step], None]] = {
 
 def _try_create(step: Step) -> None:
     """Attempter: try to create the node now, and again after `attempter-timeout`."""
-    cfg = step.state.config
-    if not step.state.awaits_kind(fx.CreateNode.__name__):
+    cfg = step.config
+    if not step.awaits(fx.CreateNode):
         step.request(fx.CreateNode, path=cfg.election_path, replica=cfg.replica)
     step.start_timer(Timer.ATTEMPT, cfg.attempter_timeout)
 
 
-def _write_file(step: Step, s: State) -> None:
+def _write_file(step: Step) -> None:
     """Leader: prune to make room, then write the next leader file. The file worker runs
     them in order, so file-dir never holds more than `storage-capacity` of our files, not
-    even for a moment. `s` is `step.state`, or an earlier one with the same token, seq
-    and config (saving a build of the state)."""
-    assert s.token is not None
-    step.set(seq=s.seq + 1)
-    step.request(fx.PruneFiles, keep=s.config.storage_capacity - 1, token=s.token)
-    step.request(fx.WriteLeaderFile, token=s.token, seq=s.seq + 1, replica=s.config.replica)
+    even for a moment."""
+    term = step.term
+    seq = term.seq + 1
+    step.phase = Term(term.token, seq, False)
+    cfg = step.config
+    step.request(fx.PruneFiles, keep=cfg.storage_capacity - 1, token=term.token)
+    step.request(fx.WriteLeaderFile, token=term.token, seq=seq, replica=cfg.replica)
 
 
 def _start_child(step: Step) -> None:
     """Leader: start the job for this term, unless one is configured not at all, already
     starting, or still running (an earlier term's job must be gone first)."""
-    s = step.state
-    if not s.config.exec_command or s.child_pid is not None or s.child_request is not None:
+    cfg = step.config
+    if not cfg.exec_command or step.job.busy:
         return
-    assert s.token is not None
-    request = step.new_request()
-    step.effects.append(
-        fx.StartChild(request=request, token=s.token, command=s.config.exec_command)
-    )
-    step.set(child_request=request, child_token=s.token)
+    token = step.term.token
+    request = step.new_id()
+    step.effects.append(fx.StartChild(request=request, token=token, command=cfg.exec_command))
+    step.job = Job(request=request, token=token)
 
 
-def _begin_stopping(step: Step, cause: str) -> None:
-    """Enter Stopping: the job is stopped and a leader file in flight lands (or fails)
-    first; only then does the session close, which deletes our node on the server in the
-    same request (one round trip, and the watchers hear of it at once), so nothing of
-    this term happens after another replica's term began."""
-    writes = _writes_in_flight(step.state)
-    step.goto(STOPPING, cause)
-    step.set(pending=(*step.state.pending, *writes))
-    step.start_timer(Timer.STOP_DEADLINE, step.state.config.stop_deadline)
-    _stopping_proceed(step)
-
-
-def _writes_in_flight(state: State) -> tuple[tuple[int, str], ...]:
+def _writes_in_flight(step: Step) -> tuple[tuple[int, type[Effect]], ...]:
     """The leader-file writes still awaited: a state change keeps awaiting them."""
-    return tuple(p for p in state.pending if p[1] == fx.WriteLeaderFile.__name__)
+    return tuple(p for p in step.pending if p[1] is fx.WriteLeaderFile)
 
 
 def _stopping_proceed(step: Step) -> None:
-    s = step.state
-    if s.child_pid is not None or s.child_request is not None:
+    if step.job.busy:
         return  # the job's ChildExited (or ChildStarted) comes first
-    if s.awaits_kind(fx.WriteLeaderFile.__name__):
+    if step.awaits(fx.WriteLeaderFile):
         return  # the file in flight first: its FileWritten (or deadline) comes first
-    if not s.awaits_kind(fx.CloseSession.__name__):
+    if not step.awaits(fx.CloseSession):
         step.request(fx.CloseSession)
-
-
-def _become_leader(step: Step, token: int, cause: str) -> None:
-    s = step.state
-    # A new term numbers its files from 1; the same term resumed continues its sequence,
-    # so (token, seq) never names two different files.
-    seq = s.seq if token == s.last_token else 0
-    step.goto(LEADER, cause)
-    # We hold the node again: a release still waiting from an earlier step-down would
-    # delete the node we now lead with.
-    step.set(token=token, last_token=token, seq=seq, release_token=None)
-    _enter_leader(step)
 
 
 def _accept(step: Step, event: Any) -> bool:
@@ -217,7 +227,7 @@ def _accept(step: Step, event: Any) -> bool:
 
 def _fired(step: Step, event: ev.TimerFired, name: Timer) -> bool:
     """True when `event` is the live timer `name` (a stale fire is ignored)."""
-    return event.name == TIMER_NAMES[name] and step.fired(name, event.id)
+    return event.name == name and step.fired(name, event.id)
 
 
 def _why(event: Any) -> str:
@@ -225,11 +235,12 @@ def _why(event: Any) -> str:
     return f"{event.outcome}: {reason}" if reason else str(event.outcome)
 
 
+def _exit(step: Step, code: int, reason: str) -> None:
+    step.phase = Shutdown(step.shutdown.exit_code, exited=True)
+    step.effects.append(fx.Exit(code=code, reason=reason))
+
+
 # --- handlers shared by several states ------------------------------------------------
-
-
-def ignore(step: Step, event: Event) -> None:
-    """Stale or irrelevant here: recorded in the journal, changes nothing."""
 
 
 def stop(step: Step, event: ev.StopRequested) -> None:
@@ -237,37 +248,45 @@ def stop(step: Step, event: ev.StopRequested) -> None:
 
 
 def session_connected(step: Step, event: ev.SessionConnected) -> None:
-    step.set(connected=True, session_id=event.session_id)
+    step.session = Session(True, event.session_id)
 
 
 def session_suspended(step: Step, event: ev.SessionSuspended) -> None:
-    step.set(connected=False)
+    step.session = Session(False, step.session.id)
     _fail_over(step, "session suspended", (SESSION,))
 
 
 def session_lost(step: Step, event: ev.SessionLost) -> None:
-    step.set(connected=False, session_id=None)
+    step.session = Session(False, None)
     _fail_over(step, "session lost", (SESSION,))
+
+
+def suspended_meanwhile(step: Step, event: ev.SessionSuspended) -> None:
+    step.session = Session(False, step.session.id)
+
+
+def lost_meanwhile(step: Step, event: ev.SessionLost) -> None:
+    step.session = Session(False, None)
 
 
 # --- Init -----------------------------------------------------------------------------
 
 
 def _init_maybe_done(step: Step) -> None:
-    s = step.state
-    if s.connected and s.file_dir_ok and s.path_ok:
-        _go(step, ATTEMPTER, "checks passed")
+    checks = step.checks
+    if step.session.connected and checks.file_dir and checks.path:
+        _enter_attempter(step, "checks passed")
 
 
 def init_started(step: Step, event: ev.Started) -> None:
-    _enter_init(step)
+    _check(step)
 
 
 def init_connected(step: Step, event: ev.SessionConnected) -> None:
-    was_connected = step.state.connected
+    was_connected = step.session.connected
     session_connected(step, event)
-    if not was_connected and not step.state.awaits_kind(fx.EnsurePath.__name__):
-        step.request(fx.EnsurePath, path=step.state.config.election_path)
+    if not was_connected and not step.awaits(fx.EnsurePath):
+        step.request(fx.EnsurePath, path=step.config.election_path)
 
 
 def init_connect_result(step: Step, event: ev.ConnectResult) -> None:
@@ -275,35 +294,32 @@ def init_connect_result(step: Step, event: ev.ConnectResult) -> None:
         _fail_over(step, f"connect {_why(event)}", (SESSION,))
 
 
-def _init_check(step: Step, event: Any, passed: str, what: str, repair: Repair) -> None:
-    """One of Init's checks answered: note it passed (`passed` is the State flag), or
-    fail over naming `what` failed, to repair `repair`."""
+def init_file_dir(step: Step, event: ev.FileDirChecked) -> None:
     if not _accept(step, event):
         return
     if event.outcome is Outcome.OK:
-        step.set(**{passed: True})
+        step.phase = Checks(True, step.checks.path)
         _init_maybe_done(step)
     else:
-        _fail_over(step, f"{what} {_why(event)}", (repair,))
-
-
-def init_file_dir(step: Step, event: ev.FileDirChecked) -> None:
-    _init_check(step, event, "file_dir_ok", "file-dir check", FILE_DIR)
+        _fail_over(step, f"file-dir check {_why(event)}", (FILE_DIR,))
 
 
 def init_path(step: Step, event: ev.PathEnsured) -> None:
-    _init_check(step, event, "path_ok", "election path", PATH)
+    if not _accept(step, event):
+        return
+    if event.outcome is Outcome.OK:
+        step.phase = Checks(step.checks.file_dir, True)
+        _init_maybe_done(step)
+    else:
+        _fail_over(step, f"election path {_why(event)}", (PATH,))
 
 
 def init_timer(step: Step, event: ev.TimerFired) -> None:
     if not _fired(step, event, Timer.INIT_DEADLINE):
         return
-    s = step.state
-    unmet = tuple(
-        repair
-        for repair, passed in ((SESSION, s.connected), (FILE_DIR, s.file_dir_ok), (PATH, s.path_ok))
-        if not passed
-    )
+    checks = step.checks
+    passed = ((SESSION, step.session.connected), (FILE_DIR, checks.file_dir), (PATH, checks.path))
+    unmet = tuple(repair for repair, ok in passed if not ok)
     _fail_over(step, "init deadline passed", unmet or (BACKOFF,))
 
 
@@ -317,19 +333,18 @@ def attempter_created(step: Step, event: ev.NodeCreated) -> None:
         _become_leader(step, event.token, "election node created")
     elif event.outcome is Outcome.UNKNOWN or event.failure is ev.CreateFailure.NODE_EXISTS:
         # Someone holds it, or maybe we do (an unanswered create): look, and watch it.
-        step.request(fx.ReadNode, path=step.state.config.election_path)
+        step.request(fx.ReadNode, path=step.config.election_path)
     elif event.failure is ev.CreateFailure.NO_PARENT:
-        step.request(fx.EnsurePath, path=step.state.config.election_path)
+        step.request(fx.EnsurePath, path=step.config.election_path)
     # Otherwise (connection trouble, other errors) the attempt timer tries again.
 
 
 def attempter_read(step: Step, event: ev.NodeRead) -> None:
     if not _accept(step, event) or event.outcome is not Outcome.OK:
         return
-    s = step.state
     if not event.exists:
         _try_create(step)  # gone between our create and our look: try at once
-    elif event.owner is not None and event.owner == s.session_id and event.token is not None:
+    elif event.owner is not None and event.owner == step.session.id and event.token is not None:
         # Ours by ephemeralOwner (an unanswered create that did happen): never by mere
         # existence, since a node of our own earlier session is not ours.
         _become_leader(step, event.token, "election node found ours")
@@ -339,8 +354,8 @@ def attempter_read(step: Step, event: ev.NodeRead) -> None:
 def attempter_watch(step: Step, event: ev.NodeWatchFired) -> None:
     if event.kind == "DELETED":
         _try_create(step)  # fast hand-over: no waiting for the next attempt
-    elif event.kind in ("CREATED", "CHANGED") and not step.state.awaits_kind("ReadNode"):
-        step.request(fx.ReadNode, path=step.state.config.election_path)  # re-arm the watch
+    elif event.kind in ("CREATED", "CHANGED") and not step.awaits(fx.ReadNode):
+        step.request(fx.ReadNode, path=step.config.election_path)  # re-arm the watch
 
 
 def attempter_path(step: Step, event: ev.PathEnsured) -> None:
@@ -361,47 +376,41 @@ def leader_timer(step: Step, event: ev.TimerFired) -> None:
     A replica resumed from a long pause hears of its expired session only from the
     server; this read is what makes it hear before it writes. A tick while the previous
     confirm or write is still in flight (slow disk, slow server) is skipped, not queued."""
-    s = step.state  # as the tick found it (a fire changes only the timers)
     if _fired(step, event, Timer.CHILD_RESTART):
         _start_child(step)
         return
     if not _fired(step, event, Timer.WRITE):
         return
-    if not (s.write_due or s.awaits_kind(fx.WriteLeaderFile.__name__)):
-        step.set(write_due=True)
-        step.request(fx.ReadNode, path=s.config.election_path)
-    step.start_timer(Timer.WRITE, s.config.leader_timeout)
+    term = step.term
+    if not (term.write_due or step.awaits(fx.WriteLeaderFile)):
+        step.phase = Term(term.token, term.seq, True)
+        step.request(fx.ReadNode, path=step.config.election_path)
+    step.start_timer(Timer.WRITE, step.config.leader_timeout)
 
 
-def _step_down(step: Step, cause: str, wait: float = 0.0) -> None:
-    """Leave Leader for Failover because the work failed, while the session lives:
-    release the node so another replica can do the work we cannot (a no-op if the node
-    is not ours any more) — once a leader file still in flight has landed or failed, so
-    that it cannot land in the next term, and once our job has exited, so that no job
-    of another machine starts while ours still runs. Nothing to repair: Failover waits
-    out the back-off (or `wait`, a failed job's, if longer)."""
-    token = step.state.token
-    writes = _writes_in_flight(step.state)
-    _fail_over(step, cause, (BACKOFF,), wait)
-    step.set(pending=(*step.state.pending, *writes), release_token=token)
-    _release_when_idle(step)
-
-
-def _release_when_idle(step: Step) -> None:
-    s = step.state
-    if s.release_token is None or s.awaits_kind(fx.WriteLeaderFile.__name__):
+def leader_read(step: Step, event: ev.NodeRead) -> None:
+    if not _accept(step, event):
         return
-    if s.child_pid is not None or s.child_request is not None:
-        return  # the job first: its ChildExited (or ChildStarted) comes first
-    if s.connected:
-        step.request(fx.ReleaseNode, path=s.config.election_path, token=s.release_token)
-    step.set(release_token=None)
+    term = step.term
+    if term.write_due:
+        step.phase = Term(term.token, term.seq, False)
+    if event.outcome is not Outcome.OK:
+        return  # unconfirmed: skip this file; session trouble arrives as SUSPENDED/LOST
+    if not event.exists or event.owner != step.session.id or event.token != term.token:
+        _enter_attempter(step, "election node no longer ours")
+    elif term.write_due:
+        _write_file(step)
+
+
+def leader_watch(step: Step, event: ev.NodeWatchFired) -> None:
+    if event.kind == "DELETED":
+        _enter_attempter(step, "election node deleted")
+    elif event.kind in ("CREATED", "CHANGED") and not step.awaits(fx.ReadNode):
+        step.request(fx.ReadNode, path=step.config.election_path)
 
 
 def leader_written(step: Step, event: ev.FileWritten) -> None:
-    if not _accept(step, event):
-        return
-    if event.outcome is Outcome.OK:
+    if not _accept(step, event) or event.outcome is Outcome.OK:
         return
     if event.newer_token is not None:
         _step_down(step, f"superseded by token {event.newer_token}")
@@ -414,85 +423,94 @@ def leader_pruned(step: Step, event: ev.FilesPruned) -> None:
     _accept(step, event)
 
 
-def leader_read(step: Step, event: ev.NodeRead) -> None:
-    s = step.state  # as the answer found it (accepting it changes only `pending`)
-    if not _accept(step, event):
+def _step_down(step: Step, cause: str, wait: float = 0.0) -> None:
+    """Leave Leader for Failover because the work failed, while the session lives:
+    release the node so another replica can do the work we cannot (a no-op if the node
+    is not ours any more) — once a leader file still in flight has landed or failed, so
+    that it cannot land in the next term, and once our job has exited, so that no job
+    of another machine starts while ours still runs. Nothing to repair: Failover waits
+    out the back-off (or `wait`, a failed job's, if longer)."""
+    token = step.term.token
+    writes = _writes_in_flight(step)
+    _fail_over(step, cause, (BACKOFF,), wait)
+    step.pending = (*step.pending, *writes)
+    step.phase = Repairs(step.repairs.broken, release=token)
+    _release_when_idle(step)
+
+
+def _release_when_idle(step: Step) -> None:
+    repairs = step.repairs
+    if repairs.release is None or step.awaits(fx.WriteLeaderFile):
         return
-    step.set(write_due=False)
-    if event.outcome is not Outcome.OK:
-        return  # unconfirmed: skip this file; session trouble arrives as SUSPENDED/LOST
-    if not event.exists or event.owner != s.session_id or event.token != s.token:
-        _go(step, ATTEMPTER, "election node no longer ours")
-    elif s.write_due:
-        _write_file(step, s)
+    if step.job.busy:
+        return  # the job first: its ChildExited (or ChildStarted) comes first
+    if step.session.connected:
+        step.request(fx.ReleaseNode, path=step.config.election_path, token=repairs.release)
+    step.phase = Repairs(repairs.broken)
 
 
-def leader_watch(step: Step, event: ev.NodeWatchFired) -> None:
-    if event.kind == "DELETED":
-        _go(step, ATTEMPTER, "election node deleted")
-    elif event.kind in ("CREATED", "CHANGED") and not step.state.awaits_kind("ReadNode"):
-        step.request(fx.ReadNode, path=step.state.config.election_path)
+# --- the job, in every state ----------------------------------------------------------
 
 
 def leader_child_started(step: Step, event: ev.ChildStarted) -> None:
-    s = step.state
-    if event.request != s.child_request:
+    job = step.job
+    if event.request != job.request:
         _unknown_child(step, event)
         return
-    step.set(child_request=None)
     if event.outcome is Outcome.OK and event.pid is not None:
-        step.set(child_pid=event.pid)
-        if s.child_token != s.token:  # started for a term that has since ended
+        step.job = Job(None, job.token, event.pid)
+        if job.token != step.term.token:  # started for a term that has since ended
             step.stop_child()
     else:
+        step.job = NO_JOB
         _job_ended(step, 127, f"job did not start: {_why(event)}", failed=True)
 
 
 def leader_child_exited(step: Step, event: ev.ChildExited) -> None:
-    s = step.state
-    if event.pid != s.child_pid:
+    job = step.job
+    if event.pid != job.pid:
         return
     _child_gone(step, event)
-    if s.child_stopping:  # an earlier term's job, stopped on purpose: now start ours
+    if job.stopping:  # an earlier term's job, stopped on purpose: now start ours
         _start_child(step)
         return
     how = f"signal {event.signal}" if event.signal else f"code {event.code}"
     cause = f"job exited with {how} after {event.ran_for:.1f}s"
-    _job_ended(step, event.code, cause, failed=s.config.job_failed(event.ran_for))
+    _job_ended(step, event.code, cause, failed=step.config.job_failed(event.ran_for))
 
 
 def leader_lease_expired(step: Step, event: ev.ChildLeaseExpired) -> None:
     """The supervisor stopped the job: no heartbeat proved our session alive in time.
     Leadership is in doubt, so this term ends; the supervisor is already stopping the job."""
-    if event.pid != step.state.child_pid:
+    job = step.job
+    if event.pid != job.pid:
         return
-    was_stopping = step.state.child_stopping
-    step.set(child_stopping=True)
-    if not was_stopping:
+    if not job.stopping:
+        step.job = Job(job.request, job.token, job.pid, True)
         _step_down(step, f"job lease expired: {event.reason}")
 
 
-def child_lease_expired_elsewhere(step: Step, event: ev.ChildLeaseExpired) -> None:
-    if event.pid == step.state.child_pid:
-        step.set(child_stopping=True)  # the supervisor is stopping it already
+def lease_expired_meanwhile(step: Step, event: ev.ChildLeaseExpired) -> None:
+    job = step.job
+    if event.pid == job.pid and not job.stopping:
+        step.job = Job(job.request, job.token, job.pid, True)  # its supervisor stops it
 
 
 def _job_ended(step: Step, code: int, cause: str, failed: bool) -> None:
     """The job ended on its own while we lead: apply `--exec-exit`. `failed`: it exited
     within `job_healthy_after` or never started, and the next wait grows with each such
     failure in a row; a job that ran long starts the count anew."""
-    s = step.state
-    if s.config.exec_exit is ExecExit.RESTART:
-        restarts = s.child_restarts + 1 if failed else 1
-        step.set(child_restarts=restarts)
+    cfg, streaks = step.config, step.streaks
+    if cfg.exec_exit is ExecExit.RESTART:
+        restarts = streaks.restarts + 1 if failed else 1
+        step.streaks = attrs.evolve(streaks, restarts=restarts)
         step.start_timer(Timer.CHILD_RESTART, step.job_backoff(restarts))
-    elif s.config.exec_exit is ExecExit.STOP:
-        step.set(exit_code=code)
-        _begin_stopping(step, cause)
+    elif cfg.exec_exit is ExecExit.STOP:
+        _begin_stopping(step, cause, exit_code=code)
     else:  # release: let another replica run it; we compete again after a wait
-        job_failures = s.job_failures + 1 if failed else 0
-        step.set(job_failures=job_failures)
-        wait = step.backoff(s.failures + 1)  # what Failover would wait anyway
+        job_failures = streaks.job_failures + 1 if failed else 0
+        step.streaks = attrs.evolve(streaks, job_failures=job_failures)
+        wait = step.backoff(streaks.failures + 1)  # what Failover would wait anyway
         if failed:
             wait = max(wait, step.job_backoff(job_failures))
         _step_down(step, f"{cause}; competing again in {wait:g}s", wait)
@@ -500,31 +518,32 @@ def _job_ended(step: Step, code: int, cause: str, failed: bool) -> None:
 
 def _unknown_child(step: Step, event: ev.ChildStarted) -> None:
     """A job we no longer want (its start raced a state change): never leave it running."""
-    s = step.state
-    if event.request == s.child_request:
-        step.set(child_request=None)
+    job = step.job
+    if event.request == job.request:
         if event.outcome is Outcome.OK and event.pid is not None:
-            step.set(child_pid=event.pid)
+            step.job = Job(None, job.token, event.pid)
             step.stop_child()
+        else:
+            step.job = NO_JOB
     elif event.outcome is Outcome.OK and event.pid is not None:
-        step.effects.append(fx.StopChild(pid=event.pid, grace=s.config.exec_grace))
+        step.effects.append(fx.StopChild(pid=event.pid, grace=step.config.exec_grace))
 
 
-def child_started_elsewhere(step: Step, event: ev.ChildStarted) -> None:
+def child_started_meanwhile(step: Step, event: ev.ChildStarted) -> None:
     _unknown_child(step, event)
 
 
-def child_exited_elsewhere(step: Step, event: ev.ChildExited) -> None:
-    if event.pid == step.state.child_pid:
+def child_exited_meanwhile(step: Step, event: ev.ChildExited) -> None:
+    if event.pid == step.job.pid:
         _child_gone(step, event)
 
 
 def _child_gone(step: Step, event: ev.ChildExited) -> None:
     """Our job has exited. One that ran long (even if stopped on purpose) was healthy:
     the job back-off starts anew."""
-    step.set(child_pid=None, child_stopping=False)
-    if not step.state.config.job_failed(event.ran_for):
-        step.set(job_failures=0)
+    step.job = NO_JOB
+    if not step.config.job_failed(event.ran_for) and step.streaks.job_failures:
+        step.streaks = attrs.evolve(step.streaks, job_failures=0)
 
 
 # --- Failover -------------------------------------------------------------------------
@@ -539,61 +558,61 @@ def _child_gone(step: Step, event: ev.ChildExited) -> None:
 def _failover_done(step: Step, cause: str) -> None:
     """Go to Init if nothing is left: nothing to repair, the last term's job has exited
     (a new term must not find it running) and its node's release has been sent."""
-    s = step.state
-    if s.repair or s.child_pid is not None or s.child_request is not None:
+    repairs = step.repairs
+    if repairs.broken or repairs.release is not None or step.job.busy:
         return
-    if s.release_token is not None:
-        return
-    _go(step, INIT, cause)
+    _enter_init(step, cause)
 
 
 def _repaired(step: Step, repair: Repair, cause: str) -> None:
-    step.set(repair=tuple(r for r in step.state.repair if r is not repair))
+    repairs = step.repairs
+    step.phase = Repairs(tuple(r for r in repairs.broken if r is not repair), repairs.release)
     _failover_done(step, cause)
 
 
 def _broken(step: Step, repair: Repair) -> None:
     """`repair` broke while in Failover: add it, and make sure a retry tick will come."""
-    s = step.state
-    if repair not in s.repair:
-        step.set(repair=(*s.repair, repair))
-    if s.timer_id(Timer.RETRY) is None:
-        step.set(failures=s.failures + 1)
+    repairs = step.repairs
+    if repair not in repairs.broken:
+        step.phase = Repairs((*repairs.broken, repair), repairs.release)
+    if not step.has_timer(Timer.RETRY):
+        step.streaks = attrs.evolve(step.streaks, failures=step.streaks.failures + 1)
         step.start_timer(Timer.RETRY, step.backoff())
 
 
 def _ask_again(step: Step, broken: tuple[Repair, ...]) -> None:
-    s = step.state
     for repair in broken:
         if repair is SESSION:
             # kazoo reconnects by itself, but not after AUTH_FAILED: Connect starts it
             # again (and only answers when connected, or at its deadline).
             step.request(fx.Connect)
-        elif repair is FILE_DIR and not s.awaits_kind(fx.CheckFileDir.__name__):
+        elif repair is FILE_DIR and not step.awaits(fx.CheckFileDir):
             step.request(fx.CheckFileDir)  # not twice at once: a hung disk hangs both
-        elif repair is PATH and s.connected and not s.awaits_kind(fx.EnsurePath.__name__):
-            step.request(fx.EnsurePath, path=s.config.election_path)
+        elif repair is PATH and step.session.connected and not step.awaits(fx.EnsurePath):
+            step.request(fx.EnsurePath, path=step.config.election_path)
 
 
 def failover_timer(step: Step, event: ev.TimerFired) -> None:
     if not _fired(step, event, Timer.RETRY):
         return
-    s = step.state
+    repairs, connected = step.repairs, step.session.connected
     # The back-off has been waited out; a session we hear is up is no longer broken
     # (its Connect answered after SessionConnected, say).
-    broken = tuple(r for r in s.repair if r is not BACKOFF and not (r is SESSION and s.connected))
-    step.set(repair=broken)
+    broken = tuple(
+        r for r in repairs.broken if r is not BACKOFF and not (r is SESSION and connected)
+    )
+    step.phase = Repairs(broken, repairs.release)
     if not broken:
         _failover_done(step, "retrying after back-off")
         return  # or the job's ChildExited (or the write's FileWritten) comes first
     _ask_again(step, broken)
-    step.set(failures=s.failures + 1)
+    step.streaks = attrs.evolve(step.streaks, failures=step.streaks.failures + 1)
     step.start_timer(Timer.RETRY, step.backoff())
 
 
 def failover_connected(step: Step, event: ev.SessionConnected) -> None:
     session_connected(step, event)
-    if PATH in step.state.repair:
+    if PATH in step.repairs.broken:
         _ask_again(step, (PATH,))  # could not be asked while the session was down
     _repaired(step, SESSION, "session connected")
 
@@ -601,17 +620,17 @@ def failover_connected(step: Step, event: ev.SessionConnected) -> None:
 def failover_connect_result(step: Step, event: ev.ConnectResult) -> None:
     # Failed or unknown: still down, the next tick asks again. Ok comes after the
     # SessionConnected that told us already, unless a tick found us up.
-    if _accept(step, event) and event.outcome is Outcome.OK and step.state.connected:
+    if _accept(step, event) and event.outcome is Outcome.OK and step.session.connected:
         _repaired(step, SESSION, "session connected")
 
 
 def failover_suspended(step: Step, event: ev.SessionSuspended) -> None:
-    step.set(connected=False)
+    suspended_meanwhile(step, event)
     _broken(step, SESSION)
 
 
 def failover_lost(step: Step, event: ev.SessionLost) -> None:
-    step.set(connected=False, session_id=None)
+    lost_meanwhile(step, event)
     _broken(step, SESSION)
 
 
@@ -632,7 +651,7 @@ def failover_child_started(step: Step, event: ev.ChildStarted) -> None:
 
 
 def failover_child_exited(step: Step, event: ev.ChildExited) -> None:
-    if event.pid != step.state.child_pid:
+    if event.pid != step.job.pid:
         return
     _child_gone(step, event)
     _release_when_idle(step)  # no job of ours runs any more: the node may go
@@ -654,14 +673,12 @@ def failover_released(step: Step, event: ev.NodeReleased) -> None:
 
 def stopping_closed(step: Step, event: ev.SessionClosed) -> None:
     if _accept(step, event):
-        step.set(exited=True)
-        step.effects.append(fx.Exit(code=step.state.exit_code, reason="stopped"))
+        _exit(step, step.shutdown.exit_code, "stopped")
 
 
 def stopping_timer(step: Step, event: ev.TimerFired) -> None:
     if _fired(step, event, Timer.STOP_DEADLINE):
-        step.set(exited=True)
-        step.effects.append(fx.Exit(code=step.state.exit_code, reason="stop deadline passed"))
+        _exit(step, step.shutdown.exit_code, "stop deadline passed")
 
 
 def stopping_written(step: Step, event: ev.FileWritten) -> None:
@@ -675,29 +692,23 @@ def stopping_child_started(step: Step, event: ev.ChildStarted) -> None:
 
 
 def stopping_child_exited(step: Step, event: ev.ChildExited) -> None:
-    child_exited_elsewhere(step, event)
+    child_exited_meanwhile(step, event)
     _stopping_proceed(step)
 
 
 def stopping_again(step: Step, event: ev.StopRequested) -> None:
-    step.set(exited=True)
-    step.effects.append(fx.Exit(code=1, reason=f"forced by a second {event.signal}"))
-
-
-def stopping_suspended(step: Step, event: ev.SessionSuspended) -> None:
-    step.set(connected=False)
-
-
-def stopping_lost(step: Step, event: ev.SessionLost) -> None:
-    step.set(connected=False, session_id=None)
+    _exit(step, 1, f"forced by a second {event.signal}")
 
 
 # --- the table ------------------------------------------------------------------------
 
-_IGNORE = Rule(ignore)
 _STOP = Rule(stop, (STOPPING,))
 _SUSPENDED = Rule(session_suspended, (FAILOVER,))
 _LOST = Rule(session_lost, (FAILOVER,))
+# The job outlives the state that started it: its news may come in any state.
+_CHILD_STARTED = Rule(child_started_meanwhile)
+_CHILD_EXITED = Rule(child_exited_meanwhile)
+_LEASE_EXPIRED = Rule(lease_expired_meanwhile)
 
 TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
     INIT: {
@@ -708,55 +719,34 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.SessionSuspended: _SUSPENDED,
         ev.SessionLost: _LOST,
         ev.ConnectResult: Rule(init_connect_result, (FAILOVER,)),
-        ev.SessionClosed: _IGNORE,
         ev.FileDirChecked: Rule(init_file_dir, (ATTEMPTER, FAILOVER)),
         ev.PathEnsured: Rule(init_path, (ATTEMPTER, FAILOVER)),
-        ev.NodeCreated: _IGNORE,
-        ev.NodeRead: _IGNORE,
-        ev.NodeWatchFired: _IGNORE,
-        ev.NodeReleased: _IGNORE,
-        ev.FileWritten: _IGNORE,
-        ev.FilesPruned: _IGNORE,
-        ev.ChildStarted: Rule(child_started_elsewhere),
-        ev.ChildExited: Rule(child_exited_elsewhere),
-        ev.ChildLeaseExpired: Rule(child_lease_expired_elsewhere),
+        ev.ChildStarted: _CHILD_STARTED,
+        ev.ChildExited: _CHILD_EXITED,
+        ev.ChildLeaseExpired: _LEASE_EXPIRED,
     },
     ATTEMPTER: {
-        ev.Started: _IGNORE,
         ev.StopRequested: _STOP,
         ev.TimerFired: Rule(attempter_timer),
         ev.SessionConnected: Rule(session_connected),
         ev.SessionSuspended: _SUSPENDED,
         ev.SessionLost: _LOST,
-        ev.ConnectResult: _IGNORE,
-        ev.SessionClosed: _IGNORE,
-        ev.FileDirChecked: _IGNORE,
         ev.PathEnsured: Rule(attempter_path),
         ev.NodeCreated: Rule(attempter_created, (LEADER,)),
         ev.NodeRead: Rule(attempter_read, (LEADER,)),
         ev.NodeWatchFired: Rule(attempter_watch),
-        ev.NodeReleased: _IGNORE,
-        ev.FileWritten: _IGNORE,
-        ev.FilesPruned: _IGNORE,
-        ev.ChildStarted: Rule(child_started_elsewhere),
-        ev.ChildExited: Rule(child_exited_elsewhere),
-        ev.ChildLeaseExpired: Rule(child_lease_expired_elsewhere),
+        ev.ChildStarted: _CHILD_STARTED,
+        ev.ChildExited: _CHILD_EXITED,
+        ev.ChildLeaseExpired: _LEASE_EXPIRED,
     },
     LEADER: {
-        ev.Started: _IGNORE,
         ev.StopRequested: _STOP,
         ev.TimerFired: Rule(leader_timer),
         ev.SessionConnected: Rule(session_connected),
         ev.SessionSuspended: _SUSPENDED,
         ev.SessionLost: _LOST,
-        ev.ConnectResult: _IGNORE,
-        ev.SessionClosed: _IGNORE,
-        ev.FileDirChecked: _IGNORE,
-        ev.PathEnsured: _IGNORE,
-        ev.NodeCreated: _IGNORE,
         ev.NodeRead: Rule(leader_read, (ATTEMPTER,)),
         ev.NodeWatchFired: Rule(leader_watch, (ATTEMPTER,)),
-        ev.NodeReleased: _IGNORE,
         ev.FileWritten: Rule(leader_written, (FAILOVER,)),
         ev.FilesPruned: Rule(leader_pruned),
         ev.ChildStarted: Rule(leader_child_started, (FAILOVER, STOPPING)),
@@ -764,45 +754,50 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.ChildLeaseExpired: Rule(leader_lease_expired, (FAILOVER,)),
     },
     FAILOVER: {
-        ev.Started: _IGNORE,
         ev.StopRequested: _STOP,
         ev.TimerFired: Rule(failover_timer, (INIT,)),
         ev.SessionConnected: Rule(failover_connected, (INIT,)),
         ev.SessionSuspended: Rule(failover_suspended),
         ev.SessionLost: Rule(failover_lost),
         ev.ConnectResult: Rule(failover_connect_result, (INIT,)),
-        ev.SessionClosed: _IGNORE,
         ev.FileDirChecked: Rule(failover_file_dir, (INIT,)),
         ev.PathEnsured: Rule(failover_path, (INIT,)),
-        ev.NodeCreated: _IGNORE,
-        ev.NodeRead: _IGNORE,
-        ev.NodeWatchFired: _IGNORE,
         ev.NodeReleased: Rule(failover_released),
         ev.FileWritten: Rule(failover_written, (INIT,)),
-        ev.FilesPruned: _IGNORE,
         ev.ChildStarted: Rule(failover_child_started, (INIT,)),
         ev.ChildExited: Rule(failover_child_exited, (INIT,)),
-        ev.ChildLeaseExpired: Rule(child_lease_expired_elsewhere),
+        ev.ChildLeaseExpired: _LEASE_EXPIRED,
     },
     STOPPING: {
-        ev.Started: _IGNORE,
         ev.StopRequested: Rule(stopping_again),
         ev.TimerFired: Rule(stopping_timer),
         ev.SessionConnected: Rule(session_connected),
-        ev.SessionSuspended: Rule(stopping_suspended),
-        ev.SessionLost: Rule(stopping_lost),
-        ev.ConnectResult: _IGNORE,
+        ev.SessionSuspended: Rule(suspended_meanwhile),
+        ev.SessionLost: Rule(lost_meanwhile),
         ev.SessionClosed: Rule(stopping_closed),
-        ev.FileDirChecked: _IGNORE,
-        ev.PathEnsured: _IGNORE,
-        ev.NodeCreated: _IGNORE,
-        ev.NodeRead: _IGNORE,
-        ev.NodeWatchFired: _IGNORE,
-        ev.NodeReleased: _IGNORE,
         ev.FileWritten: Rule(stopping_written),
-        ev.FilesPruned: _IGNORE,
         ev.ChildStarted: Rule(stopping_child_started),
         ev.ChildExited: Rule(stopping_child_exited),
-        ev.ChildLeaseExpired: Rule(child_lease_expired_elsewhere),
+        ev.ChildLeaseExpired: _LEASE_EXPIRED,
     },
 }
+
+# What each state ignores, and why. Answers carry the id of the request they answer; a
+# state change forgets the old state's requests, so their answers, arriving later, are
+# recognised here as stale. Watches set by an earlier state fire late the same way.
+_CHECKS = frozenset({ev.ConnectResult, ev.FileDirChecked, ev.PathEnsured})  # Init/Failover's
+_ELECTION = frozenset({ev.NodeCreated, ev.NodeRead, ev.NodeWatchFired})  # Attempter/Leader's
+_WORK = frozenset({ev.FileWritten, ev.FilesPruned})  # Leader's leader files
+_RELEASE = frozenset({ev.NodeReleased})  # Failover's release after a step-down
+
+STALE: Mapping[StateName, frozenset[type[Event]]] = {
+    INIT: _ELECTION | _WORK | _RELEASE,
+    ATTEMPTER: frozenset({ev.ConnectResult, ev.FileDirChecked}) | _WORK | _RELEASE,
+    LEADER: _CHECKS | frozenset({ev.NodeCreated}) | _RELEASE,
+    FAILOVER: _ELECTION | frozenset({ev.FilesPruned}),
+    STOPPING: _CHECKS | _ELECTION | _RELEASE | frozenset({ev.FilesPruned}),
+}
+"""Per state, the events that are late answers of an earlier state (or watches it set):
+journaled, and changing nothing. Only `Started` outside Init and `SessionClosed` outside
+Stopping are left out everywhere: the first is a journal's first event, the second
+answers Stopping's CloseSession and Stopping is the last state."""

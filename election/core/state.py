@@ -1,10 +1,26 @@
-"""The daemon's state: a frozen value the reducer replaces, never mutates."""
+"""The daemon's state: a frozen value the reducer replaces, never mutates.
+
+A `State` is a few small records rather than one bag of fields, so that an event
+rebuilds only what it changes (usually the books of ids, timers and requests, and the
+record of the state it is in):
+
+- `books`: ids (they only grow), the live timers and the awaited requests. Timers and
+  requests belong to the current state: entering another one forgets them, so their late
+  answers are recognised as stale.
+- `session`: the ZooKeeper session as the listener reported it.
+- `phase`: what only the current state holds — Init's `Checks`, Leader's `Term`,
+  Failover's `Repairs`, Stopping's `Shutdown` (Attempter holds nothing of its own).
+- `job`: the job (`--exec`); it outlives states, since its stop takes a grace period.
+- `streaks`: counts and memories that span states (back-offs, the last term's files).
+"""
 
 from __future__ import annotations
 
 import enum
 
 import attrs
+
+from election.core.effects import Effect
 
 
 class StateName(enum.StrEnum):
@@ -24,7 +40,8 @@ class ExecExit(enum.StrEnum):
 
 
 class Timer(enum.StrEnum):
-    """Names of the timers the core starts; at most one of each is live."""
+    """Names of the timers the core starts; at most one of each is live. Effects and
+    events carry them as plain strings (a `Timer` is one)."""
 
     INIT_DEADLINE = "init-deadline"  # Init must finish its checks by then
     ATTEMPT = "attempt"  # Attempter: the next create try
@@ -35,17 +52,12 @@ class Timer(enum.StrEnum):
 
 
 class Repair(enum.StrEnum):
-    """What Failover waits for before it goes back to Init (`State.repair`)."""
+    """What Failover waits for before it goes back to Init (`Repairs.broken`)."""
 
     SESSION = "session"  # the ZooKeeper session: Connect again until it is back
     FILE_DIR = "file-dir"  # file-dir's check: CheckFileDir again until it passes
     PATH = "path"  # the election node's parent: EnsurePath again (once connected)
     BACKOFF = "back-off"  # nothing broken, the work failed: wait out the back-off
-
-
-TIMER_NAMES: dict[Timer, str] = {timer: timer.value for timer in Timer}
-"""Each timer's name as a plain str (what effects and events carry): an enum's `.value`
-is a property, several times slower to read than a dict entry on the reducer's path."""
 
 
 @attrs.frozen(kw_only=True)
@@ -77,68 +89,183 @@ class CoreConfig:
         return ran_for < self.job_healthy_after
 
 
-# Not slotted, unlike the other frozen values: a reduction builds a new State from the
-# old one plus a few changed fields, and copying an instance dict is several times
-# cheaper than calling a 30-argument `__init__` (see `step._evolve`; replay folds a
-# million events through it).
-@attrs.frozen(kw_only=True, slots=False)
-class State:
-    """Everything the reducer knows. `pending` and `timers` belong to the current state:
-    entering a state forgets the old ones, so their late answers are recognised as stale."""
+Timers = tuple[tuple[Timer, int], ...]
+Pending = tuple[tuple[int, type[Effect]], ...]
 
-    name: StateName = StateName.INIT
-    config: CoreConfig
-    next_id: int = 1  # for timer and request ids; only grows
-    timers: tuple[tuple[Timer, int], ...] = ()  # live timers: (name, id)
-    pending: tuple[tuple[int, str], ...] = ()  # requests awaited: (id, effect type name)
+
+@attrs.frozen
+class Books:
+    """Ids for requests and timers, the live timers `(name, id)` and the requests
+    awaited `(id, effect type)`."""
+
+    next_id: int = 1
+    timers: Timers = ()
+    pending: Pending = ()
+
+
+@attrs.frozen
+class Session:
     connected: bool = False
-    session_id: int | None = None
-    token: int | None = None  # fencing token (czxid of our node) while Leader
-    last_token: int | None = None  # token of our latest term, kept to continue `seq`
-    seq: int = 0  # sequence of the last leader file asked for under `last_token`
-    write_due: bool = False  # Leader: a file waits for ZooKeeper to confirm the node
-    file_dir_ok: bool = False  # Init: file-dir checked in this pass
-    path_ok: bool = False  # Init: the election node's parent exists
-    failures: int = 0  # consecutive failovers, for back-off; reset on reaching Attempter
-    repair: tuple[Repair, ...] = ()  # Failover: what must be repaired before Init
-    cause: str = ""  # why we entered the current state
-    exited: bool = False  # Stopping has asked the shell to exit
-    exit_code: int = 0  # the code Stopping exits with (the job's, under exec-exit=stop)
-    # The job outlives states (its stop takes a grace period), so it is tracked apart
-    # from `pending`, which each state change forgets.
-    child_request: int | None = None  # a StartChild awaiting its ChildStarted
-    child_token: int | None = None  # the term the job was started for
-    child_pid: int | None = None  # the running job
-    child_stopping: bool = False  # StopChild sent; ChildExited awaited
-    child_restarts: int = 0  # consecutive restarts, for back-off
-    # Consecutive terms whose job failed (exited within `job_healthy_after`, or did not
-    # start): the wait before competing again. Unlike `failures` it survives Attempter;
-    # only a job that ran `job_healthy_after` resets it.
+    id: int | None = None  # kept while suspended: the same session may come back
+
+
+@attrs.frozen
+class Checks:
+    """Init: which of its checks have passed in this pass (the session is `session`)."""
+
+    file_dir: bool = False
+    path: bool = False
+
+
+@attrs.frozen
+class Term:
+    """Leader: the term's fencing token (the czxid of our node), the sequence of the last
+    leader file asked for, and whether a file waits for ZooKeeper to confirm the node."""
+
+    token: int
+    seq: int = 0
+    write_due: bool = False
+
+
+@attrs.frozen
+class Repairs:
+    """Failover: what must work again before Init, and the node to release once idle
+    (after a step-down: no file in flight, no job left)."""
+
+    broken: tuple[Repair, ...] = ()
+    release: int | None = None
+
+
+@attrs.frozen
+class Shutdown:
+    """Stopping: the code to exit with (the job's, under exec-exit=stop), and whether
+    the exit has been asked for."""
+
+    exit_code: int = 0
+    exited: bool = False
+
+
+Phase = Checks | Term | Repairs | Shutdown | None
+
+
+@attrs.frozen
+class Job:
+    """The job of a term: its start awaited (`request`) or running (`pid`)."""
+
+    request: int | None = None  # a StartChild awaiting its ChildStarted
+    token: int | None = None  # the term it was started for
+    pid: int | None = None
+    stopping: bool = False  # StopChild sent (or its supervisor is stopping it)
+
+    @property
+    def busy(self) -> bool:
+        """Starting or running: a new term's job must wait for it."""
+        return self.pid is not None or self.request is not None
+
+
+NO_JOB = Job()
+
+
+@attrs.frozen
+class Streaks:
+    """What spans states: consecutive failovers (for the back-off; reset on reaching
+    Attempter), consecutive job failures (reset only by a job that ran long), restarts
+    in place, and the last term (token, seq) so a resumed term continues its files."""
+
+    failures: int = 0
     job_failures: int = 0
-    release_token: int | None = None  # stepping down: the node to release once idle
+    restarts: int = 0
+    last_term: tuple[int, int] | None = None  # outside Leader: (token, seq)
 
-    def timer_id(self, name: Timer) -> int | None:
-        """The id of the live timer `name`, or None."""
-        for timer, timer_id in self.timers:
-            if timer == name:
-                return timer_id
-        return None
 
-    # Loops rather than any(...): these run several times per event, and a generator
-    # costs more to set up than the two or three pairs it would look at.
-    def awaits(self, request: int) -> bool:
-        for rid, _ in self.pending:  # noqa: SIM110
-            if rid == request:
-                return True
-        return False
+@attrs.frozen
+class State:
+    """Everything the reducer knows."""
 
-    def awaits_kind(self, kind: str) -> bool:
-        for _, k in self.pending:  # noqa: SIM110
-            if k == kind:
-                return True
-        return False
+    config: CoreConfig
+    name: StateName = StateName.INIT
+    books: Books = Books()
+    session: Session = Session()
+    phase: Phase = None
+    job: Job = NO_JOB
+    streaks: Streaks = Streaks()
+    cause: str = ""  # why we entered the current state
+
+    # --- views: what the observers, the replay and the tests read ---------------------
+
+    @property
+    def token(self) -> int | None:
+        """The fencing token while Leader; None otherwise."""
+        phase = self.phase
+        return phase.token if isinstance(phase, Term) else None
+
+    @property
+    def write_due(self) -> bool:
+        """Leader: a file waits for ZooKeeper to confirm the node."""
+        phase = self.phase
+        return isinstance(phase, Term) and phase.write_due
+
+    @property
+    def connected(self) -> bool:
+        return self.session.connected
+
+    @property
+    def session_id(self) -> int | None:
+        return self.session.id
+
+    @property
+    def next_id(self) -> int:
+        return self.books.next_id
+
+    @property
+    def timers(self) -> Timers:
+        return self.books.timers
+
+    @property
+    def pending(self) -> Pending:
+        return self.books.pending
+
+    def awaits(self, kind: type[Effect]) -> bool:
+        """True while a request of effect type `kind` is awaited."""
+        return any(awaited is kind for _, awaited in self.books.pending)
+
+    @property
+    def exited(self) -> bool:
+        phase = self.phase
+        return isinstance(phase, Shutdown) and phase.exited
+
+    @property
+    def repair(self) -> tuple[Repair, ...]:
+        phase = self.phase
+        return phase.broken if isinstance(phase, Repairs) else ()
+
+    @property
+    def release_token(self) -> int | None:
+        phase = self.phase
+        return phase.release if isinstance(phase, Repairs) else None
+
+    @property
+    def child_pid(self) -> int | None:
+        return self.job.pid
+
+    @property
+    def child_request(self) -> int | None:
+        return self.job.request
+
+    @property
+    def child_stopping(self) -> bool:
+        return self.job.stopping
+
+    @property
+    def failures(self) -> int:
+        return self.streaks.failures
+
+    @property
+    def job_failures(self) -> int:
+        return self.streaks.job_failures
 
 
 def initial_state(config: CoreConfig) -> State:
-    """The state before the first event (`Started`)."""
-    return State(config=config)
+    """The state before the first event (`Started`): Init, no check passed yet (without
+    file work, a job only, file-dir is none of our business)."""
+    return State(config, phase=Checks(file_dir=not config.write_files))

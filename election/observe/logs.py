@@ -16,7 +16,7 @@ from typing import Any
 from election.core import events as ev
 from election.core.effects import StartTimer
 from election.core.record import Record
-from election.core.state import TIMER_NAMES, CoreConfig, Timer
+from election.core.state import CoreConfig, Timer
 
 log = logging.getLogger("election")
 
@@ -75,8 +75,8 @@ def _fields(record: Record) -> dict[str, Any]:
 
 
 _NEXT_TRY = {
-    TIMER_NAMES[Timer.RETRY]: "competing again",
-    TIMER_NAMES[Timer.CHILD_RESTART]: "restarting it",
+    Timer.RETRY.value: "competing again",
+    Timer.CHILD_RESTART.value: "restarting it",
 }
 
 
@@ -86,7 +86,7 @@ def _next_try(record: Record) -> str | None:
     for effect in record.effects:
         if isinstance(effect, StartTimer) and effect.name in _NEXT_TRY:
             ends_term = record.previous == "Leader" and record.state == "Failover"
-            if ends_term or effect.name == TIMER_NAMES[Timer.CHILD_RESTART]:
+            if ends_term or effect.name == Timer.CHILD_RESTART.value:
                 return f"{_NEXT_TRY[effect.name]} in {effect.delay:g}s"
     return None
 

@@ -8,13 +8,15 @@ from typing import Any
 from election.core.effects import EFFECT_TYPES, Effect
 from election.core.events import EVENT_TYPES, Event
 from election.core.record import Record
+from election.core.snapshot import Snapshot, snapshot_of, state_of
 from election.core.state import CoreConfig, ExecExit, State
 from journal import Codec, CodecError, JournalWriter
 
 CODEC = Codec((*EVENT_TYPES, *EFFECT_TYPES))
 
-# The reducer's whole state, for the snapshot that heads each rotated journal segment.
-STATE_CODEC = Codec((State,), omit=())
+# The reducer's whole state, for the snapshot that heads each rotated journal segment:
+# its flat wire form, tagged "State" as it always was.
+STATE_CODEC = Codec((Snapshot,), omit=(), tags={Snapshot: "State"})
 
 
 def core_config_from_header(config: Mapping[str, Any]) -> CoreConfig:
@@ -84,15 +86,18 @@ def record_from_json(line: dict[str, Any]) -> Record:
 
 def state_to_json(state: State) -> dict[str, Any]:
     """The whole state as JSON-able data (tagged `{"type": "State", ...}`)."""
-    return STATE_CODEC.encode(state)
+    return STATE_CODEC.encode(snapshot_of(state))
 
 
 def state_from_json(data: object) -> State:
     """The state back from `state_to_json`'s data; `journal.CodecError` if it is not one."""
-    state = STATE_CODEC.decode(data)
-    if not isinstance(state, State):
-        raise CodecError(f"{type(state).__name__} is not a State")
-    return state
+    snapshot = STATE_CODEC.decode(data)
+    if not isinstance(snapshot, Snapshot):
+        raise CodecError(f"{type(snapshot).__name__} is not a State")
+    try:
+        return state_of(snapshot)
+    except ValueError as exc:
+        raise CodecError(str(exc)) from None
 
 
 def snapshot_header(seq: int, state: State) -> dict[str, Any]:

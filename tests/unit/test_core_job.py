@@ -8,6 +8,7 @@ import pytest
 from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import Outcome
+from election.core.snapshot import snapshot_of, state_of
 from election.core.state import ExecExit, Repair, StateName, initial_state
 from tests.unit.core_script import CONFIG, SESSION, TOKEN, Script, to_attempter
 
@@ -217,8 +218,9 @@ def test_a_lease_run_out_releases_the_node_once_the_job_has_gone() -> None:
 
 def test_a_new_term_never_releases_the_node_it_leads_with() -> None:
     s = to_attempter(Script(initial_state(attrs.evolve(CONFIG, exec_command=JOB))))
-    # A release left over from an earlier step-down (say, journaled by an older build).
-    s.state = attrs.evolve(s.state, release_token=TOKEN)
+    # A release left over from an earlier step-down, in a snapshot journaled by an older
+    # build: it means nothing outside Failover, and is dropped on the way in.
+    s.state = state_of(attrs.evolve(snapshot_of(s.state), release_token=TOKEN))
     s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=TOKEN)
     assert s.name is LEADER and s.state.release_token is None
 

@@ -89,7 +89,7 @@ class Replica(Script):
         """Init -> Attempter -> Leader with `token`, the first file written."""
         if self.state.name is StateName.INIT:
             to_attempter(self)
-        if not self.state.awaits_kind("CreateNode"):  # waiting: the holder's node goes
+        if not self.state.awaits(fx.CreateNode):  # waiting: the holder's node goes
             self.send(ev.NodeWatchFired(path="/election/leader", kind="DELETED"))
         self.answer(self.last(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=token)
         assert self.state.name is StateName.LEADER

@@ -520,5 +520,5 @@ def _snapshot(state: State, seq: int, wall: float) -> Snapshot:
         connected=state.connected,
         session_id=state.session_id,
         timers=tuple((timer.value, timer_id) for timer, timer_id in state.timers),
-        pending=state.pending,
+        pending=tuple((request, kind.__name__) for request, kind in state.pending),
     )

@@ -1,0 +1,144 @@
+"""The state as a journal snapshot holds it: one flat record, the same since the first
+rotated journal, whatever shape `State` has in memory.
+
+A rotated segment's header carries a snapshot of the state after the segment before,
+so that the segment replays on its own; old journals must keep replaying, so the wire
+form stays the flat record it always was (tagged "State"), and `state_of` reads it into
+today's `State`. Fields that meant nothing in the state a snapshot was taken in (Init's
+checks after Init, the job's token once it has gone, a release still noted in Stopping)
+are dropped on the way in, as today's reducer drops them.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from election.core.effects import EFFECT_TYPES, Effect
+from election.core.state import (
+    NO_JOB,
+    Books,
+    Checks,
+    CoreConfig,
+    Job,
+    Phase,
+    Repair,
+    Repairs,
+    Session,
+    Shutdown,
+    State,
+    StateName,
+    Streaks,
+    Term,
+    Timer,
+)
+
+_EFFECTS: dict[str, type[Effect]] = {cls.__name__: cls for cls in EFFECT_TYPES}
+
+
+@attrs.frozen(kw_only=True)
+class Snapshot:
+    """The flat wire form of a `State` (journaled with the tag "State")."""
+
+    name: StateName = StateName.INIT
+    config: CoreConfig
+    next_id: int = 1
+    timers: tuple[tuple[Timer, int], ...] = ()
+    pending: tuple[tuple[int, str], ...] = ()  # (request id, effect type name)
+    connected: bool = False
+    session_id: int | None = None
+    token: int | None = None
+    last_token: int | None = None
+    seq: int = 0
+    write_due: bool = False
+    file_dir_ok: bool = False
+    path_ok: bool = False
+    failures: int = 0
+    repair: tuple[Repair, ...] = ()
+    cause: str = ""
+    exited: bool = False
+    exit_code: int = 0
+    child_request: int | None = None
+    child_token: int | None = None
+    child_pid: int | None = None
+    child_stopping: bool = False
+    child_restarts: int = 0
+    job_failures: int = 0
+    release_token: int | None = None
+
+
+def snapshot_of(state: State) -> Snapshot:
+    """`state` as a snapshot records it."""
+    phase, job, streaks = state.phase, state.job, state.streaks
+    if isinstance(phase, Term):
+        last_token, seq = phase.token, phase.seq
+    elif streaks.last_term is not None:
+        last_token, seq = streaks.last_term
+    else:
+        last_token, seq = None, 0
+    checks = phase if isinstance(phase, Checks) else Checks()
+    shutdown = phase if isinstance(phase, Shutdown) else Shutdown()
+    return Snapshot(
+        name=state.name,
+        config=state.config,
+        next_id=state.books.next_id,
+        timers=state.books.timers,
+        pending=tuple((request, kind.__name__) for request, kind in state.books.pending),
+        connected=state.session.connected,
+        session_id=state.session.id,
+        token=state.token,
+        last_token=last_token,
+        seq=seq,
+        write_due=isinstance(phase, Term) and phase.write_due,
+        file_dir_ok=checks.file_dir,
+        path_ok=checks.path,
+        failures=streaks.failures,
+        repair=state.repair,
+        cause=state.cause,
+        exited=shutdown.exited,
+        exit_code=shutdown.exit_code,
+        child_request=job.request,
+        child_token=job.token,
+        child_pid=job.pid,
+        child_stopping=job.stopping,
+        child_restarts=streaks.restarts,
+        job_failures=streaks.job_failures,
+        release_token=state.release_token,
+    )
+
+
+def state_of(snapshot: Snapshot) -> State:
+    """The `State` a snapshot records. Raises ValueError for one that names an effect
+    type that does not exist, or a Leader without a token."""
+    s = snapshot
+    pending = []
+    for request, name in s.pending:
+        kind = _EFFECTS.get(name)
+        if kind is None:
+            raise ValueError(f"pending: unknown effect type {name!r}")
+        pending.append((request, kind))
+    phase: Phase = None
+    if s.name is StateName.INIT:
+        phase = Checks(s.file_dir_ok, s.path_ok)
+    elif s.name is StateName.LEADER:
+        if s.token is None:
+            raise ValueError("a Leader without a token")
+        phase = Term(s.token, s.seq, s.write_due)
+    elif s.name is StateName.FAILOVER:
+        phase = Repairs(s.repair, s.release_token)
+    elif s.name is StateName.STOPPING:
+        phase = Shutdown(s.exit_code, s.exited)
+    busy = s.child_pid is not None or s.child_request is not None
+    job = Job(s.child_request, s.child_token, s.child_pid, s.child_stopping) if busy else NO_JOB
+    last_term = None
+    if s.name is not StateName.LEADER and s.last_token is not None:
+        last_term = (s.last_token, s.seq)
+    return State(
+        s.config,
+        s.name,
+        Books(s.next_id, s.timers, tuple(pending)),
+        Session(s.connected, s.session_id),
+        phase,
+        job,
+        Streaks(s.failures, s.job_failures, s.child_restarts, last_term),
+        s.cause,
+    )
