@@ -399,6 +399,8 @@ class Settings:
             "zk_auth_file": None if self.zk_auth_file is None else str(self.zk_auth_file),
             "zk_tls": None if self.zk_tls is None else _tls_header(self.zk_tls),
             "file_mode": format_file_mode(self.file_mode),
+            # Not a flag: this build publishes its member node through the core.
+            "member_node": True,
         }
 
 

@@ -129,6 +129,21 @@ class StopChild(Effect):
 
 
 @attrs.frozen(kw_only=True)
+class PublishMember(Effect):
+    """Make our member node `path` (ephemeral) show `state`, entered at monotonic `since`,
+    and `token` while Leader. `create`: there is no node of this session yet (make it,
+    replacing one an earlier session of ours left); otherwise update it (making it again
+    if someone deleted it). Answer: `MemberPublished`."""
+
+    request: int
+    path: str
+    state: str
+    since: float
+    token: int | None
+    create: bool
+
+
+@attrs.frozen(kw_only=True)
 class Exit(Effect):
     """End the process with `code` once the journal is flushed."""
 
@@ -150,6 +165,7 @@ EFFECT_TYPES: tuple[type[Effect], ...] = (
     PruneFiles,
     StartChild,
     StopChild,
+    PublishMember,
     Exit,
 )
 """Every concrete effect type; the journal tags each by its class name."""

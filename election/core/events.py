@@ -228,6 +228,20 @@ class ChildLeaseExpired(Event):
     reason: str = ""
 
 
+# --- the member node: what this replica tells `election top` and operators --------------
+
+
+@attrs.frozen(kw_only=True)
+class MemberPublished(Event):
+    """Outcome of `PublishMember`: on ok, the node shows what was asked, for the session
+    `session_id` (the one it was sent on)."""
+
+    request: int
+    outcome: Outcome
+    session_id: int | None = None
+    reason: str = ""
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     Started,
     StopRequested,
@@ -248,5 +262,6 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ChildStarted,
     ChildExited,
     ChildLeaseExpired,
+    MemberPublished,
 )
 """Every concrete event type; the journal tags each by its class name."""

@@ -42,8 +42,10 @@ from election.core.events import Event, Outcome
 from election.core.state import (
     NO_JOB,
     Checks,
+    CoreConfig,
     ExecExit,
     Job,
+    Member,
     Repair,
     Repairs,
     Session,
@@ -100,6 +102,8 @@ def reduce(state: State, event: Event) -> Transition:
         raise UnexpectedEvent(f"{type(event).__name__} cannot happen in {state.name}")
     step = Step(state, rule.targets)
     rule.handler(step, event)
+    if step.config.member_node:
+        _keep_member(step, event)
     return Transition(step.result(), tuple(step.effects), step.previous, step.cause)
 
 
@@ -546,6 +550,74 @@ def _child_gone(step: Step, event: ev.ChildExited) -> None:
         step.streaks = attrs.evolve(step.streaks, job_failures=0)
 
 
+# --- the member node, in every state ------------------------------------------------
+
+
+def _keep_member(step: Step, event: Event) -> None:
+    """After every reduction: have our member node show the state we are in. One
+    publish at a time, and the latest state wins (a state passed through while one was
+    in flight is never shown); none while disconnected, and none in Stopping (the node
+    goes with the session, and an update would sit in front of the close on the wire).
+    After a failure, the next try waits for a state change or a reconnect."""
+    before, member = step.before, step.member
+    changed = step.previous is not None or type(event) is ev.Started
+    if not changed and step.session is before.session and member is before.member:
+        return  # nothing the node shows, nor our means to show it, has changed
+    if changed:
+        member = Member(event.at, member.request, member.asked, member.shown)
+    elif member.failed and type(event) is ev.SessionConnected:
+        member = Member(member.since, member.request, member.asked, member.shown)
+    session = step.session
+    if (
+        member.request is None
+        and not member.failed
+        and session.connected
+        and session.id is not None
+        and step.name is not STOPPING
+    ):
+        phase = step.phase
+        token = phase.token if isinstance(phase, Term) else None
+        wanted = (session.id, str(step.name), member.since, token)
+        if wanted != member.shown:
+            request = step.new_id()
+            ours = member.shown is not None and member.shown[0] == session.id
+            step.effects.append(
+                fx.PublishMember(
+                    request=request,
+                    path=member_path(step.config),
+                    state=wanted[1],
+                    since=member.since,
+                    token=token,
+                    create=not ours,
+                )
+            )
+            member = Member(member.since, request, wanted, member.shown)
+    if member != step.member:
+        step.member = member
+
+
+def members_path(election_path: str) -> str:
+    """`/election/leader` -> `/election/members`: the member nodes, beside the election
+    node."""
+    parent = election_path.rsplit("/", 1)[0]
+    return f"{parent}/members"
+
+
+def member_path(config: CoreConfig) -> str:
+    """This replica's member node: `<members>/<replica id>`."""
+    return f"{members_path(config.election_path)}/{config.replica}"
+
+
+def member_published(step: Step, event: ev.MemberPublished) -> None:
+    member = step.member
+    if event.request != member.request:
+        return  # an answer of an earlier run of publishes, long superseded
+    if event.outcome is Outcome.OK:
+        step.member = Member(member.since, None, None, member.asked)
+    else:  # failed, or unknown: the node may show anything, or be gone
+        step.member = Member(member.since, None, None, None, failed=True)
+
+
 # --- Failover -------------------------------------------------------------------------
 
 
@@ -709,6 +781,7 @@ _LOST = Rule(session_lost, (FAILOVER,))
 _CHILD_STARTED = Rule(child_started_meanwhile)
 _CHILD_EXITED = Rule(child_exited_meanwhile)
 _LEASE_EXPIRED = Rule(lease_expired_meanwhile)
+_MEMBER = Rule(member_published)  # the member node's publishes span states too
 
 TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
     INIT: {
@@ -724,6 +797,7 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.ChildStarted: _CHILD_STARTED,
         ev.ChildExited: _CHILD_EXITED,
         ev.ChildLeaseExpired: _LEASE_EXPIRED,
+        ev.MemberPublished: _MEMBER,
     },
     ATTEMPTER: {
         ev.StopRequested: _STOP,
@@ -738,6 +812,7 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.ChildStarted: _CHILD_STARTED,
         ev.ChildExited: _CHILD_EXITED,
         ev.ChildLeaseExpired: _LEASE_EXPIRED,
+        ev.MemberPublished: _MEMBER,
     },
     LEADER: {
         ev.StopRequested: _STOP,
@@ -752,6 +827,7 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.ChildStarted: Rule(leader_child_started, (FAILOVER, STOPPING)),
         ev.ChildExited: Rule(leader_child_exited, (FAILOVER, STOPPING)),
         ev.ChildLeaseExpired: Rule(leader_lease_expired, (FAILOVER,)),
+        ev.MemberPublished: _MEMBER,
     },
     FAILOVER: {
         ev.StopRequested: _STOP,
@@ -767,6 +843,7 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.ChildStarted: Rule(failover_child_started, (INIT,)),
         ev.ChildExited: Rule(failover_child_exited, (INIT,)),
         ev.ChildLeaseExpired: _LEASE_EXPIRED,
+        ev.MemberPublished: _MEMBER,
     },
     STOPPING: {
         ev.StopRequested: Rule(stopping_again),
@@ -779,6 +856,7 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.ChildStarted: Rule(stopping_child_started),
         ev.ChildExited: Rule(stopping_child_exited),
         ev.ChildLeaseExpired: _LEASE_EXPIRED,
+        ev.MemberPublished: _MEMBER,
     },
 }
 

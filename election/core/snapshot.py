@@ -20,10 +20,12 @@ from election.core.state import (
     Checks,
     CoreConfig,
     Job,
+    Member,
     Phase,
     Repair,
     Repairs,
     Session,
+    Shown,
     Shutdown,
     State,
     StateName,
@@ -64,6 +66,12 @@ class Snapshot:
     child_restarts: int = 0
     job_failures: int = 0
     release_token: int | None = None
+    # The member node (snapshots journaled before it went through the core lack these).
+    member_since: float = 0.0
+    member_request: int | None = None
+    member_asked: Shown | None = None
+    member_shown: Shown | None = None
+    member_failed: bool = False
 
 
 def snapshot_of(state: State) -> Snapshot:
@@ -103,6 +111,11 @@ def snapshot_of(state: State) -> Snapshot:
         child_restarts=streaks.restarts,
         job_failures=streaks.job_failures,
         release_token=state.release_token,
+        member_since=state.member.since,
+        member_request=state.member.request,
+        member_asked=state.member.asked,
+        member_shown=state.member.shown,
+        member_failed=state.member.failed,
     )
 
 
@@ -141,4 +154,5 @@ def state_of(snapshot: Snapshot) -> State:
         job,
         Streaks(s.failures, s.job_failures, s.child_restarts, last_term),
         s.cause,
+        Member(s.member_since, s.member_request, s.member_asked, s.member_shown, s.member_failed),
     )

@@ -12,6 +12,7 @@ record of the state it is in):
   Failover's `Repairs`, Stopping's `Shutdown` (Attempter holds nothing of its own).
 - `job`: the job (`--exec`); it outlives states, since its stop takes a grace period.
 - `streaks`: counts and memories that span states (back-offs, the last term's files).
+- `member`: the member node, published through the effects like every other call.
 """
 
 from __future__ import annotations
@@ -82,6 +83,10 @@ class CoreConfig:
     # A job that ran at least this long was healthy: its exit is no job failure, and it
     # resets the job back-off; one that exits sooner (or never starts) is a failure.
     job_healthy_after: float = 10.0
+    # Keep a member node telling this replica's state (`election top`, operators).
+    # False for journals written before the member node went through the core: their
+    # records hold no PublishMember, and today's reducer must not invent one.
+    member_node: bool = False
 
     def job_failed(self, ran_for: float) -> bool:
         """True when a job that ran `ran_for` seconds and exited counts as a failure
@@ -166,6 +171,26 @@ class Job:
 NO_JOB = Job()
 
 
+Shown = tuple[int, str, float, int | None]  # (session, state, since, token)
+
+
+@attrs.frozen
+class Member:
+    """The member node: what it shows (None: no node of ours that we know of), the
+    publish in flight and what it asks for, when the current state was entered
+    (monotonic), and whether the last publish failed (then the next one waits for a
+    state change or a reconnect, rather than hammer a server that refuses)."""
+
+    since: float = 0.0
+    request: int | None = None
+    asked: Shown | None = None
+    shown: Shown | None = None
+    failed: bool = False
+
+
+NO_MEMBER = Member()
+
+
 @attrs.frozen
 class Streaks:
     """What spans states: consecutive failovers (for the back-off; reset on reaching
@@ -190,6 +215,7 @@ class State:
     job: Job = NO_JOB
     streaks: Streaks = Streaks()
     cause: str = ""  # why we entered the current state
+    member: Member = NO_MEMBER
 
     # --- views: what the observers, the replay and the tests read ---------------------
 

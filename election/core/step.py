@@ -20,6 +20,7 @@ from election.core.state import (
     Checks,
     CoreConfig,
     Job,
+    Member,
     Pending,
     Phase,
     Repairs,
@@ -54,6 +55,7 @@ class Step:
         "config",
         "effects",
         "job",
+        "member",
         "name",
         "next_id",
         "pending",
@@ -78,8 +80,14 @@ class Step:
         self.job: Job = state.job
         self.streaks: Streaks = state.streaks
         self.cause: str = state.cause
+        self.member: Member = state.member
         self.effects: list[fx.Effect] = []
         self.previous: StateName | None = None  # set by a state change
+
+    @property
+    def before(self) -> State:
+        """The state the reduction started from."""
+        return self._before
 
     def result(self) -> State:
         """The state with every change; the same object when nothing changed."""
@@ -99,6 +107,7 @@ class Step:
             and self.job is before.job
             and self.streaks is before.streaks
             and self.cause is before.cause
+            and self.member is before.member
         ):
             return before
         return State(
@@ -110,6 +119,7 @@ class Step:
             self.job,
             self.streaks,
             self.cause,
+            self.member,
         )
 
     # --- the phase of the current state ------------------------------------------------

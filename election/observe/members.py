@@ -14,17 +14,12 @@ from typing import Any, Final
 
 import attrs
 
-MEMBERS_NODE: Final = "members"
+from election.core.reducer import members_path as members_path  # where they live
+
 MAX_MEMBER_BYTES: Final = 16 * 1024  # our documents are ~250 bytes; more is not ours
 FLASH_SECONDS: Final = 2.0  # a row whose state changed this recently is highlighted
 KNOWN_STATES: Final = ("Init", "Attempter", "Leader", "Failover", "Stopping")
 _MAX_TEXT: Final = 128
-
-
-def members_path(election_path: str) -> str:
-    """`/election/leader` -> `/election/members`: beside the election node."""
-    parent = election_path.rsplit("/", 1)[0]
-    return f"{parent}/{MEMBERS_NODE}"
 
 
 def member_document(

@@ -25,7 +25,6 @@ from election.core.events import Started
 from election.core.state import StateName, initial_state
 from election.observe.http import HttpEndpoint, make_app
 from election.observe.logs import LogObserver, setup_logging
-from election.observe.membership import Membership
 from election.observe.metrics import Metrics
 from election.observe.tui import LiveView, ReplicaView
 from election.runtime import signals
@@ -35,7 +34,7 @@ from election.runtime.journaling import JournalSink, core_config_from_header, sn
 from election.runtime.lease import LeaseKeeper
 from election.runtime.loop import JournalFailure, Loop, Observer
 from election.runtime.timers import ThreadTimerService
-from election.runtime.zookeeper import ZooKeeperAdapter, make_client
+from election.runtime.zookeeper import MemberFacts, ZooKeeperAdapter, make_client
 from journal import JournalWriter, make_header
 
 log = logging.getLogger("election.daemon")
@@ -154,12 +153,17 @@ def run_daemon(settings: Settings) -> int:
         settings.zk_servers, settings.session_timeout, auth=settings.zk_auth, tls=settings.zk_tls
     )
     loop: Loop
+    # The member node (`election top`) tells this beside the state the core publishes.
+    member = MemberFacts(replica=settings.replica_id, version=__version__)
+    if server is not None and settings.metrics_address is not None:
+        member.metrics_address = format_address(settings.metrics_address[0], server.port)
     zookeeper = ZooKeeperAdapter(
         client,
         lambda e: loop.put(e),
         timers,
         deadline=settings.session_timeout,
         auth=settings.zk_auth,
+        member=member,
     )
     files = FileDir(
         settings.file_dir,
@@ -189,12 +193,8 @@ def run_daemon(settings: Settings) -> int:
         grace=settings.exec_grace,
         leases=leases,
     )
-    # The member node for `election top`: async kazoo calls only, never in the way.
-    membership = Membership(
-        client, settings.election_path, settings.replica_id, version=__version__
-    )
     config = core_config_from_header(settings.as_header_config())
-    observers: list[Observer] = [metrics, LogObserver(config), membership]
+    observers: list[Observer] = [metrics, LogObserver(config)]
     live_view = _live_view(settings, observers)
     loop = Loop(
         initial_state(config),
@@ -206,7 +206,6 @@ def run_daemon(settings: Settings) -> int:
     current.append(loop)
     if server is not None and settings.metrics_address is not None:
         host = settings.metrics_address[0]
-        membership.metrics_address = format_address(host, server.port)
         log.info("metrics on http://%s:%d/metrics (and /healthz, /readyz)", host, server.port)
     restore_signals = signals.install(loop.put)
     log.info(

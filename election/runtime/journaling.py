@@ -40,6 +40,8 @@ def core_config_from_header(config: Mapping[str, Any]) -> CoreConfig:
         exec_command=tuple(str(word) for word in config.get("exec", ())),
         exec_grace=float(config.get("exec_grace", 3.0)),
         exec_exit=ExecExit(config.get("exec_exit", ExecExit.RELEASE.value)),
+        # Journals written before the member node went through the core: no publishes.
+        member_node=bool(config.get("member_node", False)),
     )
 
 

@@ -9,11 +9,14 @@ the file writer reads as a last-moment gate).
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import (
     ConnectionLoss,
@@ -34,6 +37,7 @@ from kazoo.security import (
 
 from election.core import effects as fx
 from election.core import events as ev
+from election.observe.members import member_document
 from election.runtime.lease import Answered, Proof
 from election.runtime.replies import Put, Reply
 from election.runtime.timers import TimerService
@@ -135,6 +139,18 @@ def watch_negotiated_timeout(client: KazooClient, record: Callable[[float], None
     connection._connect = _connect
 
 
+@attrs.define
+class MemberFacts:
+    """What a member node tells beside the state: the shell's facts about this replica.
+    `metrics_address` is set once the endpoint is bound (before the first publish)."""
+
+    replica: str
+    version: str
+    host: str = attrs.field(factory=socket.gethostname)
+    pid: int = attrs.field(factory=os.getpid)
+    metrics_address: str | None = None
+
+
 def _parent(path: str) -> str:
     return path.rsplit("/", 1)[0] or "/"
 
@@ -150,9 +166,13 @@ class ZooKeeperAdapter:
         deadline: float,
         auth: ZkAuth | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        member: MemberFacts | None = None,
     ) -> None:
         self._client = client
         self._clock = clock
+        self._wall = wall
+        self.member = member
         self._asked_timeout = client._session_timeout / 1000.0
         self._negotiated: float | None = None  # what the server granted, once connected
         watch_negotiated_timeout(client, self._negotiated_is)
@@ -237,7 +257,8 @@ class ZooKeeperAdapter:
             | fx.EnsurePath
             | fx.CreateNode
             | fx.ReadNode
-            | fx.ReleaseNode,
+            | fx.ReleaseNode
+            | fx.PublishMember,
         )
 
     def run(self, effect: fx.Effect) -> None:
@@ -253,6 +274,8 @@ class ZooKeeperAdapter:
             self._read(effect)
         elif isinstance(effect, fx.ReleaseNode):
             self._release(effect)
+        elif isinstance(effect, fx.PublishMember):
+            self._publish(effect)
 
     def heartbeat(self, path: str, token: int, answered: Answered) -> None:
         """The job's lease heartbeat: `sync`, then `exists` of our node; `answered` gets a
@@ -423,6 +446,81 @@ class ZooKeeperAdapter:
                 )
 
         self._call(reply, lambda: self._client.exists_async(effect.path), seen)
+
+    def _publish(self, effect: fx.PublishMember) -> None:
+        """Make our member node show the effect's state: create it (replacing, once, a
+        node an earlier session of this replica left), or update it (making it again if
+        someone deleted it). The answer names the session it was done on."""
+        reply = self._reply(ev.MemberPublished, effect.request)
+        client_id = self._client.client_id
+        session = client_id[0] if client_id else None
+        data = self._member_document(effect)
+        path = effect.path
+        took_over = False
+
+        def done(_: Any) -> None:
+            reply.ok(session_id=session)
+
+        def create() -> None:
+            self._call(
+                reply,
+                lambda: self._client.create_async(path, data, ephemeral=True, makepath=True),
+                done,
+                create_failed,
+            )
+
+        def create_failed(exc: BaseException) -> None:
+            if isinstance(exc, NodeExistsError) and not took_over:
+                self._call(reply, lambda: self._client.exists_async(path), take_over)
+            else:
+                reply.failed(_describe(exc))
+
+        def take_over(stat: Any) -> None:
+            nonlocal took_over
+            took_over = True
+            if stat is None:  # gone meanwhile
+                create()
+            elif stat.ephemeralOwner == session:  # ours already (a create raced a reconnect)
+                self._call(reply, lambda: self._client.set_async(path, data), done)
+            else:  # an earlier session's: ours to replace
+                self._call(
+                    reply,
+                    lambda: self._client.delete_async(path, version=stat.version),
+                    lambda _: create(),
+                    deleted_failed,
+                )
+
+        def deleted_failed(exc: BaseException) -> None:
+            if isinstance(exc, NoNodeError):  # gone meanwhile: fine
+                create()
+            else:
+                reply.failed(_describe(exc))
+
+        def update_failed(exc: BaseException) -> None:
+            if isinstance(exc, NoNodeError):  # someone deleted it: make it again
+                create()
+            else:
+                reply.failed(_describe(exc))
+
+        if effect.create:
+            create()
+        else:
+            self._call(reply, lambda: self._client.set_async(path, data), done, update_failed)
+
+    def _member_document(self, effect: fx.PublishMember) -> bytes:
+        facts = self.member or MemberFacts(replica=effect.path.rsplit("/", 1)[-1], version="")
+        # `since` is monotonic, as the core knows time: the same moment on the wall clock.
+        since = self._wall() - (self._clock() - effect.since)
+        return member_document(
+            replica=facts.replica,
+            state=effect.state,
+            since=since,
+            token=effect.token,
+            metrics=facts.metrics_address,
+            host=facts.host,
+            pid=facts.pid,
+            version=facts.version,
+        )
 
     def _call(
         self,

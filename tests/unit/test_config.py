@@ -358,6 +358,7 @@ def test_build_settings_takes_every_flag(tmp_path: Path, monkeypatch: pytest.Mon
         "zk_auth_file": None,
         "zk_tls": None,
         "file_mode": "0640",
+        "member_node": True,  # this build publishes its member node through the core
     }
 
 

@@ -244,14 +244,14 @@ def test_a_restart_after_rotation_replays_as_two_runs_of_one_journal(tmp_path: P
     for _ in range(25):
         second.tick()
     path = tmp_path / "a.jsonl"
-    write(path, first, max_bytes=2000, keep=50)
+    write(path, first, max_bytes=2000, keep=100)
     # The restarted daemon: a new run header, appended to the live file.
     writer = JournalWriter(
         path,
         header("a", started=first.wall + 5),
         fsync=False,
         max_bytes=2000,
-        keep=50,
+        keep=100,
         segment_header=lambda seq: snapshot_header(seq, second.states[seq - 1]),
     )
     for rec in second.records:

@@ -63,6 +63,7 @@ class Replica:
             "log_level": "info",
             "log_format": "text",
             "stop_deadline": cfg.stop_deadline,
+            "member_node": True,
         }
 
     def start(self) -> Run:
@@ -180,6 +181,7 @@ ZOOKEEPER_EFFECTS = (
     fx.CreateNode,
     fx.ReadNode,
     fx.ReleaseNode,
+    fx.PublishMember,
 )
 
 
@@ -246,6 +248,14 @@ class ZooKeeperHandler:
                 return lambda: reply.ok(reason=reason)
 
             client.call(release, lambda why: reply.failed(_describe(why)))
+        elif isinstance(effect, fx.PublishMember):
+            reply = self._reply(ev.MemberPublished, effect.request)
+
+            def publish(session: Session) -> Callable[[], object]:
+                zk.publish_member(session, effect.path, (effect.state, effect.token))
+                return lambda: reply.ok(session_id=session.id)
+
+            client.call(publish, lambda why: reply.failed(_describe(why)))
 
     def _create(self, effect: fx.CreateNode) -> None:
         reply = self._reply(ev.NodeCreated, effect.request)

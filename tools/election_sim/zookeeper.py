@@ -41,6 +41,9 @@ class SimZooKeeper:
         self.sessions: dict[int, Session] = {}
         self.nodes: dict[str, Node] = {}
         self.persistent: set[str] = {"/"}
+        # Member nodes: path -> (owner session, what it shows); ephemeral like the
+        # election node, but kept apart so they do not count in the fencing tokens.
+        self.members: dict[str, tuple[int, object]] = {}
         self.watches: dict[str, list[int]] = {}  # path -> session ids, one-shot
         self._next_session = first_session_id
 
@@ -74,6 +77,8 @@ class SimZooKeeper:
                 paths.remove(session.id)
         for path in [p for p, node in self.nodes.items() if node.owner == session.id]:
             self._delete(path)
+        for path in [p for p, (owner, _) in self.members.items() if owner == session.id]:
+            del self.members[path]
 
     def outage(self) -> None:
         self.up = False
@@ -117,6 +122,11 @@ class SimZooKeeper:
             if session.id not in watchers:
                 watchers.append(session.id)
         return self.nodes.get(path)
+
+    def publish_member(self, session: Session, path: str, shows: object) -> None:
+        """Create or update the member node `path` for `session` (a node an earlier
+        session left is replaced, as the daemon's adapter does)."""
+        self.members[path] = (session.id, shows)
 
     def delete_if(self, path: str, czxid: int) -> str:
         """Delete `path` only if it is the node `czxid`: "ok", "already gone" or "other"."""

@@ -1,0 +1,130 @@
+"""The member node in the pure core: published through effects, answered by events, one
+at a time, the latest state winning; nothing while disconnected or in Stopping."""
+
+from __future__ import annotations
+
+import attrs
+
+from election.core import effects as fx
+from election.core import events as ev
+from election.core.events import Outcome
+from election.core.state import StateName, initial_state
+from tests.unit.core_script import CONFIG, SESSION, TOKEN, Script, to_attempter
+
+MEMBER_CONFIG = attrs.evolve(CONFIG, member_node=True)
+PATH = "/election/members/r1"
+
+
+def member_script() -> Script:
+    return Script(initial_state(MEMBER_CONFIG))
+
+
+def publishes(s: Script) -> list[fx.PublishMember]:
+    return [e for e in s.effects if isinstance(e, fx.PublishMember)]
+
+
+def test_nothing_is_published_before_the_session_and_then_init_at_once() -> None:
+    s = member_script()
+    s.send(ev.Started(at=100.0))
+    assert publishes(s) == []
+    s.send(ev.SessionConnected(session_id=SESSION, at=100.5))
+    (publish,) = publishes(s)
+    assert publish == fx.PublishMember(
+        request=publish.request, path=PATH, state="Init", since=100.0, token=None, create=True
+    )
+
+
+def test_a_state_change_while_a_publish_is_in_flight_waits_and_the_latest_wins() -> None:
+    s = member_script()
+    s.send(ev.Started(at=100.0))
+    s.send(ev.SessionConnected(session_id=SESSION, at=100.5))
+    first = s.one(fx.PublishMember)
+    connect = s.last(fx.Connect)
+    s.answer(connect, ev.ConnectResult, outcome=Outcome.OK)
+    s.answer(s.last(fx.CheckFileDir), ev.FileDirChecked, outcome=Outcome.OK)
+    s.send(ev.PathEnsured(request=s.last(fx.EnsurePath).request, outcome=Outcome.OK, at=101.0))
+    assert s.name is StateName.ATTEMPTER
+    assert publishes(s) == []  # one at a time: Init's is still in flight
+    s.send(
+        ev.NodeCreated(
+            request=s.one(fx.CreateNode).request, outcome=Outcome.OK, token=TOKEN, at=102.0
+        )
+    )
+    assert s.name is StateName.LEADER and publishes(s) == []
+    s.answer(first, ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
+    # Attempter was never shown: the node goes from Init straight to Leader.
+    (update,) = publishes(s)
+    assert (update.state, update.since, update.token, update.create) == (
+        "Leader",
+        102.0,
+        TOKEN,
+        False,  # the node of this session exists: an update
+    )
+    s.answer(update, ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
+    assert publishes(s) == []  # shown as it is: nothing more to say
+    assert s.state.member.shown == (SESSION, "Leader", 102.0, TOKEN)
+
+
+def test_nothing_is_published_while_disconnected_and_a_new_session_creates_again() -> None:
+    s = member_script()
+    to_attempter(s)
+    s.answer(s.last(fx.PublishMember), ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
+    s.answer(s.last(fx.PublishMember), ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
+    s.send(ev.SessionSuspended(at=200.0))
+    assert s.name is StateName.FAILOVER and publishes(s) == []
+    s.send(ev.SessionLost(at=201.0))
+    s.send(ev.SessionConnected(session_id=SESSION + 1, at=202.0))
+    # Back to Init on the new session: its node is to be made anew.
+    (publish,) = publishes(s)
+    assert (publish.state, publish.create) == ("Init", True)
+
+
+def test_stopping_is_not_published() -> None:
+    s = member_script()
+    to_attempter(s)
+    for _ in range(2):
+        s.answer(
+            s.last(fx.PublishMember), ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION
+        )
+    s.send(ev.StopRequested(signal="SIGTERM", at=300.0))
+    assert s.name is StateName.STOPPING and publishes(s) == []
+
+
+def test_after_a_failure_the_next_try_waits_for_a_change_or_a_reconnect() -> None:
+    s = member_script()
+    s.send(ev.Started(at=100.0))
+    s.send(ev.SessionConnected(session_id=SESSION, at=100.5))
+    s.answer(s.one(fx.PublishMember), ev.MemberPublished, outcome=Outcome.FAILED, reason="NoAuth")
+    assert publishes(s) == [] and s.state.member.failed
+    s.answer(s.last(fx.Connect), ev.ConnectResult, outcome=Outcome.OK)
+    assert publishes(s) == []  # not hammered on every event
+    s.answer(s.last(fx.CheckFileDir), ev.FileDirChecked, outcome=Outcome.OK)
+    s.answer(s.last(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
+    assert s.name is StateName.ATTEMPTER
+    (publish,) = publishes(s)  # a state change: try again
+    assert (publish.state, publish.create) == ("Attempter", True)
+
+
+def test_an_unknown_outcome_counts_as_failed_and_a_reconnect_retries() -> None:
+    s = member_script()
+    s.send(ev.Started(at=100.0))
+    s.send(ev.SessionConnected(session_id=SESSION, at=100.5))
+    s.answer(s.one(fx.PublishMember), ev.MemberPublished, outcome=Outcome.UNKNOWN)
+    assert s.state.member.failed and s.state.member.shown is None
+    s.send(ev.SessionConnected(session_id=SESSION, at=101.0))
+    assert publishes(s)[0].create  # the node may or may not be there: make it (or adopt it)
+
+
+def test_a_stale_answer_changes_nothing() -> None:
+    s = member_script()
+    s.send(ev.Started(at=100.0))
+    s.send(ev.SessionConnected(session_id=SESSION, at=100.5))
+    before = s.state
+    s.send(ev.MemberPublished(request=999, outcome=Outcome.OK, session_id=SESSION))
+    assert s.state == before and s.effects == ()
+
+
+def test_journals_written_before_the_member_node_went_through_the_core_get_none() -> None:
+    s = Script()  # member_node off, as core_config_from_header reads an old header
+    to_attempter(s)
+    assert not [e for _, effects in s.history for e in effects if isinstance(e, fx.PublishMember)]
