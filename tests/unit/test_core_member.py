@@ -50,7 +50,7 @@ def test_a_state_change_while_a_publish_is_in_flight_waits_and_the_latest_wins()
             request=s.one(fx.CreateNode).request, outcome=Outcome.OK, token=TOKEN, at=102.0
         )
     )
-    assert s.name is StateName.LEADER and publishes(s) == []
+    assert s.state.name is StateName.LEADER and publishes(s) == []
     s.answer(first, ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
     # Attempter was never shown: the node goes from Init straight to Leader.
     (update,) = publishes(s)
