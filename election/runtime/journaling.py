@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from election.core.effects import EFFECT_TYPES, Effect
 from election.core.events import EVENT_TYPES, Event
 from election.core.record import Record
 from election.core.snapshot import Snapshot, snapshot_of, state_of
-from election.core.state import CoreConfig, ExecExit, State
+from election.core.state import State
+from election.flags import core_config_from_header
 from journal import Codec, CodecError, JournalWriter
 
 CODEC = Codec((*EVENT_TYPES, *EFFECT_TYPES))
@@ -18,29 +18,18 @@ CODEC = Codec((*EVENT_TYPES, *EFFECT_TYPES))
 # its flat wire form, tagged "State" as it always was.
 STATE_CODEC = Codec((Snapshot,), omit=(), tags={Snapshot: "State"})
 
-
-def core_config_from_header(config: Mapping[str, Any]) -> CoreConfig:
-    """What the reducer needs, from the settings as the journal header records them
-    (`Settings.as_header_config()`): the daemon and `election-replay` both start here,
-    so a replay folds with exactly the configuration the replica ran with."""
-    session_timeout = float(config["session_timeout"])
-    return CoreConfig(
-        replica=str(config["replica_id"]),
-        election_path=str(config["election_path"]),
-        leader_timeout=float(config["leader_timeout"]),
-        attempter_timeout=float(config["attempter_timeout"]),
-        storage_capacity=int(config["storage_capacity"]),
-        # Connecting may take up to a session timeout when a server is slow to answer.
-        init_deadline=max(session_timeout, 2.0),
-        stop_deadline=float(config.get("stop_deadline", 5.0)),
-        backoff_initial=0.2,
-        backoff_max=min(5.0, max(session_timeout, 1.0)),
-        # Journals written before the job existed lack these keys: no job, files on.
-        write_files=bool(config.get("write_files", True)),
-        exec_command=tuple(str(word) for word in config.get("exec", ())),
-        exec_grace=float(config.get("exec_grace", 3.0)),
-        exec_exit=ExecExit(config.get("exec_exit", ExecExit.RELEASE.value)),
-    )
+__all__ = [
+    "CODEC",
+    "STATE_CODEC",
+    "JournalSink",
+    "core_config_from_header",
+    "record_from_json",
+    "record_to_json",
+    "snapshot_from_header",
+    "snapshot_header",
+    "state_from_json",
+    "state_to_json",
+]
 
 
 def record_to_json(record: Record) -> dict[str, Any]:
