@@ -2,7 +2,7 @@
 #
 #   make test        venv + ZooKeeper + lint, then the whole pytest suite (bounded)
 #   make lint        ruff check, ruff format --check, mypy
-#   make zookeeper   install Debian's zookeeper package (and a JRE, and tmux) if missing
+#   make zookeeper   Debian's zookeeper package, a JRE, tmux, openssl, systemd: if missing
 #   make demo        tools/demo.py: ZooKeeper, three replicas and `election top`
 #   make clean       caches and build output; `make distclean` also drops .venv
 #
@@ -48,7 +48,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	@touch $@
 
-## zookeeper: Debian's ZooKeeper server (jar in /usr/share/java), a java runtime, tmux
+## zookeeper: Debian's ZooKeeper server (jar in /usr/share/java), a java runtime, tmux,
+## openssl, and systemd (for systemd-analyze verify of deploy/election.service)
 zookeeper:
 	@if [ ! -f $(ZOOKEEPER_JAR) ]; then \
 	  echo "== $(ZOOKEEPER_JAR) missing: installing the zookeeper package"; \
@@ -69,6 +70,11 @@ zookeeper:
 	  echo "== openssl missing (the TLS tests make their certificates): installing it"; \
 	  $(APT_GET) update -qq; \
 	  $(APT_GET) install -y -qq openssl; \
+	fi
+	@if ! command -v systemd-analyze >/dev/null; then \
+	  echo "== systemd-analyze missing (the unit's test runs systemd-analyze verify): installing systemd"; \
+	  $(APT_GET) update -qq; \
+	  $(APT_GET) install -y -qq systemd; \
 	fi
 	@command -v java >/dev/null || { echo "java still not on PATH" >&2; exit 1; }
 	@test -f $(ZOOKEEPER_JAR) || { echo "$(ZOOKEEPER_JAR) still missing" >&2; exit 1; }

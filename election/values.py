@@ -11,6 +11,7 @@ import ipaddress
 import re
 import shlex
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Final
 
 REPLICA_ID_MAX: Final = 128
@@ -194,7 +195,7 @@ def parse_size(text: str) -> int | None:
 
 
 def parse_count(text: str) -> int:
-
+    """An integer >= 1 in plain ASCII digits: `10`."""
     value = text.strip()
     # A regex rather than int(): int() also takes '+5', '1_000' and other scripts' digits.
     if not re.fullmatch(r"[0-9]{1,9}", value) or int(value) < 1:
@@ -203,3 +204,12 @@ def parse_count(text: str) -> int:
 
 
 # ---------------------------------------------------------------- filesystem
+
+
+def parse_path(text: str) -> Path:
+    """A path as typed (whether it can work is `election.preflight`'s question)."""
+    if not text.strip():
+        raise ValueError("must not be empty")
+    if "\0" in text:
+        raise ValueError("must not contain a NUL character")
+    return Path(text)

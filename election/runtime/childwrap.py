@@ -10,13 +10,11 @@ signal follows the thread that forked.
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
 import sys
 from collections.abc import Sequence
 
-PR_SET_PDEATHSIG = 1
+from election.process import die_with_parent
 
 
 def wrapped(command: Sequence[str], parent: int | None = None) -> list[str]:
@@ -24,17 +22,6 @@ def wrapped(command: Sequence[str], parent: int | None = None) -> list[str]:
     (default: this process)."""
     parent = os.getpid() if parent is None else parent
     return [sys.executable, "-m", "election.runtime.childwrap", str(parent), "--", *command]
-
-
-def die_with_parent(parent: int) -> bool:
-    """Ask Linux to SIGKILL this process when its parent dies (where it can); False if
-    the parent `parent` is already gone (it may have died before the request)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: the pipe/lock still guard the job
-        pass
-    return os.getppid() == parent
 
 
 def main(argv: list[str]) -> int:

@@ -23,14 +23,16 @@ from election import __version__
 from election.config import ConfigError, Settings, format_address
 from election.core.events import Started
 from election.core.state import StateName, initial_state
+from election.flags import core_config_from_header
 from election.observe.http import HttpEndpoint, make_app
 from election.observe.logs import LogObserver, setup_logging
 from election.observe.metrics import Metrics
 from election.observe.tui import LiveView, ReplicaView
+from election.record_codec import snapshot_header
 from election.runtime import signals
 from election.runtime.child import ChildSupervisor
 from election.runtime.filedir import FileDir
-from election.runtime.journaling import JournalSink, core_config_from_header, snapshot_header
+from election.runtime.journaling import JournalSink
 from election.runtime.lease import LeaseKeeper
 from election.runtime.loop import JournalFailure, Loop, Observer
 from election.runtime.timers import ThreadTimerService

@@ -1,130 +1,13 @@
-"""Records to journal lines and back, with the journal package's codec."""
+"""The loop's journal: each record appended as one fsynced line (`election.record_codec`
+gives its JSON form)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from election.core.effects import EFFECT_TYPES, Effect
-from election.core.events import EVENT_TYPES, Event
 from election.core.record import Record
-from election.core.snapshot import Snapshot, snapshot_of, state_of
-from election.core.state import CoreConfig, ExecExit, State
-from journal import Codec, CodecError, JournalWriter
+from election.record_codec import record_to_json
+from journal import JournalWriter
 
-CODEC = Codec((*EVENT_TYPES, *EFFECT_TYPES))
-
-# The reducer's whole state, for the snapshot that heads each rotated journal segment:
-# its flat wire form, tagged "State" as it always was.
-STATE_CODEC = Codec((Snapshot,), omit=(), tags={Snapshot: "State"})
-
-
-def core_config_from_header(config: Mapping[str, Any]) -> CoreConfig:
-    """What the reducer needs, from the settings as the journal header records them
-    (`Settings.as_header_config()`): the daemon and `election-replay` both start here,
-    so a replay folds with exactly the configuration the replica ran with."""
-    session_timeout = float(config["session_timeout"])
-    return CoreConfig(
-        replica=str(config["replica_id"]),
-        election_path=str(config["election_path"]),
-        leader_timeout=float(config["leader_timeout"]),
-        attempter_timeout=float(config["attempter_timeout"]),
-        storage_capacity=int(config["storage_capacity"]),
-        # Connecting may take up to a session timeout when a server is slow to answer.
-        init_deadline=max(session_timeout, 2.0),
-        stop_deadline=float(config.get("stop_deadline", 5.0)),
-        backoff_initial=0.2,
-        backoff_max=min(5.0, max(session_timeout, 1.0)),
-        # Journals written before the job existed lack these keys: no job, files on.
-        write_files=bool(config.get("write_files", True)),
-        exec_command=tuple(str(word) for word in config.get("exec", ())),
-        exec_grace=float(config.get("exec_grace", 3.0)),
-        exec_exit=ExecExit(config.get("exec_exit", ExecExit.RELEASE.value)),
-        # Journals written before the member node went through the core: no publishes.
-        member_node=bool(config.get("member_node", False)),
-    )
-
-
-def record_to_json(record: Record) -> dict[str, Any]:
-    """The contract's record line: seq, at, wall, event, state, then effects and, on a
-    state change, where from and why; the token while Leader."""
-    line: dict[str, Any] = {
-        "seq": record.seq,
-        "at": record.at,
-        "wall": record.wall,
-        "event": CODEC.encode(record.event),
-        "state": record.state,
-        "effects": CODEC.encode_many(record.effects),
-    }
-    if record.previous:
-        line["previous"] = record.previous
-        line["cause"] = record.cause
-    if record.token is not None:
-        line["token"] = record.token
-    return line
-
-
-def record_from_json(line: dict[str, Any]) -> Record:
-    """Rebuild a record from its line (raises `journal.CodecError` on a bad one)."""
-    event = CODEC.decode(line["event"], at=line["at"])
-    if not isinstance(event, Event):
-        raise CodecError(f"event: {type(event).__name__} is not an event")
-    effects = CODEC.decode_many(line.get("effects", []))
-    for effect in effects:
-        if not isinstance(effect, Effect):
-            raise CodecError(f"effects: {type(effect).__name__} is not an effect")
-    return Record(
-        seq=line["seq"],
-        at=line["at"],
-        wall=line["wall"],
-        event=event,
-        state=line["state"],
-        effects=tuple(e for e in effects if isinstance(e, Effect)),  # all are, checked above
-        previous=line.get("previous", ""),
-        cause=line.get("cause", ""),
-        token=line.get("token"),
-    )
-
-
-def state_to_json(state: State) -> dict[str, Any]:
-    """The whole state as JSON-able data (tagged `{"type": "State", ...}`)."""
-    return STATE_CODEC.encode(snapshot_of(state))
-
-
-def state_from_json(data: object) -> State:
-    """The state back from `state_to_json`'s data; `journal.CodecError` if it is not one."""
-    snapshot = STATE_CODEC.decode(data)
-    if not isinstance(snapshot, Snapshot):
-        raise CodecError(f"{type(snapshot).__name__} is not a State")
-    try:
-        return state_of(snapshot)
-    except ValueError as exc:
-        raise CodecError(str(exc)) from None
-
-
-def snapshot_header(seq: int, state: State) -> dict[str, Any]:
-    """The keys a rotated segment's header gets: the state after record `seq`, so the
-    segment replays on its own (`JournalWriter(segment_header=...)` merges them in)."""
-    return {"snapshot": {"seq": seq, "state": state_to_json(state)}}
-
-
-def snapshot_from_header(header: dict[str, Any]) -> tuple[int, State] | None:
-    """(seq, state) of a segment header's snapshot, None if it has none.
-
-    Raises `journal.CodecError` for a snapshot that is not one.
-    """
-    snapshot = header.get("snapshot")
-    if snapshot is None:
-        return None
-    if not isinstance(snapshot, dict):
-        raise CodecError("snapshot: expected an object")
-    seq = snapshot.get("seq")
-    if type(seq) is not int or seq < 0:
-        raise CodecError(f"snapshot: 'seq' must be an int >= 0, got {seq!r}")
-    try:
-        return seq, state_from_json(snapshot.get("state"))
-    except CodecError as exc:
-        raise CodecError(f"snapshot: {exc}") from None
+__all__ = ["JournalSink"]
 
 
 class JournalSink:

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from election.config import DEFAULTS, FLAGS, envvar_name, flag_name
@@ -256,13 +257,13 @@ def test_sample_environment_file_documents_every_election_variable() -> None:
     build_settings(raw)
 
 
-def test_systemd_unit_passes_systemd_analyze_verify_where_systemd_is_installed(
-    tmp_path: Path,
-) -> None:
+def test_systemd_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     """`systemd-analyze verify` checks every key and that ExecStart exists, so it runs on
-    a copy whose ExecStart points at this environment's `election`. Debian images of this
-    project ship systemd; elsewhere the key checks above still hold."""
+    a copy whose ExecStart points at this environment's `election`. `make test` installs
+    it (Debian's systemd package); without it the test is skipped, saying so."""
     analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed (Debian package systemd: make zookeeper)")
     election = Path(sys.executable).parent / "election"
     unit = tmp_path / "election.service"
     unit.write_text(
@@ -271,8 +272,6 @@ def test_systemd_unit_passes_systemd_analyze_verify_where_systemd_is_installed(
         .replace("/opt/election/bin/election", str(election))
     )
     assert str(election) in unit.read_text()
-    if analyze is None:
-        return
     result = subprocess.run(
         [analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60
     )

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from election.core import effects as fx
-from election.runtime.journaling import CODEC
+from election.record_codec import CODEC
 from journal import CodecError
 from journal.format import record_ok, record_problem
 

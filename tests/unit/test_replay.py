@@ -19,7 +19,8 @@ from election.core.events import Outcome
 from election.core.record import Record
 from election.core.reducer import reduce
 from election.core.state import StateName, initial_state
-from election.runtime.journaling import core_config_from_header, record_to_json
+from election.flags import core_config_from_header
+from election.record_codec import record_to_json
 from election_replay import ReplayError, analyse
 from election_replay.model import Analysis
 from election_replay.timeline import build

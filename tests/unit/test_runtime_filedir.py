@@ -4,6 +4,7 @@ fencing by token, the session gate, and pruning that spares foreign files and sy
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import os
 import queue
@@ -209,6 +210,26 @@ def test_write_into_a_vanished_file_dir_fails_with_a_reason(tmp_path: Path) -> N
     assert isinstance(answer, ev.FileWritten)
     assert answer.outcome is Outcome.FAILED
     assert answer.reason.startswith("ENOENT")
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.ENOSPC, errno.EIO])
+def test_a_write_the_disk_refuses_fails_naming_the_errno(
+    code: int, adapter: Adapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only or full file-dir (tests/faults/test_disk_faults.py makes them for
+    real, with mounts) is a failed FileWritten whose reason starts with the errno name."""
+    real_open = os.open
+
+    def refusing_open(path: object, flags: int, *args: object, **kwargs: object) -> int:
+        if flags & os.O_CREAT:
+            raise OSError(code, os.strerror(code))
+        return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", refusing_open)
+    answer = adapter.write(token=7, seq=1)
+    assert isinstance(answer, ev.FileWritten)
+    assert answer.outcome is Outcome.FAILED
+    assert answer.reason.startswith(errno.errorcode[code])
 
 
 def test_write_refuses_a_symlinked_file_dir(tmp_path: Path) -> None:

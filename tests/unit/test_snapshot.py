@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from election.core import effects as fx
 from election.core import events as ev
 from election.core.state import State
-from election.runtime.journaling import (
+from election.record_codec import (
     record_to_json,
     snapshot_from_header,
     snapshot_header,

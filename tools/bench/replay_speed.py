@@ -35,7 +35,8 @@ from election.core.effects import Effect
 from election.core.events import EVENT_TYPES, Event
 from election.core.reducer import reduce
 from election.core.state import initial_state
-from election.runtime.journaling import CODEC, core_config_from_header
+from election.flags import core_config_from_header
+from election.record_codec import CODEC
 from election_replay.replay import analyse
 from election_sim.world import SimConfig, simulate
 from journal import JsonObject, read_journal

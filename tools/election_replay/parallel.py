@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import TypeVar, cast
 
-from election.runtime.childwrap import die_with_parent
+from election.process import die_with_parent
 
 W = TypeVar("W")
 R = TypeVar("R")

@@ -21,12 +21,8 @@ from election.core import effects as fx
 from election.core.events import EVENT_TYPES, Event
 from election.core.reducer import reduce
 from election.core.state import State, initial_state
-from election.runtime.journaling import (
-    CODEC,
-    core_config_from_header,
-    snapshot_from_header,
-    state_to_json,
-)
+from election.flags import core_config_from_header
+from election.record_codec import CODEC, snapshot_from_header, state_to_json
 from election_replay.freezes import FreezeDetector, clip_frozen_terms
 from election_replay.invariants import DEFAULT_SKEW, LeaderWork, ReplicaChecks, check_terms
 from election_replay.model import Analysis, Divergence, JournalSummary, Snapshot, Where

@@ -20,7 +20,8 @@ from election import __version__
 from election.core import effects as fx
 from election.core import events as ev
 from election.core.state import initial_state
-from election.runtime.journaling import JournalSink, core_config_from_header
+from election.flags import core_config_from_header
+from election.runtime.journaling import JournalSink
 from election.runtime.loop import Loop
 from election.runtime.replies import Reply
 from election_sim.client import SimClient

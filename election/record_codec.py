@@ -1,0 +1,118 @@
+"""The journal's contents as JSON and back: records, the reducer's state, and the
+snapshot that heads a rotated segment.
+
+Beneath both the daemon (`election.runtime.journaling` writes with it) and
+`election-replay` (which reads with it), so it imports only the pure core and the
+journal package: never `election.runtime`, kazoo, rich or prometheus_client.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from election.core.effects import EFFECT_TYPES, Effect
+from election.core.events import EVENT_TYPES, Event
+from election.core.record import Record
+from election.core.snapshot import Snapshot, snapshot_of, state_of
+from election.core.state import State
+from journal import Codec, CodecError
+
+__all__ = [
+    "CODEC",
+    "STATE_CODEC",
+    "record_from_json",
+    "record_to_json",
+    "snapshot_from_header",
+    "snapshot_header",
+    "state_from_json",
+    "state_to_json",
+]
+
+# Events and effects, tagged by their class names.
+CODEC: Final = Codec((*EVENT_TYPES, *EFFECT_TYPES))
+
+# The reducer's whole state, for the snapshot that heads each rotated journal segment:
+# its flat wire form, tagged "State" as it always was.
+STATE_CODEC: Final = Codec((Snapshot,), omit=(), tags={Snapshot: "State"})
+
+
+def record_to_json(record: Record) -> dict[str, Any]:
+    """The contract's record line: seq, at, wall, event, state, then effects and, on a
+    state change, where from and why; the token while Leader."""
+    line: dict[str, Any] = {
+        "seq": record.seq,
+        "at": record.at,
+        "wall": record.wall,
+        "event": CODEC.encode(record.event),
+        "state": record.state,
+        "effects": CODEC.encode_many(record.effects),
+    }
+    if record.previous:
+        line["previous"] = record.previous
+        line["cause"] = record.cause
+    if record.token is not None:
+        line["token"] = record.token
+    return line
+
+
+def record_from_json(line: dict[str, Any]) -> Record:
+    """Rebuild a record from its line (raises `journal.CodecError` on a bad one)."""
+    event = CODEC.decode(line["event"], at=line["at"])
+    if not isinstance(event, Event):
+        raise CodecError(f"event: {type(event).__name__} is not an event")
+    effects = CODEC.decode_many(line.get("effects", []))
+    for effect in effects:
+        if not isinstance(effect, Effect):
+            raise CodecError(f"effects: {type(effect).__name__} is not an effect")
+    return Record(
+        seq=line["seq"],
+        at=line["at"],
+        wall=line["wall"],
+        event=event,
+        state=line["state"],
+        effects=tuple(e for e in effects if isinstance(e, Effect)),  # all are, checked above
+        previous=line.get("previous", ""),
+        cause=line.get("cause", ""),
+        token=line.get("token"),
+    )
+
+
+def state_to_json(state: State) -> dict[str, Any]:
+    """The whole state as JSON-able data (tagged `{"type": "State", ...}`)."""
+    return STATE_CODEC.encode(snapshot_of(state))
+
+
+def state_from_json(data: object) -> State:
+    """The state back from `state_to_json`'s data; `journal.CodecError` if it is not one."""
+    snapshot = STATE_CODEC.decode(data)
+    if not isinstance(snapshot, Snapshot):
+        raise CodecError(f"{type(snapshot).__name__} is not a State")
+    try:
+        return state_of(snapshot)
+    except ValueError as exc:
+        raise CodecError(str(exc)) from None
+
+
+def snapshot_header(seq: int, state: State) -> dict[str, Any]:
+    """The keys a rotated segment's header gets: the state after record `seq`, so the
+    segment replays on its own (`JournalWriter(segment_header=...)` merges them in)."""
+    return {"snapshot": {"seq": seq, "state": state_to_json(state)}}
+
+
+def snapshot_from_header(header: dict[str, Any]) -> tuple[int, State] | None:
+    """(seq, state) of a segment header's snapshot, None if it has none.
+
+    Raises `journal.CodecError` for a snapshot that is not one.
+    """
+    snapshot = header.get("snapshot")
+    if snapshot is None:
+        return None
+    if not isinstance(snapshot, dict):
+        raise CodecError("snapshot: expected an object")
+    seq = snapshot.get("seq")
+    if type(seq) is not int or seq < 0:
+        raise CodecError(f"snapshot: 'seq' must be an int >= 0, got {seq!r}")
+    try:
+        return seq, state_from_json(snapshot.get("state"))
+    except CodecError as exc:
+        raise CodecError(f"snapshot: {exc}") from None
