@@ -47,10 +47,17 @@ def make_app(registry: CollectorRegistry, healthy: Check, ready: Check) -> Calla
     return app
 
 
-class HttpEndpoint:
-    """Serves `make_app` on host:port from a daemon thread; `port` is the bound port."""
+def _starting(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain; charset=utf-8")])
+    return [b"not ok: starting\n"]
 
-    def __init__(self, host: str, port: int, app: Callable[..., Any]) -> None:
+
+class HttpEndpoint:
+    """Serves an app on host:port from a daemon thread; `port` is the bound port. Bound
+    first (a port taken must refuse the start before anything else is made), it answers
+    503 "starting" until `serve` gives it the app."""
+
+    def __init__(self, host: str, port: int, app: Callable[..., Any] = _starting) -> None:
         self._server = make_server(
             host, port, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
         )
@@ -59,6 +66,9 @@ class HttpEndpoint:
             target=self._server.serve_forever, args=(0.1,), name="election-http", daemon=True
         )
         self._thread.start()
+
+    def serve(self, app: Callable[..., Any]) -> None:
+        self._server.set_app(app)
 
     def close(self) -> None:
         self._server.shutdown()

@@ -28,16 +28,15 @@ from election.observe.http import HttpEndpoint, make_app
 from election.observe.logs import LogObserver, setup_logging
 from election.observe.metrics import Metrics
 from election.observe.tui import LiveView, ReplicaView
-from election.record_codec import snapshot_header
 from election.runtime import signals
 from election.runtime.child import ChildSupervisor
 from election.runtime.filedir import FileDir
 from election.runtime.journaling import JournalSink
 from election.runtime.lease import LeaseKeeper
-from election.runtime.loop import JournalFailure, Loop, Observer
+from election.runtime.loop import Inbox, JournalFailure, Loop, Observer
 from election.runtime.timers import ThreadTimerService
 from election.runtime.zookeeper import MemberFacts, ZooKeeperAdapter, make_client
-from journal import JournalWriter, make_header
+from journal import make_header
 
 log = logging.getLogger("election.daemon")
 
@@ -51,22 +50,15 @@ HEALTHY_WITHIN = 5.0  # seconds since the loop last made progress (it ticks ever
 Probe = Callable[[], tuple[bool, str]]
 
 
-def _probes(loop: Callable[[], Loop | None]) -> tuple[Probe, Probe]:
-    """/healthz: the loop is alive; /readyz: connected and competing or leading.
-    (The endpoint is bound before the loop exists: until then, "starting".)"""
+def _probes(loop: Loop) -> tuple[Probe, Probe]:
+    """/healthz: the loop is alive; /readyz: connected and competing or leading."""
 
     def healthy() -> tuple[bool, str]:
-        current = loop()
-        if current is None:
-            return False, "starting"
-        age = time.monotonic() - current.last_progress
+        age = time.monotonic() - loop.last_progress
         return age < HEALTHY_WITHIN, f"loop progressed {age:.1f}s ago"
 
     def ready() -> tuple[bool, str]:
-        current = loop()
-        if current is None:
-            return False, "starting"
-        state = current.state  # an immutable value: safe to read from this thread
+        state = loop.state  # an immutable value: safe to read from this thread
         ok = state.connected and state.name in (StateName.ATTEMPTER, StateName.LEADER)
         return ok, f"{state.name}, {'connected' if state.connected else 'not connected'}"
 
@@ -113,9 +105,16 @@ def job_lock_path(settings: Settings) -> Path:
     return Path(tempfile.gettempdir()) / f"election-job-{digest}.lock"
 
 
-def run_daemon(settings: Settings) -> int:
-    """Run one replica until it is stopped; returns the process exit code."""
-    setup_logging(settings.log_level, settings.log_format, settings.replica_id)
+def _bind_endpoint(settings: Settings) -> HttpEndpoint | None:
+    """The metrics endpoint, bound (it answers "starting" until it is given the app);
+    None when off. Raises OSError for an address that cannot be bound."""
+    if settings.metrics_address is None:
+        return None
+    host, port = settings.metrics_address
+    return HttpEndpoint(host, port)
+
+
+def _open_journal(settings: Settings) -> JournalSink:
     header = make_header(
         replica=settings.replica_id,
         program=f"election {__version__}",
@@ -124,44 +123,41 @@ def run_daemon(settings: Settings) -> int:
         host=socket.gethostname(),
         pid=os.getpid(),
     )
+    return JournalSink(
+        settings.journal, header, max_bytes=settings.journal_max_bytes, keep=settings.journal_keep
+    )
+
+
+def run_daemon(settings: Settings) -> int:
+    """Run one replica until it is stopped; returns the process exit code."""
+    setup_logging(settings.log_level, settings.log_format, settings.replica_id)
     # The two resources a flag names that only trying can check: bind the endpoint
     # first, then open the journal, so a refusal leaves nothing behind.
-    metrics = Metrics()
-    current: list[Loop] = []
-    server = None
-    if settings.metrics_address is not None:
-        host, port = settings.metrics_address
-        probes = _probes(lambda: current[0] if current else None)
-        try:
-            server = HttpEndpoint(host, port, make_app(metrics.registry, *probes))
-        except OSError as exc:
-            return _refuse("--metrics-address", f"cannot listen on {host}:{port}: {exc.strerror}")
     try:
-        writer = JournalWriter(
-            settings.journal,
-            header,
-            max_bytes=settings.journal_max_bytes,
-            keep=settings.journal_keep,
-            # Rotation runs inside the append of record `seq`, after the loop took its
-            # state: each new segment starts with the state after that record.
-            segment_header=lambda seq: snapshot_header(seq, loop.state),
-        )
+        endpoint = _bind_endpoint(settings)
     except OSError as exc:
-        if server is not None:
-            server.close()
+        host, port = settings.metrics_address or ("", 0)
+        return _refuse("--metrics-address", f"cannot listen on {host}:{port}: {exc.strerror}")
+    try:
+        journal = _open_journal(settings)
+    except OSError as exc:
+        if endpoint is not None:
+            endpoint.close()
         return _refuse("--journal", f"cannot open {settings.journal}: {exc.strerror or exc}")
+
+    # The shell: every part puts its events into the loop's inbox.
+    inbox = Inbox()
     timers = ThreadTimerService()
     client = make_client(
         settings.zk_servers, settings.session_timeout, auth=settings.zk_auth, tls=settings.zk_tls
     )
-    loop: Loop
-    # The member node (`election top`) tells this beside the state the core publishes.
+    # The member node tells this beside the state the core publishes (`election top`).
     member = MemberFacts(replica=settings.replica_id, version=__version__)
-    if server is not None and settings.metrics_address is not None:
-        member.metrics_address = format_address(settings.metrics_address[0], server.port)
+    if endpoint is not None and settings.metrics_address is not None:
+        member.metrics_address = format_address(settings.metrics_address[0], endpoint.port)
     zookeeper = ZooKeeperAdapter(
         client,
-        lambda e: loop.put(e),
+        inbox.put,
         timers,
         deadline=settings.session_timeout,
         auth=settings.zk_auth,
@@ -169,7 +165,7 @@ def run_daemon(settings: Settings) -> int:
     )
     files = FileDir(
         settings.file_dir,
-        lambda e: loop.put(e),
+        inbox.put,
         timers,
         # A slow disk must not hold the leadership hostage for long.
         deadline=max(1.0, min(settings.leader_timeout, 10.0)),
@@ -183,7 +179,7 @@ def run_daemon(settings: Settings) -> int:
         timeout=lambda: zookeeper.session_timeout,
     )
     jobs = ChildSupervisor(
-        lambda e: loop.put(e),
+        inbox.put,
         timers,
         lock_path=job_lock_path(settings),
         env={
@@ -195,21 +191,30 @@ def run_daemon(settings: Settings) -> int:
         grace=settings.exec_grace,
         leases=leases,
     )
+
+    # The core and the loop around it; the observers watch its records.
     config = core_config_from_header(settings.as_header_config())
+    metrics = Metrics()
     observers: list[Observer] = [metrics, LogObserver(config)]
     live_view = _live_view(settings, observers)
     loop = Loop(
         initial_state(config),
-        journal=metrics.timed(JournalSink(writer)),
+        inbox=inbox,
+        journal=metrics.timed(journal),
         handlers=[zookeeper, files, jobs],
         timers=timers,
         observers=observers,
     )
-    current.append(loop)
-    if server is not None and settings.metrics_address is not None:
-        host = settings.metrics_address[0]
-        log.info("metrics on http://%s:%d/metrics (and /healthz, /readyz)", host, server.port)
-    restore_signals = signals.install(loop.put)
+    journal.follow(lambda: loop.state)  # a rotated segment starts with the loop's state
+    if endpoint is not None:
+        endpoint.serve(make_app(metrics.registry, *_probes(loop)))
+        log.info(
+            "metrics on http://%s:%d/metrics (and /healthz, /readyz)",
+            settings.metrics_address[0] if settings.metrics_address else "",
+            endpoint.port,
+        )
+
+    restore_signals = signals.install(inbox.put)
     log.info(
         "replica %s starting: zk=%s path=%s file-dir=%s journal=%s auth=%s tls=%s",
         settings.replica_id,
@@ -220,7 +225,7 @@ def run_daemon(settings: Settings) -> int:
         "none" if settings.zk_auth is None else settings.zk_auth.redacted,  # never the secret
         "on" if settings.zk_tls is not None else "off",
     )
-    loop.put(Started())
+    inbox.put(Started())
     if live_view is not None:
         live_view.start()
     try:
@@ -244,8 +249,8 @@ def run_daemon(settings: Settings) -> int:
         leases.close()
         files.close()
         timers.close()
-        if server is not None:
-            server.close()
-        writer.close()
+        if endpoint is not None:
+            endpoint.close()
+        journal.close()
     log.info("replica %s exits with %d", settings.replica_id, code)
     return code

@@ -34,6 +34,21 @@ class EffectHandler(Protocol):
     def run(self, effect: fx.Effect) -> None: ...
 
 
+class Inbox:
+    """The loop's queue of events: every other thread only puts on it. Made before the
+    loop and its parts, so each part is given `put` and the wiring reads in order."""
+
+    def __init__(self) -> None:
+        # SimpleQueue.put is reentrant: safe from a signal handler on the loop's thread.
+        self._queue: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        self.get = self._queue.get
+        self.get_nowait = self._queue.get_nowait
+
+    def put(self, event: Event) -> None:
+        """Thread-safe (and signal-safe): hand an event to the loop."""
+        self._queue.put(event)
+
+
 class JournalFailure(Exception):
     """The journal could not be written: we cannot go on without a record."""
 
@@ -49,6 +64,7 @@ class Loop:
         observers: Iterable[Observer] = (),
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        inbox: Inbox | None = None,
     ) -> None:
         self.state = state
         self._journal = journal
@@ -57,8 +73,7 @@ class Loop:
         self._observers = list(observers)
         self._clock = clock
         self._wall = wall
-        # SimpleQueue.put is reentrant: safe from a signal handler on the loop's thread.
-        self._queue: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        self._queue = inbox if inbox is not None else Inbox()
         self._live_timers: dict[str, tuple[int, TimerHandle]] = {}
         self._seq = 0
         self.exit_code: int | None = None

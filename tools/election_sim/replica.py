@@ -1,7 +1,7 @@
 """One simulated replica: runs of the daemon's real loop, journaling genuine records.
 
 A `Run` is one process: `election.runtime.loop.Loop` with the real reducer, a
-`JournalWriter` (a new header per run, as a restarted daemon writes), and effect handlers
+`JournalSink` (a new header per run, as a restarted daemon writes), and effect handlers
 that answer through the runtime's own `Reply` (ok/failed, or unknown at the deadline)
 on simulated time. A crash ends the run where it stands (its session expires later);
 a pause freezes it: its queue, its timers' effects and its file worker wait for the
@@ -27,7 +27,7 @@ from election.runtime.replies import Reply
 from election_sim.client import SimClient
 from election_sim.clock import SimTimerService
 from election_sim.zookeeper import Session
-from journal import JournalWriter, make_header
+from journal import make_header
 
 if TYPE_CHECKING:
     from election_sim.world import Simulation
@@ -95,13 +95,13 @@ class Run:
             pid=number,
             simulation={"seed": world.config.seed, "run": number},
         )
-        self.writer = JournalWriter(replica.journal, header, fsync=False)
+        self.journal = JournalSink(replica.journal, header, fsync=False)
         self.rng = random.Random(world.rng.getrandbits(64))
         self.client = SimClient(self, world.zk, self.rng, world.config.session_timeout)
         self.timers = SimTimerService(clock, lambda: self.alive, self._wake)
         self.loop = Loop(
             initial_state(core_config_from_header(config)),
-            journal=JournalSink(self.writer),
+            journal=self.journal,
             handlers=[ZooKeeperHandler(self), FileDirHandler(self)],
             timers=self.timers,
             observers=[lambda record: world.observe(replica, record)],
@@ -149,7 +149,7 @@ class Run:
         if not self.alive:
             return
         self.alive = False
-        self.writer.close()
+        self.journal.close()
         if torn:
             fd = os.open(self.replica.journal, os.O_WRONLY | os.O_APPEND)
             try:

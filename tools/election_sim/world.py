@@ -116,7 +116,7 @@ class Simulation:
         """The end of the simulation: every process still running is left as it is."""
         for replica in self.replicas:
             if replica.run is not None and replica.run.alive:
-                replica.run.writer.close()
+                replica.run.journal.close()
 
     def _tick(self) -> None:
         now = self.clock.now
