@@ -3,7 +3,8 @@
 - `Links`: one `TcpProxy` per ZooKeeper server for one replica, so that replica alone can
   be partitioned (`blackhole`) and healed; its connect string lists its proxies.
 - `Cluster`: replicas (tests/e2e/replicas.py) on one election path and file-dir, a
-  `FileDirRecorder`, and the checks of tests/faults/invariants.py.
+  `FileDirRecorder`, and the verdict of `election-replay` over their journals
+  (tests/faults/verdict.py).
 - Mount helpers for disk faults (a read-only bind mount, a small tmpfs), with a probe
   telling whether this machine lets us mount at all.
 """
@@ -19,7 +20,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from tests.e2e.replicas import Record, Replica, ReplicaSet, wait_until
-from tests.faults.invariants import FileDirRecorder, Verdict, check
+from tests.faults.measures import journal_writes
+from tests.faults.recorder import FileDirRecorder
+from tests.faults.verdict import Verdict, judge
 from tests.proxy import TcpProxy
 
 # Timing of the fault suite: tickTime 200 ms (tests/zk.py), short sessions and cadences.
@@ -142,15 +145,19 @@ class Cluster:
         return wait_until(one, timeout, self.replicas.describe, interval=0.05)
 
     # --- the end
-    def verdict(self, *, replay: bool = True) -> Verdict:
+    def verdict(self) -> Verdict:
+        """`election-replay`'s verdict over every journal, the files seen checked against
+        them."""
         self.recorder.sample()
-        return check(self.journals, self.recorder, replay=replay)
+        return judge(self.journals, self.recorder)
 
     def assert_safe(self) -> Verdict:
+        """The replay found no divergence and no violation, and the journals account for
+        every leader file seen on disk."""
         verdict = self.verdict()
         assert verdict.ok, verdict.explain() + "\n" + self.replicas.describe()
         # Not a vacuous pass: files were written, seen on disk, and replayed.
-        assert verdict.writes and self.recorder.seen, "no leader file was ever written"
+        assert journal_writes(self.journals) and self.recorder.seen, "no leader file written"
         assert verdict.replay.get("events", 0) > 0
         return verdict
 

@@ -1,5 +1,5 @@
 """A short chaos soak (tools/chaos): a 3-node ensemble, three proxied replicas, ~45 s of
-seeded random faults; the invariants hold and the summary says so."""
+seeded random faults; election-replay finds nothing and the summary says so."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ def test_short_chaos_soak_finds_no_violation(tmp_path: Path) -> None:
     assert proc.stdout, proc.stderr[-4000:]
     summary = json.loads(proc.stdout)
     assert summary["violations"] == [], proc.stderr[-4000:]
+    assert summary["unjournaled_files"] == [] and summary["problems"] == [], summary
     assert proc.returncode == 0, proc.stderr[-4000:]
     # It did inject faults of several kinds, and leadership did move.
     assert summary["faults_total"] >= 5, summary["faults"]

@@ -50,7 +50,7 @@ from tests.faults.harness import (  # noqa: E402
     writes_of,
 )
 from tests.faults.injector import KINDS, Soak  # noqa: E402
-from tests.faults.invariants import journal_writes, leaderless_gaps  # noqa: E402
+from tests.faults.measures import journal_writes, leaderless_gaps  # noqa: E402
 from tests.zk import ZooKeeperEnsemble  # noqa: E402
 
 
@@ -153,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": time.time() - started,
         "partition": {k: stats([r[k] for r in partitions]) for k in partitions[0]},
         "leaderless_gap": {k: stats(v) for k, v in gaps.items()},
-        "violations": verdict.violations + soak.problems,
+        "violations": verdict.violations,
+        "unjournaled_files": list(verdict.unjournaled),
+        "problems": soak.problems,
     }
     if args.json:
         print(json.dumps(result, indent=1))
@@ -166,10 +168,15 @@ def main(argv: list[str] | None = None) -> int:
         print("| fault | n | median | min | max |\n|---|---|---|---|---|")
         for k, s in result["leaderless_gap"].items():
             print(f"| {k} | {s['n']} | {s['median']:.2f} | {s['min']:.2f} | {s['max']:.2f} |")
-        print(f"\nviolations = {len(result['violations'])}")
+        print(f"\nelection-replay: violations = {len(result['violations'])}")
         for v in result["violations"]:
             print(f"  {v}")
-    return 1 if result["violations"] else 0
+        for name in result["unjournaled_files"]:
+            print(f"  on disk, asked for by no journal: {name}")
+        print(f"problems = {len(result['problems'])}")
+        for problem in result["problems"]:
+            print(f"  {problem}")
+    return 0 if verdict.ok and not soak.problems else 1
 
 
 if __name__ == "__main__":

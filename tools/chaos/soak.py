@@ -4,8 +4,11 @@ Each replica reaches ZooKeeper through its own proxies (replica -> TcpProxy per 
 ensemble), so it can be partitioned alone. Faults are drawn from shuffled decks of all
 kinds (so every kind comes round), one at a time: inject, hold, end it, then wait for
 exactly one leader writing again (bound: session + attempter timeout + slack). At the
-end every replica is stopped and the invariants of tests/faults/invariants.py run over
-the files seen and all journals (with `election-replay --json`).
+end every replica is stopped and `election-replay` judges all journals: its violations
+and divergences are the soak's, as they stand. Beside them the summary lists the
+soak's own problems (no single leader writing again within the bound, an exit code
+other than the contract's) and any leader file on disk that no journal asked for; the
+leaderless gaps are measurements, not a verdict.
 
     python -m tools.chaos --duration 600 --seed 7 --workdir /tmp/chaos
 """
@@ -38,7 +41,8 @@ from tests.faults.harness import (  # noqa: E402
     Cluster,
 )
 from tests.faults.injector import KINDS, Fault, Soak  # noqa: E402
-from tests.faults.invariants import journal_writes, leader_terms, leaderless_gaps  # noqa: E402
+from tests.faults.measures import journal_writes, leader_terms, leaderless_gaps  # noqa: E402
+from tests.faults.verdict import Verdict  # noqa: E402
 from tests.zk import ZooKeeperEnsemble  # noqa: E402
 
 
@@ -62,7 +66,7 @@ def gaps_by_kind(gaps: list[tuple[float, float]], faults: list[Fault]) -> dict[s
     return dict(sorted(per_kind.items()))
 
 
-def summarise(soak: Soak, verdict_violations: list[str], notes: list[str]) -> dict[str, Any]:
+def summarise(soak: Soak, verdict: Verdict) -> dict[str, Any]:
     c = soak.cluster
     writes = journal_writes(c.journals)
     gaps = leaderless_gaps(writes)
@@ -79,8 +83,10 @@ def summarise(soak: Soak, verdict_violations: list[str], notes: list[str]) -> di
         "longest_leaderless_gap": gaps[0][1] if gaps else None,
         "longest_leaderless_gap_by_kind": per_kind,
         "longest_recovery_after_fault_end": max(recoveries) if recoveries else None,
-        "violations": verdict_violations + soak.problems,
-        "notes": notes,
+        "violations": verdict.violations,
+        "unjournaled_files": list(verdict.unjournaled),
+        "problems": soak.problems,
+        "notes": verdict.replay.get("notes", []),
         "log": [f.as_json() for f in soak.faults],
     }
 
@@ -133,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         cluster.close()
         ensemble.close()
     verdict = cluster.verdict()
-    summary = summarise(soak, verdict.violations, verdict.notes)
+    summary = summarise(soak, verdict)
     summary.update(
         seed=args.seed,
         duration=args.duration,
@@ -148,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary, indent=1))
     else:
         print_summary(summary)
-    return 1 if summary["violations"] else 0
+    return 0 if verdict.ok and not soak.problems else 1
 
 
 def print_summary(s: dict[str, Any]) -> None:
@@ -163,6 +169,11 @@ def print_summary(s: dict[str, Any]) -> None:
     print(f"files written: {s['files_written']}")
     print("longest leaderless gap: " + ("-" if gap is None else f"{gap:.2f}s"))
     print(f"journal records replayed: {s['replay_events']}, divergences {s['replay_divergences']}")
-    print(f"violations = {len(s['violations'])}")
+    print(f"election-replay: violations = {len(s['violations'])}")
     for v in s["violations"]:
         print(f"  {v}")
+    for name in s["unjournaled_files"]:
+        print(f"  on disk, asked for by no journal: {name}")
+    print(f"problems = {len(s['problems'])}")
+    for problem in s["problems"]:
+        print(f"  {problem}")
