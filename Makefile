@@ -3,7 +3,7 @@
 #   make test        venv + ZooKeeper + lint, then the whole pytest suite (bounded)
 #   make lint        ruff check, ruff format --check, mypy
 #   make zookeeper   Debian's zookeeper package, a JRE, tmux, openssl, systemd: if missing
-#   make demo        tools/demo.py: ZooKeeper, three replicas and `election top`
+#   make demo        python -m election_testkit.demo: ZooKeeper, three replicas, `election top`
 #   make clean       caches and build output; `make distclean` also drops .venv
 #
 # Works as root on a fresh Debian/Ubuntu machine (`bash .ci/run`) and as a user with sudo.
@@ -91,7 +91,7 @@ test: venv zookeeper lint
 
 ## demo: the scripted demo against a real ZooKeeper
 demo: venv zookeeper
-	$(BIN)/python tools/demo.py
+	$(BIN)/python -m election_testkit.demo
 
 clean:
 	rm -rf build dist .demo .pytest_cache .mypy_cache .ruff_cache .hypothesis

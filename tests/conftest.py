@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from kazoo.client import KazooClient
 
-from tests.zk import ZooKeeperServer, ZooKeeperUnavailable, check_installed
+from election_testkit.zookeeper import ZooKeeperServer, ZooKeeperUnavailable, check_installed
 
 
 def _require_zookeeper() -> None:

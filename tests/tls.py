@@ -12,7 +12,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.zk import ServerTls
+from election_testkit.zookeeper import ServerTls
 
 DAYS = "2"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.replicas import ReplicaSet
+from election_testkit.replicas import ReplicaSet
 
 MakeReplicaSet = Callable[..., ReplicaSet]
 

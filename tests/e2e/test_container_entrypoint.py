@@ -19,9 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.replicas import Replica, leader_files, wait_until
+from election_testkit.filedir import leader_files
+from election_testkit.replica import Replica
+from election_testkit.waiting import wait_until
+from election_testkit.zookeeper import ZooKeeperServer, free_port
 from tests.unit.test_deploy_files import DOCKER, dockerfile_env, dockerfile_exec_form
-from tests.zk import ZooKeeperServer, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.zk]
 

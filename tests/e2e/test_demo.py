@@ -7,15 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def test_demo_elects_a_leader_that_writes_files_and_stops_cleanly(tmp_path: Path) -> None:
     work = tmp_path / "demo"
     done = subprocess.run(
         [
             sys.executable,
-            str(ROOT / "tools" / "demo.py"),
+            "-m",
+            "election_testkit.demo",
             "--duration",
             "4",
             "--leader-timeout",

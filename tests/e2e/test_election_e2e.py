@@ -20,21 +20,17 @@ from pathlib import Path
 import pytest
 
 from election.core.leaderfiles import parse_leader_file_name
+from election_testkit.filedir import leader_files
+from election_testkit.leadership import leadership_intervals, overlaps
+from election_testkit.replica import Record, Replica
+from election_testkit.replicas import ReplicaSet
+from election_testkit.waiting import wait_until
+from election_testkit.zookeeper import ZooKeeperServer
 from tests.e2e.conftest import MakeReplicaSet
-from tests.e2e.replicas import (
-    Record,
-    Replica,
-    ReplicaSet,
-    leader_files,
-    leadership_intervals,
-    overlaps,
-    wait_until,
-)
-from tests.zk import ZooKeeperServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.zk]
 
-SESSION_TIMEOUT = 2.0  # what we ask for; tests/zk.py's server accepts 0.4 s .. 10 s
+SESSION_TIMEOUT = 2.0  # what we ask for; the kit's ZooKeeperServer accepts 0.4 s .. 10 s
 LEADER_TIMEOUT = 0.3
 CAPACITY = 3
 STOP_DEADLINE = 5.0  # Settings.stop_deadline

@@ -13,10 +13,11 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from election_testkit.proxy import TcpProxy
+from election_testkit.replicas import ReplicaSet
+from election_testkit.waiting import wait_until
+from election_testkit.zookeeper import ZooKeeperServer
 from tests.e2e.conftest import MakeReplicaSet
-from tests.e2e.replicas import ReplicaSet, wait_until
-from tests.proxy import TcpProxy
-from tests.zk import ZooKeeperServer
 
 JOB = Path(__file__).resolve().parent / "jobs" / "interval_job.py"
 REPLAY = str(Path(sys.executable).with_name("election-replay"))

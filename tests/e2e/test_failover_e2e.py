@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from election_testkit.replica import Record, Replica
+from election_testkit.replicas import ReplicaSet
+from election_testkit.waiting import wait_until
+from election_testkit.zookeeper import ZooKeeperServer
 from tests.e2e.conftest import MakeReplicaSet
-from tests.e2e.replicas import Record, Replica, ReplicaSet, wait_until
-from tests.zk import ZooKeeperServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.zk]
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
+from election_testkit.replica import Replica
+from election_testkit.waiting import wait_until
+from election_testkit.zookeeper import ZooKeeperServer, free_port
 from tests.e2e.conftest import MakeReplicaSet
-from tests.e2e.replicas import Replica, wait_until
-from tests.zk import ZooKeeperServer, free_port
 
 
 def get(port: int, path: str) -> tuple[int, str]:

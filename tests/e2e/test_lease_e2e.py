@@ -4,7 +4,7 @@ Two replicas run as on two machines: each has its own TMPDIR (so the machine-wid
 lock cannot serialise their jobs) and its own TCP proxy to ZooKeeper (so a partition can
 cut one off). The job is the usual shape, a shell running a worker (`sh -c 'worker &
 wait'`) whose worker has a child of its own; at each start the worker looks for any live
-process of another term's job (`tests/e2e/jobs/family_job.py`). Across SIGKILL of the
+process of another term's job (`election_testkit/jobs/family_job.py`). Across SIGKILL of the
 leader's daemon, SIGSTOP of it past the session, and a blackholed leader whose job
 ignores SIGTERM, no start may find one.
 """
@@ -22,11 +22,13 @@ from pathlib import Path
 
 import pytest
 
+from election_testkit.family import FAMILY_JOB, FamilyLog
+from election_testkit.proxy import TcpProxy
+from election_testkit.replica import Replica
+from election_testkit.replicas import ReplicaSet
+from election_testkit.waiting import wait_until
+from election_testkit.zookeeper import ZooKeeperServer
 from tests.e2e.conftest import MakeReplicaSet
-from tests.e2e.replicas import Replica, ReplicaSet, wait_until
-from tests.family import FAMILY_JOB, FamilyLog
-from tests.proxy import TcpProxy
-from tests.zk import ZooKeeperServer
 
 pytestmark = pytest.mark.e2e
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from election_testkit.waiting import wait_until
+from election_testkit.zookeeper import ZooKeeperServer
 from tests.e2e.conftest import MakeReplicaSet
-from tests.e2e.replicas import wait_until
-from tests.zk import ZooKeeperServer
 
 
 class Tmux:

@@ -14,7 +14,6 @@ from pathlib import Path
 import orjson
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
 REPLAY = Path(sys.executable).parent / "election-replay"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.zk]
@@ -35,7 +34,8 @@ def test_replay_of_a_real_run_shows_the_hand_over(tmp_path: Path) -> None:
     demo = subprocess.Popen(
         [
             sys.executable,
-            str(ROOT / "tools" / "demo.py"),
+            "-m",
+            "election_testkit.demo",
             "--duration",
             "5",
             "--leader-timeout",

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from election_testkit.waiting import wait_until
+from election_testkit.zookeeper import ZooKeeperServer
 from journal import journal_segments, read_journal, rotated_path
 from tests.e2e.conftest import MakeReplicaSet
-from tests.e2e.replicas import wait_until
-from tests.zk import ZooKeeperServer
 
 REPLAY = Path(sys.executable).parent / "election-replay"
 KEEP = 3

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.harness import Cluster
-from tests.zk import ZooKeeperEnsemble, check_installed
+from election_testkit.cluster import Cluster
+from election_testkit.zookeeper import ZooKeeperEnsemble, check_installed
 
 MakeCluster = Callable[..., Cluster]
 

@@ -18,25 +18,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.replicas import Record, Replica, wait_until
-from tests.faults.conftest import MakeCluster
-from tests.faults.harness import (
+from election_testkit.cluster import (
     RECOVERY_BOUND,
     SESSION_TIMEOUT,
     SLACK,
     START_BOUND,
-    bind,
-    can_mount,
-    fill,
     first_record,
-    mounts_under,
     now,
-    remount,
-    tmpfs,
-    umount,
     writes_of,
 )
-from tests.zk import ZooKeeperServer
+from election_testkit.replica import Record, Replica
+from election_testkit.waiting import wait_until
+from election_testkit.zookeeper import ZooKeeperServer
+from tests.faults.conftest import MakeCluster
+from tests.faults.mounts import bind, can_mount, fill, mounts_under, remount, tmpfs, umount
 
 pytestmark = [pytest.mark.e2e, pytest.mark.zk]
 

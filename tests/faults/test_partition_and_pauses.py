@@ -12,9 +12,7 @@ import signal
 
 import pytest
 
-from tests.e2e.replicas import Record, Replica, wait_until
-from tests.faults.conftest import MakeCluster
-from tests.faults.harness import (
+from election_testkit.cluster import (
     RECOVERY_BOUND,
     SESSION_TIMEOUT,
     SLACK,
@@ -24,7 +22,10 @@ from tests.faults.harness import (
     now,
     writes_of,
 )
-from tests.zk import ZooKeeperServer
+from election_testkit.replica import Record, Replica
+from election_testkit.waiting import wait_until
+from election_testkit.zookeeper import ZooKeeperServer
+from tests.faults.conftest import MakeCluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.zk]
 

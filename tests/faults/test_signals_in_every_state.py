@@ -7,9 +7,7 @@ import signal
 
 import pytest
 
-from tests.e2e.replicas import Replica, wait_until
-from tests.faults.conftest import MakeCluster
-from tests.faults.harness import (
+from election_testkit.cluster import (
     RECOVERY_BOUND,
     SESSION_TIMEOUT,
     SLACK,
@@ -17,8 +15,11 @@ from tests.faults.harness import (
     now,
     writes_of,
 )
-from tests.proxy import TcpProxy
-from tests.zk import ZooKeeperServer
+from election_testkit.proxy import TcpProxy
+from election_testkit.replica import Replica
+from election_testkit.waiting import wait_until
+from election_testkit.zookeeper import ZooKeeperServer
+from tests.faults.conftest import MakeCluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.zk]
 

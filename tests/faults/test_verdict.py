@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from election.core.leaderfiles import leader_file_name
-from tests.faults.measures import Write, leaderless_gaps
-from tests.faults.recorder import FileDirRecorder
-from tests.faults.verdict import judge
+from election_testkit.filedir import FileDirRecorder
+from election_testkit.measures import Write, leaderless_gaps
+from election_testkit.verdict import judge
 from tests.unit.test_replay import T0, Replica, handover
 
 

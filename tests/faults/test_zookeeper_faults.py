@@ -8,9 +8,7 @@ import time
 
 import pytest
 
-from tests.e2e.replicas import wait_until
-from tests.faults.conftest import MakeCluster
-from tests.faults.harness import (
+from election_testkit.cluster import (
     RECOVERY_BOUND,
     SESSION_TIMEOUT,
     SLACK,
@@ -19,7 +17,9 @@ from tests.faults.harness import (
     now,
     writes_of,
 )
-from tests.zk import ZooKeeperEnsemble, ZooKeeperServer
+from election_testkit.waiting import wait_until
+from election_testkit.zookeeper import ZooKeeperEnsemble, ZooKeeperServer
+from tests.faults.conftest import MakeCluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.zk]
 

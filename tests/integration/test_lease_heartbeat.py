@@ -12,8 +12,8 @@ import pytest
 
 from election.runtime.lease import Proof, lease_until
 from election.runtime.zookeeper import ZooKeeperAdapter
+from election_testkit.zookeeper import ZooKeeperServer
 from tests.integration.test_zookeeper_adapter import Replica
-from tests.zk import ZooKeeperServer
 
 pytestmark = pytest.mark.zk
 

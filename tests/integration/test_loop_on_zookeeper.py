@@ -22,7 +22,7 @@ from election.runtime.filedir import FileDir
 from election.runtime.loop import Loop
 from election.runtime.timers import ThreadTimerService
 from election.runtime.zookeeper import ZooKeeperAdapter, make_client
-from tests.zk import ZooKeeperServer
+from election_testkit.zookeeper import ZooKeeperServer
 
 pytestmark = pytest.mark.zk
 

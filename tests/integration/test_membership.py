@@ -16,10 +16,10 @@ from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import Outcome
 from election.runtime.zookeeper import MemberFacts
+from election_testkit.waiting import wait_until
+from election_testkit.zookeeper import ZooKeeperServer
 from tests.conftest import KazooFactory
-from tests.e2e.replicas import wait_until
 from tests.integration.test_zookeeper_adapter import Replica
-from tests.zk import ZooKeeperServer
 
 pytestmark = pytest.mark.zk
 

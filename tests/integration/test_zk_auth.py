@@ -20,8 +20,8 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
 from kazoo.security import ACL, Id, Permissions, make_digest_acl_credential
 
-from tests.e2e.replicas import ReplicaSet
-from tests.zk import ZooKeeperServer
+from election_testkit.replicas import ReplicaSet
+from election_testkit.zookeeper import ZooKeeperServer
 
 pytestmark = pytest.mark.zk
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from kazoo.client import KazooClient, KazooState
 
+from election_testkit.proxy import TcpProxy
+from election_testkit.zookeeper import ZooKeeperEnsemble, ZooKeeperServer, four_letter_word
 from tests.conftest import KazooFactory
-from tests.proxy import TcpProxy
-from tests.zk import ZooKeeperEnsemble, ZooKeeperServer, four_letter_word
 
 pytestmark = pytest.mark.zk
 

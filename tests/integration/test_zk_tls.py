@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from election_testkit.replicas import ReplicaSet
+from election_testkit.zookeeper import ZooKeeperServer
 from tests.conftest import _require_zookeeper
-from tests.e2e.replicas import ReplicaSet
 from tests.tls import Pki, make_pki
-from tests.zk import ZooKeeperServer
 
 pytestmark = pytest.mark.zk
 

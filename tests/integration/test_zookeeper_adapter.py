@@ -18,7 +18,7 @@ from election.core import events as ev
 from election.core.events import CreateFailure, Outcome
 from election.runtime.timers import ThreadTimerService
 from election.runtime.zookeeper import ZooKeeperAdapter, make_client
-from tests.zk import ZooKeeperServer
+from election_testkit.zookeeper import ZooKeeperServer
 
 pytestmark = pytest.mark.zk
 
@@ -133,7 +133,7 @@ def test_connect_while_connected_answers_ok_at_once(replica: Replica) -> None:
 def test_connect_to_nobody_is_unknown_after_the_deadline(
     replicas: Callable[..., Replica],
 ) -> None:
-    from tests.zk import free_port
+    from election_testkit.zookeeper import free_port
 
     r = replicas(f"127.0.0.1:{free_port()}", deadline=0.3)
     result = r.ask(fx.Connect, ev.ConnectResult)

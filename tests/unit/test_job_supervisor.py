@@ -3,7 +3,7 @@
 A stand-in daemon (`DAEMON` below: the real job runner with a lease source that renews
 every 50 ms) starts a job with a family — a shell running a worker that has a child of
 its own, each recording its SIGTERM — and is then SIGKILLed, or SIGSTOPped past the
-lease. The job's side tells what happened (`tests/family.py`).
+lease. The job's side tells what happened (`election_testkit.family`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from election.core import events as ev
 from election.core.events import Outcome
 from election.runtime.child import ChildSupervisor
 from election.runtime.timers import ThreadTimerService
-from tests.e2e.replicas import wait_until
-from tests.family import FAMILY_JOB, FamilyLog, alive
+from election_testkit.family import FAMILY_JOB, FamilyLog, alive
+from election_testkit.waiting import wait_until
 from tests.fixed_leases import FixedLeases
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,15 +21,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
-for entry in (ROOT, HERE):
-    if str(entry) not in sys.path:
-        sys.path.insert(0, str(entry))
+from journal import read_journal
 
-from handover import summary  # noqa: E402
-
-from journal import read_journal  # noqa: E402
+from .handover import summary
 
 
 def records(path: Path) -> list[dict[str, Any]]:

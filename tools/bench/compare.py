@@ -1,7 +1,7 @@
 """Graceful hand-over: `election` beside kazoo's Election recipe and the seed's polling.
 
-Against one ZooKeeper (tests/zk.py), in one run, interleaving the three kinds run by run
-so that a load change on a shared machine hits them alike. Each run: start two
+Against one ZooKeeper (election_testkit.zookeeper), in one run, interleaving the three
+kinds run by run so that a load change on a shared machine hits them alike. Each run: start two
 contenders on a fresh path, wait for a leader, let the other settle, SIGTERM the leader,
 and measure from the moment SIGTERM was sent to the other's first moment as leader
 (``from_signal``), and from the old leader's release of its node (``from_release``):
@@ -31,18 +31,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
-for entry in (ROOT, HERE):  # `tests` and `election` from the checkout; sibling benchmarks
-    if str(entry) not in sys.path:
-        sys.path.insert(0, str(entry))
+from election_testkit.waiting import wait_until
+from election_testkit.zookeeper import ZooKeeperServer
 
-from handover import graceful_run, machine, summary  # noqa: E402
-
-from tests.e2e.replicas import wait_until  # noqa: E402
-from tests.zk import ZooKeeperServer  # noqa: E402
+from .handover import graceful_run, machine, summary
 
 KINDS = ("election", "recipe", "polling")
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: the contenders run from it
 
 
 class Contender:

@@ -1,9 +1,9 @@
 """Fault benchmark: how early does a cut-off leader stop, how late does its successor
 start, and how long is the work left undone for each kind of fault?
 
-Runs a 3-node ZooKeeper ensemble (tests/zk.py, tickTime 200 ms) and N `election run`
-replicas, each behind its own proxies (tests/faults/harness.py), with the fault suite's
-timing (session 2 s, leader 0.2 s, attempter 1 s). Then:
+Runs a 3-node ZooKeeper ensemble (election_testkit.zookeeper, tickTime 200 ms) and N
+`election run` replicas, each behind its own proxies (election_testkit.cluster), with the
+fault suite's timing (session 2 s, leader 0.2 s, attempter 1 s). Then:
 
 * partition (``--runs`` times): blackhole the leader's proxies until its successor has
   written, then heal. From the journals' wall times:
@@ -36,12 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from tests.e2e.replicas import wait_until  # noqa: E402
-from tests.faults.harness import (  # noqa: E402
+from election_testkit.cluster import (
     RECOVERY_BOUND,
     SESSION_TIMEOUT,
     START_BOUND,
@@ -49,9 +44,10 @@ from tests.faults.harness import (  # noqa: E402
     first_record,
     writes_of,
 )
-from tests.faults.injector import KINDS, Soak  # noqa: E402
-from tests.faults.measures import journal_writes, leaderless_gaps  # noqa: E402
-from tests.zk import ZooKeeperEnsemble  # noqa: E402
+from election_testkit.injector import KINDS, Soak
+from election_testkit.measures import journal_writes, leaderless_gaps
+from election_testkit.waiting import wait_until
+from election_testkit.zookeeper import ZooKeeperEnsemble
 
 
 def partition_run(c: Cluster) -> dict[str, float]:

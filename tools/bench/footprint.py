@@ -26,16 +26,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
-for entry in (ROOT, HERE):  # `tests` and `election` from the checkout; sibling benchmarks
-    if str(entry) not in sys.path:
-        sys.path.insert(0, str(entry))
+from election_testkit.filedir import leader_files
+from election_testkit.replicas import ReplicaSet
+from election_testkit.waiting import wait_until
+from election_testkit.zookeeper import ZooKeeperServer, free_port
 
-from handover import machine, summary  # noqa: E402
-
-from tests.e2e.replicas import ReplicaSet, leader_files, wait_until  # noqa: E402
-from tests.zk import ZooKeeperServer, free_port  # noqa: E402
+from .handover import machine, summary
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 

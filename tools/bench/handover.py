@@ -1,8 +1,8 @@
 """Hand-over benchmark: how fast does leadership move from one replica to another?
 
-Runs its own ZooKeeper (tests/zk.py: Debian's zookeeper package, tickTime 200 ms) and real
-`election run` processes (tests/e2e/replicas.py), then, for each of N runs with a fresh
-pair of replicas on a fresh election path:
+Runs its own ZooKeeper (election_testkit.zookeeper: Debian's zookeeper package, tickTime
+200 ms) and real `election run` processes (election_testkit.replicas), then, for each of N
+runs with a fresh pair of replicas on a fresh election path:
 
 * graceful: start 2 replicas, wait for a leader, SIGTERM it, and measure from the journals'
   wall times how long until the other replica's record entering Leader:
@@ -47,13 +47,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # run as a script: make `tests` and `election` importable
-    sys.path.insert(0, str(ROOT))
-
-from election.durations import parse_duration  # noqa: E402
-from tests.e2e.replicas import Replica, ReplicaSet, wait_until  # noqa: E402
-from tests.zk import ZooKeeperServer  # noqa: E402
+from election.durations import parse_duration
+from election_testkit.replica import Replica
+from election_testkit.replicas import ReplicaSet
+from election_testkit.waiting import wait_until
+from election_testkit.zookeeper import ZooKeeperServer
 
 START_BOUND = 30.0  # seconds for a first leader after starting the processes
 

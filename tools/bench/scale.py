@@ -28,17 +28,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
-for entry in (ROOT, HERE):  # `tests` and `election` from the checkout; sibling benchmarks
-    if str(entry) not in sys.path:
-        sys.path.insert(0, str(entry))
+from election_testkit.replica import Record, Replica
+from election_testkit.replicas import ReplicaSet
+from election_testkit.waiting import wait_until
+from election_testkit.zookeeper import ZooKeeperServer
 
-from footprint import proc_pss_kb, proc_status  # noqa: E402
-from handover import machine, summary  # noqa: E402
-
-from tests.e2e.replicas import Record, Replica, ReplicaSet, wait_until  # noqa: E402
-from tests.zk import ZooKeeperServer  # noqa: E402
+from .footprint import proc_pss_kb, proc_status
+from .handover import machine, summary
 
 POLL = 0.25  # seconds between journal scans: 50 journals, a busy machine
 

@@ -17,12 +17,9 @@ from pathlib import Path
 
 from kazoo.client import KazooClient
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from election.observe.top import poll  # noqa: E402
-from tests.e2e.replicas import ReplicaSet  # noqa: E402
-from tests.zk import ZooKeeperServer  # noqa: E402
+from election.observe.top import poll
+from election_testkit.replicas import ReplicaSet
+from election_testkit.zookeeper import ZooKeeperServer
 
 
 def one_run(zk: ZooKeeperServer, workdir: Path, client: KazooClient) -> float:

@@ -29,21 +29,17 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # run from elsewhere: make `tests` and `election` importable
-    sys.path.insert(0, str(ROOT))
-
-from tests.faults.harness import (  # noqa: E402
+from election_testkit.cluster import (
     ATTEMPTER_TIMEOUT,
     RECOVERY_BOUND,
     SESSION_TIMEOUT,
     START_BOUND,
     Cluster,
 )
-from tests.faults.injector import KINDS, Fault, Soak  # noqa: E402
-from tests.faults.measures import journal_writes, leader_terms, leaderless_gaps  # noqa: E402
-from tests.faults.verdict import Verdict  # noqa: E402
-from tests.zk import ZooKeeperEnsemble  # noqa: E402
+from election_testkit.injector import KINDS, Fault, Soak
+from election_testkit.measures import journal_writes, leader_terms, leaderless_gaps
+from election_testkit.verdict import Verdict
+from election_testkit.zookeeper import ZooKeeperEnsemble
 
 
 def _deck(rng: random.Random, kinds: tuple[str, ...]) -> list[str]:

@@ -24,8 +24,8 @@ from typing import Any
 from election.core.leaderfiles import parse_leader_file_name
 from election_replay import analyse
 from election_replay.report import to_json
-from tests.faults.measures import journal_records
-from tests.faults.recorder import FileDirRecorder
+from election_testkit.filedir import FileDirRecorder
+from election_testkit.measures import journal_records
 
 NO_JOURNAL: dict[str, Any] = {
     "ok": True,

@@ -1,31 +1,32 @@
-"""Fault-injection harness shared by tests/faults, tools/chaos and tools/bench/faults.py.
+"""A cluster of replicas for fault injection: tests/faults, tools/chaos, tools/bench/faults.py.
 
 - `Links`: one `TcpProxy` per ZooKeeper server for one replica, so that replica alone can
   be partitioned (`blackhole`) and healed; its connect string lists its proxies.
-- `Cluster`: replicas (tests/e2e/replicas.py) on one election path and file-dir, a
+- `Cluster`: replicas (`ReplicaSet`) on one election path and file-dir, a
   `FileDirRecorder`, and the verdict of `election-replay` over their journals
-  (tests/faults/verdict.py).
-- Mount helpers for disk faults (a read-only bind mount, a small tmpfs), with a probe
-  telling whether this machine lets us mount at all.
+  (`election_testkit.verdict`).
+- What a replica's journal says of its work: its leader files written, a first record.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from tests.e2e.replicas import Record, Replica, ReplicaSet, wait_until
-from tests.faults.measures import journal_writes
-from tests.faults.recorder import FileDirRecorder
-from tests.faults.verdict import Verdict, judge
-from tests.proxy import TcpProxy
+from election_testkit.filedir import FileDirRecorder
+from election_testkit.measures import journal_writes
+from election_testkit.proxy import TcpProxy
+from election_testkit.replica import Record, Replica
+from election_testkit.replicas import ReplicaSet
+from election_testkit.verdict import Verdict, judge
+from election_testkit.waiting import wait_until
 
-# Timing of the fault suite: tickTime 200 ms (tests/zk.py), short sessions and cadences.
+# The fault suite's timing: tickTime 200 ms (the ZooKeeper fixture's), short sessions
+# and cadences.
 SESSION_TIMEOUT = 2.0
 LEADER_TIMEOUT = 0.2
 ATTEMPTER_TIMEOUT = 1.0
@@ -208,67 +209,6 @@ def first_record(
         ),
         after_wall,
     )
-
-
-# ------------------------------------------------------------------------- mounts
-
-
-def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(cmd), capture_output=True, text=True, timeout=30)
-
-
-def can_mount(scratch: Path) -> bool:
-    """True when this process may mount (root with CAP_SYS_ADMIN, no seccomp in the way)."""
-    probe = scratch / ".mount-probe"
-    probe.mkdir(parents=True, exist_ok=True)
-    ok = _run("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(probe)).returncode == 0
-    if ok:
-        _run("umount", "-l", str(probe))
-    with contextlib.suppress(OSError):
-        probe.rmdir()
-    return ok
-
-
-def mount_or_fail(*args: str) -> None:
-    proc = _run("mount", *args)
-    if proc.returncode != 0:
-        raise RuntimeError(f"mount {' '.join(args)} failed: {proc.stderr.strip()}")
-
-
-def bind(src: Path, dst: Path) -> None:
-    dst.mkdir(parents=True, exist_ok=True)
-    mount_or_fail("--bind", str(src), str(dst))
-
-
-def remount(dst: Path, *, read_only: bool) -> None:
-    mount_or_fail("-o", f"remount,{'ro' if read_only else 'rw'},bind", str(dst))
-
-
-def tmpfs(dst: Path, size: str) -> None:
-    dst.mkdir(parents=True, exist_ok=True)
-    mount_or_fail("-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(dst))
-
-
-def mounts_under(root: Path) -> str:
-    """The mount table's lines below `root` (for a failure message)."""
-    with open("/proc/self/mountinfo") as f:
-        return "".join(line for line in f if str(root) in line) or f"no mounts under {root}"
-
-
-def umount(dst: Path) -> None:
-    """Unmount (lazily, so a file a replica still holds open does not block it)."""
-    _run("umount", "-l", str(dst))
-
-
-def fill(directory: Path, name: str = "filler") -> Path:
-    """Write zeros into `directory/name` until the filesystem is full (ENOSPC)."""
-    path = directory / name
-    with open(path, "wb", buffering=0) as f:
-        for size in (65536, 4096, 512, 1):
-            with contextlib.suppress(OSError):
-                while True:
-                    f.write(b"\0" * size)
-    return path
 
 
 def now() -> float:

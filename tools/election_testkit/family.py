@@ -1,4 +1,5 @@
-"""Reading what `tests/e2e/jobs/family_job.py` recorded: the promise, from the job's side."""
+"""Reading what the family job (`jobs/family_job.py`, a script run as `--exec`) recorded:
+the job's promise, seen from the job's side."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-FAMILY_JOB = Path(__file__).resolve().parent / "e2e" / "jobs" / "family_job.py"
+FAMILY_JOB = Path(__file__).resolve().parent / "jobs" / "family_job.py"
 
 
 class FamilyLog:

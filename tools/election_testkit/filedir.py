@@ -1,13 +1,15 @@
-"""A witness of file-dir: every leader file that was ever there, pruned ones too.
+"""file-dir read back: the daemon's leader files there now, and all that ever were.
 
+`leader_files` lists the files of the daemon's exact name pattern with their content.
 `FileDirRecorder` samples file-dir on a thread while a run goes and keeps each leader file
-it saw (name, content, ctime). It judges nothing: the verdict is `election-replay`'s over
-the journals (tests/faults/verdict.py); the recorder only lets the verdict show that those
-journals account for every file that reached the disk.
+it saw (name, content, ctime), pruned ones too. It judges nothing: the verdict is
+`election-replay`'s over the journals (`election_testkit.verdict`); the recorder only
+lets the verdict show that those journals account for every file that reached the disk.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import threading
@@ -15,6 +17,50 @@ from pathlib import Path
 from typing import Any
 
 from election.core.leaderfiles import parse_leader_file_name
+
+Record = dict[str, Any]
+
+
+class LeaderFile:
+    """One file of the daemon's exact name pattern, read from file-dir."""
+
+    def __init__(self, name: str, token: int, seq: int, content: Record) -> None:
+        self.name = name
+        self.token = token
+        self.seq = seq
+        self.content = content
+
+    @property
+    def written_wall(self) -> float:
+        """``written_at`` (RFC 3339 UTC) as Unix seconds."""
+        text = str(self.content["written_at"]).replace("Z", "+00:00")
+        return dt.datetime.fromisoformat(text).timestamp()
+
+    def __repr__(self) -> str:
+        return f"<LeaderFile {self.name} {self.content}>"
+
+
+def leader_files(file_dir: Path) -> list[LeaderFile]:
+    """The daemon's files in ``file_dir`` (exact pattern, regular files), in name order.
+    A file pruned between listing and reading is skipped."""
+    out = []
+    try:
+        names = sorted(os.listdir(file_dir))
+    except FileNotFoundError:
+        return []
+    for name in names:
+        parsed = parse_leader_file_name(name)
+        if parsed is None:
+            continue
+        path = file_dir / name
+        if path.is_symlink():
+            continue
+        try:
+            content = json.loads(path.read_text())
+        except FileNotFoundError:
+            continue
+        out.append(LeaderFile(name, parsed[0], parsed[1], content))
+    return out
 
 
 class FileDirRecorder:

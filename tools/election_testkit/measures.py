@@ -3,7 +3,7 @@
 Leader files written (`journal_writes`), leadership terms (`leader_terms`) and the gaps
 between consecutive files (`leaderless_gaps`: the work's view of "no leader", a liveness
 figure). They are measurements, not a verdict: safety is judged by `election-replay`
-alone (tests/faults/verdict.py).
+alone (`election_testkit.verdict`).
 """
 
 from __future__ import annotations

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.e2e.replicas import Replica, WaitTimeout
-from tests.faults.harness import RECOVERY_BOUND, SESSION_TIMEOUT, Cluster
-from tests.zk import ZooKeeperEnsemble
+from election_testkit.cluster import RECOVERY_BOUND, SESSION_TIMEOUT, Cluster
+from election_testkit.replica import Replica
+from election_testkit.waiting import WaitTimeout
+from election_testkit.zookeeper import ZooKeeperEnsemble
 
 KINDS = (
     "partition",

@@ -1,18 +1,20 @@
-"""`make demo`: a throwaway local ZooKeeper, three `election run` replicas, `election top`.
+"""`make demo` (`python -m election_testkit.demo`): a throwaway local ZooKeeper, three
+`election run` replicas, `election top`.
 
 On a terminal `election top` shows the cluster live (q or Ctrl-C ends the demo); the
 replicas' logs go to `.demo/logs/demo-N.log` (`tail -f` them in another terminal).
 Without a terminal (or with `--no-top`) it waits, prints one `election top --once`
 snapshot at the end, and stops. Ctrl-C stops the replicas gracefully (each exits 0),
 then ZooKeeper. Everything lives in `.demo/` (files, journals, logs, ZooKeeper data) and
-is started afresh each run. `--duration N` stops by itself after N seconds.
+is started afresh each run (`--workdir`: `.demo` in the current directory by default).
+`--duration N` stops by itself after N seconds. Needs Debian's zookeeper package and a
+JRE (`make zookeeper`); works from a checkout and from an installed wheel alike.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -20,11 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the demo reuses the tests' ZooKeeper runner
-
-from election.runtime.childwrap import wrapped  # noqa: E402
-from tests.zk import ZooKeeperServer  # noqa: E402
+from election.runtime.childwrap import wrapped
+from election_testkit.zookeeper import ZooKeeperServer
 
 REPLICAS = 3
 ELECTION_PATH = "/election/leader"
@@ -61,7 +60,7 @@ def main() -> int:
     parser.add_argument("--leader-timeout", default="2s")
     parser.add_argument("--attempter-timeout", default="10s")
     parser.add_argument("--session-timeout", default="4s")
-    parser.add_argument("--workdir", type=Path, default=ROOT / ".demo")
+    parser.add_argument("--workdir", type=Path, default=Path(".demo"))
     parser.add_argument(
         "--metrics-port", type=int, default=9101, help="first replica's port; 0: any free ports"
     )
@@ -73,7 +72,7 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    work: Path = args.workdir
+    work: Path = args.workdir.resolve()
     shutil.rmtree(work, ignore_errors=True)
     (work / "journal").mkdir(parents=True)
     (work / "logs").mkdir()
@@ -152,5 +151,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    os.chdir(ROOT)
     sys.exit(main())
