@@ -1,6 +1,8 @@
 """The wheel is what users install: it builds from the repository, holds `election`,
-`journal` and the replay tool (`election_replay`) but no tests, and its console scripts
-work from a fresh virtualenv that sees nothing of this checkout or this environment.
+`journal`, the replay tool (`election_replay`), the simulator (`election_sim`) and the
+test kit (`election_testkit`, for the demo) but no tests, and its console scripts and
+packages work from a fresh virtualenv that sees nothing of this checkout or this
+environment (and has no pytest: the kit must not need it).
 
 The build runs `pip wheel --no-deps` (pip builds in an isolated environment with
 hatchling from the configured index); the fresh venv installs the wheel and its
@@ -47,7 +49,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
-def test_wheel_holds_the_daemon_the_journal_and_the_replay_tool_but_no_tests(
+def test_wheel_holds_the_daemon_the_journal_the_tools_and_the_kit_but_no_tests(
     wheel: Path,
 ) -> None:
     assert wheel.name == f"election-{project_version()}-py3-none-any.whl"
@@ -57,11 +59,16 @@ def test_wheel_holds_the_daemon_the_journal_and_the_replay_tool_but_no_tests(
         "election",
         "journal",
         "election_replay",
+        "election_sim",
+        "election_testkit",
         f"election-{project_version()}.dist-info",
     }
     for module in ("election/cli.py", "election/core/reducer.py", "journal/__init__.py"):
         assert module in names
     assert "election_replay/cli.py" in names
+    for module in ("election_sim/world.py", "election_testkit/zookeeper/server.py"):
+        assert module in names
+    assert "election_testkit/jobs/family_job.py" in names  # the family job runs from it
     assert not [n for n in names if re.search(r"(^|/)(tests?|conftest)(/|\.py$|_)", n)]
     entry_points = zipfile.ZipFile(wheel).read(
         f"election-{project_version()}.dist-info/entry_points.txt"
@@ -93,3 +100,25 @@ def test_console_scripts_work_from_a_clean_venv(wheel: Path, tmp_path: Path) -> 
         env,
     )
     assert Path(where.strip()).is_relative_to(venv), where
+    # The simulator and every module of the kit import from the wheel, without pytest.
+    imported = run(
+        [str(venv / "bin" / "python"), "-c", IMPORT_ALL],
+        tmp_path,
+        env,
+    )
+    sim_file, kit_file, modules = imported.split()
+    assert Path(sim_file).is_relative_to(venv) and Path(kit_file).is_relative_to(venv)
+    assert int(modules) >= 10, imported
+
+
+# Imports election_sim and every module of election_testkit; prints where they came from
+# and how many kit modules there were. Fails if any of them pulled in pytest.
+IMPORT_ALL = """
+import importlib, pkgutil, sys
+import election_sim, election_testkit
+kit = [m.name for m in pkgutil.walk_packages(election_testkit.__path__, "election_testkit.")]
+for name in kit:
+    importlib.import_module(name)
+assert "pytest" not in sys.modules, "the kit imported pytest"
+print(election_sim.__file__, election_testkit.__file__, len(kit))
+"""
