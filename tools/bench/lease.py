@@ -2,11 +2,12 @@
 old term's job is gone does the new term's job start? A negative margin is an overlap:
 the promise of `--exec` broken.
 
-One standalone ZooKeeper (tests/zk.py, tickTime 200 ms). Each run: two `election run`
-replicas as on two machines (each its own TMPDIR, so the machine-wide job lock cannot
-serialise their jobs, and its own TCP proxy to ZooKeeper, tests/proxy.py), on a fresh
-election path, running `sh -c 'python tests/e2e/jobs/family_job.py & wait'` (a shell, a
-worker, the worker's child; tests/family.py). Once the job runs and has settled (1 s plus
+One standalone ZooKeeper (election_testkit.zookeeper, tickTime 200 ms). Each run: two
+`election run` replicas as on two machines (each its own TMPDIR, so the machine-wide job
+lock cannot serialise their jobs, and its own TCP proxy to ZooKeeper,
+election_testkit.proxy), on a fresh election path, running
+`sh -c 'python election_testkit/jobs/family_job.py & wait'` (a shell, a worker, the
+worker's child; election_testkit.family). Once the job runs and has settled (1 s plus
 a uniformly random part of a heartbeat period, timeout / 6, so the fault falls at any
 phase of the heartbeats), the fault, aimed at the leader's daemon:
 
@@ -71,20 +72,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
-for entry in (ROOT, HERE):  # `tests` and `election` from the checkout; sibling benchmarks
-    if str(entry) not in sys.path:
-        sys.path.insert(0, str(entry))
+from election.runtime.supervisor import supervisor_command
+from election_testkit.family import FAMILY_JOB, FamilyLog, alive
+from election_testkit.proxy import TcpProxy
+from election_testkit.replica import Record, Replica
+from election_testkit.replicas import ReplicaSet
+from election_testkit.waiting import wait_until
+from election_testkit.zookeeper import ZooKeeperServer
 
-from compare import baseline_run  # noqa: E402
-from handover import graceful_run, machine, negotiated_timeouts, session_id, summary  # noqa: E402
-
-from election.runtime.supervisor import supervisor_command  # noqa: E402
-from tests.e2e.replicas import Record, Replica, ReplicaSet, wait_until  # noqa: E402
-from tests.family import FAMILY_JOB, FamilyLog, alive  # noqa: E402
-from tests.proxy import TcpProxy  # noqa: E402
-from tests.zk import ZooKeeperServer  # noqa: E402
+from .compare import baseline_run
+from .handover import graceful_run, machine, negotiated_timeouts, session_id, summary
 
 FAULTS = ("sigkill", "sigstop", "partition")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
