@@ -60,6 +60,7 @@ from election.kinds import (
     DURATION,
     FILE_MODE,
     PATH,
+    PRIORITY,
     REPLICA_ID,
     SERVERS,
     SIZE,
@@ -207,6 +208,15 @@ class Settings:
             shown_default="<hostname>-<pid>",
             help="This replica's name in znodes, logs, metrics and the journal.",
             core=to_core("replica", str),
+        )
+    )
+    priority: int = attrs.field(
+        **flag(
+            PRIORITY,
+            default="1",
+            help="Free leadership goes to the live candidate of the highest priority; "
+            "0: a standby that never leads.",
+            core=to_core("priority", int, absent=1),  # journals from before it: all 1
         )
     )
     session_timeout: float = attrs.field(

@@ -32,6 +32,7 @@ from election.values import (
     parse_count,
     parse_election_path,
     parse_path,
+    parse_priority,
     parse_replica_id,
     parse_servers,
     parse_size,
@@ -47,6 +48,7 @@ __all__ = [
     "DURATION",
     "FILE_MODE",
     "PATH",
+    "PRIORITY",
     "REPLICA_ID",
     "SERVERS",
     "SIZE",
@@ -136,6 +138,12 @@ DURATION: Final = Kind(
 )
 COUNT: Final = Kind(
     what="an integer >= 1", parse=parse_count, valid=lambda v: _integer(v) and v >= 1, metavar="N"
+)
+PRIORITY: Final = Kind(
+    what="an integer >= 0",
+    parse=parse_priority,
+    valid=lambda v: _integer(v) and v >= 0,
+    metavar="N",
 )
 SIZE: Final = Kind(
     what="a byte count >= 1, or None (never)",

@@ -203,6 +203,14 @@ def parse_count(text: str) -> int:
     return int(value)
 
 
+def parse_priority(text: str) -> int:
+    """An integer >= 0 in plain ASCII digits: `0` never leads, higher leads first."""
+    value = text.strip()
+    if not re.fullmatch(r"[0-9]{1,9}", value):
+        raise ValueError(f"must be an integer >= 0, got {text!r}")
+    return int(value)
+
+
 # ---------------------------------------------------------------- filesystem
 
 

@@ -87,6 +87,8 @@ class CoreConfig:
     # False for journals written before the member node went through the core: their
     # records hold no PublishMember, and today's reducer must not invent one.
     member_node: bool = False
+    # Free leadership goes to the live candidate of the highest priority; 0 never leads.
+    priority: int = 1
 
     def job_failed(self, ran_for: float) -> bool:
         """True when a job that ran `ran_for` seconds and exited counts as a failure

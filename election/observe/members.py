@@ -32,9 +32,10 @@ def member_document(
     host: str,
     pid: int,
     version: str,
+    priority: int = 1,
 ) -> bytes:
     """The JSON a replica keeps in its member node (`since`: Unix seconds it entered
-    `state`; `token` only while Leader)."""
+    `state`; `token` only while Leader; `priority` as `--priority` set it)."""
     doc = {
         "replica": replica,
         "state": state,
@@ -44,6 +45,7 @@ def member_document(
         "host": host,
         "pid": pid,
         "version": version,
+        "priority": priority,
     }
     return json.dumps(doc, separators=(",", ":")).encode()
 
@@ -60,6 +62,7 @@ class MemberRow:
     pid: int | None = None
     metrics: str = ""
     version: str = ""
+    priority: int = 1  # a node written before priorities: every replica was 1
     problem: str = ""
     flash: bool = False  # the state changed within FLASH_SECONDS (as top observed it)
 
@@ -96,6 +99,11 @@ def _int(doc: Mapping[str, Any], key: str) -> int | None:
     return value
 
 
+def _priority(doc: Mapping[str, Any]) -> int:
+    value = _int(doc, "priority")
+    return 1 if value is None else value
+
+
 def parse_member(name: str, data: bytes | None) -> MemberRow:
     """A row from a member node's name and data; never raises."""
     shown = name if name.isprintable() and len(name) <= _MAX_TEXT else repr(name)[:_MAX_TEXT]
@@ -126,6 +134,7 @@ def parse_member(name: str, data: bytes | None) -> MemberRow:
             pid=_int(doc, "pid"),
             metrics=_text(doc, "metrics"),
             version=_text(doc, "version"),
+            priority=_priority(doc),
         )
     except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         reason = str(exc).splitlines()[0][:60] if str(exc) else type(exc).__name__

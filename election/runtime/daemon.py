@@ -152,7 +152,9 @@ def run_daemon(settings: Settings) -> int:
         settings.zk_servers, settings.session_timeout, auth=settings.zk_auth, tls=settings.zk_tls
     )
     # The member node tells this beside the state the core publishes (`election top`).
-    member = MemberFacts(replica=settings.replica_id, version=__version__)
+    member = MemberFacts(
+        replica=settings.replica_id, version=__version__, priority=settings.priority
+    )
     if endpoint is not None and settings.metrics_address is not None:
         member.metrics_address = format_address(settings.metrics_address[0], endpoint.port)
     zookeeper = ZooKeeperAdapter(

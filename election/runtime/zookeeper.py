@@ -149,6 +149,7 @@ class MemberFacts:
     host: str = attrs.field(factory=socket.gethostname)
     pid: int = attrs.field(factory=os.getpid)
     metrics_address: str | None = None
+    priority: int = 1
 
 
 def _parent(path: str) -> str:
@@ -520,6 +521,7 @@ class ZooKeeperAdapter:
             host=facts.host,
             pid=facts.pid,
             version=facts.version,
+            priority=facts.priority,
         )
 
     def _call(

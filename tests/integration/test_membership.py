@@ -83,6 +83,7 @@ def test_a_publish_makes_the_node_an_update_follows_and_it_goes_with_the_session
             "host": "h",
             "pid": 7,
             "version": "9.9",
+            "priority": 1,
         }
         assert kazoo_client.get(path)[1].ephemeralOwner == r.session
         assert publish(r, path, "Leader", create=False, token=55).outcome is Outcome.OK

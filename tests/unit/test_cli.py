@@ -26,6 +26,7 @@ INVALID: dict[str, str] = {
     "storage_capacity": "0",
     "election_path": "leader",
     "replica_id": "a/b",
+    "priority": "-1",
     "session_timeout": "-1s",
     "journal": "/",
     "journal_max_bytes": "64XB",
