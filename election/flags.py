@@ -391,6 +391,11 @@ class Settings:
     member_node: bool = attrs.field(
         **derived(BOOL, lambda _: True, core=to_core("member_node", bool, absent=False))
     )
+    # Not a flag either: this build reads the operator's controls and the members'
+    # priorities before competing; a journal from before them replays without them.
+    controls: bool = attrs.field(
+        **derived(BOOL, lambda _: True, core=to_core("controls", bool, absent=False))
+    )
 
     def as_header_config(self) -> dict[str, object]:
         """The settings as JSON-friendly values for the journal header (`header_config`):

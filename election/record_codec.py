@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+import attrs
+
 from election.core.effects import EFFECT_TYPES, Effect
 from election.core.events import EVENT_TYPES, Event
 from election.core.record import Record
@@ -77,9 +79,22 @@ def record_from_json(line: dict[str, Any]) -> Record:
     )
 
 
+# What a snapshot's field holds when it says nothing: left out of the JSON (a reader fills
+# it in again), so a snapshot stays about as small as it was before the state grew.
+_SNAPSHOT_DEFAULTS: dict[str, Any] = {
+    name: STATE_CODEC.converter.unstructure(field.default)
+    for name, field in attrs.fields_dict(Snapshot).items()
+    if field.default is not attrs.NOTHING
+}
+
+
 def state_to_json(state: State) -> dict[str, Any]:
-    """The whole state as JSON-able data (tagged `{"type": "State", ...}`)."""
-    return STATE_CODEC.encode(snapshot_of(state))
+    """The whole state as JSON-able data (tagged `{"type": "State", ...}`); fields at
+    their defaults are left out."""
+    data = STATE_CODEC.encode(snapshot_of(state))
+    return {
+        k: v for k, v in data.items() if k not in _SNAPSHOT_DEFAULTS or v != _SNAPSHOT_DEFAULTS[k]
+    }
 
 
 def state_from_json(data: object) -> State:

@@ -144,6 +144,25 @@ class PublishMember(Effect):
 
 
 @attrs.frozen(kw_only=True)
+class ReadControl(Effect):
+    """Read the operator's control nodes (`election.control`: the pause, the hand-over
+    request) and watch them. Answer: `ControlRead`; later `ControlChanged`."""
+
+    request: int
+    pause_path: str
+    handover_path: str
+
+
+@attrs.frozen(kw_only=True)
+class ReadMembers(Effect):
+    """List the live member nodes under `path` with their priorities, and watch the
+    list. Answer: `MembersRead`; later `MembersChanged`."""
+
+    request: int
+    path: str
+
+
+@attrs.frozen(kw_only=True)
 class Exit(Effect):
     """End the process with `code` once the journal is flushed."""
 
@@ -166,6 +185,8 @@ EFFECT_TYPES: tuple[type[Effect], ...] = (
     StartChild,
     StopChild,
     PublishMember,
+    ReadControl,
+    ReadMembers,
     Exit,
 )
 """Every concrete effect type; the journal tags each by its class name."""

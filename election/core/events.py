@@ -242,6 +242,56 @@ class MemberPublished(Event):
     reason: str = ""
 
 
+# --- the operator's controls and the other candidates ------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class ControlRead(Event):
+    """Outcome of `ReadControl`: whether the cluster is paused (by whom, why), and the
+    hand-over request that stands, if any (`handover` its id, "" for none): the leader
+    `handover_leader` of term `handover_token` is to end it, and only `handover_to` (if
+    set) may take over while it stands."""
+
+    request: int
+    outcome: Outcome
+    paused: bool = False
+    paused_by: str = ""
+    pause_reason: str = ""
+    handover: str = ""
+    handover_leader: str = ""
+    handover_token: int | None = None
+    handover_to: str | None = None
+    handover_by: str = ""
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class ControlChanged(Event):
+    """A watch on a control node fired: it was made, changed or deleted."""
+
+    path: str
+    kind: str
+
+
+@attrs.frozen(kw_only=True)
+class MembersRead(Event):
+    """Outcome of `ReadMembers`: the live members (`replicas`, each with its priority at
+    the same index of `priorities`)."""
+
+    request: int
+    outcome: Outcome
+    replicas: tuple[str, ...] = ()
+    priorities: tuple[int, ...] = ()
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class MembersChanged(Event):
+    """The watch on the list of member nodes fired: one came or went."""
+
+    path: str
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     Started,
     StopRequested,
@@ -263,5 +313,9 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ChildExited,
     ChildLeaseExpired,
     MemberPublished,
+    ControlRead,
+    ControlChanged,
+    MembersRead,
+    MembersChanged,
 )
 """Every concrete event type; the journal tags each by its class name."""

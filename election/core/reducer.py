@@ -35,17 +35,21 @@ from typing import Any, NamedTuple
 
 import attrs
 
+from election.control import handover_path, pause_path
 from election.core import effects as fx
 from election.core import events as ev
 from election.core.effects import Effect
 from election.core.events import Event, Outcome
 from election.core.state import (
     NO_JOB,
+    Candidate,
     Checks,
+    Control,
     CoreConfig,
     ExecExit,
     Job,
     Member,
+    Peers,
     Repair,
     Repairs,
     Session,
@@ -102,6 +106,8 @@ def reduce(state: State, event: Event) -> Transition:
         raise UnexpectedEvent(f"{type(event).__name__} cannot happen in {state.name}")
     step = Step(state, rule.targets)
     rule.handler(step, event)
+    if step.config.controls:
+        _keep_reads(step)
     if step.config.member_node:
         _keep_member(step, event)
     return Transition(step.result(), tuple(step.effects), step.previous, step.cause)
@@ -132,11 +138,11 @@ def _check(step: Step) -> None:
         step.request(fx.Connect)
 
 
-def _enter_attempter(step: Step, cause: str) -> None:
-    step.goto(ATTEMPTER, cause)
+def _enter_attempter(step: Step, cause: str, release: int | None = None) -> None:
+    step.goto(ATTEMPTER, cause, Candidate(waiting=True, release=release))
     if step.streaks.failures:
         step.streaks = attrs.evolve(step.streaks, failures=0)
-    _try_create(step)
+    _contend(step)
 
 
 def _fail_over(step: Step, cause: str, repair: tuple[Repair, ...], wait: float = 0.0) -> None:
@@ -184,6 +190,68 @@ def _try_create(step: Step) -> None:
     if not step.awaits(fx.CreateNode):
         step.request(fx.CreateNode, path=cfg.election_path, replica=cfg.replica)
     step.start_timer(Timer.ATTEMPT, cfg.attempter_timeout)
+
+
+def _contend(step: Step, waited: bool = False) -> None:
+    """Attempter: try for leadership — now, or after a higher priority's turn (`waited`:
+    that turn is over), or once nothing holds us back (a pause, a hand-over request that
+    is not ours to take, the controls not read yet, or being a standby of priority 0)."""
+    if not step.config.controls:  # a journal from before the controls: as it ran then
+        _try_create(step)
+        return
+    candidate = step.candidate
+    if _held_back(step):
+        if not candidate.waiting:
+            step.phase = Candidate(True, candidate.release)
+        if not step.has_timer(Timer.ATTEMPT):  # a failed read of the controls is retried
+            step.start_timer(Timer.ATTEMPT, step.config.attempter_timeout)
+        return
+    delay = 0.0 if waited else _priority_delay(step)
+    if delay > 0:
+        if not step.has_timer(Timer.CONTEND):
+            step.start_timer(Timer.CONTEND, delay)
+        if not candidate.waiting:
+            step.phase = Candidate(True, candidate.release)
+        return
+    if candidate.waiting:
+        step.phase = Candidate(False, candidate.release)
+    _try_create(step)
+
+
+def _held_back(step: Step) -> bool:
+    """True while this replica may not try for leadership, whatever the priorities."""
+    if not step.control.certain or step.peers.request is not None:
+        return True  # not sure yet what the operator wants, or who else is there
+    return _excluded(step)
+
+
+def _excluded(step: Step) -> bool:
+    """True when what we know says this replica may not lead now."""
+    cfg, control = step.config, step.control
+    if cfg.priority == 0:
+        return True  # a standby watches and reports, and never leads
+    if control.paused:
+        return True
+    if control.handover:  # a planned hand-over stands
+        if control.handover_to is not None:
+            return control.handover_to != cfg.replica  # only the one named may take over
+        return control.handover_leader == cfg.replica  # the one yielding may not
+    return False
+
+
+def _priority_delay(step: Step) -> float:
+    """How long to leave free leadership to the live candidates of a higher priority:
+    `contend_step` for each, at most `contend_max`; none for the one a hand-over names."""
+    cfg, control = step.config, step.control
+    if control.handover and control.handover_to == cfg.replica:
+        return 0.0
+    yielding = control.handover_leader if control.handover else None
+    higher = sum(
+        1
+        for replica, priority in step.peers.priorities
+        if priority > cfg.priority and replica not in (cfg.replica, yielding)
+    )
+    return min(higher * cfg.contend_step, cfg.contend_max)
 
 
 def _write_file(step: Step) -> None:
@@ -334,7 +402,7 @@ def attempter_created(step: Step, event: ev.NodeCreated) -> None:
     if not _accept(step, event):
         return
     if event.outcome is Outcome.OK and event.token is not None:
-        _become_leader(step, event.token, "election node created")
+        _lead_unless_held_back(step, event.token, "election node created")
     elif event.outcome is Outcome.UNKNOWN or event.failure is ev.CreateFailure.NODE_EXISTS:
         # Someone holds it, or maybe we do (an unanswered create): look, and watch it.
         step.request(fx.ReadNode, path=step.config.election_path)
@@ -347,29 +415,64 @@ def attempter_read(step: Step, event: ev.NodeRead) -> None:
     if not _accept(step, event) or event.outcome is not Outcome.OK:
         return
     if not event.exists:
-        _try_create(step)  # gone between our create and our look: try at once
+        _contend(step)  # gone between our create and our look: try at once
     elif event.owner is not None and event.owner == step.session.id and event.token is not None:
         # Ours by ephemeralOwner (an unanswered create that did happen): never by mere
         # existence, since a node of our own earlier session is not ours.
-        _become_leader(step, event.token, "election node found ours")
+        _lead_unless_held_back(step, event.token, "election node found ours")
     # Held by another session: the watch tells us when it goes.
+
+
+def _lead_unless_held_back(step: Step, token: int, cause: str) -> None:
+    """The node is ours: lead — unless, since the create was sent, a pause or a
+    hand-over to another replica was seen: then let the node go at once, unused."""
+    if step.config.controls and _excluded(step):
+        if step.session.connected:
+            step.request(fx.ReleaseNode, path=step.config.election_path, token=token)
+        return
+    _become_leader(step, token, cause)
 
 
 def attempter_watch(step: Step, event: ev.NodeWatchFired) -> None:
     if event.kind == "DELETED":
-        _try_create(step)  # fast hand-over: no waiting for the next attempt
+        _contend(step)  # fast hand-over: no waiting for the next attempt
     elif event.kind in ("CREATED", "CHANGED") and not step.awaits(fx.ReadNode):
         step.request(fx.ReadNode, path=step.config.election_path)  # re-arm the watch
 
 
 def attempter_path(step: Step, event: ev.PathEnsured) -> None:
     if _accept(step, event) and event.outcome is Outcome.OK:
-        _try_create(step)
+        _contend(step)
 
 
 def attempter_timer(step: Step, event: ev.TimerFired) -> None:
     if _fired(step, event, Timer.ATTEMPT):
-        _try_create(step)
+        if step.config.controls and (step.control.failed or step.peers.failed):
+            # A read of the controls (or of the members) failed: try it again now.
+            step.control = attrs.evolve(step.control, failed=False)
+            step.peers = attrs.evolve(step.peers, failed=False)
+        _contend(step)
+    elif _fired(step, event, Timer.CONTEND):
+        _contend(step, waited=True)  # the higher priorities had their turn
+
+
+def attempter_written(step: Step, event: ev.FileWritten) -> None:
+    if _accept(step, event):  # the last file of a term yielded: its node may go now
+        _release_when_idle(step)
+
+
+def attempter_released(step: Step, event: ev.NodeReleased) -> None:
+    _accept(step, event)  # the node of the term we yielded is gone: the others compete
+
+
+def attempter_child_started(step: Step, event: ev.ChildStarted) -> None:
+    _unknown_child(step, event)
+    _release_when_idle(step)
+
+
+def attempter_child_exited(step: Step, event: ev.ChildExited) -> None:
+    child_exited_meanwhile(step, event)
+    _release_when_idle(step)  # the yielded term's job has gone: its node may go
 
 
 # --- Leader ---------------------------------------------------------------------------
@@ -443,14 +546,17 @@ def _step_down(step: Step, cause: str, wait: float = 0.0) -> None:
 
 
 def _release_when_idle(step: Step) -> None:
-    repairs = step.repairs
-    if repairs.release is None or step.awaits(fx.WriteLeaderFile):
+    """The node of a term left while the session lives goes once that term is idle: no
+    leader file in flight, no job (Failover after a step-down; Attempter after a pause or
+    a hand-over)."""
+    phase = step.phase
+    if not isinstance(phase, Repairs | Candidate) or phase.release is None:
         return
-    if step.job.busy:
-        return  # the job first: its ChildExited (or ChildStarted) comes first
+    if step.awaits(fx.WriteLeaderFile) or step.job.busy:
+        return  # the file in flight and the job first: their answers come first
     if step.session.connected:
-        step.request(fx.ReleaseNode, path=step.config.election_path, token=repairs.release)
-    step.phase = Repairs(repairs.broken)
+        step.request(fx.ReleaseNode, path=step.config.election_path, token=phase.release)
+    step.phase = attrs.evolve(phase, release=None)
 
 
 # --- the job, in every state ----------------------------------------------------------
@@ -618,6 +724,119 @@ def member_published(step: Step, event: ev.MemberPublished) -> None:
         step.member = Member(member.since, None, None, None, failed=True)
 
 
+# --- the operator's controls and the other candidates, in every state ----------------
+
+
+def _keep_reads(step: Step) -> None:
+    """After every reduction: have the controls (pause, hand-over) and the members'
+    priorities read whenever they are not known, or a watch said they changed — one read
+    of each at a time, and only while connected (the answer re-arms the watches)."""
+    if not step.session.connected:
+        return
+    if not step.before.session.connected:
+        # (Re)connected: a watch may have fired unheard, or gone with an old session.
+        if step.control.known:
+            step.control = attrs.evolve(step.control, stale=True, failed=False)
+        if step.peers.known:
+            step.peers = attrs.evolve(step.peers, stale=True, failed=False)
+    control = step.control
+    if control.request is None and not control.failed and (control.stale or not control.known):
+        cfg = step.config
+        request = step.new_id()
+        step.effects.append(
+            fx.ReadControl(
+                request=request,
+                pause_path=pause_path(cfg.election_path),
+                handover_path=handover_path(cfg.election_path),
+            )
+        )
+        step.control = attrs.evolve(control, request=request, stale=False)
+    peers = step.peers
+    if (
+        step.config.priority > 0  # a standby never competes: others' priorities are moot
+        and peers.request is None
+        and not peers.failed
+        and (peers.stale or not peers.known)
+    ):
+        request = step.new_id()
+        step.effects.append(
+            fx.ReadMembers(request=request, path=members_path(step.config.election_path))
+        )
+        step.peers = attrs.evolve(peers, request=request, stale=False)
+
+
+def control_read(step: Step, event: ev.ControlRead) -> None:
+    control = step.control
+    if event.request != control.request:
+        return  # an answer to a read since superseded
+    if event.outcome is not Outcome.OK:
+        step.control = attrs.evolve(control, request=None, failed=True)
+        return
+    step.control = Control(
+        known=True,
+        stale=control.stale,  # a watch fired while it was in flight: read again
+        paused=event.paused,
+        paused_by=event.paused_by,
+        handover=event.handover,
+        handover_leader=event.handover_leader,
+        handover_token=event.handover_token,
+        handover_to=event.handover_to,
+        handover_by=event.handover_by,
+    )
+    if step.name is LEADER:
+        _maybe_yield(step)
+    elif step.name is ATTEMPTER and step.candidate.waiting:
+        _contend(step)
+
+
+def control_changed(step: Step, event: ev.ControlChanged) -> None:
+    # Until it is read again, nobody competes: a pause made just before our node went
+    # reaches us (ZooKeeper keeps a session's notifications in order) before the DELETED.
+    step.control = attrs.evolve(step.control, stale=True, failed=False)
+
+
+def members_read(step: Step, event: ev.MembersRead) -> None:
+    peers = step.peers
+    if event.request != peers.request:
+        return
+    if event.outcome is not Outcome.OK or len(event.replicas) != len(event.priorities):
+        step.peers = Peers(known=peers.known, failed=True, priorities=peers.priorities)
+    else:
+        priorities = tuple(zip(event.replicas, event.priorities, strict=True))
+        step.peers = Peers(known=True, stale=peers.stale, priorities=priorities)
+    if step.name is ATTEMPTER and step.candidate.waiting:
+        _contend(step)
+
+
+def members_changed(step: Step, event: ev.MembersChanged) -> None:
+    step.peers = attrs.evolve(step.peers, stale=True, failed=False)
+
+
+def _maybe_yield(step: Step) -> None:
+    """Leader: end the term, as gracefully as on SIGTERM but staying a candidate, when
+    the cluster is paused, a hand-over of this term is asked for, or a hand-over to
+    another replica stands (we took the node in a race with it)."""
+    control, term, me = step.control, step.term, step.config.replica
+    by = control.handover_by or "an operator"
+    if control.paused:
+        _yield(step, f"paused by {control.paused_by or 'an operator'}")
+    elif control.handover and control.handover_token == term.token:
+        to = f" to {control.handover_to}" if control.handover_to else ""
+        _yield(step, f"hand-over{to} asked by {by}")
+    elif control.handover and control.handover_to not in (None, me):
+        _yield(step, f"a hand-over to {control.handover_to} asked by {by} stands")
+
+
+def _yield(step: Step, cause: str) -> None:
+    """Leave Leader for Attempter: the job is stopped and a file in flight lands first;
+    then our node is released, which lets the next leader take over at once."""
+    token = step.term.token
+    writes = _writes_in_flight(step)
+    _enter_attempter(step, cause, release=token)
+    step.pending = (*step.pending, *writes)
+    _release_when_idle(step)
+
+
 # --- Failover -------------------------------------------------------------------------
 
 
@@ -782,6 +1001,11 @@ _CHILD_STARTED = Rule(child_started_meanwhile)
 _CHILD_EXITED = Rule(child_exited_meanwhile)
 _LEASE_EXPIRED = Rule(lease_expired_meanwhile)
 _MEMBER = Rule(member_published)  # the member node's publishes span states too
+# The controls and the members' priorities are read, and their watches fire, anywhere.
+_CONTROL_READ = Rule(control_read)
+_CONTROL_CHANGED = Rule(control_changed)
+_MEMBERS_READ = Rule(members_read)
+_MEMBERS_CHANGED = Rule(members_changed)
 
 TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
     INIT: {
@@ -798,6 +1022,10 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.ChildExited: _CHILD_EXITED,
         ev.ChildLeaseExpired: _LEASE_EXPIRED,
         ev.MemberPublished: _MEMBER,
+        ev.ControlRead: _CONTROL_READ,
+        ev.ControlChanged: _CONTROL_CHANGED,
+        ev.MembersRead: _MEMBERS_READ,
+        ev.MembersChanged: _MEMBERS_CHANGED,
     },
     ATTEMPTER: {
         ev.StopRequested: _STOP,
@@ -809,10 +1037,16 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.NodeCreated: Rule(attempter_created, (LEADER,)),
         ev.NodeRead: Rule(attempter_read, (LEADER,)),
         ev.NodeWatchFired: Rule(attempter_watch),
-        ev.ChildStarted: _CHILD_STARTED,
-        ev.ChildExited: _CHILD_EXITED,
+        ev.NodeReleased: Rule(attempter_released),
+        ev.FileWritten: Rule(attempter_written),
+        ev.ChildStarted: Rule(attempter_child_started),
+        ev.ChildExited: Rule(attempter_child_exited),
         ev.ChildLeaseExpired: _LEASE_EXPIRED,
         ev.MemberPublished: _MEMBER,
+        ev.ControlRead: _CONTROL_READ,
+        ev.ControlChanged: _CONTROL_CHANGED,
+        ev.MembersRead: _MEMBERS_READ,
+        ev.MembersChanged: _MEMBERS_CHANGED,
     },
     LEADER: {
         ev.StopRequested: _STOP,
@@ -828,6 +1062,10 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.ChildExited: Rule(leader_child_exited, (FAILOVER, STOPPING)),
         ev.ChildLeaseExpired: Rule(leader_lease_expired, (FAILOVER,)),
         ev.MemberPublished: _MEMBER,
+        ev.ControlRead: Rule(control_read, (ATTEMPTER,)),
+        ev.ControlChanged: _CONTROL_CHANGED,
+        ev.MembersRead: _MEMBERS_READ,
+        ev.MembersChanged: _MEMBERS_CHANGED,
     },
     FAILOVER: {
         ev.StopRequested: _STOP,
@@ -844,6 +1082,10 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.ChildExited: Rule(failover_child_exited, (INIT,)),
         ev.ChildLeaseExpired: _LEASE_EXPIRED,
         ev.MemberPublished: _MEMBER,
+        ev.ControlRead: _CONTROL_READ,
+        ev.ControlChanged: _CONTROL_CHANGED,
+        ev.MembersRead: _MEMBERS_READ,
+        ev.MembersChanged: _MEMBERS_CHANGED,
     },
     STOPPING: {
         ev.StopRequested: Rule(stopping_again),
@@ -857,6 +1099,10 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.ChildExited: Rule(stopping_child_exited),
         ev.ChildLeaseExpired: _LEASE_EXPIRED,
         ev.MemberPublished: _MEMBER,
+        ev.ControlRead: _CONTROL_READ,
+        ev.ControlChanged: _CONTROL_CHANGED,
+        ev.MembersRead: _MEMBERS_READ,
+        ev.MembersChanged: _MEMBERS_CHANGED,
     },
 }
 
@@ -870,7 +1116,7 @@ _RELEASE = frozenset({ev.NodeReleased})  # Failover's release after a step-down
 
 STALE: Mapping[StateName, frozenset[type[Event]]] = {
     INIT: _ELECTION | _WORK | _RELEASE,
-    ATTEMPTER: frozenset({ev.ConnectResult, ev.FileDirChecked}) | _WORK | _RELEASE,
+    ATTEMPTER: frozenset({ev.ConnectResult, ev.FileDirChecked, ev.FilesPruned}),
     LEADER: _CHECKS | frozenset({ev.NodeCreated}) | _RELEASE,
     FAILOVER: _ELECTION | frozenset({ev.FilesPruned}),
     STOPPING: _CHECKS | _ELECTION | _RELEASE | frozenset({ev.FilesPruned}),

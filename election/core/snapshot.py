@@ -17,10 +17,13 @@ from election.core.effects import EFFECT_TYPES, Effect
 from election.core.state import (
     NO_JOB,
     Books,
+    Candidate,
     Checks,
+    Control,
     CoreConfig,
     Job,
     Member,
+    Peers,
     Phase,
     Repair,
     Repairs,
@@ -72,11 +75,31 @@ class Snapshot:
     member_asked: Shown | None = None
     member_shown: Shown | None = None
     member_failed: bool = False
+    # Attempter's wait, the operator's controls and the members' priorities (snapshots
+    # journaled before the controls lack these).
+    candidate_waiting: bool = True
+    control_known: bool = False
+    control_stale: bool = False
+    control_request: int | None = None
+    control_failed: bool = False
+    paused: bool = False
+    paused_by: str = ""
+    handover: str = ""
+    handover_leader: str = ""
+    handover_token: int | None = None
+    handover_to: str | None = None
+    handover_by: str = ""
+    peers_known: bool = False
+    peers_stale: bool = False
+    peers_request: int | None = None
+    peers_failed: bool = False
+    peers: tuple[tuple[str, int], ...] = ()
 
 
 def snapshot_of(state: State) -> Snapshot:
     """`state` as a snapshot records it."""
     phase, job, streaks = state.phase, state.job, state.streaks
+    control, peers = state.control, state.peers
     if isinstance(phase, Term):
         last_token, seq = phase.token, phase.seq
     elif streaks.last_term is not None:
@@ -116,6 +139,23 @@ def snapshot_of(state: State) -> Snapshot:
         member_asked=state.member.asked,
         member_shown=state.member.shown,
         member_failed=state.member.failed,
+        candidate_waiting=not isinstance(phase, Candidate) or phase.waiting,
+        control_known=control.known,
+        control_stale=control.stale,
+        control_request=control.request,
+        control_failed=control.failed,
+        paused=control.paused,
+        paused_by=control.paused_by,
+        handover=control.handover,
+        handover_leader=control.handover_leader,
+        handover_token=control.handover_token,
+        handover_to=control.handover_to,
+        handover_by=control.handover_by,
+        peers_known=peers.known,
+        peers_stale=peers.stale,
+        peers_request=peers.request,
+        peers_failed=peers.failed,
+        peers=peers.priorities,
     )
 
 
@@ -132,6 +172,8 @@ def state_of(snapshot: Snapshot) -> State:
     phase: Phase = None
     if s.name is StateName.INIT:
         phase = Checks(s.file_dir_ok, s.path_ok)
+    elif s.name is StateName.ATTEMPTER:
+        phase = Candidate(s.candidate_waiting, s.release_token)
     elif s.name is StateName.LEADER:
         if s.token is None:
             raise ValueError("a Leader without a token")
@@ -155,4 +197,18 @@ def state_of(snapshot: Snapshot) -> State:
         Streaks(s.failures, s.job_failures, s.child_restarts, last_term),
         s.cause,
         Member(s.member_since, s.member_request, s.member_asked, s.member_shown, s.member_failed),
+        Control(
+            known=s.control_known,
+            stale=s.control_stale,
+            request=s.control_request,
+            failed=s.control_failed,
+            paused=s.paused,
+            paused_by=s.paused_by,
+            handover=s.handover,
+            handover_leader=s.handover_leader,
+            handover_token=s.handover_token,
+            handover_to=s.handover_to,
+            handover_by=s.handover_by,
+        ),
+        Peers(s.peers_known, s.peers_stale, s.peers_request, s.peers_failed, s.peers),
     )

@@ -50,6 +50,7 @@ class Timer(enum.StrEnum):
     RETRY = "retry"  # Failover: back-off before the next repair
     STOP_DEADLINE = "stop-deadline"  # Stopping: exit even if ZooKeeper never answers
     CHILD_RESTART = "child-restart"  # Leader: back-off before restarting the job
+    CONTEND = "contend"  # Attempter: a lower priority's wait before it tries for free leadership
 
 
 class Repair(enum.StrEnum):
@@ -89,6 +90,13 @@ class CoreConfig:
     member_node: bool = False
     # Free leadership goes to the live candidate of the highest priority; 0 never leads.
     priority: int = 1
+    # Read the operator's controls (pause, hand-over) and the other candidates'
+    # priorities before competing. False for journals written before them.
+    controls: bool = False
+    # A lower priority leaves free leadership to each live higher one this long first
+    # (at most `contend_max` in all), so a vanished higher one delays it only briefly.
+    contend_step: float = 0.2
+    contend_max: float = 1.0
 
     def job_failed(self, ran_for: float) -> bool:
         """True when a job that ran `ran_for` seconds and exited counts as a failure
@@ -114,6 +122,16 @@ class Books:
 class Session:
     connected: bool = False
     id: int | None = None  # kept while suspended: the same session may come back
+
+
+@attrs.frozen
+class Candidate:
+    """Attempter: whether a try for leadership is wanted but held back (by a pause, a
+    hand-over request, a higher priority, or controls not read yet), and the node of the
+    term just yielded, to release once idle (no file in flight, no job left)."""
+
+    waiting: bool = True
+    release: int | None = None
 
 
 @attrs.frozen
@@ -152,7 +170,7 @@ class Shutdown:
     exited: bool = False
 
 
-Phase = Checks | Term | Repairs | Shutdown | None
+Phase = Checks | Candidate | Term | Repairs | Shutdown | None
 
 
 @attrs.frozen
@@ -194,6 +212,48 @@ NO_MEMBER = Member()
 
 
 @attrs.frozen
+class Control:
+    """The operator's controls as last read (`election.control`): paused, and the
+    hand-over request that stands (`handover` its id, "" none). `known`: a read has
+    answered; `stale`: a watch fired since the last read was sent (read again); while a
+    read is in flight (`request`), or stale, or never known, no one competes."""
+
+    known: bool = False
+    stale: bool = False
+    request: int | None = None
+    failed: bool = False  # the last read failed: tried again on Attempter's next tick
+    paused: bool = False
+    paused_by: str = ""
+    handover: str = ""
+    handover_leader: str = ""
+    handover_token: int | None = None
+    handover_to: str | None = None
+    handover_by: str = ""
+
+    @property
+    def certain(self) -> bool:
+        return self.known and not self.stale and self.request is None
+
+
+NO_CONTROL = Control()
+
+
+@attrs.frozen
+class Peers:
+    """The live members and their priorities as last read (`known`, `stale` and
+    `request` as for `Control`)."""
+
+    known: bool = False
+    stale: bool = False
+    request: int | None = None
+    failed: bool = False  # then priorities are not waited for (none known)
+    priorities: tuple[tuple[str, int], ...] = ()  # (replica, priority)
+
+
+NO_PEERS = Peers()
+
+
+@attrs.frozen
 class Streaks:
     """What spans states: consecutive failovers (for the back-off; reset on reaching
     Attempter), consecutive job failures (reset only by a job that ran long), restarts
@@ -218,6 +278,8 @@ class State:
     streaks: Streaks = Streaks()
     cause: str = ""  # why we entered the current state
     member: Member = NO_MEMBER
+    control: Control = NO_CONTROL
+    peers: Peers = NO_PEERS
 
     # --- views: what the observers, the replay and the tests read ---------------------
 
@@ -270,7 +332,7 @@ class State:
     @property
     def release_token(self) -> int | None:
         phase = self.phase
-        return phase.release if isinstance(phase, Repairs) else None
+        return phase.release if isinstance(phase, Repairs | Candidate) else None
 
     @property
     def child_pid(self) -> int | None:

@@ -17,10 +17,13 @@ import attrs
 from election.core import effects as fx
 from election.core.state import (
     Books,
+    Candidate,
     Checks,
+    Control,
     CoreConfig,
     Job,
     Member,
+    Peers,
     Pending,
     Phase,
     Repairs,
@@ -53,11 +56,13 @@ class Step:
         "_before",
         "cause",
         "config",
+        "control",
         "effects",
         "job",
         "member",
         "name",
         "next_id",
+        "peers",
         "pending",
         "phase",
         "previous",
@@ -81,6 +86,8 @@ class Step:
         self.streaks: Streaks = state.streaks
         self.cause: str = state.cause
         self.member: Member = state.member
+        self.control: Control = state.control
+        self.peers: Peers = state.peers
         self.effects: list[fx.Effect] = []
         self.previous: StateName | None = None  # set by a state change
 
@@ -108,6 +115,8 @@ class Step:
             and self.streaks is before.streaks
             and self.cause is before.cause
             and self.member is before.member
+            and self.control is before.control
+            and self.peers is before.peers
         ):
             return before
         return State(
@@ -120,6 +129,8 @@ class Step:
             self.streaks,
             self.cause,
             self.member,
+            self.control,
+            self.peers,
         )
 
     # --- the phase of the current state ------------------------------------------------
@@ -129,6 +140,12 @@ class Step:
         """Leader's term (only ever asked for in Leader)."""
         phase = self.phase
         assert isinstance(phase, Term), phase
+        return phase
+
+    @property
+    def candidate(self) -> Candidate:
+        phase = self.phase
+        assert isinstance(phase, Candidate), phase
         return phase
 
     @property

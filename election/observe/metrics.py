@@ -56,6 +56,7 @@ class Metrics:
         self,
         registry: CollectorRegistry | None = None,
         clock: Callable[[], float] = time.monotonic,
+        priority: int = 1,
     ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         self._clock = clock
@@ -136,6 +137,19 @@ class Metrics:
             "Jobs stopped by their supervisor because the lease ran out (--exec)",
             registry=r,
         )
+        self.paused = Gauge(
+            "election_paused", "1 while the cluster is paused (election pause)", registry=r
+        )
+        self.priority = Gauge(
+            "election_priority", "This replica's --priority (0: a standby)", registry=r
+        )
+        self.priority.set(priority)
+        self.handovers_requested = Counter(
+            "election_handovers_requested_total",
+            "Planned hand-overs this replica saw asked for (election handover)",
+            registry=r,
+        )
+        self._handover = ""  # the id of the request last seen standing
         self._pending: dict[int, tuple[str, float]] = {}  # request id -> (effect, at)
         self._set_state(StateName.INIT.value)
         self._set_session("none")
@@ -185,6 +199,11 @@ class Metrics:
             self.child_exits.labels(code=str(min(max(event.code, 0), 255))).inc()
         elif name == "ChildLeaseExpired":
             self.child_lease_expiries.inc()
+        elif name == "ControlRead" and event.outcome == "ok":
+            self.paused.set(1 if event.paused else 0)
+            if event.handover and event.handover != self._handover:
+                self.handovers_requested.inc()
+            self._handover = event.handover
         if any(
             isinstance(e, StartTimer) and e.name == Timer.CHILD_RESTART.value
             for e in record.effects

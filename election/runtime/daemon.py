@@ -196,7 +196,7 @@ def run_daemon(settings: Settings) -> int:
 
     # The core and the loop around it; the observers watch its records.
     config = core_config_from_header(settings.as_header_config())
-    metrics = Metrics()
+    metrics = Metrics(priority=settings.priority)
     observers: list[Observer] = [metrics, LogObserver(config)]
     live_view = _live_view(settings, observers)
     loop = Loop(

@@ -35,9 +35,10 @@ from kazoo.security import (
     make_digest_acl_credential,
 )
 
+from election.control import ControlDataError, decode_handover, decode_pause
 from election.core import effects as fx
 from election.core import events as ev
-from election.observe.members import member_document
+from election.observe.members import member_document, parse_member
 from election.runtime.lease import Answered, Proof
 from election.runtime.replies import Put, Reply
 from election.runtime.timers import TimerService
@@ -259,7 +260,9 @@ class ZooKeeperAdapter:
             | fx.CreateNode
             | fx.ReadNode
             | fx.ReleaseNode
-            | fx.PublishMember,
+            | fx.PublishMember
+            | fx.ReadControl
+            | fx.ReadMembers,
         )
 
     def run(self, effect: fx.Effect) -> None:
@@ -277,6 +280,10 @@ class ZooKeeperAdapter:
             self._release(effect)
         elif isinstance(effect, fx.PublishMember):
             self._publish(effect)
+        elif isinstance(effect, fx.ReadControl):
+            self._read_control(effect)
+        elif isinstance(effect, fx.ReadMembers):
+            self._read_members(effect)
 
     def heartbeat(self, path: str, token: int, answered: Answered) -> None:
         """The job's lease heartbeat: `sync`, then `exists` of our node; `answered` gets a
@@ -508,6 +515,102 @@ class ZooKeeperAdapter:
         else:
             self._call(reply, lambda: self._client.set_async(path, data), done, update_failed)
 
+    def _control_watch(self, event: WatchedEvent) -> None:
+        self._put(ev.ControlChanged(path=event.path or "", kind=str(event.type)))
+
+    def _members_watch(self, event: WatchedEvent) -> None:
+        self._put(ev.MembersChanged(path=event.path or ""))
+
+    def _read_control(self, effect: fx.ReadControl) -> None:
+        """Read the pause node and the hand-over request, each with a watch (`get` when
+        it exists, else `exists`, so its creation is heard of too)."""
+        reply = self._reply(ev.ControlRead, effect.request)
+        found: dict[str, bytes | None] = {}
+
+        def read(path: str, then: Callable[[], None]) -> None:
+            def got(result: Any) -> None:
+                if result.exception is None:
+                    found[path] = result.value[0]
+                    then()
+                elif isinstance(result.exception, NoNodeError):
+                    self._call(
+                        reply,
+                        lambda: self._client.exists_async(path, watch=self._control_watch),
+                        lambda stat: gone(path, stat, then),
+                    )
+                else:
+                    reply.failed(_describe(result.exception))
+
+            try:
+                self._client.get_async(path, watch=self._control_watch).rawlink(got)
+            except Exception as exc:
+                reply.failed(_describe(exc))
+
+        def gone(path: str, stat: Any, then: Callable[[], None]) -> None:
+            if stat is None:
+                found[path] = None
+                then()
+            else:  # made between our get and our exists: read it again
+                read(path, then)
+
+        def answer() -> None:
+            reply.ok(**_control_fields(found[effect.pause_path], found[effect.handover_path]))
+
+        read(effect.pause_path, lambda: read(effect.handover_path, answer))
+
+    def _read_members(self, effect: fx.ReadMembers) -> None:
+        """The member nodes that exist (their sessions live) and each one's priority;
+        the list is watched, so a member coming or going is heard of."""
+        reply = self._reply(ev.MembersRead, effect.request)
+
+        def listed(children: list[str]) -> None:
+            names = sorted(children)
+            priorities: dict[str, int | None] = {}
+            if not names:
+                reply.ok()
+                return
+
+            def got(name: str, result: Any) -> None:
+                if isinstance(result.exception, NoNodeError):
+                    priorities[name] = None  # gone meanwhile: not a member any more
+                else:
+                    data = None if result.exception else result.value[0]
+                    priorities[name] = parse_member(name, data).priority
+                if len(priorities) == len(names):
+                    live = [(n, p) for n in names if (p := priorities[n]) is not None]
+                    reply.ok(
+                        replicas=tuple(n for n, _ in live), priorities=tuple(p for _, p in live)
+                    )
+
+            for name in names:
+                path = f"{effect.path}/{name}"
+                try:
+                    self._client.get_async(path).rawlink(lambda r, name=name: got(name, r))
+                except Exception as exc:
+                    reply.failed(_describe(exc))
+                    return
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, NoNodeError):
+                # No member has made its node yet: watch for the first one's parent.
+                self._call(
+                    reply,
+                    lambda: self._client.exists_async(effect.path, watch=self._members_watch),
+                    lambda stat: listed([]) if stat is None else list_them(),  # made meanwhile
+                )
+            else:
+                reply.failed(_describe(exc))
+
+        def list_them() -> None:
+            self._call(
+                reply,
+                lambda: self._client.get_children_async(effect.path, watch=self._members_watch),
+                listed,
+                failed,
+            )
+
+        list_them()
+
     def _member_document(self, effect: fx.PublishMember) -> bytes:
         facts = self.member or MemberFacts(replica=effect.path.rsplit("/", 1)[-1], version="")
         # `since` is monotonic, as the core knows time: the same moment on the wall clock.
@@ -553,6 +656,33 @@ class ZooKeeperAdapter:
             start().rawlink(on_result)
         except Exception as exc:  # kazoo raises at once when the session is closed
             on_failure(exc)
+
+
+def _control_fields(pause: bytes | None, handover: bytes | None) -> dict[str, Any]:
+    """`ControlRead`'s fields from the two nodes' data (None: the node does not exist).
+    A pause node pauses whatever it holds; a request that cannot be read is not acted
+    on (and said so in the log)."""
+    fields: dict[str, Any] = {"paused": pause is not None}
+    if pause is not None:
+        try:
+            p = decode_pause(pause)
+            fields.update(paused_by=p.by, pause_reason=p.reason)
+        except ControlDataError as exc:
+            fields.update(paused_by="?", pause_reason=f"unreadable pause node: {exc}")
+    if handover is not None:
+        try:
+            h = decode_handover(handover)
+        except ControlDataError as exc:
+            log.warning("a hand-over request that is not ours is ignored: %s", exc)
+        else:
+            fields.update(
+                handover=h.id or "?",
+                handover_leader=h.leader,
+                handover_token=h.token,
+                handover_to=h.to,
+                handover_by=h.by,
+            )
+    return fields
 
 
 def _describe(exc: BaseException) -> str:

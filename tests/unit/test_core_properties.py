@@ -17,6 +17,7 @@ from election.core.state import ExecExit, State, StateName, initial_state
 from tests.unit.core_script import (
     CONFIG,
     SESSION,
+    TOKEN,
     Script,
     to_attempter,
     to_failover,
@@ -78,7 +79,10 @@ def test_an_event_that_cannot_happen_is_an_error_not_a_silent_no_op(
 
 def _sample(event_type: type[ev.Event], state: State, pick: Any) -> ev.Event:
     """An event of `event_type` that may answer a pending request or a live timer."""
-    requests = [rid for rid, _ in state.pending] or [999]
+    # Requests awaited: those of the state, and those that span states.
+    spanning = (state.control.request, state.peers.request, state.member.request, state.job.request)
+    requests = [rid for rid, _ in state.pending] + [r for r in spanning if r is not None]
+    requests = requests or [999]
     fields: dict[str, Any] = {}
     for field in attrs.fields(event_type):
         if field.name == "at":
@@ -115,6 +119,27 @@ def _sample(event_type: type[ev.Event], state: State, pick: Any) -> ev.Event:
             fields["name"], fields["id"] = name, tid
         elif field.name == "id":
             continue
+        elif field.name == "paused":
+            fields["paused"] = pick(st.booleans())
+        elif field.name in ("handover_leader", "handover_to"):
+            choices: list[str | None] = ["", "r1", "r2"]
+            if field.name == "handover_to":
+                choices = [None, "r1", "r2"]
+            fields[field.name] = pick(st.sampled_from(choices))
+        elif field.name == "handover_token":
+            fields["handover_token"] = pick(st.sampled_from([None, TOKEN, TOKEN + 1]))
+        elif field.name in ("handover", "handover_by", "paused_by", "pause_reason"):
+            fields[field.name] = pick(st.sampled_from(["", "x", "ops@host"]))
+        elif field.name == "replicas":
+            peers = pick(
+                st.lists(
+                    st.tuples(st.sampled_from(["r1", "r2", "r3"]), st.integers(0, 3)), max_size=3
+                )
+            )
+            fields["replicas"] = tuple(r for r, _ in peers)
+            fields["priorities"] = tuple(p for _, p in peers)
+        elif field.name == "priorities":
+            continue  # drawn with the replicas
         elif field.name in ("name", "reason", "path", "server", "signal"):
             fields[field.name] = pick(st.sampled_from(["", "x", "SIGTERM"]))
         else:  # a new field: make the test fail so it is thought about
@@ -188,6 +213,7 @@ def test_random_histories_keep_the_invariants(data: st.DataObject) -> None:
         effects = script.send(event)
         _check_step(before, event, script.state, effects)
         _check_job(before, event, script.state, effects)
+        _check_controls(script.state, effects)
 
 
 CONFIGS = [
@@ -196,6 +222,12 @@ CONFIGS = [
         attrs.evolve(CONFIG, exec_command=("job",), exec_exit=policy, write_files=files)
         for policy in ExecExit
         for files in (True, False)
+    ),
+    # Today's daemon: member node, controls and priorities (0: a standby).
+    *(
+        attrs.evolve(CONFIG, member_node=True, controls=True, priority=priority, exec_command=job)
+        for priority in (0, 1, 2)
+        for job in ((), ("job",))
     ),
 ]
 
@@ -223,3 +255,17 @@ def _check_job(
     for e in effects:
         if isinstance(e, fx.StartTimer) and e.name in ("retry", "child-restart"):
             assert e.delay <= max(after.config.backoff_max, after.config.child_backoff_max)
+
+
+def _check_controls(after: State, effects: tuple[fx.Effect, ...]) -> None:
+    """A standby never leads nor tries to; no step ends leading while the controls as
+    known say paused, nor tries for leadership then; one read of each at a time."""
+    cfg, control = after.config, after.control
+    tries = [e for e in effects if isinstance(e, fx.CreateNode)]
+    if cfg.controls and cfg.priority == 0:
+        assert after.name is not StateName.LEADER and not tries
+    if cfg.controls and control.known and control.paused and not control.stale:
+        assert after.name is not StateName.LEADER
+        assert not tries
+    assert len([e for e in effects if isinstance(e, fx.ReadControl)]) <= 1
+    assert len([e for e in effects if isinstance(e, fx.ReadMembers)]) <= 1

@@ -132,3 +132,15 @@ def test_a_lease_run_out_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
         LogObserver()(_record(2, ev.ChildLeaseExpired(pid=10, reason="not extended for 1.40s")))
     (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert "job pid 10: its lease ran out (not extended for 1.40s)" in warning.getMessage()
+
+
+def test_pause_priority_and_hand_over_requests_are_shown() -> None:
+    m = Metrics(clock=lambda: 0.0, priority=3)
+    assert _value(m, "election_priority") == 3
+    read = ev.ControlRead(request=1, outcome=Outcome.OK, paused=True, paused_by="ops")
+    m(_record(1, read))
+    assert _value(m, "election_paused") == 1
+    for seq, handover in enumerate(("h1", "h1", "", "h2"), start=2):
+        m(_record(seq, ev.ControlRead(request=seq, outcome=Outcome.OK, handover=handover)))
+    assert _value(m, "election_paused") == 0
+    assert _value(m, "election_handovers_requested_total") == 2  # h1 once, then h2

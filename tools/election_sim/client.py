@@ -167,7 +167,13 @@ class SimClient:
         epoch = self.epoch
 
         def deliver() -> None:
-            if self._path_ok(epoch):
+            if not self._path_ok(epoch):
+                return
+            if kind == "CHILD":
+                self.run.deliver(ev.MembersChanged(path=path))
+            elif "/control/" in path:
+                self.run.deliver(ev.ControlChanged(path=path, kind=kind))
+            else:
                 self.run.deliver(ev.NodeWatchFired(path=path, kind=kind))
 
         self.run.world.clock.later(self._latency(), deliver)

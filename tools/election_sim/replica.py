@@ -65,6 +65,8 @@ class Replica:
             "log_format": "text",
             "stop_deadline": cfg.stop_deadline,
             "member_node": True,
+            "controls": True,
+            "priority": self.world.priority_of(self.id),
         }
 
     def start(self) -> Run:
@@ -183,6 +185,8 @@ ZOOKEEPER_EFFECTS = (
     fx.ReadNode,
     fx.ReleaseNode,
     fx.PublishMember,
+    fx.ReadControl,
+    fx.ReadMembers,
 )
 
 
@@ -257,6 +261,29 @@ class ZooKeeperHandler:
                 return lambda: reply.ok(session_id=session.id)
 
             client.call(publish, lambda why: reply.failed(_describe(why)))
+        elif isinstance(effect, fx.ReadControl):
+            reply = self._reply(ev.ControlRead, effect.request)
+
+            def read_control(session: Session) -> Callable[[], object]:
+                pause = zk.read_control(session, effect.pause_path)
+                handover = zk.read_control(session, effect.handover_path)
+                fields: dict[str, object] = {"paused": pause is not None}
+                if pause is not None:
+                    fields.update(paused_by="sim-operator", pause_reason=str(pause))
+                if isinstance(handover, dict):
+                    fields.update(handover_by="sim-operator", **handover)
+                return lambda: reply.ok(**fields)
+
+            client.call(read_control, lambda why: reply.failed(_describe(why)))
+        elif isinstance(effect, fx.ReadMembers):
+            reply = self._reply(ev.MembersRead, effect.request)
+
+            def read_members(session: Session) -> Callable[[], object]:
+                names = tuple(zk.members_of(session, effect.path))
+                priorities = tuple(self.proc.world.priority_of(name) for name in names)
+                return lambda: reply.ok(replicas=names, priorities=priorities)
+
+            client.call(read_members, lambda why: reply.failed(_describe(why)))
 
     def _create(self, effect: fx.CreateNode) -> None:
         reply = self._reply(ev.NodeCreated, effect.request)

@@ -23,6 +23,8 @@ class Fault(enum.StrEnum):
     PAUSE = "pause"  # the process freezes (GC, SIGSTOP, a VM migration), then resumes
     PARTITION = "partition"  # replica <-> ZooKeeper traffic is dropped, then healed
     OUTAGE = "outage"  # ZooKeeper is down: every connection drops; it comes back
+    HANDOVER = "handover"  # an operator asks the leader to hand over (maybe to one named)
+    OPERATOR_PAUSE = "operator-pause"  # an operator pauses the cluster, then resumes it
 
 
 ALL_FAULTS = frozenset(Fault)
@@ -46,6 +48,7 @@ class SimConfig:
     election_path: str = "/election/leader"
     tick: float = 0.05  # how often the server and clients look at the time
     stop_at_end: bool = True  # SIGTERM every replica at `duration`, let them stop
+    priorities: tuple[int, ...] = ()  # replica i's --priority (default 1)
 
 
 @attrs.frozen
@@ -118,6 +121,11 @@ class Simulation:
             if replica.run is not None and replica.run.alive:
                 replica.run.journal.close()
 
+    def priority_of(self, replica_id: str) -> int:
+        index = int(replica_id.removeprefix("r"))
+        priorities = self.config.priorities
+        return priorities[index] if index < len(priorities) else 1
+
     def _tick(self) -> None:
         now = self.clock.now
         self.zk.tick(now)
@@ -160,6 +168,9 @@ class Simulation:
             self.clock.later(length, lambda: self.zk.recover(self.clock.now))
             self.faults.append(FaultRecord(kind, "zookeeper", now, now + length))
             return
+        if kind in (Fault.HANDOVER, Fault.OPERATOR_PAUSE):
+            self._operate(kind, length)
+            return
         assert replica is not None
         if kind is Fault.PARTITION:
             if replica.partitioned:
@@ -179,6 +190,48 @@ class Simulation:
             run.pause()
             self.clock.later(length, run.resume)
         self.faults.append(FaultRecord(kind, replica.id, now, now + length))
+
+    def _operate(self, kind: Fault, length: float) -> None:
+        """What `election handover` and `election pause` do to the control nodes (the
+        request is withdrawn, the pause lifted, after `length`)."""
+        now = self.clock.now
+        parent = self.config.election_path.rsplit("/", 1)[0]
+        if kind is Fault.OPERATOR_PAUSE:
+            path = f"{parent}/control/pause"
+            if path in self.zk.control:
+                return
+            self.zk.set_control(path, "maintenance")
+            self.clock.later(length, lambda: self.zk.clear_control(path))
+            self.faults.append(FaultRecord(kind, "cluster", now, now + length))
+            return
+        path = f"{parent}/control/handover"
+        node = self.zk.nodes.get(self.config.election_path)
+        leader = next(
+            (
+                r
+                for r in self.replicas
+                if node is not None
+                and r.run is not None
+                and r.run.client.session is not None
+                and r.run.client.session.id == node.owner
+            ),
+            None,
+        )
+        if node is None or leader is None or path in self.zk.control:
+            return  # nothing to hand over (or a request stands already)
+        others = [r.id for r in self.replicas if r is not leader and self.priority_of(r.id) > 0]
+        to = self.rng.choice([None, *others])
+        self.zk.set_control(
+            path,
+            {
+                "handover": f"h{len(self.faults)}",
+                "handover_leader": leader.id,
+                "handover_token": node.czxid,
+                "handover_to": to,
+            },
+        )
+        self.clock.later(length, lambda: self.zk.clear_control(path))
+        self.faults.append(FaultRecord(kind, leader.id, now, now + length))
 
 
 def simulate(config: SimConfig, journals: Path | str) -> SimResult:

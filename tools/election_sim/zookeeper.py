@@ -44,6 +44,8 @@ class SimZooKeeper:
         # Member nodes: path -> (owner session, what it shows); ephemeral like the
         # election node, but kept apart so they do not count in the fencing tokens.
         self.members: dict[str, tuple[int, object]] = {}
+        # The operator's control nodes (`election.control`): path -> what it says.
+        self.control: dict[str, object] = {}
         self.watches: dict[str, list[int]] = {}  # path -> session ids, one-shot
         self._next_session = first_session_id
 
@@ -79,6 +81,7 @@ class SimZooKeeper:
             self._delete(path)
         for path in [p for p, (owner, _) in self.members.items() if owner == session.id]:
             del self.members[path]
+            self._fire(path.rsplit("/", 1)[0], "CHILD")
 
     def outage(self) -> None:
         self.up = False
@@ -126,7 +129,31 @@ class SimZooKeeper:
     def publish_member(self, session: Session, path: str, shows: object) -> None:
         """Create or update the member node `path` for `session` (a node an earlier
         session left is replaced, as the daemon's adapter does)."""
+        new = path not in self.members
         self.members[path] = (session.id, shows)
+        if new:
+            self._fire(path.rsplit("/", 1)[0], "CHILD")
+
+    def members_of(self, session: Session, directory: str) -> list[str]:
+        """The member nodes under `directory`, watching the list."""
+        self.exists(session, directory, watch=True)
+        prefix = directory + "/"
+        return sorted(p[len(prefix) :] for p in self.members if p.startswith(prefix))
+
+    def read_control(self, session: Session, path: str) -> object | None:
+        """What the control node `path` says (None: it does not exist), watching it."""
+        self.exists(session, path, watch=True)
+        return self.control.get(path)
+
+    def set_control(self, path: str, value: object) -> None:
+        """The operator makes (or changes) a control node."""
+        kind = "CHANGED" if path in self.control else "CREATED"
+        self.control[path] = value
+        self._fire(path, kind)
+
+    def clear_control(self, path: str) -> None:
+        if self.control.pop(path, None) is not None:
+            self._fire(path, "DELETED")
 
     def delete_if(self, path: str, czxid: int) -> str:
         """Delete `path` only if it is the node `czxid`: "ok", "already gone" or "other"."""
