@@ -220,8 +220,10 @@ def _contend(step: Step, waited: bool = False) -> None:
 
 def _held_back(step: Step) -> bool:
     """True while this replica may not try for leadership, whatever the priorities."""
-    if not step.control.certain or step.peers.request is not None:
-        return True  # not sure yet what the operator wants, or who else is there
+    peers = step.peers
+    if not step.control.certain or (not peers.known and peers.request is not None):
+        return True  # not sure yet what the operator wants, or who else is there (a
+        # re-read of the members does not hold us: what it may add costs a wait at most)
     return _excluded(step)
 
 

@@ -177,6 +177,7 @@ class ZooKeeperAdapter:
         self.member = member
         self._asked_timeout = client._session_timeout / 1000.0
         self._negotiated: float | None = None  # what the server granted, once connected
+        self._priorities: dict[str, int] = {}  # member -> its priority, as read once
         watch_negotiated_timeout(client, self._negotiated_is)
         self._auth = auth
         self._auth_failed = False  # ZooKeeper refused our credential: kazoo gave up
@@ -565,24 +566,30 @@ class ZooKeeperAdapter:
 
         def listed(children: list[str]) -> None:
             names = sorted(children)
-            priorities: dict[str, int | None] = {}
-            if not names:
-                reply.ok()
+            known = self._priorities
+            for gone in set(known) - set(names):
+                del known[gone]
+            # A priority is a replica's flag: read each member's once, not on every change
+            # of the list (with fifty replicas, fifty reads each, on every join).
+            priorities: dict[str, int | None] = {n: known[n] for n in names if n in known}
+            if len(priorities) == len(names):
+                reply.ok(replicas=tuple(names), priorities=tuple(known[n] for n in names))
                 return
 
             def got(name: str, result: Any) -> None:
                 if isinstance(result.exception, NoNodeError):
                     priorities[name] = None  # gone meanwhile: not a member any more
+                elif result.exception is not None:  # unread: counted as the default, not kept
+                    priorities[name] = parse_member(name, None).priority
                 else:
-                    data = None if result.exception else result.value[0]
-                    priorities[name] = parse_member(name, data).priority
+                    priorities[name] = known[name] = parse_member(name, result.value[0]).priority
                 if len(priorities) == len(names):
                     live = [(n, p) for n in names if (p := priorities[n]) is not None]
                     reply.ok(
                         replicas=tuple(n for n, _ in live), priorities=tuple(p for _, p in live)
                     )
 
-            for name in names:
+            for name in [n for n in names if n not in priorities]:
                 path = f"{effect.path}/{name}"
                 try:
                     self._client.get_async(path).rawlink(lambda r, name=name: got(name, r))
