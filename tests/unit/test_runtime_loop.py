@@ -16,6 +16,7 @@ from election.core import events as ev
 from election.core.events import Outcome
 from election.core.leaderfiles import leader_file_name
 from election.core.record import Record
+from election.core.reducer import UnexpectedEvent
 from election.core.state import CoreConfig, initial_state
 from election.runtime.loop import JournalFailure, Loop, Observer
 from election.runtime.timers import FakeTimerService
@@ -311,6 +312,16 @@ def test_journal_oserror_is_a_journal_failure_and_no_effect_runs() -> None:
         h.loop.drain()
     assert h.world.effects == []
     assert h.timers.pending == []
+
+
+def test_an_event_that_cannot_happen_stops_the_loop_before_anything_is_journaled() -> None:
+    journaled: list[Record] = []
+    timers = FakeTimerService()
+    loop = Loop(initial_state(CONFIG), journal=journaled.append, handlers=[], timers=timers)
+    loop.put(ev.SessionClosed(request=1, outcome=ev.Outcome.OK))  # only Stopping asks for it
+    with pytest.raises(UnexpectedEvent, match="SessionClosed cannot happen in Init"):
+        loop.drain()
+    assert journaled == []  # the daemon reports an internal error and exits 3
 
 
 def test_an_effect_no_handler_claims_is_a_loud_error() -> None:
