@@ -1,5 +1,7 @@
-"""The HTTP endpoint: /metrics (Prometheus), /healthz (the loop is alive) and /readyz
-(connected and in Attempter or Leader). Probes read; they never feed the core."""
+"""The HTTP endpoint: /metrics (Prometheus), /healthz (the loop is alive), /readyz
+(connected and in Attempter or Leader) and /leader (this replica leads, with a live
+session: what a load balancer in front of the replicas asks). Probes read; they never
+feed the core."""
 
 from __future__ import annotations
 
@@ -23,7 +25,10 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
-def make_app(registry: CollectorRegistry, healthy: Check, ready: Check) -> Callable[..., Any]:
+def make_app(
+    registry: CollectorRegistry, healthy: Check, ready: Check, leading: Check
+) -> Callable[..., Any]:
+    """The endpoint's app: each probe answers 200 while its check holds, else 503."""
     metrics_app = make_wsgi_app(registry)
 
     def probe(check: Check, start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -38,11 +43,13 @@ def make_app(registry: CollectorRegistry, healthy: Check, ready: Check) -> Calla
             return probe(healthy, start_response)
         if path == "/readyz":
             return probe(ready, start_response)
+        if path == "/leader":
+            return probe(leading, start_response)
         if path == "/metrics":
             result: Iterable[bytes] = metrics_app(environ, start_response)
             return result
         start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
-        return [b"not found: try /metrics, /healthz or /readyz\n"]
+        return [b"not found: try /metrics, /healthz, /readyz or /leader\n"]
 
     return app
 

@@ -50,8 +50,10 @@ HEALTHY_WITHIN = 5.0  # seconds since the loop last made progress (it ticks ever
 Probe = Callable[[], tuple[bool, str]]
 
 
-def _probes(loop: Loop) -> tuple[Probe, Probe]:
-    """/healthz: the loop is alive; /readyz: connected and competing or leading."""
+def _probes(loop: Loop) -> tuple[Probe, Probe, Probe]:
+    """/healthz: the loop is alive; /readyz: connected and competing or leading;
+    /leader: leading with a live session (a leader steps down the moment its session is
+    suspended, so both hold together; the probe checks both all the same)."""
 
     def healthy() -> tuple[bool, str]:
         age = time.monotonic() - loop.last_progress
@@ -62,7 +64,13 @@ def _probes(loop: Loop) -> tuple[Probe, Probe]:
         ok = state.connected and state.name in (StateName.ATTEMPTER, StateName.LEADER)
         return ok, f"{state.name}, {'connected' if state.connected else 'not connected'}"
 
-    return healthy, ready
+    def leading() -> tuple[bool, str]:
+        state = loop.state
+        ok = state.connected and state.name == StateName.LEADER
+        detail = f"{state.name}, {'connected' if state.connected else 'not connected'}"
+        return ok, detail + (f", token {state.token}" if ok else "")
+
+    return healthy, ready, leading
 
 
 def _refuse(flag: str, why: str) -> int:
@@ -211,7 +219,7 @@ def run_daemon(settings: Settings) -> int:
     if endpoint is not None:
         endpoint.serve(make_app(metrics.registry, *_probes(loop)))
         log.info(
-            "metrics on http://%s:%d/metrics (and /healthz, /readyz)",
+            "metrics on http://%s:%d/metrics (and /healthz, /readyz, /leader)",
             settings.metrics_address[0] if settings.metrics_address else "",
             endpoint.port,
         )

@@ -76,3 +76,31 @@ def test_probes_answer_in_init_attempter_leader_failover_and_stopping(
     first.terminate()
     wait_probes(first, ports[0], 503, "Stopping")
     assert first.wait(15) == 0
+
+
+def test_only_the_leader_answers_200_on_leader(
+    zk_server: ZooKeeperServer, zk_path: str, replica_set: MakeReplicaSet
+) -> None:
+    rs = replica_set(zk_server.connect_string, zk_path)
+    ports = {"r1": free_port(), "r2": free_port()}
+    replicas = {name: rs.add(name, metrics_address=f"127.0.0.1:{port}").start()
+                for name, port in ports.items()}  # fmt: skip
+    leader = rs.wait_for_leader(15)
+    other = next(name for name in replicas if name != leader.id)
+    wait_probes(replicas[other], ports[other], 200, "Attempter, connected")
+
+    def answers() -> dict[str, int]:
+        return {name: get(port, "/leader")[0] for name, port in ports.items()}
+
+    assert wait_until(lambda: answers() == {leader.id: 200, other: 503}, 10, lambda: str(answers()))
+    status, body = get(ports[leader.id], "/leader")
+    assert status == 200 and body.startswith("ok: Leader, connected, token ")
+    assert get(ports[other], "/leader") == (503, "not ok: Attempter, connected\n")
+    assert get(ports[other], "/readyz")[0] == 200  # /readyz keeps its meaning
+
+    # The leader stops: the other answers 200 once it leads, the old one no more.
+    leader.terminate()
+    assert leader.wait(15) == 0
+    replicas[other].wait_for_state("Leader", 15)
+    assert wait_until(lambda: get(ports[other], "/leader")[0] == 200, 10, lambda: str(answers()))
+    assert get(ports[leader.id], "/leader")[0] == 0  # not listening any more
