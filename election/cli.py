@@ -7,22 +7,30 @@ exit status 2, before anything is created.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Sequence
-from typing import Any, Final, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import click
 
 from election import __version__
-from election.config import ConfigError, build_settings, flag_value
-from election.flags import BY_NAME
+from election.config import ConfigError, build_connection, build_settings
+from election.durations import parse_duration
+from election.flags import BY_NAME, CONNECTION
 from election.flagspec import Flag
+from election.values import parse_reason, parse_replica_id
 
-__all__ = ["EXIT_CONFIG", "main", "run", "top"]
+if TYPE_CHECKING:
+    from election.operate.connection import OperatorSession
+
+__all__ = ["EXIT_CONFIG", "handover", "main", "pause", "resume", "run", "status", "top"]
 
 EXIT_CONFIG: Final = 2
+EXIT_INTERRUPTED: Final = 130  # as a shell reports a command Ctrl-C ended
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_T = TypeVar("_T")
 
 _RUN_FLAGS: Final = tuple(BY_NAME.values())
 # The flag that also takes the job's words after `--` (`--exec`).
@@ -151,24 +159,199 @@ def run(ctx: click.Context, /, command: tuple[str, ...], **raw: object) -> None:
     ctx.exit(run_daemon(settings))
 
 
-# `election top` takes two of run's flags, as run declares them.
-_SERVERS: Final = BY_NAME["zk_servers"]
-_ELECTION_PATH: Final = BY_NAME["election_path"]
+# The operator's commands take `run`'s connection flags, as run declares them.
+_CONNECTION_FLAGS: Final = tuple(BY_NAME[name] for name in CONNECTION if name in BY_NAME)
+_TIMEOUT: Final = "5s"
+
+
+def _connection_options(command: _F) -> _F:
+    """Attach `run`'s connection flags (the table's entries) and `--timeout`."""
+    command = click.option(
+        "--timeout",
+        default=_TIMEOUT,
+        metavar="DURATION",
+        show_default=True,
+        help="How long to wait for ZooKeeper: to connect, and for each answer.",
+    )(command)
+    for flag in reversed(_CONNECTION_FLAGS):
+        command = _option(flag)(command)
+    return command
+
+
+class _UsageError(Exception):
+    """An invalid option of an operator's command: exit 2, one line."""
+
+
+def _parsed(flag: str, parse: Callable[[str], _T], text: str) -> _T:
+    """A command's own option (not one of run's), or _UsageError naming it."""
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise _UsageError(f"invalid {flag}: {exc}") from None
+
+
+@contextlib.contextmanager
+def _refusing(ctx: click.Context, name: str) -> Iterator[None]:
+    """An invalid flag or option within: one line on stderr, exit 2."""
+    try:
+        yield
+    except (ConfigError, _UsageError) as err:
+        click.echo(f"election {name}: {err}", err=True)
+        ctx.exit(EXIT_CONFIG)
+
+
+def _operate(
+    ctx: click.Context, name: str, raw: dict[str, Any], work: Callable[[OperatorSession], int]
+) -> None:
+    """Run one operator's command: its connection flags validated as `run` validates
+    them, a session opened within `--timeout`, `work` done; any failure is one line on
+    stderr and its exit code (2, 3, 4 or 1)."""
+    with _refusing(ctx, name):
+        connection = build_connection({flag.name: raw[flag.name] for flag in _CONNECTION_FLAGS})
+        timeout = _parsed("--timeout", parse_duration, raw["timeout"])
+    # Imported here: validating flags (and --help) must not need kazoo.
+    from election.operate.connection import CommandFailed, open_session
+
+    try:
+        with open_session(connection, timeout) as session:
+            code = work(session)
+    except CommandFailed as failed:
+        click.echo(f"election {name}: {failed.message}", err=True)
+        ctx.exit(failed.code)
+    except KeyboardInterrupt:
+        click.echo(f"election {name}: interrupted", err=True)
+        ctx.exit(EXIT_INTERRUPTED)
+    ctx.exit(code)
 
 
 @main.command()
-@_option(_SERVERS)
-@_option(_ELECTION_PATH, "The replicas' election path; members are read from <its parent>/members.")
+@_connection_options
 @click.option("--once", is_flag=True, help="Print one snapshot and exit (for scripts).")
 @click.pass_context
-def top(ctx: click.Context, /, zk_servers: tuple[str, ...], election_path: str, once: bool) -> None:
-    """Watch every replica live: state, time in state, leader and token; q quits."""
-    try:
-        servers = flag_value(_SERVERS.name, zk_servers)
-        path = flag_value(_ELECTION_PATH.name, election_path)
-    except ConfigError as err:
-        click.echo(f"election: {err}", err=True)
-        ctx.exit(EXIT_CONFIG)
-    from election.observe.top import run_top
+def top(ctx: click.Context, /, once: bool, **raw: Any) -> None:
+    """Watch every replica live: state, priority, time in state, leader and token; q quits.
 
-    ctx.exit(run_top(servers, path, once=once))
+    With --once: print one snapshot; exit 0 when a replica leads, 1 when none does,
+    3 when ZooKeeper cannot be reached, 4 when its ACL refuses the reads.
+    """
+
+    def work(session: OperatorSession) -> int:
+        from election.observe.top import run_top
+
+        return run_top(session, once=once)
+
+    _operate(ctx, "top", raw, work)
+
+
+@main.command()
+@_connection_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
+@click.pass_context
+def status(ctx: click.Context, /, as_json: bool, **raw: Any) -> None:
+    """Who leads, the members (state, priority, time in state), pause and hand-over.
+
+    Exits 0 when a replica leads, 1 when none does (none elected yet, all down, or
+    the cluster paused), 2 invalid usage, 3 ZooKeeper not reachable within --timeout,
+    4 refused by ZooKeeper's ACL.
+    """
+
+    def work(session: OperatorSession) -> int:
+        import json
+        import time
+
+        from rich.console import Console
+
+        from election.operate.status import exit_code, read_status, render_status
+        from election.operate.status import status_document as document
+
+        view = read_status(session)
+        path = session.connection.election_path
+        if as_json:
+            click.echo(json.dumps(document(view, path, time.time()), indent=2))
+        else:
+            Console(highlight=False).print(render_status(view, time.time()))
+        return exit_code(view)
+
+    _operate(ctx, "status", raw, work)
+
+
+@main.command()
+@_connection_options
+@click.option("--to", "to", metavar="REPLICA", help="The only replica that may take over.")
+@click.option(
+    "--wait",
+    default="30s",
+    metavar="DURATION",
+    show_default=True,
+    help="How long to wait for the new leader before withdrawing the request.",
+)
+@click.pass_context
+def handover(ctx: click.Context, /, to: str | None, wait: str, **raw: Any) -> None:
+    """Planned hand-over: the leader ends its term gracefully and stays a candidate.
+
+    With --to, only that replica may take over while the request stands; without, the
+    highest-priority other candidate. Exits 0 once the new leader leads, 1 when it does
+    not within --wait (the request is withdrawn) or no replica leads, 2 for a replica
+    that is unknown, may never lead (priority 0) or already leads (nothing is changed),
+    3 ZooKeeper not reachable within --timeout, 4 refused by ZooKeeper's ACL.
+    """
+    with _refusing(ctx, "handover"):
+        target = None if to is None else _parsed("--to", parse_replica_id, to)
+        waited = _parsed("--wait", parse_duration, wait)
+
+    def work(session: OperatorSession) -> int:
+        from election.operate.connection import format_seconds
+        from election.operate.handover import hand_over
+        from election.operate.pause import operator
+
+        done = hand_over(session, to=target, wait=waited, by=operator())
+        click.echo(
+            f"{done.replica} leads (token {done.token}), "
+            f"{format_seconds(done.took)} after the request"
+        )
+        return 0
+
+    _operate(ctx, "handover", raw, work)
+
+
+@main.command()
+@_connection_options
+@click.option("--reason", default="", metavar="TEXT", help="Why: shown by `election status`.")
+@click.pass_context
+def pause(ctx: click.Context, /, reason: str, **raw: Any) -> None:
+    """Pause the whole cluster: the leader ends its term and none leads until resumed.
+
+    Stored in ZooKeeper (who, when, why): it survives restarts of the replicas. Waits
+    up to --timeout to see the leader stop. Exits 0 when paused (or already paused),
+    2 invalid usage, 3 ZooKeeper not reachable, 4 refused by ZooKeeper's ACL.
+    """
+    with _refusing(ctx, "pause"):
+        why = _parsed("--reason", parse_reason, reason)
+
+    def work(session: OperatorSession) -> int:
+        from election.operate.pause import operator
+        from election.operate.pause import pause as pause_cluster
+
+        click.echo(pause_cluster(session, reason=why, by=operator()))
+        return 0
+
+    _operate(ctx, "pause", raw, work)
+
+
+@main.command()
+@_connection_options
+@click.pass_context
+def resume(ctx: click.Context, /, **raw: Any) -> None:
+    """Resume a paused cluster: a leader is back within a couple of seconds.
+
+    Waits up to --timeout to see it. Exits 0 when resumed (or not paused), 2 invalid
+    usage, 3 ZooKeeper not reachable, 4 refused by ZooKeeper's ACL.
+    """
+
+    def work(session: OperatorSession) -> int:
+        from election.operate.pause import resume as resume_cluster
+
+        click.echo(resume_cluster(session))
+        return 0
+
+    _operate(ctx, "resume", raw, work)

@@ -17,9 +17,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
+import attrs
+
 from election.durations import parse_duration
 from election.flags import (
     BY_NAME,
+    CONNECTION,
     LOG_FORMATS,
     LOG_LEVELS,
     TABLE,
@@ -28,7 +31,7 @@ from election.flags import (
     default_replica_id,
 )
 from election.flagspec import Derived, Flag, envvar_name, flag_name
-from election.security import TlsFiles, check_tls_files, read_auth_file
+from election.security import TlsFiles, ZkAuth, check_tls_files, read_auth_file
 from election.values import (
     format_address,
     parse_address,
@@ -46,7 +49,9 @@ __all__ = [
     "LOG_LEVELS",
     "SWITCHES",
     "ConfigError",
+    "Connection",
     "Settings",
+    "build_connection",
     "build_settings",
     "default_journal",
     "default_replica_id",
@@ -229,6 +234,21 @@ _RULES: Final[Mapping[str, Callable[[dict[str, Any]], None]]] = MappingProxyType
 )
 
 
+def _walk(entries: Iterable[Flag | Derived], raw: Mapping[str, object]) -> dict[str, Any]:
+    """The values of `entries` (in the table's order), each flag's rule applied once it
+    has its value; raises ConfigError for the first invalid flag."""
+    settings: dict[str, Any] = {}
+    for entry in entries:
+        if isinstance(entry, Derived):
+            settings[entry.field] = entry.compute(settings)
+            continue
+        settings[entry.field] = _value(entry, raw, settings)
+        rule = _RULES.get(entry.name)
+        if rule is not None:
+            rule(settings)
+    return settings
+
+
 def build_settings(raw: Mapping[str, object]) -> Settings:
     """Settings from the CLI's raw values (keyed as in FLAGS and SWITCHES; None or
     missing = default).
@@ -239,16 +259,35 @@ def build_settings(raw: Mapping[str, object]) -> Settings:
     unknown = sorted(set(raw) - set(FLAGS) - set(SWITCHES))
     if unknown:
         raise TypeError(f"unknown settings keys: {', '.join(unknown)}")
-    settings: dict[str, Any] = {}
-    for entry in TABLE:
-        if isinstance(entry, Derived):
-            settings[entry.field] = entry.compute(settings)
-            continue
-        settings[entry.field] = _value(entry, raw, settings)
-        rule = _RULES.get(entry.name)
-        if rule is not None:
-            rule(settings)
-    return Settings(**settings)
+    return Settings(**_walk(TABLE, raw))
+
+
+@attrs.frozen(kw_only=True)
+class Connection:
+    """How an operator's command reaches one election: `run`'s connection flags
+    (`election.flags.CONNECTION`), validated as `run` validates them."""
+
+    servers: tuple[str, ...]
+    election_path: str
+    auth: ZkAuth | None = attrs.field(default=None, repr=False)
+    tls: TlsFiles | None = None
+
+
+def build_connection(raw: Mapping[str, object]) -> Connection:
+    """The connection from the CLI's raw values of `run`'s connection flags (keyed by
+    their names; None or missing = default): the same parsers, checks and rules across
+    them as `build_settings` (`--zk-auth-file` gives the credential; a client
+    certificate comes with its key). Raises ConfigError for the first invalid flag."""
+    unknown = sorted(set(raw) - set(CONNECTION))
+    if unknown:
+        raise TypeError(f"unknown connection keys: {', '.join(unknown)}")
+    values = _walk((entry for entry in TABLE if entry.field in CONNECTION), raw)
+    return Connection(
+        servers=values["zk_servers"],
+        election_path=values["election_path"],
+        auth=values["zk_auth"],
+        tls=values["zk_tls"],
+    )
 
 
 def flag_value(name: str, raw: object) -> Any:

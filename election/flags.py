@@ -75,6 +75,7 @@ from election.values import REPLICA_ID_MAX
 
 __all__ = [
     "BY_NAME",
+    "CONNECTION",
     "EXEC_EXITS",
     "LEADER_FILES",
     "LOG_FORMATS",
@@ -410,6 +411,20 @@ TABLE: Final[tuple[Flag | Derived, ...]] = tuple(
 # The flags among them, by name (`exec`, not `exec_command`).
 BY_NAME: Final[Mapping[str, Flag]] = MappingProxyType(
     {entry.name: entry for entry in TABLE if isinstance(entry, Flag)}
+)
+
+
+# How to reach the election's ZooKeeper: the entries the operator's commands (`election
+# status`, `pause`, `resume`, `handover`, `top`) take from `run`, by field, in the table's order.
+CONNECTION: Final = (
+    "zk_servers",
+    "election_path",
+    "zk_auth",
+    "zk_auth_file",
+    "zk_tls_ca",
+    "zk_tls_cert",
+    "zk_tls_key",
+    "zk_tls",
 )
 
 

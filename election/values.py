@@ -221,3 +221,19 @@ def parse_path(text: str) -> Path:
     if "\0" in text:
         raise ValueError("must not contain a NUL character")
     return Path(text)
+
+
+# ---------------------------------------------------------------- operator commands
+
+REASON_MAX: Final = 256  # as much as a control document keeps (election.control)
+
+
+def parse_reason(text: str) -> str:
+    """Why the cluster is paused (`election pause --reason`): one line of printable
+    text, at most REASON_MAX characters."""
+    reason = text.strip()
+    if len(reason) > REASON_MAX:
+        raise ValueError(f"must be at most {REASON_MAX} characters, got {len(reason)}")
+    if not reason.isprintable():
+        raise ValueError("must be one line of printable text")
+    return reason

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 import attrs
@@ -65,6 +65,9 @@ class MemberRow:
     priority: int = 1  # a node written before priorities: every replica was 1
     problem: str = ""
     flash: bool = False  # the state changed within FLASH_SECONDS (as top observed it)
+    session: int | None = None  # the session that holds the member node (ephemeralOwner)
+    # Why its data cannot be believed, though its node lives (`judge`): '' when it can.
+    stale: str = ""
 
     @property
     def readable(self) -> bool:
@@ -72,7 +75,8 @@ class MemberRow:
 
     @property
     def leader(self) -> bool:
-        return self.readable and self.state == "Leader"
+        """It says Leader, and the election node agrees."""
+        return self.readable and self.state == "Leader" and not self.stale
 
     def in_state(self, now: float) -> float | None:
         """Seconds in the current state at wall time `now` (never negative)."""
@@ -173,8 +177,40 @@ class FlashTracker:
 
 def build_rows(members: Mapping[str, bytes | None]) -> list[MemberRow]:
     """Rows for every member node, sorted: the leader first, then by name."""
-    rows = [parse_member(name, data) for name, data in members.items()]
+    return ordered(parse_member(name, data) for name, data in members.items())
+
+
+def ordered(rows: Iterable[MemberRow]) -> list[MemberRow]:
+    """The leader first, then by name."""
     return sorted(rows, key=lambda r: (not r.leader, r.name))
+
+
+def judge(
+    rows: Iterable[MemberRow],
+    sessions: Mapping[str, int],
+    *,
+    holder: str | None,
+    holder_session: int | None,
+    holder_token: int | None,
+) -> list[MemberRow]:
+    """The rows with their sessions (member name -> ephemeralOwner), and those that say
+    Leader against the election node marked stale: a replica that stopped answering
+    keeps its member node until its session expires, and its last word may be Leader.
+    Only the election node says who leads: held by the member's own session, of the
+    token the member names. `holder*` describe it (None: there is none)."""
+    judged = []
+    for row in rows:
+        session = sessions.get(row.name)
+        stale = ""
+        if row.readable and row.state == "Leader":
+            if holder_session is None:
+                stale = "says Leader, but no replica holds the election node"
+            elif session != holder_session:
+                stale = f"says Leader, but another session holds the election node ({holder})"
+            elif row.token is not None and row.token != holder_token:
+                stale = f"says Leader of token {row.token}, the election node's is {holder_token}"
+        judged.append(attrs.evolve(row, session=session, stale=stale))
+    return ordered(judged)
 
 
 def format_duration(seconds: float | None) -> str:

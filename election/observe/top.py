@@ -1,10 +1,12 @@
 """`election top`: a live table of every replica, from the member nodes in ZooKeeper.
 
-It polls (every 0.5 s by default) rather than keeping watches: one `get_children` and
-one `get` per member, all asynchronous and bounded by a deadline, so a reconnect, a
+It polls (every 0.5 s by default) rather than keeping watches: each refresh is one
+round of `election.observe.cluster` (the election node, the member nodes with their
+sessions, the pause), all asynchronous and bounded by a deadline, so a reconnect, a
 vanished node or a slow server never leaves the table stale without saying so. What a
 member node holds is parsed by `election.observe.members` (hostile data is a row marked
-unreadable, never a crash).
+unreadable, never a crash), and a member that says Leader while the election node is
+not its session's is marked stale, never shown as the leader.
 """
 
 from __future__ import annotations
@@ -16,26 +18,18 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import attrs
 from kazoo.client import KazooClient
-from kazoo.exceptions import NoNodeError
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from election.observe.members import (
-    FlashTracker,
-    MemberRow,
-    build_rows,
-    format_duration,
-    members_path,
-)
+from election.observe.cluster import CALL_DEADLINE, read_cluster
+from election.observe.members import FlashTracker, MemberRow, format_duration
 from election.observe.tui import state_style
-
-CALL_DEADLINE = 2.0  # seconds for one round of ZooKeeper reads
+from election.operate.connection import EXIT_NOT_DONE, OperatorSession
 
 
 @attrs.frozen(kw_only=True)
@@ -45,39 +39,26 @@ class Snapshot:
     rows: tuple[MemberRow, ...] = ()
     holder: str = ""  # the election node's data (the leader's replica id), if any
     holder_token: int | None = None  # its czxid
+    paused: bool = False  # the operator's pause node exists
     error: str = ""  # why this poll failed (the rows are then the last good ones)
     wall: float = 0.0  # when it was taken
 
-
-def _get(result: Any, deadline: float) -> Any:
-    return result.get(timeout=max(0.05, deadline - time.monotonic()))
+    @property
+    def leads(self) -> bool:
+        """A replica leads (as `election status` says it: held, not paused)."""
+        return self.holder_token is not None and not self.paused
 
 
 def poll(client: KazooClient, election_path: str, deadline: float = CALL_DEADLINE) -> Snapshot:
     """Read every member node and the election node (raises on ZooKeeper trouble)."""
-    until = time.monotonic() + deadline
-    parent = members_path(election_path)
-    holder_async = client.get_async(election_path)
-    try:
-        names = _get(client.get_children_async(parent), until)
-    except NoNodeError:
-        names = []
-    pending = {name: client.get_async(f"{parent}/{name}") for name in names}
-    members: dict[str, bytes | None] = {}
-    for name, result in pending.items():
-        try:
-            data, _stat = _get(result, until)
-        except NoNodeError:  # left between the listing and the read
-            continue
-        members[name] = data
-    try:
-        holder_data, holder_stat = _get(holder_async, until)
-        holder = holder_data.decode("utf-8", "replace")[:128] if holder_data else ""
-        token: int | None = holder_stat.czxid
-    except NoNodeError:
-        holder, token = "", None
+    view = read_cluster(client, election_path, deadline)
+    leader = view.leader
     return Snapshot(
-        rows=tuple(build_rows(members)), holder=holder, holder_token=token, wall=time.time()
+        rows=view.members,
+        holder=leader.replica if leader is not None else "",
+        holder_token=leader.token if leader is not None else None,
+        paused=view.paused,
+        wall=view.wall,
     )
 
 
@@ -91,6 +72,7 @@ def render(snapshot: Snapshot, servers: str, election_path: str, now: float) -> 
     table.add_column("", width=1)
     table.add_column("replica")
     table.add_column("state")
+    table.add_column("prio", justify="right")
     table.add_column("in state", justify="right")
     table.add_column("token", justify="right")
     table.add_column("host / pid")
@@ -103,14 +85,21 @@ def render(snapshot: Snapshot, servers: str, election_path: str, now: float) -> 
             # ZooKeeper, where anyone with access may write `[/red]`.
             table.add_row("?", Text(row.name), Text(row.problem, style="red"), style=style)
             continue
-        marker = Text("*", style="bold green") if row.leader else ""
+        marker = Text("*", style="bold green") if row.leader else Text("!" if row.stale else "")
         since = (
             time.strftime("%H:%M:%S", time.localtime(row.since)) if row.since is not None else "-"
+        )
+        # A replica that stopped answering may have said Leader last: never shown as one.
+        state = (
+            Text(f"{row.state}? stale", style="red")
+            if row.stale
+            else Text(row.state, style=state_style(row.state))
         )
         table.add_row(
             marker,
             Text(row.name),
-            Text(row.state, style=state_style(row.state)),
+            state,
+            str(row.priority),
             format_duration(row.in_state(now)),
             "-" if row.token is None else str(row.token),
             Text(f"{row.host}/{row.pid}" if row.pid is not None else row.host),
@@ -127,11 +116,19 @@ def render(snapshot: Snapshot, servers: str, election_path: str, now: float) -> 
         footer.append(f" (token {snapshot.holder_token})", style="dim")
     else:
         footer.append("no leader node", style="yellow")
+    if snapshot.paused:
+        footer.append("  paused (election status says by whom)", style="yellow")
     if len(leaders) > 1:
         footer.append(f"  several replicas say Leader: {', '.join(leaders)}", style="bold red")
+    for row in snapshot.rows:
+        if row.stale:
+            footer.append("\n")
+            footer.append(f"! {row.name} {row.stale}: not answering?", style="red")
     if snapshot.error:
         footer.append(f"\nZooKeeper: {snapshot.error} (showing the last good view)", style="red")
-    footer.append("\n* leader · highlighted: changed within 2 s · q or Ctrl-C quits", style="dim")
+    footer.append(
+        "\n* leader · ! stale · highlighted: changed within 2 s · q or Ctrl-C quits", style="dim"
+    )
     return Group(table, footer)
 
 
@@ -170,46 +167,30 @@ def _keys(stop: threading.Event) -> Iterator[None]:
 
 
 def run_top(
-    servers: tuple[str, ...],
-    election_path: str,
+    session: OperatorSession,
     *,
     once: bool = False,
     interval: float = 0.5,
-    connect_timeout: float = 10.0,
     console: Console | None = None,
 ) -> int:
-    """Show the cluster until `q` or Ctrl-C (or print one snapshot with `once`).
-    Returns the exit code: 0, or 1 when ZooKeeper could not be reached for `once`."""
+    """Show the cluster until `q` or Ctrl-C, or print one snapshot with `once`. Returns
+    the exit code: with `once`, 0 when a replica leads and 1 when none does; ZooKeeper's
+    trouble in that one poll raises CommandFailed (its real cause, for stderr)."""
     console = console or Console()
-    hosts = ",".join(servers)
-    client = KazooClient(
-        hosts=hosts,
-        timeout=10.0,
-        connection_retry={"max_tries": -1, "delay": 0.1, "backoff": 2, "max_delay": 2.0},
-        command_retry=None,
-    )
-    try:
-        try:
-            client.start(timeout=connect_timeout)
-        except Exception as exc:
-            console.print(f"election top: cannot connect to ZooKeeper {hosts}: {exc}")
-            return 1
-        flashes = FlashTracker()
-        if once:
-            snap = poll(client, election_path)
-            snap = attrs.evolve(snap, rows=tuple(flashes.mark(list(snap.rows), time.monotonic())))
-            console.print(render(snap, hosts, election_path, time.time()))
-            return 0
-        return _live(client, hosts, election_path, interval, console, flashes)
-    finally:
-        with contextlib.suppress(Exception):
-            client.stop()
-        with contextlib.suppress(Exception):
-            client.close()
+    hosts = ",".join(session.connection.servers)
+    path = session.connection.election_path
+    flashes = FlashTracker()
+    if once:
+        with session.guarded(f"reading {path}"):
+            snap = poll(session.client, path, deadline=session.timeout)
+        snap = attrs.evolve(snap, rows=tuple(flashes.mark(list(snap.rows), time.monotonic())))
+        console.print(render(snap, hosts, path, time.time()))
+        return 0 if snap.leads else EXIT_NOT_DONE
+    return _live(session, hosts, path, interval, console, flashes)
 
 
 def _live(
-    client: KazooClient,
+    session: OperatorSession,
     hosts: str,
     election_path: str,
     interval: float,
@@ -226,9 +207,10 @@ def _live(
         with _keys(stop), Live(get_renderable=view, console=console, refresh_per_second=8):
             while not stop.is_set():
                 try:
-                    snap = poll(client, election_path)
+                    snap = poll(session.client, election_path)
                 except Exception as exc:  # ZooKeeper trouble: keep the last rows, say so
-                    error = type(exc).__name__ + (f": {exc}" if str(exc) else "")
+                    failed = session.failure(exc, "reading")
+                    error = failed.message if failed is not None else f"{type(exc).__name__}"
                     current = attrs.evolve(current, error=error)
                 else:
                     rows = flashes.mark(list(snap.rows), time.monotonic())

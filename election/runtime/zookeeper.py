@@ -69,12 +69,16 @@ def make_client(
     *,
     auth: ZkAuth | None = None,
     tls: TlsFiles | None = None,
+    logger: logging.Logger | None = None,
 ) -> KazooClient:
     """A kazoo client that reconnects forever (our Failover decides what to do meanwhile)
     and never retries a command on its own (our reducer decides). With `auth` it
     authenticates on every connection and creates nodes with `node_acl(auth)`; with `tls`
-    it speaks TLS, verifying the server's certificate and host name."""
+    it speaks TLS, verifying the server's certificate and host name. `logger` takes
+    kazoo's own log lines (an operator's command keeps them off the terminal)."""
     options: dict[str, Any] = {}
+    if logger is not None:
+        options["logger"] = logger
     if auth is not None:
         options["auth_data"] = [(auth.scheme, auth.credential)]
         options["default_acl"] = node_acl(auth)

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from election.cli import main
 from election.config import DEFAULTS, FLAGS, SWITCHES, build_settings
 from election.core.state import CoreConfig
-from election.flags import BY_NAME, TABLE, Settings, core_config_from_header
+from election.flags import BY_NAME, CONNECTION, TABLE, Settings, core_config_from_header
 from election.flagspec import ENTRY, REQUIRED, Derived, Flag
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -179,7 +179,24 @@ def _string_constants(path: Path) -> set[str]:
     }
 
 
-def test_the_cli_names_no_flag_of_run_but_the_two_top_takes() -> None:
+def test_the_cli_names_no_flag_of_run() -> None:
+    # The operator's commands take run's connection flags from the table (CONNECTION).
     names = {flag.name for flag in BY_NAME.values()} | {flag.flag for flag in BY_NAME.values()}
     named = _string_constants(ROOT / "election" / "cli.py") & names
-    assert named == {"zk_servers", "election_path"}  # `election top`'s own two
+    assert named == set()
+
+
+def test_the_connection_flags_are_entries_of_the_table_in_its_order() -> None:
+    fields = [entry.field for entry in TABLE]
+    assert set(CONNECTION) <= set(fields)
+    assert sorted(CONNECTION, key=fields.index) == list(CONNECTION)
+    # Everything a client needs to reach ZooKeeper as `run` does, and nothing else.
+    assert {name for name in CONNECTION if name in BY_NAME} == {
+        "zk_servers",
+        "election_path",
+        "zk_auth",
+        "zk_auth_file",
+        "zk_tls_ca",
+        "zk_tls_cert",
+        "zk_tls_key",
+    }

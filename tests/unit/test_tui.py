@@ -158,4 +158,6 @@ def test_top_refuses_an_invalid_election_path_in_one_line() -> None:
 
     result = CliRunner().invoke(main, ["top", "--election-path", "relative/path", "--once"])
     assert result.exit_code == 2
-    assert result.stderr.startswith("election: invalid --election-path (ELECTION_ELECTION_PATH)")
+    assert result.stderr.startswith(
+        "election top: invalid --election-path (ELECTION_ELECTION_PATH)"
+    )

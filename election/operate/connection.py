@@ -1,0 +1,251 @@
+"""Reaching ZooKeeper from an operator's command: one session, every call bounded by
+`--timeout`, every failure one of the contract's exit codes with its real cause.
+
+kazoo's own log lines never reach the terminal: the client logs to a private logger
+whose only handler keeps, per server, the last reason a connection attempt failed, so
+that "cannot reach ZooKeeper" says why ("connection refused", a name that does not
+resolve, a TLS error) rather than only that time ran out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, Final
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import (
+    AuthFailedError,
+    BadVersionError,
+    ConnectionClosedError,
+    ConnectionLoss,
+    KazooException,
+    NoAuthError,
+    NodeExistsError,
+    NoNodeError,
+    NotEmptyError,
+    SessionExpiredError,
+)
+from kazoo.handlers.threading import KazooTimeoutError
+from kazoo.protocol.states import KeeperState
+
+from election.config import Connection
+from election.runtime.zookeeper import make_client
+
+__all__ = [
+    "EXIT_NOT_DONE",
+    "EXIT_REFUSED",
+    "EXIT_UNREACHABLE",
+    "EXIT_USAGE",
+    "CommandFailed",
+    "OperatorSession",
+    "format_seconds",
+    "open_session",
+]
+
+EXIT_NOT_DONE: Final = 1  # no leader (status), not done in time (handover)
+EXIT_USAGE: Final = 2  # invalid usage or arguments; nothing was changed
+EXIT_UNREACHABLE: Final = 3  # ZooKeeper not reachable within --timeout
+EXIT_REFUSED: Final = 4  # refused by ZooKeeper's ACL (NoAuth), or the credential refused
+
+# A command's session: long enough not to expire under a slow machine, short enough that
+# a hand-over request of a command killed with SIGKILL goes within seconds.
+MIN_SESSION: Final = 4.0
+# ZooKeeper's answers about a node itself: the command that asked decides what they mean.
+_NODE_ANSWERS: Final = (NoNodeError, NodeExistsError, BadVersionError, NotEmptyError)
+
+
+def format_seconds(seconds: float) -> str:
+    """`5s`, `0.25s`, `90s`: a duration as the operator typed it, near enough."""
+    return f"{seconds:.3g}s" if seconds < 10 else f"{seconds:.0f}s"
+
+
+class CommandFailed(Exception):
+    """What ends a command early: its exit code and the one line it prints on stderr."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(code, message)
+        self.code = code
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class _Causes(logging.Handler):
+    """kazoo's connection log, kept rather than shown: the last failure per server."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self._lock = threading.Lock()
+        self._server = ""
+        self._causes: dict[str, str] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args if isinstance(record.args, tuple) else ()
+        message = record.getMessage()
+        with self._lock:
+            if message.startswith("Connecting to ") and len(args) >= 3:
+                self._server = f"{args[0]}:{args[2]}"
+            elif message.startswith("Cannot resolve ") and args:
+                self._causes[str(args[0])] = _cause(message)
+            elif record.levelno >= logging.WARNING and self._server:
+                cause = _cause(message)
+                if cause:
+                    self._causes[self._server] = cause
+
+    def describe(self) -> str:
+        """`127.0.0.1:2181: connection refused`, one per server that failed; '' if none."""
+        with self._lock:
+            return "; ".join(f"{server}: {cause}" for server, cause in self._causes.items())
+
+
+def _cause(message: str) -> str:
+    """The reason in one of kazoo's connection warnings, as an operator reads it; '' for
+    the warnings that are not a reason (a retry, a state change)."""
+    for prefix in ("Connection dropped: socket connection error: ", "Connection dropped: "):
+        if message.startswith(prefix):
+            reason = message.removeprefix(prefix)
+            return reason[:1].lower() + reason[1:]
+    if message.startswith("Connection time-out"):
+        return "no answer (timed out)"
+    if message.startswith("Cannot resolve "):
+        host, _, reason = message.removeprefix("Cannot resolve ").partition(": ")
+        return f"cannot resolve {host}: {reason.split('] ', 1)[-1]}"
+    if message.startswith("Session has expired"):
+        return "session expired"
+    return ""
+
+
+def _quiet_kazoo() -> None:
+    """kazoo's modules that log through their own loggers (not the client's) stay quiet
+    too: a command's terminal shows its own lines only."""
+    kazoo = logging.getLogger("kazoo")
+    kazoo.propagate = False
+    if not kazoo.handlers:
+        kazoo.addHandler(logging.NullHandler())
+
+
+class OperatorSession:
+    """A started kazoo client and the deadline of each call (`timeout` seconds)."""
+
+    def __init__(self, client: KazooClient, connection: Connection, timeout: float) -> None:
+        self.client = client
+        self.connection = connection
+        self.timeout = timeout
+
+    @property
+    def session_id(self) -> int | None:
+        client_id = self.client.client_id
+        return client_id[0] if client_id else None
+
+    def call(self, start: Callable[[], Any], what: str) -> Any:
+        """The result of one asynchronous kazoo call, within the timeout. ZooKeeper's
+        refusals and silences raise CommandFailed; its answers about the nodes
+        themselves (NoNodeError, NodeExistsError, ...) are the caller's."""
+        with self.guarded(what):
+            return start().get(timeout=self.timeout)
+
+    @contextlib.contextmanager
+    def guarded(self, what: str) -> Iterator[None]:
+        """ZooKeeper's refusals and silences within, raised as CommandFailed (see
+        `failure`); anything else as it was raised."""
+        try:
+            yield
+        except Exception as exc:
+            failed = self.failure(exc, what)
+            if failed is None:
+                raise
+            raise failed from None
+
+    def failure(self, exc: BaseException, what: str) -> CommandFailed | None:
+        """The CommandFailed that `exc`, raised doing `what`, means; None for an answer
+        about a node, which the caller handles."""
+        auth = self.connection.auth
+        if isinstance(exc, _NODE_ANSWERS):
+            return None
+        if isinstance(exc, NoAuthError):
+            if auth is None:
+                hint = "give the election's credential with --zk-auth or --zk-auth-file"
+            else:
+                hint = f"the credential {auth.redacted} may not do this"
+            refused = f"{what}: refused by ZooKeeper's ACL (NoAuth); {hint}"
+            return CommandFailed(EXIT_REFUSED, refused)
+        if isinstance(exc, AuthFailedError) or (
+            isinstance(exc, ConnectionLoss | ConnectionClosedError)
+            and self.client.client_state == KeeperState.AUTH_FAILED
+        ):
+            shown = auth.redacted if auth is not None else "the credential"
+            return CommandFailed(EXIT_REFUSED, f"ZooKeeper refused {shown} (AUTH_FAILED)")
+        if isinstance(exc, KazooTimeoutError):
+            return CommandFailed(
+                EXIT_UNREACHABLE,
+                f"{what}: ZooKeeper did not answer within {format_seconds(self.timeout)}",
+            )
+        if isinstance(exc, ConnectionLoss | ConnectionClosedError | SessionExpiredError):
+            return CommandFailed(
+                EXIT_UNREACHABLE, f"{what}: lost the connection to ZooKeeper ({_named(exc)})"
+            )
+        if isinstance(exc, KazooException):
+            return CommandFailed(EXIT_NOT_DONE, f"{what}: {_named(exc)}")
+        return None
+
+
+def _named(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+@contextlib.contextmanager
+def open_session(connection: Connection, timeout: float) -> Iterator[OperatorSession]:
+    """A session to `connection`'s ZooKeeper, made within `timeout` seconds, closed on
+    the way out (which also removes the ephemeral nodes it made). Raises CommandFailed:
+    exit 3 when no server answers in time (with each server's reason), 4 when the
+    server refuses the credential."""
+    _quiet_kazoo()
+    causes = _Causes()
+    logger = logging.Logger("election.operate.kazoo", logging.INFO)  # outside the tree
+    logger.addHandler(causes)
+    client = make_client(
+        connection.servers,
+        max(timeout, MIN_SESSION),
+        auth=connection.auth,
+        tls=connection.tls,
+        logger=logger,
+    )
+    servers = ",".join(connection.servers)
+    try:
+        client.start(timeout=timeout)
+    except Exception as exc:  # kazoo has stopped and closed the client itself
+        why = causes.describe() or (
+            "no answer" if isinstance(exc, KazooTimeoutError) else _named(exc)
+        )
+        raise CommandFailed(
+            EXIT_UNREACHABLE,
+            f"cannot reach ZooKeeper at {servers} within {format_seconds(timeout)}: {why}",
+        ) from None
+    session = OperatorSession(client, connection, timeout)
+    try:
+        # The credential is sent after the handshake: a scheme the server refuses shows
+        # on the first request, before the command changes anything.
+        session.call(lambda: client.exists_async("/"), "connecting")
+        yield session
+    finally:
+        _close(client, timeout)
+
+
+def _close(client: KazooClient, wait: float) -> None:
+    """Close the session (its ephemeral nodes go at once) without hanging on a server
+    that stopped answering."""
+
+    def close() -> None:
+        with contextlib.suppress(Exception):
+            client.stop()
+        with contextlib.suppress(Exception):
+            client.close()
+
+    closer = threading.Thread(target=close, name="election-close", daemon=True)
+    closer.start()
+    closer.join(wait)
