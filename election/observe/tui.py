@@ -1,10 +1,11 @@
 """`election run --tui`: a live view of this replica, drawn with rich's `Live`.
 
 `ReplicaView` is an observer (records in; it never feeds the core) that keeps what the
-screen shows; `render` turns a snapshot of it into a rich renderable (tested with a
-recording console); `LiveView` runs rich's `Live` (its refresh thread redraws four
-times a second, so the time in state ticks) and catches log lines into the view,
-beneath the panel, so that they never tear it.
+screen shows, and `LeaderLookout` (`election.observe.lookout`) reads who leads from
+ZooKeeper on its own thread; `render` turns a snapshot of both into a rich renderable
+(tested with a recording console); `LiveView` runs rich's `Live` (its refresh thread
+redraws four times a second, so the time in state ticks) and catches log lines into
+the view, beneath the panel, so that they never tear it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from rich.text import Text
 from election.core import events as ev
 from election.core.leaderfiles import parse_leader_file_name
 from election.core.record import Record
+from election.observe.lookout import LeaderLookout, Sighting
 from election.observe.members import format_duration
 
 RECENT = 15  # journal records shown
@@ -165,8 +167,27 @@ class ReplicaView:
             )
 
 
-def render(model: ViewModel, now: float) -> RenderableType:
-    """The screen for `model` at monotonic time `now`."""
+def _leader_line(model: ViewModel, sighting: Sighting, wall: float) -> Text:
+    """Who leads, as the lookout last saw it in ZooKeeper."""
+    if sighting.problem:
+        return Text(f"unknown ({sighting.problem})", style="dim")
+    if sighting.replica is None:
+        return Text("none", style="yellow")
+    mine = sighting.replica == model.replica
+    line = Text("this replica" if mine else sighting.replica, style="bold green")
+    if sighting.since is not None:
+        clock = time.strftime("%H:%M:%S", time.localtime(sighting.since))
+        line.append(f" since {clock} ({format_duration(max(0.0, wall - sighting.since))})")
+    if sighting.token is not None:
+        line.append(f", token {sighting.token}", style="dim")
+    return line
+
+
+def render(
+    model: ViewModel, now: float, leader: Sighting | None = None, wall: float | None = None
+) -> RenderableType:
+    """The screen for `model` at monotonic time `now`; with `leader`, the lookout's last
+    sighting of who leads, at wall time `wall`."""
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="dim", justify="right")
     facts.add_column()
@@ -194,6 +215,9 @@ def render(model: ViewModel, now: float) -> RenderableType:
     )
     files = "?" if model.files is None else str(model.files)
     facts.add_row("files", f"{files} / {model.capacity}", "servers", model.zk_servers)
+    if leader is not None:
+        shown = _leader_line(model, leader, time.time() if wall is None else wall)
+        facts.add_row("leader", shown, "", "")
     recent = Text()
     for i, record in enumerate(model.records):
         if i:
@@ -229,16 +253,28 @@ class _ViewLogHandler(logging.Handler):
 
 
 class LiveView:
-    """Shows `view` on the terminal with rich's `Live` until `close()`."""
+    """Shows `view` on the terminal with rich's `Live` until `close()`; with a
+    `lookout`, who leads too (it runs while the view does)."""
 
-    def __init__(self, view: ReplicaView, console: Console | None = None) -> None:
+    def __init__(
+        self,
+        view: ReplicaView,
+        console: Console | None = None,
+        lookout: LeaderLookout | None = None,
+    ) -> None:
         from rich.live import Live
 
         self.view = view
         self.console = console or Console()
+        self._lookout = lookout
         self._handler = _ViewLogHandler(view)
+
+        def screen() -> RenderableType:
+            seen = None if lookout is None else lookout.latest()
+            return render(view.snapshot(), time.monotonic(), seen, time.time())
+
         self._live = Live(
-            get_renderable=lambda: render(view.snapshot(), time.monotonic()),
+            get_renderable=screen,
             console=self.console,
             refresh_per_second=4,
             redirect_stdout=False,
@@ -251,9 +287,13 @@ class LiveView:
         for old in list(root.handlers):
             root.removeHandler(old)
         root.addHandler(self._handler)
+        if self._lookout is not None:
+            self._lookout.start()
         self._live.start()
 
     def close(self) -> None:
         """Stop drawing (the last screen stays); the caller restores logging."""
         self._live.stop()
+        if self._lookout is not None:
+            self._lookout.close()
         logging.getLogger().removeHandler(self._handler)

@@ -26,6 +26,7 @@ from election.core.state import StateName, initial_state
 from election.flags import core_config_from_header
 from election.observe.http import HttpEndpoint, make_app
 from election.observe.logs import LogObserver, setup_logging
+from election.observe.lookout import LeaderLookout
 from election.observe.metrics import Metrics
 from election.observe.tui import LiveView, ReplicaView
 from election.runtime import signals
@@ -80,8 +81,11 @@ def _refuse(flag: str, why: str) -> int:
     return EXIT_CONFIG
 
 
-def _live_view(settings: Settings, observers: list[Observer]) -> LiveView | None:
-    """With --tui on a terminal: the replica's live view, watching records."""
+def _live_view(
+    settings: Settings, observers: list[Observer], client: KazooClient
+) -> LiveView | None:
+    """With --tui on a terminal: the replica's live view, watching records, and who
+    leads, read with our client beside the core (the lookout never feeds it)."""
     if not settings.tui:
         return None
     if not sys.stdout.isatty():
@@ -95,7 +99,7 @@ def _live_view(settings: Settings, observers: list[Observer]) -> LiveView | None
         capacity=settings.storage_capacity,
     )
     observers.append(view)
-    return LiveView(view)
+    return LiveView(view, lookout=LeaderLookout(client, settings.election_path))
 
 
 def _close_quickly(client: KazooClient, wait: float = 2.0) -> None:
@@ -206,7 +210,7 @@ def run_daemon(settings: Settings) -> int:
     config = core_config_from_header(settings.as_header_config())
     metrics = Metrics(priority=settings.priority)
     observers: list[Observer] = [metrics, LogObserver(config)]
-    live_view = _live_view(settings, observers)
+    live_view = _live_view(settings, observers, client)
     loop = Loop(
         initial_state(config),
         inbox=inbox,

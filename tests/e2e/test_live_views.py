@@ -129,6 +129,9 @@ def test_top_and_tui_show_three_replicas_live_in_a_real_terminal(
 
     tui_first = wait_screen(tmux, "tui", tui_attempter, "r2 in Attempter")
     assert "election · r2 · " in tui_first and "connected 0x" in tui_first, tui_first
+    # A non-leader shows who leads now, and since when (read from ZooKeeper, not the core).
+    leads = re.compile(rf"leader\s+{leader.id} since \d\d:\d\d:\d\d \(")
+    tui_first = wait_screen(tmux, "tui", lambda s: bool(leads.search(s)), "who leads")
     (tmux.workdir / "tui.txt").write_text(tui_first)
     (tmux.workdir / "top.txt").write_text(first)
 

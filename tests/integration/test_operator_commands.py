@@ -479,6 +479,42 @@ def test_top_once_exits_1_without_a_leader_and_0_with_one(cluster: FakeCluster) 
     assert "prio" in one.stdout
 
 
+# ---------------------------------------------------------------- the TUI's lookout
+
+
+def test_the_lookout_sees_who_leads_and_since_when(
+    cluster: FakeCluster, kazoo_client: KazooClient
+) -> None:
+    from election.observe.lookout import LeaderLookout
+
+    four(cluster)
+    lookout = LeaderLookout(kazoo_client, cluster.path)
+    seen = lookout.look()
+    assert (seen.replica, seen.token, seen.problem) == ("r3", cluster.token(), "")
+    assert seen.since is not None and abs(seen.since - time.time()) < 30
+    cluster.step_down("r3")
+    assert lookout.look().replica is None and lookout.look().problem == ""
+    kazoo_client.stop()
+    assert lookout.look().problem == "not connected"
+
+
+def test_the_lookout_thread_keeps_the_latest_sighting(
+    cluster: FakeCluster, kazoo_client: KazooClient
+) -> None:
+    from election.observe.lookout import LeaderLookout
+
+    four(cluster)
+    lookout = LeaderLookout(kazoo_client, cluster.path, every=0.05)
+    lookout.start()
+    try:
+        wait_until(lambda: lookout.latest().replica == "r3", 5, "the lookout never saw r3")
+        cluster.step_down("r3")
+        cluster.lead("r2")
+        wait_until(lambda: lookout.latest().replica == "r2", 5, "the lookout never saw r2")
+    finally:
+        lookout.close()
+
+
 def test_a_handover_command_killed_outright_withdraws_its_request_with_its_session(
     cluster: FakeCluster, kazoo_client: KazooClient
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -10,6 +11,7 @@ from rich.console import Console
 from election.core import effects as fx
 from election.core import events as ev
 from election.core.record import Record
+from election.observe.lookout import Sighting
 from election.observe.tui import RECENT, LiveView, ReplicaView, one_line, render
 
 
@@ -161,3 +163,33 @@ def test_top_refuses_an_invalid_election_path_in_one_line() -> None:
     assert result.stderr.startswith(
         "election top: invalid --election-path (ELECTION_ELECTION_PATH)"
     )
+
+
+def _is_leader_row(line: str) -> bool:
+    return line.strip("│ ").startswith("leader ")
+
+
+def leader_line(view: ReplicaView, seen: Sighting, wall: float = 2000.0) -> str:
+    console = Console(record=True, width=140, color_system=None)
+    console.print(render(view.snapshot(), 101.0, seen, wall))
+    lines = [line for line in console.export_text().splitlines() if _is_leader_row(line)]
+    assert len(lines) == 1, console.export_text()
+    return lines[0]
+
+
+def test_a_non_leader_shows_who_leads_and_since_when(tmp_path: Path) -> None:
+    view = make_view(tmp_path, Clock())
+    view(record(1, 100.0, ev.Started(), "Init"))
+    since = 1940.0
+    clock = time.strftime("%H:%M:%S", time.localtime(since))
+    line = leader_line(view, Sighting(replica="r2", token=88, since=since, problem=""))
+    assert f"r2 since {clock} (1m00s), token 88" in line
+    mine = leader_line(view, Sighting(replica="r1", token=88, since=since, problem=""))
+    assert "this replica since" in mine
+    assert "none" in leader_line(view, Sighting(problem=""))
+    assert "unknown (not connected)" in leader_line(view, Sighting(problem="not connected"))
+
+
+def test_without_a_lookout_there_is_no_leader_line(tmp_path: Path) -> None:
+    view = make_view(tmp_path, Clock())
+    assert not any(_is_leader_row(line) for line in screen(view, 101.0).splitlines())
