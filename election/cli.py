@@ -236,9 +236,9 @@ def top(ctx: click.Context, /, once: bool, **raw: Any) -> None:
     """
 
     def work(session: OperatorSession) -> int:
-        from election.observe.top import run_top
+        from election.operate.top import run_top
 
-        return run_top(session, once=once)
+        return run_top(session, one=once)
 
     _operate(ctx, "top", raw, work)
 

@@ -17,7 +17,7 @@ import select
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import attrs
 from kazoo.client import KazooClient
@@ -29,7 +29,6 @@ from rich.text import Text
 from election.observe.cluster import CALL_DEADLINE, read_cluster
 from election.observe.members import FlashTracker, MemberRow, format_duration
 from election.observe.tui import state_style
-from election.operate.connection import EXIT_NOT_DONE, OperatorSession
 
 
 @attrs.frozen(kw_only=True)
@@ -166,37 +165,25 @@ def _keys(stop: threading.Event) -> Iterator[None]:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
-def run_top(
-    session: OperatorSession,
+def once(client: KazooClient, election_path: str, deadline: float) -> Snapshot:
+    """One snapshot, for `--once` (raises on ZooKeeper trouble)."""
+    snap = poll(client, election_path, deadline=deadline)
+    return attrs.evolve(snap, rows=tuple(FlashTracker().mark(list(snap.rows), time.monotonic())))
+
+
+def live(
+    client: KazooClient,
+    hosts: str,
+    election_path: str,
     *,
-    once: bool = False,
+    describe: Callable[[Exception], str],
     interval: float = 0.5,
     console: Console | None = None,
 ) -> int:
-    """Show the cluster until `q` or Ctrl-C, or print one snapshot with `once`. Returns
-    the exit code: with `once`, 0 when a replica leads and 1 when none does; ZooKeeper's
-    trouble in that one poll raises CommandFailed (its real cause, for stderr)."""
+    """Show the cluster until `q` or Ctrl-C; ZooKeeper's trouble is shown under the last
+    good rows, as `describe` words it. Returns the exit code: 0."""
     console = console or Console()
-    hosts = ",".join(session.connection.servers)
-    path = session.connection.election_path
     flashes = FlashTracker()
-    if once:
-        with session.guarded(f"reading {path}"):
-            snap = poll(session.client, path, deadline=session.timeout)
-        snap = attrs.evolve(snap, rows=tuple(flashes.mark(list(snap.rows), time.monotonic())))
-        console.print(render(snap, hosts, path, time.time()))
-        return 0 if snap.leads else EXIT_NOT_DONE
-    return _live(session, hosts, path, interval, console, flashes)
-
-
-def _live(
-    session: OperatorSession,
-    hosts: str,
-    election_path: str,
-    interval: float,
-    console: Console,
-    flashes: FlashTracker,
-) -> int:
     stop = threading.Event()
     current = Snapshot(error="connecting", wall=time.time())
 
@@ -207,11 +194,9 @@ def _live(
         with _keys(stop), Live(get_renderable=view, console=console, refresh_per_second=8):
             while not stop.is_set():
                 try:
-                    snap = poll(session.client, election_path)
+                    snap = poll(client, election_path)
                 except Exception as exc:  # ZooKeeper trouble: keep the last rows, say so
-                    failed = session.failure(exc, "reading")
-                    error = failed.message if failed is not None else f"{type(exc).__name__}"
-                    current = attrs.evolve(current, error=error)
+                    current = attrs.evolve(current, error=describe(exc))
                 else:
                     rows = flashes.mark(list(snap.rows), time.monotonic())
                     current = attrs.evolve(snap, rows=tuple(rows))
