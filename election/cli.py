@@ -269,7 +269,8 @@ def status(ctx: click.Context, /, as_json: bool, **raw: Any) -> None:
         if as_json:
             click.echo(json.dumps(document(view, path, time.time()), indent=2))
         else:
-            Console(highlight=False).print(render_status(view, time.time()))
+            # soft_wrap: a long line stays one line in a pipe (grep), however narrow
+            Console(highlight=False, soft_wrap=True).print(render_status(view, time.time()))
         return exit_code(view)
 
     _operate(ctx, "status", raw, work)

@@ -58,7 +58,9 @@ _NODE_ANSWERS: Final = (NoNodeError, NodeExistsError, BadVersionError, NotEmptyE
 
 
 def format_seconds(seconds: float) -> str:
-    """`5s`, `0.25s`, `90s`: a duration as the operator typed it, near enough."""
+    """`29ms`, `1.25s`, `5s`, `90s`: a duration as an operator would type it."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
     return f"{seconds:.3g}s" if seconds < 10 else f"{seconds:.0f}s"
 
 
