@@ -119,6 +119,9 @@ def _session_deadlines(timeout: Any) -> dict[str, float]:
         # Connecting may take up to a session timeout when a server is slow to answer.
         "init_deadline": max(seconds, 2.0),
         "backoff_max": min(5.0, max(seconds, 1.0)),
+        # An answer that waited longer than this for the loop (a frozen process) no
+        # longer proves the node ours: kazoo would have suspended the session by then.
+        "answers_fresh_for": seconds / 3,
     }
 
 

@@ -132,6 +132,7 @@ class NodeCreated(Event):
     token: int | None = None
     failure: CreateFailure = CreateFailure.NONE
     reason: str = ""
+    answered_at: float | None = None  # monotonic: when the answer arrived (see NodeRead)
 
 
 @attrs.frozen(kw_only=True)
@@ -147,6 +148,10 @@ class NodeRead(Event):
     owner: int | None = None
     token: int | None = None
     reason: str = ""
+    # Monotonic: when the answer arrived. The loop stamps `at` when it takes the event;
+    # a process frozen in between (SIGSTOP, a swap storm) finds an old answer on its
+    # queue, which no longer proves the node ours: the reducer looks again.
+    answered_at: float | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -404,7 +404,10 @@ def attempter_created(step: Step, event: ev.NodeCreated) -> None:
     if not _accept(step, event):
         return
     if event.outcome is Outcome.OK and event.token is not None:
-        _lead_unless_held_back(step, event.token, "election node created")
+        if step.config.stale(event.at, event.answered_at):
+            step.request(fx.ReadNode, path=step.config.election_path)  # look again first
+        else:
+            _lead_unless_held_back(step, event.token, "election node created")
     elif event.outcome is Outcome.UNKNOWN or event.failure is ev.CreateFailure.NODE_EXISTS:
         # Someone holds it, or maybe we do (an unanswered create): look, and watch it.
         step.request(fx.ReadNode, path=step.config.election_path)
@@ -420,8 +423,12 @@ def attempter_read(step: Step, event: ev.NodeRead) -> None:
         _contend(step)  # gone between our create and our look: try at once
     elif event.owner is not None and event.owner == step.session.id and event.token is not None:
         # Ours by ephemeralOwner (an unanswered create that did happen): never by mere
-        # existence, since a node of our own earlier session is not ours.
-        _lead_unless_held_back(step, event.token, "election node found ours")
+        # existence, since a node of our own earlier session is not ours; and never by
+        # an answer that waited too long for us.
+        if step.config.stale(event.at, event.answered_at):
+            step.request(fx.ReadNode, path=step.config.election_path)
+        else:
+            _lead_unless_held_back(step, event.token, "election node found ours")
     # Held by another session: the watch tells us when it goes.
 
 
@@ -507,8 +514,8 @@ def leader_read(step: Step, event: ev.NodeRead) -> None:
         return  # unconfirmed: skip this file; session trouble arrives as SUSPENDED/LOST
     if not event.exists or event.owner != step.session.id or event.token != term.token:
         _enter_attempter(step, "election node no longer ours")
-    elif term.write_due:
-        _write_file(step)
+    elif term.write_due and not step.config.stale(event.at, event.answered_at):
+        _write_file(step)  # (a confirmation that waited too long confirms nothing: skip)
 
 
 def leader_watch(step: Step, event: ev.NodeWatchFired) -> None:

@@ -97,6 +97,14 @@ class CoreConfig:
     # (at most `contend_max` in all), so a vanished higher one delays it only briefly.
     contend_step: float = 0.2
     contend_max: float = 1.0
+    # How long after its arrival an answer about our node still proves anything: one
+    # that waited longer for the loop (the process was frozen) is looked at again.
+    answers_fresh_for: float = 10.0 / 3
+
+    def stale(self, event_at: float, answered_at: float | None) -> bool:
+        """True for an answer that arrived at `answered_at` and is handled at `event_at`
+        too late to be trusted (journals from before the stamp: never)."""
+        return answered_at is not None and event_at - answered_at > self.answers_fresh_for
 
     def job_failed(self, ran_for: float) -> bool:
         """True when a job that ran `ran_for` seconds and exited counts as a failure

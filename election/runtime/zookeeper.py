@@ -396,7 +396,7 @@ class ZooKeeperAdapter:
 
         def done(result: Any) -> None:
             _, stat = result
-            reply.ok(token=stat.czxid)
+            reply.ok(token=stat.czxid, answered_at=self._clock())
 
         def failed(exc: BaseException) -> None:
             if isinstance(exc, NodeExistsError):
@@ -425,9 +425,14 @@ class ZooKeeperAdapter:
 
         def done(stat: Any) -> None:
             if stat is None:
-                reply.ok(exists=False)
+                reply.ok(exists=False, answered_at=self._clock())
             else:
-                reply.ok(exists=True, owner=stat.ephemeralOwner, token=stat.czxid)
+                reply.ok(
+                    exists=True,
+                    owner=stat.ephemeralOwner,
+                    token=stat.czxid,
+                    answered_at=self._clock(),
+                )
 
         self._call(reply, lambda: self._client.exists_async(effect.path, watch=self._watch), done)
 

@@ -208,10 +208,18 @@ def test_read_node_reports_the_owner_and_its_watch_fires_on_delete(
     watcher.connect()
     ensure(holder, zk_path)
     token = create(holder, zk_path).token
+    asked = time.monotonic()
     read = watcher.ask(fx.ReadNode, ev.NodeRead, path=zk_path)
     assert read == ev.NodeRead(
-        request=read.request, outcome=Outcome.OK, exists=True, owner=holder_session, token=token
+        request=read.request,
+        outcome=Outcome.OK,
+        exists=True,
+        owner=holder_session,
+        token=token,
+        answered_at=read.answered_at,
     )
+    # Stamped when the answer arrived, so a loop frozen meanwhile can tell it is old.
+    assert read.answered_at is not None and asked <= read.answered_at <= time.monotonic()
     assert holder_session != watcher.session
     kazoo_client.delete(zk_path)
     fired = watcher.expect(ev.NodeWatchFired)

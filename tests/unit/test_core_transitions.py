@@ -359,3 +359,32 @@ def test_stop_cancels_every_timer_of_the_state_it_leaves() -> None:
     s.send(ev.StopRequested())
     cancelled = {(e.name, e.id) for e in s.effects if isinstance(e, fx.CancelTimer)}
     assert cancelled == {(str(name), tid) for name, tid in live.items()}
+
+
+# --- answers that waited too long for a frozen process --------------------------------
+
+
+def test_a_create_answer_that_waited_too_long_is_looked_at_again_before_leading() -> None:
+    s = to_attempter()
+    create = s.one(fx.CreateNode)
+    fresh_for = s.state.config.answers_fresh_for
+    # Answered at 100.0; the loop, frozen meanwhile, takes it much later.
+    s.send(ev.NodeCreated(request=create.request, outcome=Outcome.OK, token=TOKEN,
+                          answered_at=100.0, at=100.0 + fresh_for + 1.0))  # fmt: skip
+    assert s.name is ATTEMPTER
+    look = s.one(fx.ReadNode)
+    # The fresh look finds it ours still (the session lived): now it leads.
+    s.send(ev.NodeRead(request=look.request, outcome=Outcome.OK, exists=True, owner=SESSION,
+                       token=TOKEN, answered_at=200.0, at=200.001))  # fmt: skip
+    assert s.name is LEADER
+
+
+def test_a_stale_found_ours_is_looked_at_again_and_a_stale_confirm_writes_nothing() -> None:
+    s = to_leader()
+    late = s.state.config.answers_fresh_for + 1.0
+    s.fire(s.last_timer("write"))
+    confirm = s.last(fx.ReadNode)
+    s.send(ev.NodeRead(request=confirm.request, outcome=Outcome.OK, exists=True, owner=SESSION,
+                       token=TOKEN, answered_at=50.0, at=50.0 + late))  # fmt: skip
+    assert s.name is LEADER
+    s.none(fx.WriteLeaderFile)  # an old confirmation confirms nothing

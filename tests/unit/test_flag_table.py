@@ -161,6 +161,7 @@ def test_the_core_gets_what_the_settings_say(sandbox: dict[str, object]) -> None
         attempter_timeout=10.0,
         storage_capacity=10,
         init_deadline=30.0,
+        answers_fresh_for=10.0,  # a third of the session
         stop_deadline=12.0,
         backoff_max=5.0,
         write_files=False,

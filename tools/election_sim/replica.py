@@ -112,6 +112,10 @@ class Run:
         )
         self.deliver(ev.Started())
 
+    def now(self) -> float:
+        """This process's monotonic clock (what its loop stamps `at` with)."""
+        return MONOTONIC_ZERO + self.world.clock.now
+
     # --- the loop's queue ---------------------------------------------------------------
 
     def deliver(self, event: ev.Event) -> None:
@@ -238,8 +242,10 @@ class ZooKeeperHandler:
             def read(session: Session) -> Callable[[], object]:
                 node = zk.exists(session, effect.path, watch=True)
                 if node is None:
-                    return lambda: reply.ok(exists=False)
-                return lambda: reply.ok(exists=True, owner=node.owner, token=node.czxid)
+                    return lambda: reply.ok(exists=False, answered_at=self.proc.now())
+                return lambda: reply.ok(
+                    exists=True, owner=node.owner, token=node.czxid, answered_at=self.proc.now()
+                )
 
             client.call(read, lambda why: reply.failed(_describe(why)))
         elif isinstance(effect, fx.ReleaseNode):
@@ -292,7 +298,7 @@ class ZooKeeperHandler:
         def create(session: Session) -> Callable[[], object]:
             result = zk.create_ephemeral(session, effect.path)
             if isinstance(result, int):
-                return lambda: reply.ok(token=result)
+                return lambda: reply.ok(token=result, answered_at=self.proc.now())
             failure = (
                 ev.CreateFailure.NODE_EXISTS
                 if result == "node-exists"
