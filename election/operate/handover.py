@@ -116,14 +116,20 @@ def _withdraw(session: OperatorSession, request: Handover) -> None:
 def _current(session: OperatorSession, fired: Callable[[object], None]) -> LeaderNode | None:
     """The election node now, watched: `fired` is called when it next changes."""
     path = session.connection.election_path
-    try:
-        data, stat = session.call(
-            lambda: session.client.get_async(path, watch=fired), f"reading {path}"
-        )
-    except NoNodeError:
-        session.call(lambda: session.client.exists_async(path, watch=fired), f"watching {path}")
-        return None
-    return leader_node(data, stat)
+    for _ in range(3):  # bounded: a node made and gone between our looks, again and again
+        try:
+            data, stat = session.call(
+                lambda: session.client.get_async(path, watch=fired), f"reading {path}"
+            )
+        except NoNodeError:
+            there = session.call(
+                lambda: session.client.exists_async(path, watch=fired), f"watching {path}"
+            )
+            if there is None:
+                return None  # the watch tells when it is made
+            continue  # made between the two looks (the watch is on it now): read it
+        return leader_node(data, stat)
+    return None
 
 
 def _await_new_term(
