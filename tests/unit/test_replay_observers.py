@@ -176,7 +176,7 @@ def test_a_new_token_while_leader_ends_one_term_and_begins_the_next() -> None:
         ("Leader", 6),
         ("Attempter", None),
     ):
-        history.observe(feed.where(), state, token)
+        history.observe(feed.where(), state, token, {"type": "NodeRead"})
     history.finish()
     assert [(t.token, t.start, t.end) for t in history.terms] == [(5, 2.0, 4.0), (6, 4.0, 5.0)]
     assert [(s.state, s.start, s.end) for s in history.segments] == [

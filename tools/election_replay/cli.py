@@ -10,6 +10,7 @@ from typing import NoReturn
 import click
 from rich.console import Console
 
+from election import __version__
 from election_replay import report
 from election_replay.invariants import DEFAULT_SKEW
 from election_replay.replay import ReplayError, analyse
@@ -19,6 +20,9 @@ EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report it: never mistaken for "found
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(
+    __version__, "--version", prog_name="election-replay", message="%(prog)s %(version)s"
+)
 @click.argument("journals", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object instead of the report."
@@ -59,9 +63,9 @@ EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report it: never mistaken for "found
 @click.option(
     "--width",
     type=click.IntRange(min=10, max=1000),
-    default=72,
-    show_default=True,
-    help="Characters of the timeline (each one a slice of wall time).",
+    default=None,
+    help="Characters of the timeline, each one a slice of wall time "
+    "[default: as many as fit in the console, at most 72].",
 )
 def main(
     journals: tuple[Path, ...],
@@ -70,7 +74,7 @@ def main(
     skew: float,
     svg: Path | None,
     html: Path | None,
-    width: int,
+    width: int | None,
     processes: int | None,
 ) -> None:
     """Replay election JOURNALs through today's reducer and check them across replicas.

@@ -83,6 +83,9 @@ class Term:
 
     `end` is None while the replica is still Leader at its journal's end; `last_seen`
     is then the wall time of its last record (the latest moment it is known to lead).
+    `end_cause` says why it ended (`election_replay.causes`), None while it still leads;
+    `end_event` is the type of the event that ended it ("" for none: a crash, or still
+    leading).
     """
 
     replica: str
@@ -92,6 +95,9 @@ class Term:
     began: Where
     ended: Where | None
     last_seen: float
+    end_cause: str | None = None
+    end_event: str = ""
+    last: Where | None = None  # its last record, when the journal ends while it leads
 
     @property
     def until(self) -> float:
@@ -108,6 +114,7 @@ class Term:
             "token": self.token,
             "start": self.start,
             "end": self.end,
+            "end_cause": self.end_cause,
             "duration": self.duration,
             "journal": self.began.journal,
             "start_line": self.began.line,

@@ -28,7 +28,7 @@ from election_replay.invariants import DEFAULT_SKEW, LeaderWork, ReplicaChecks, 
 from election_replay.model import Analysis, Divergence, JournalSummary, Snapshot, Where
 from election_replay.parallel import can_fork, run_forked
 from election_replay.segments import Segment, chain_journals, run_key, segment_index
-from election_replay.terms import History, by_start, handovers
+from election_replay.terms import History, by_start, close_crashed, handovers
 from election_replay.work import WorkLog, check_file_order, job_overlap_notes
 from journal import CodecError, JournalError, Run, iter_lines, read_headers
 
@@ -73,12 +73,13 @@ def analyse(
         raise ReplayError(exc.path, exc.line, exc.message) from None
     journals = _replay_all(chains, until, _processes(processes, chains))
     freezes = [f for j in journals for f in j.freezes]
-    clipped, freeze_notes = clip_frozen_terms((t for j in journals for t in j.terms), freezes)
+    ended, crash_notes = close_crashed(by_start(t for j in journals for t in j.terms), journals)
+    clipped, freeze_notes = clip_frozen_terms(ended, freezes)
     terms = by_start(clipped)
     jobs = tuple(sorted((r for j in journals for r in j.jobs), key=lambda r: r.start))
     work = LeaderWork.of(journals, jobs)
     cross, cross_notes = check_terms(terms, skew, work)
-    cross_notes = freeze_notes + cross_notes
+    cross_notes = crash_notes + freeze_notes + cross_notes
     stale, stale_notes = check_file_order([w for j in journals for w in j.writes], skew)
     cross += stale
     cross_notes += stale_notes + job_overlap_notes(jobs)
@@ -298,7 +299,7 @@ class _Folder:
             if first_wall is None:
                 first_wall = wall
             last_wall, last_seq = wall, seq
-            history.observe(where, recorded, token)
+            history.observe(where, recorded, token, data)
             checks.observe(where, event, recorded, effects)
             work.observe(where, event, effects)
             freezes.observe(where, at, event, recorded, effects)

@@ -8,13 +8,12 @@ from typing import Any
 
 import orjson
 from rich.console import Console, Group, RenderableType
-from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from election_replay import timeline
-from election_replay.clock import hms, seconds, stamp
-from election_replay.model import Analysis, Divergence, Snapshot
+from election_replay import tables, timeline
+from election_replay.clock import stamp
+from election_replay.model import Analysis, Divergence
 
 
 def to_json(analysis: Analysis) -> dict[str, Any]:
@@ -37,17 +36,25 @@ def dumps(analysis: Analysis) -> str:
     return orjson.dumps(to_json(analysis), option=orjson.OPT_INDENT_2).decode()
 
 
-def render(analysis: Analysis, width: int = 72) -> RenderableType:
-    """The whole human report, top to bottom in the order one reads it during an incident."""
-    parts: list[RenderableType] = [_headline(analysis), Text(""), _journals(analysis)]
-    picture = timeline.build(analysis.journals, width)
+# The width of a pipe (rich's when stdout is no terminal), of a ticket, of a mail.
+COLUMNS = 80
+TIMELINE_WIDTH = 72  # characters of the timeline at most, unless asked for
+
+
+def render(analysis: Analysis, width: int | None = None, columns: int = COLUMNS) -> RenderableType:
+    """The whole human report, top to bottom in the order one reads it during an incident,
+    laid out for a console `columns` wide (the timeline `width` characters: by default
+    as many as fit, at most 72)."""
+    parts: list[RenderableType] = [_headline(analysis), Text("")]
+    parts.append(tables.journals(analysis, columns))
+    picture = timeline.build(analysis.journals, width or _timeline_width(analysis, columns))
     if picture is not None:
         parts += [Text("\nTimeline", style="bold underline"), timeline.render(picture)]
-    parts += [Text(""), _terms(analysis), Text(""), _handovers(analysis)]
+    parts += [Text(""), tables.terms(analysis), Text(""), tables.handovers(analysis)]
     if analysis.jobs:
-        parts += [Text(""), _jobs(analysis)]
+        parts += [Text(""), tables.jobs(analysis)]
     if analysis.until is not None:
-        parts += [Text(""), _states_at(analysis)]
+        parts += [Text(""), tables.states_at(analysis)]
     parts += [p for d in analysis.divergences if (p := _divergence(d))]
     if analysis.violations:
         parts.append(_violations(analysis))
@@ -61,14 +68,22 @@ def render(analysis: Analysis, width: int = 72) -> RenderableType:
     return Group(*parts)
 
 
-def print_report(analysis: Analysis, console: Console, width: int = 72) -> None:
-    console.print(render(analysis, width))
+def _timeline_width(analysis: Analysis, columns: int) -> int:
+    """As many slices as fit beside the longest row label, at most `TIMELINE_WIDTH`."""
+    labels = [len(j.replica) + (4 if j.jobs else 0) for j in analysis.journals]
+    label = max([*labels, len("UTC")]) + 3  # " #2" for a replica of several journals
+    return max(10, min(TIMELINE_WIDTH, columns - label - 1))
 
 
-def save_picture(analysis: Analysis, path: Path, width: int = 72) -> None:
+def print_report(analysis: Analysis, console: Console, width: int | None = None) -> None:
+    console.print(render(analysis, width, console.width))
+
+
+def save_picture(analysis: Analysis, path: Path, width: int | None = None) -> None:
     """The report as an SVG (or HTML, by the file's suffix) to attach to a ticket."""
-    console = Console(record=True, width=max(width + 40, 100), file=io.StringIO())
-    console.print(render(analysis, width))
+    columns = max((width or TIMELINE_WIDTH) + 40, 100)
+    console = Console(record=True, width=columns, file=io.StringIO())
+    console.print(render(analysis, width, columns))
     title = "election-replay"
     if path.suffix.lower() in (".html", ".htm"):
         console.save_html(str(path))
@@ -96,143 +111,29 @@ def _headline(analysis: Analysis) -> Text:
     return text
 
 
-def _journals(analysis: Analysis) -> Table:
-    table = Table(title="Journals", title_justify="left", title_style="bold underline")
-    for column in ("replica", "journal", "runs", "events", "first", "last", "ends in", "replay"):
-        table.add_column(
-            column,
-            justify="right" if column in ("runs", "events") else "left",
-            overflow="fold",
-        )
-    names = [Path(j.journal).name for j in analysis.journals]
-    short = len(set(names)) == len(names)  # file names say enough when they differ
-    for j in analysis.journals:
-        replay = (
-            Text("ok", style="green")
-            if j.divergence is None
-            else Text(
-                f"DIVERGES at {Path(j.divergence.where.journal).name}:{j.divergence.where.line}"
-                if len(j.files) > 1
-                else f"DIVERGES at line {j.divergence.where.line}",
-                style="bold red",
-            )
-        )
-        table.add_row(
-            j.replica,
-            (Path(j.journal).name if short else j.journal)
-            + (f" (+{len(j.files) - 1} rotated)" if len(j.files) > 1 else ""),
-            str(j.runs),
-            str(j.events),
-            "-" if j.first_wall is None else hms(j.first_wall),
-            "-" if j.last_wall is None else hms(j.last_wall),
-            j.segments[-1].state if j.segments else "-",
-            replay,
-        )
-    return table
-
-
-def _terms(analysis: Analysis) -> RenderableType:
-    if not analysis.terms:
-        return Text("\nNo leadership terms: no replica became Leader.", style="yellow")
-    table = Table(title="Leadership terms", title_justify="left", title_style="bold underline")
-    for column in ("replica", "token", "start", "end", "duration"):
-        table.add_column(column, justify="right" if column in ("token", "duration") else "left")
-    for term in analysis.terms:
-        end = Text("still leader", style="green") if term.end is None else Text(hms(term.end))
-        table.add_row(term.replica, str(term.token), hms(term.start), end, seconds(term.duration))
-    return table
-
-
-def _handovers(analysis: Analysis) -> RenderableType:
-    if not analysis.handovers:
-        return Text("")
-    table = Table(title="Hand-overs", title_justify="left", title_style="bold underline")
-    for column in ("from", "token", "ended", "to", "token ", "started", "gap"):
-        table.add_column(column, justify="right" if column.startswith("token") else "left")
-    for h in analysis.handovers:
-        gap = h.gap
-        shown = Text(seconds(gap), style="bold red" if gap is not None and gap < 0 else "")
-        table.add_row(
-            h.previous.replica,
-            str(h.previous.token),
-            "-" if h.previous.end is None else hms(h.previous.end),
-            h.next.replica,
-            str(h.next.token),
-            hms(h.next.start),
-            shown,
-        )
-    return table
-
-
-def _jobs(analysis: Analysis) -> Table:
-    """The job's runs (--exec): which term each ran for, from when to when, how it ended."""
-    table = Table(title="Job runs", title_justify="left", title_style="bold underline")
-    for column in ("replica", "token", "pid", "start", "end", "ran", "exit"):
-        table.add_column(column, justify="right" if column in ("token", "pid", "ran") else "left")
-    for run in analysis.jobs:
-        end = Text("still running", style="green") if run.end is None else Text(hms(run.end))
-        ran = None if run.end is None else run.end - run.start
-        how = "-" if run.code is None else (run.signal or f"code {run.code}")
-        if run.stopped_by:
-            how += f" ({run.stopped_by})"
-        table.add_row(
-            run.replica, str(run.token), str(run.pid), hms(run.start), end, seconds(ran), how
-        )
-    return table
-
-
-def _states_at(analysis: Analysis) -> Table:
-    table = Table(
-        title=f"Replayed state after seq {analysis.until}",
-        title_justify="left",
-        title_style="bold underline",
-    )
-    for column in ("replica", "seq", "wall", "state", "token", "conn", "session"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("timers", overflow="fold")
-    table.add_column("pending", overflow="fold")
-    for j in analysis.journals:
-        s = j.snapshot
-        table.add_row(j.replica, *(_snapshot_cells(s) if s else ["-"] * 8))
-    return table
-
-
-def _snapshot_cells(s: Snapshot) -> list[str]:
-    return [
-        str(s.seq),
-        hms(s.wall),
-        s.name,
-        "-" if s.token is None else str(s.token),
-        "yes" if s.connected else "no",
-        "-" if s.session_id is None else f"0x{s.session_id:x}",
-        ", ".join(f"{name}#{i}" for name, i in s.timers) or "-",
-        ", ".join(f"{kind}#{r}" for r, kind in s.pending) or "-",
-    ]
-
-
-def _divergence(d: Divergence) -> Panel:
-    body = Text()
-    body.append(f"{d.where.journal}:{d.where.line}", style="bold")
-    body.append(f"  seq {d.where.seq}  {stamp(d.where.wall)}  replica {d.where.replica}\n")
-    body.append("event     ").append(_compact(d.event))
+def _divergence(d: Divergence) -> Text:
+    # No box around it: a box narrows the lines, and a file name must never break.
+    body = Text("\n")
+    body.append("DIVERGENCE", style="bold red underline")
+    body.append(f"  {d.where.replica}  seq {d.where.seq}  {stamp(d.where.wall)}\n")
+    body.append(f"  {d.where.journal}:{d.where.line}\n", style="bold")
+    body.append("  event     ").append(_compact(d.event))
     for field in d.fields:  # only what differs: the rest agreed
-        body.append(f"\n{field}\n", style="bold")
-        body.append("  today     ", style="green").append(_compact(d.expected.get(field)) + "\n")
-        body.append("  recorded  ", style="red").append(_compact(d.recorded.get(field, "?")))
-    return Panel(body, title="DIVERGENCE", title_align="left", border_style="red")
+        body.append(f"\n  {field}\n", style="bold")
+        body.append("    today     ", style="green").append(_compact(d.expected.get(field)))
+        body.append("\n    recorded  ", style="red").append(_compact(d.recorded.get(field, "?")))
+    return body
 
 
-def _violations(analysis: Analysis) -> Panel:
-    body = Text()
-    for i, v in enumerate(analysis.violations):
-        if i:
-            body.append("\n")
-        body.append(f"{v.kind}: ", style="bold red").append(v.message + "\n")
-        for w in v.records:
-            body.append(f"    {w.journal}:{w.line} seq {w.seq} {stamp(w.wall)} ({w.replica})\n")
-    return Panel(
-        body, title=f"VIOLATIONS ({len(analysis.violations)})", title_align="left", style="red"
-    )
+def _violations(analysis: Analysis) -> Text:
+    body = Text("\n")
+    body.append(f"VIOLATIONS ({len(analysis.violations)})", style="bold red underline")
+    for v in analysis.violations:
+        body.append(f"\n{v.kind}: ", style="bold red").append(v.message)
+        for w in v.records:  # the file name first and whole: the line wraps after it
+            body.append(f"\n  {w.journal}:{w.line}", style="bold")
+            body.append(f"  seq {w.seq}  {stamp(w.wall)}  ({w.replica})")
+    return body
 
 
 def _compact(value: Any) -> str:

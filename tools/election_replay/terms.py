@@ -6,10 +6,15 @@ they tell what the replica did, which is what the invariants and the timeline ar
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import pairwise
+from typing import Any
 
-from election_replay.model import Handover, Segment, Term, Where
+import attrs
+
+from election_replay.causes import CRASH, end_cause
+from election_replay.clock import hms
+from election_replay.model import Handover, JournalSummary, Segment, Term, Where
 
 LEADER = "Leader"
 
@@ -36,13 +41,16 @@ class History:
             token = self._term[0]
             self.notes.append(
                 f"{self.replica}: run ended while Leader (token {token}) at "
-                f"{last.journal}:{last.line} and the daemon started again: a crash as leader?"
+                f"{last.journal}:{last.line} and the daemon started again: a crash as "
+                "leader; its term counts as ended at that last record"
             )
-            self._close_term(last, last.wall)
+            self._add_term(last, last.wall, last.wall, CRASH, "")
         self._last = None
 
-    def observe(self, where: Where, state: str, token: int | None) -> None:
-        """One record: `state` and `token` as recorded after its event."""
+    def observe(
+        self, where: Where, state: str, token: int | None, event: Mapping[str, Any]
+    ) -> None:
+        """One record: `state` and `token` as recorded after its `event` (as journaled)."""
         # Called once per record: most records change neither the state nor the term.
         current = self._state
         if current is None or current[0] != state:
@@ -53,9 +61,9 @@ class History:
             if state == LEADER:
                 self._term = (token, where)
         elif state != LEADER:
-            self._close_term(where, where.wall)
+            self._close_term(where, event)
         elif token != term[0]:
-            self._close_term(where, where.wall)
+            self._close_term(where, event)
             self._term = (token, where)
         self._last = where
 
@@ -66,7 +74,7 @@ class History:
             return
         self._close_segment(last.wall)
         if self._term is not None:
-            self._add_term(None, None, last.wall)  # still Leader when the journal ends
+            self._add_term(None, None, last.wall, last=last)  # Leader when the journal ends
 
     def _close_segment(self, wall: float) -> None:
         if self._state is not None:
@@ -74,10 +82,18 @@ class History:
             self.segments.append(Segment(state=state, start=start, end=max(wall, start)))
             self._state = None
 
-    def _close_term(self, ended: Where, wall: float) -> None:
-        self._add_term(ended, wall, wall)
+    def _close_term(self, ended: Where, event: Mapping[str, Any]) -> None:
+        self._add_term(ended, ended.wall, ended.wall, end_cause(event), str(event.get("type")))
 
-    def _add_term(self, ended: Where | None, end: float | None, last_seen: float) -> None:
+    def _add_term(
+        self,
+        ended: Where | None,
+        end: float | None,
+        last_seen: float,
+        cause: str | None = None,
+        event: str = "",
+        last: Where | None = None,
+    ) -> None:
         """The open term, ended at `ended` (None: open at the journal's end), is done."""
         assert self._term is not None
         token, began = self._term
@@ -90,9 +106,61 @@ class History:
                 began=began,
                 ended=ended,
                 last_seen=last_seen,
+                end_cause=cause,
+                end_event=event,
+                last=last,
             )
         )
         self._term = None
+
+
+def close_crashed(
+    terms: Sequence[Term], journals: Iterable[JournalSummary]
+) -> tuple[list[Term], list[str]]:
+    """Terms (in start order) still open at their journal's end, ended as crashes where
+    the cluster went on without them, and a note for each.
+
+    A term open at its journal's end while a later term of another replica exists, or a
+    later run of the same replica (in another file), did not outlive its last record as
+    leader: it ends there, `crash`, and its true end lies between that record and the
+    next term's start. Only a term still leading at the end of all journals stays open.
+    """
+    runs: dict[str, list[float]] = {}  # replica -> the first wall of each of its journals
+    for journal in journals:
+        if journal.first_wall is not None:
+            runs.setdefault(journal.replica, []).append(journal.first_wall)
+    closed: list[Term] = []
+    notes: list[str] = []
+    for index, term in enumerate(terms):
+        if term.end is not None:
+            closed.append(term)
+            continue
+        later = next(
+            (t for t in terms[index + 1 :] if t.replica != term.replica and t.start > term.start),
+            None,
+        )
+        restarted = any(wall > term.last_seen for wall in runs.get(term.replica, ()))
+        if later is None and not restarted:
+            closed.append(term)  # still leading at the end of every journal
+            continue
+        closed.append(attrs.evolve(term, end=term.last_seen, ended=term.last, end_cause=CRASH))
+        notes.append(_crash_note(term, later))
+    return closed, notes
+
+
+def _crash_note(term: Term, later: Term | None) -> str:
+    ends = (
+        f"{term.replica}'s journal ends while Leader (token {term.token}) at "
+        f"{hms(term.last_seen)}: a crash"
+    )
+    if later is None:
+        return f"{ends} (it ran again later)"
+    if later.start < term.last_seen:
+        return f"{ends} ({later.replica} had begun leading before, token {later.token})"
+    return (
+        f"{ends}; its true end lies between that last record and {hms(later.start)}, "
+        f"when {later.replica} began (token {later.token})"
+    )
 
 
 def by_start(terms: Iterable[Term]) -> tuple[Term, ...]:

@@ -1,0 +1,101 @@
+"""The human report as a pipe gets it: 80 columns, no file name broken across lines, the
+cause of every term's end; and `election-replay --version`."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from rich.console import Console
+
+from election import __version__
+from election_replay import analyse
+from election_replay.cli import main
+from election_replay.report import print_report
+from tests.unit.test_replay import T0, Replica, handover, write_run
+
+REPLAY = Path(sys.executable).parent / "election-replay"
+
+
+def piped(paths: list[Path], until: int | None = None) -> str:
+    """The report as `election-replay ... | cat` prints it: rich's 80 columns."""
+    out = io.StringIO()
+    print_report(analyse(paths, until=until), Console(file=out, width=80))
+    return out.getvalue()
+
+
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A directory of a short name (pytest's own are long), so that a journal's path is
+    long, yet short enough to fit a line of its own."""
+    directory = Path(tempfile.mkdtemp(prefix="rp-", dir="/tmp"))
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def incident(tmp_path: Path) -> list[Path]:
+    """Two hosts' journals under long paths of the same file name; b's hand-edited (a
+    divergence) and both leading at once with work (a violation)."""
+    paths = []
+    for host in ("host-a", "host-b"):
+        directory = tmp_path / "incident-2026-11-26" / host / "var" / "lib" / "election"
+        directory.mkdir(parents=True)
+        paths.append(directory / "journal.jsonl")
+    a = Replica("a").lead(10).tick()
+    b = Replica("b", start=T0 + 0.5).lead(12)
+    a.at(T0 + 1.0).tick()
+    b.at(T0 + 1.5).tick()
+    write_run(paths[0], "a", a.lines())
+    lines = b.lines()
+    lines[5]["state"] = "Failover"
+    write_run(paths[1], "b", lines)
+    return paths
+
+
+def test_piped_the_report_fits_80_columns_and_breaks_no_file_name(short_tmp: Path) -> None:
+    paths = incident(short_tmp)
+    assert all(len(str(p)) < 78 for p in paths)  # names that fit a line, if given one
+    report = piped(paths)
+    lines = report.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80
+    for path in paths:  # every mention of a file is whole, on one line
+        mentions = sum(line.count(str(path)) for line in lines)
+        assert mentions >= 2, (path, report)
+        assert report.count(str(path)) == mentions
+    for heading in ("Journals", "Files", "Timeline", "Leadership terms", "DIVERGENCE"):
+        assert heading in report
+    assert "VIOLATIONS (2)" in report
+    at_seq = piped(paths, until=5)
+    assert "Replayed state after seq 5" in at_seq
+    assert max(len(line.rstrip()) for line in at_seq.splitlines()) <= 80
+
+
+def test_short_file_names_stay_in_the_journals_table(tmp_path: Path) -> None:
+    report = piped(handover(tmp_path))
+    assert "a.jsonl" in report and "Files" not in report
+    assert max(len(line.rstrip()) for line in report.splitlines()) <= 80
+
+
+def test_the_terms_table_says_why_each_term_ended(tmp_path: Path) -> None:
+    report = piped(handover(tmp_path))
+    (header,) = [line for line in report.splitlines() if line.startswith("replica  token")]
+    assert header.split()[-2:] == ["ended", "by"]
+    rows = [line.split() for line in report.splitlines() if line.startswith(("a ", "b "))]
+    terms = [row for row in rows if row[1] in ("10", "12")]
+    assert terms[0][-1] == "stop"
+    assert terms[1][-3:] == ["leader", "-", "-"]  # still leader, no cause
+
+
+def test_the_installed_command_prints_its_version() -> None:
+    done = subprocess.run([REPLAY, "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == f"election-replay {__version__}"
+    assert CliRunner().invoke(main, ["--version"]).output.strip().endswith(__version__)
