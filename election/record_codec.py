@@ -1,5 +1,7 @@
 """The journal's contents as JSON and back: records, the reducer's state, and the
-snapshot that heads a rotated segment.
+snapshots of it: the one that heads a rotated segment, and the periodic one a record
+carries every `SNAPSHOT_EVERY` records (a `Checkpoint`), from which a replay of a time
+window starts without folding the history before it.
 
 Beneath both the daemon (`election.runtime.journaling` writes with it) and
 `election-replay` (which reads with it), so it imports only the pure core and the
@@ -21,7 +23,11 @@ from journal import Codec, CodecError
 
 __all__ = [
     "CODEC",
+    "SNAPSHOT_EVERY",
     "STATE_CODEC",
+    "Checkpoint",
+    "checkpoint_from_line",
+    "checkpoint_json",
     "record_from_json",
     "record_to_json",
     "snapshot_from_header",
@@ -108,10 +114,54 @@ def state_from_json(data: object) -> State:
         raise CodecError(str(exc)) from None
 
 
-def snapshot_header(seq: int, state: State) -> dict[str, Any]:
+# A record carries a snapshot of the state when its seq is a multiple of this: a window
+# of a replay then folds at most this many records before its start, at any record rate.
+# 1000 records: about 1 KB of snapshot each, 0.4 % of the journal's bytes (docs/replay.md).
+SNAPSHOT_EVERY: Final = 1000
+
+
+@attrs.frozen(kw_only=True)
+class Checkpoint:
+    """A snapshot of the state in a journal: the state after record `seq`.
+
+    `entered` is (seq, wall) of the record that entered the state it is in (and its
+    token: where a term began); `line`, the number of the line carrying the snapshot in
+    its file, and `header`, the byte offset of its run's header there, when the writer
+    knew them (a periodic snapshot; a segment's header is line 1 and its own header).
+    """
+
+    seq: int
+    state: State
+    entered: tuple[int, float] | None = None
+    line: int | None = None
+    header: int | None = None
+
+
+def checkpoint_json(
+    seq: int,
+    state: State,
+    entered: tuple[int, float] | None,
+    *,
+    line: int | None = None,
+    header: int | None = None,
+) -> dict[str, Any]:
+    """The `snapshot` object of a record or a segment header (see `Checkpoint`)."""
+    snapshot: dict[str, Any] = {"seq": seq, "state": state_to_json(state)}
+    if entered is not None:
+        snapshot["entered"] = {"seq": entered[0], "wall": entered[1]}
+    if line is not None:
+        snapshot["line"] = line
+    if header is not None:
+        snapshot["header"] = header
+    return snapshot
+
+
+def snapshot_header(
+    seq: int, state: State, entered: tuple[int, float] | None = None
+) -> dict[str, Any]:
     """The keys a rotated segment's header gets: the state after record `seq`, so the
     segment replays on its own (`JournalWriter(segment_header=...)` merges them in)."""
-    return {"snapshot": {"seq": seq, "state": state_to_json(state)}}
+    return {"snapshot": checkpoint_json(seq, state, entered)}
 
 
 def snapshot_from_header(header: dict[str, Any]) -> tuple[int, State] | None:
@@ -119,7 +169,16 @@ def snapshot_from_header(header: dict[str, Any]) -> tuple[int, State] | None:
 
     Raises `journal.CodecError` for a snapshot that is not one.
     """
-    snapshot = header.get("snapshot")
+    checkpoint = checkpoint_from_line(header)
+    return None if checkpoint is None else (checkpoint.seq, checkpoint.state)
+
+
+def checkpoint_from_line(line: dict[str, Any]) -> Checkpoint | None:
+    """The snapshot a record or a header carries, None if it has none.
+
+    Raises `journal.CodecError` for a snapshot that is not one.
+    """
+    snapshot = line.get("snapshot")
     if snapshot is None:
         return None
     if not isinstance(snapshot, dict):
@@ -128,6 +187,23 @@ def snapshot_from_header(header: dict[str, Any]) -> tuple[int, State] | None:
     if type(seq) is not int or seq < 0:
         raise CodecError(f"snapshot: 'seq' must be an int >= 0, got {seq!r}")
     try:
-        return seq, state_from_json(snapshot.get("state"))
+        state = state_from_json(snapshot.get("state"))
     except CodecError as exc:
         raise CodecError(f"snapshot: {exc}") from None
+    entered = snapshot.get("entered")
+    where: tuple[int, float] | None = None
+    if isinstance(entered, dict):
+        entered_seq, wall = entered.get("seq"), entered.get("wall")
+        if type(entered_seq) is int and isinstance(wall, int | float) and type(wall) is not bool:
+            where = (entered_seq, float(wall))
+    return Checkpoint(
+        seq=seq,
+        state=state,
+        entered=where,
+        line=_count(snapshot.get("line")),
+        header=_count(snapshot.get("header")),
+    )
+
+
+def _count(value: object) -> int | None:
+    return value if type(value) is int and value >= 0 else None

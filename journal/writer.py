@@ -16,6 +16,12 @@ replays on its own). Crash-safe: the renames come first (oldest first), then the
 file is created and the directory fsynced; a crash in between leaves complete segments
 with at most a gap in their numbers, and the next start opens a fresh live file.
 
+Line numbers: the writer knows the number of each line it writes (`line`), and the byte
+offset of its run's header in the live file (`header_offset`), so that a record can say
+where it stands (the daemon's periodic snapshots do: a replay seeks to them without
+counting lines). Opening an existing file counts its lines once, up to
+`COUNT_LINES_UP_TO` bytes; past that, `line` stays None until the next rotation.
+
 Thread use: one thread appends (the loop thread that owns the state). The writer takes
 no locks; sharing it between threads would interleave nothing (each line is one write)
 but would break the per-run `seq` check.
@@ -123,6 +129,27 @@ def _remove_segment(path: Path) -> None:
             os.unlink(path)
 
 
+# Counting the lines of an existing file costs a read of it at start-up: about 30 ms for
+# 64 MiB from the page cache, the default size of a segment. A file much larger (rotation
+# off) is not read: its lines stay unknown.
+COUNT_LINES_UP_TO = 256 * 1024 * 1024
+
+
+def _count_lines(path: Path, size: int) -> int | None:
+    """Newlines in the first `size` bytes of the file, or None when it is too big to count."""
+    if size > COUNT_LINES_UP_TO:
+        return None
+    lines, left = 0, size
+    with path.open("rb") as f:
+        while left > 0:
+            chunk = f.read(min(1 << 20, left))
+            if not chunk:
+                break
+            lines += chunk.count(b"\n")
+            left -= len(chunk)
+    return lines
+
+
 def _ends_mid_line(path: Path, size: int) -> bool:
     """True if the file's last byte is not a newline (a torn tail from a crash)."""
     if size == 0:
@@ -164,6 +191,8 @@ class JournalWriter:
         self._rotations = 0
         self._last_seq: int | None = None
         self._failed = False
+        self._line: int | None = 0  # the number of the last line in the live file
+        self._header_offset = 0  # where this run's header starts in the live file
         if max_bytes is not None and max_bytes < 1:
             raise ValueError(f"max_bytes must be >= 1 (or None), got {max_bytes}")
         if keep < 1:
@@ -201,7 +230,12 @@ class JournalWriter:
             # A crash left half a line: end it, so our header starts a line of its own
             # (the reader drops a corrupt line just before a header as that run's tail).
             prefix = b"\n" if _ends_mid_line(self.path, size) else b""
+            self._line = 0 if size == 0 else _count_lines(self.path, size)
+            if self._line is not None and prefix:
+                self._line += 1  # the torn line, ended: a line of its own
+            self._header_offset = size + len(prefix)
             self._write(prefix + header_line)
+            self._next_line()
             os.fsync(fd)
             if created:
                 _fsync_dir(self.path.parent)
@@ -243,6 +277,21 @@ class JournalWriter:
             raise
         self._segment += 1
         self._rotations += 1
+
+    def _next_line(self) -> None:
+        if self._line is not None:
+            self._line += 1
+
+    @property
+    def line(self) -> int | None:
+        """The number (1-based) of the last line written to the live file: its header,
+        or the last record appended; None if the file was too big to count at open."""
+        return self._line
+
+    @property
+    def header_offset(self) -> int:
+        """The byte offset of this run's header (or this segment's) in the live file."""
+        return self._header_offset
 
     @property
     def bytes_written(self) -> int:
@@ -301,6 +350,7 @@ class JournalWriter:
         if self._last_seq is not None and seq <= self._last_seq:
             raise ValueError(f"record: seq {seq} does not follow {self._last_seq}")
         self._write(dumps_line(obj))
+        self._next_line()
         self._last_seq = seq
         if self._fsync:
             os.fsync(fd)

@@ -1,5 +1,6 @@
 """The loop's journal: each record appended as one fsynced line (`election.record_codec`
-gives its JSON form), and each rotated segment headed by a snapshot of the state."""
+gives its JSON form); every `SNAPSHOT_EVERY`-th record, and each rotated segment's
+header, carries a snapshot of the state, so that a replay can start near any moment."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from election.core.record import Record
 from election.core.state import State
-from election.record_codec import record_to_json, snapshot_header
+from election.record_codec import SNAPSHOT_EVERY, checkpoint_json, record_to_json, snapshot_header
 from journal import JournalWriter
 
 __all__ = ["JournalSink"]
@@ -18,7 +19,10 @@ __all__ = ["JournalSink"]
 class JournalSink:
     """The loop's journal: one fsynced line per record. Rotation runs inside the append
     of a record, after the loop took the state that record led to: the new segment
-    starts with that state (`follow` says where to read it)."""
+    starts with that state (`follow` says where to read it). So does the snapshot a
+    record carries every `snapshot_every` records (by seq): the state after it, where
+    the state it is in began (`entered`: a term's true start), its own line number and
+    the offset of its run's header, which a replay seeks by (docs/replay.md)."""
 
     def __init__(
         self,
@@ -28,8 +32,13 @@ class JournalSink:
         max_bytes: int | None = None,
         keep: int = 5,
         fsync: bool = True,
+        snapshot_every: int = SNAPSHOT_EVERY,
     ) -> None:
         self._state: Callable[[], State] | None = None
+        self._every = snapshot_every
+        # The recorded (state, token) and the record that entered it: (seq, wall).
+        self._current: tuple[str, int | None] | None = None
+        self._entered: tuple[int, float] | None = None
         self.writer = JournalWriter(
             path,
             header,
@@ -40,16 +49,29 @@ class JournalSink:
         )
 
     def follow(self, state: Callable[[], State]) -> None:
-        """Snapshots of rotated segments read the state from `state` (the loop's)."""
+        """Snapshots read the state from `state` (the loop's)."""
         self._state = state
 
     def _segment_header(self, seq: int) -> dict[str, Any]:
         if self._state is None:  # no loop yet: a segment that replays from its predecessor
             return {}
-        return snapshot_header(seq, self._state())
+        return snapshot_header(seq, self._state(), self._entered)
 
     def __call__(self, record: Record) -> None:
-        self.writer.append(record_to_json(record))
+        line = record_to_json(record)
+        current = (record.state, record.token)
+        if current != self._current:
+            self._current, self._entered = current, (record.seq, record.wall)
+        if self._state is not None and record.seq % self._every == 0:
+            writer = self.writer
+            line["snapshot"] = checkpoint_json(
+                record.seq,
+                self._state(),
+                self._entered,
+                line=None if writer.line is None else writer.line + 1,
+                header=writer.header_offset,
+            )
+        self.writer.append(line)
 
     def close(self) -> None:
         self.writer.close()

@@ -97,7 +97,14 @@ class Run:
             pid=number,
             simulation={"seed": world.config.seed, "run": number},
         )
-        self.journal = JournalSink(replica.journal, header, fsync=False)
+        self.journal = JournalSink(
+            replica.journal,
+            header,
+            fsync=False,
+            snapshot_every=world.config.snapshot_every,
+            max_bytes=world.config.journal_max_bytes,
+            keep=1000,  # a simulation keeps every segment: the replay gets them all
+        )
         self.rng = random.Random(world.rng.getrandbits(64))
         self.client = SimClient(self, world.zk, self.rng, world.config.session_timeout)
         self.timers = SimTimerService(clock, lambda: self.alive, self._wake)
@@ -110,6 +117,7 @@ class Run:
             clock=lambda: MONOTONIC_ZERO + clock.now,
             wall=lambda: WALL_ZERO + clock.now,
         )
+        self.journal.follow(lambda: self.loop.state)  # its periodic snapshots, as the daemon's
         self.deliver(ev.Started())
 
     def now(self) -> float:

@@ -12,10 +12,12 @@ import attrs
 
 from election.core import events as ev
 from election.core.record import Record
+from election.record_codec import SNAPSHOT_EVERY
 from election_sim.clock import Clock
 from election_sim.filedir import SimFileDir
 from election_sim.replica import Replica
 from election_sim.zookeeper import SimZooKeeper
+from journal import journal_segments
 
 
 class Fault(enum.StrEnum):
@@ -49,6 +51,8 @@ class SimConfig:
     tick: float = 0.05  # how often the server and clients look at the time
     stop_at_end: bool = True  # SIGTERM every replica at `duration`, let them stop
     priorities: tuple[int, ...] = ()  # replica i's --priority (default 1)
+    snapshot_every: int = SNAPSHOT_EVERY  # a snapshot of the state every N records, as the daemon
+    journal_max_bytes: int | None = None  # rotate journals as the daemon does (None: never)
 
 
 @attrs.frozen
@@ -102,7 +106,7 @@ class Simulation:
         self.finish()
         return SimResult(
             config=cfg,
-            journals=tuple(r.journal for r in self.replicas if r.runs),
+            journals=tuple(f for r in self.replicas if r.runs for f in journal_segments(r.journal)),
             faults=tuple(self.faults),
             written=tuple(self.files.written),
             refused=tuple(self.files.refused),
