@@ -22,11 +22,14 @@ from orjson import loads
 from journal.format import JsonObject, header_problem, is_header, record_ok, record_problem
 
 __all__ = [
+    "Cursor",
     "JournalError",
     "JournalFile",
     "Run",
     "iter_lines",
+    "iter_lines_from",
     "iter_records",
+    "read_first_header",
     "read_headers",
     "read_journal",
 ]
@@ -202,6 +205,82 @@ def _scan(path: Path, notes: list[str]) -> Iterator[tuple[int, JsonObject, bool]
         except OSError as exc:
             raise JournalError(path, number + 1, f"read failed: {exc.strerror or exc}") from None
     scanner.finish(number)
+
+
+@attrs.define
+class Cursor:
+    """Where `iter_lines_from` is: the byte offsets of the start and the end of the line
+    it read last, and its number."""
+
+    start: int = 0
+    end: int = 0
+    line: int = 0
+
+
+def iter_lines_from(
+    path: str | os.PathLike[str],
+    notes: list[str],
+    cursor: Cursor,
+    *,
+    offset: int,
+    line: int,
+    after_seq: int | None = None,
+) -> Iterator[tuple[int, JsonObject, bool]]:
+    """`iter_lines` from byte `offset` on (the start of line number `line`), keeping
+    `cursor` at the line it yielded last. With `after_seq`, the reading starts inside a
+    run whose record `after_seq` came just before; else `offset` must start a header.
+    """
+    return _scan_from(Path(path), notes, cursor, offset, line, after_seq)
+
+
+def _scan_from(
+    path: Path, notes: list[str], cursor: Cursor, offset: int, line: int, after_seq: int | None
+) -> Iterator[tuple[int, JsonObject, bool]]:
+    scanner = _Scanner(path, notes)
+    if after_seq is not None:
+        scanner.in_run, scanner.last_seq = True, after_seq
+    number = line - 1
+    with _open(path) as f:
+        f.seek(offset)
+        end = offset
+        try:
+            for number, raw in enumerate(f, line):
+                cursor.start, end = end, end + len(raw)
+                cursor.end, cursor.line = end, number
+                obj = scanner.usual(raw)
+                checked = (obj, False) if obj is not None else scanner.careful(number, raw)
+                if checked is not None:
+                    yield number, *checked
+                elif scanner.ended:
+                    break
+        except OSError as exc:
+            raise JournalError(path, number + 1, f"read failed: {exc.strerror or exc}") from None
+    if after_seq is None:
+        scanner.finish(number)
+    elif scanner.pending is not None:  # the file ends in a torn line
+        notes.append(_torn_note(scanner.pending[0], ""))
+
+
+def read_first_header(path: str | os.PathLike[str]) -> JournalFile:
+    """The journal's first run with its header only, read from the file's first line:
+    what to know of a file to put it in order among its segments, in constant time."""
+    path = Path(path)
+    with _open(path) as f:
+        try:
+            raw = f.readline()
+        except OSError as exc:
+            raise JournalError(path, 1, f"read failed: {exc.strerror or exc}") from None
+    try:
+        obj = loads(raw) if raw.endswith(b"\n") else None
+    except orjson.JSONDecodeError:
+        obj = None
+    if not isinstance(obj, dict) or not is_header(obj):
+        read_journal(path)  # the whole check names what is wrong, and where
+        raise JournalError(path, 1, "no journal header on the first line")
+    problem = header_problem(obj)
+    if problem is not None:
+        raise JournalError(path, 1, problem)
+    return JournalFile(path=path, runs=[Run(header=obj, records=[], first_line=1)], notes=[])
 
 
 def read_journal(path: str | os.PathLike[str]) -> JournalFile:

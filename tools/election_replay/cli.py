@@ -1,5 +1,5 @@
-"""`election-replay [--json] [--until SEQ] JOURNAL...`: exit 0 all well, 1 found, 2 unreadable,
-130 interrupted."""
+"""`election-replay [--json] [--since TIME] [--until TIME|SEQ] JOURNAL...`: exit 0 all well,
+1 found, 2 unreadable, 130 interrupted."""
 
 from __future__ import annotations
 
@@ -12,11 +12,25 @@ from rich.console import Console
 
 from election import __version__
 from election_replay import report
+from election_replay.clock import parse_time
 from election_replay.invariants import DEFAULT_SKEW
-from election_replay.replay import ReplayError, analyse
+from election_replay.replay import ReplayError, Window, analyse
 
 EXIT_OK, EXIT_FOUND, EXIT_UNREADABLE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report it: never mistaken for "found" (1)
+
+
+def _time(_: click.Context, param: click.Parameter, value: str | None) -> float | int | None:
+    """`--since`, `--until`: RFC 3339 (`2026-11-26T04:00:00Z`) or `@UNIX-SECONDS`; to
+    `--until` a bare integer is a record SEQ instead, as it always was."""
+    if value is None:
+        return None
+    if param.name == "until" and value.strip().isdigit():
+        return int(value)
+    try:
+        return parse_time(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,10 +42,18 @@ EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report it: never mistaken for "found
     "--json", "as_json", is_flag=True, help="Print one JSON object instead of the report."
 )
 @click.option(
+    "--since",
+    callback=_time,
+    metavar="TIME",
+    help="Replay only from TIME on (RFC 3339, e.g. 2026-11-26T04:00:00Z, or "
+    "@UNIX-SECONDS): each journal from the snapshot nearest before it.",
+)
+@click.option(
     "--until",
-    type=click.IntRange(min=0),
-    metavar="SEQ",
-    help="Stop each journal after record SEQ and show the replayed state at that moment.",
+    callback=_time,
+    metavar="TIME|SEQ",
+    help="Replay only up to TIME; a bare integer instead stops each journal after record "
+    "SEQ and shows the replayed state at that moment.",
 )
 @click.option(
     "--skew",
@@ -70,7 +92,8 @@ EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report it: never mistaken for "found
 def main(
     journals: tuple[Path, ...],
     as_json: bool,
-    until: int | None,
+    since: float | None,
+    until: float | int | None,
     skew: float,
     svg: Path | None,
     html: Path | None,
@@ -84,8 +107,15 @@ def main(
     cannot be read (the message names the file and line); 130 when interrupted (Ctrl-C).
     Journals are only read.
     """
+    until_seq = until if isinstance(until, int) else None
+    until_time = until if isinstance(until, float) else None
+    window = None
+    if since is not None or until_time is not None:
+        if since is not None and until_time is not None and until_time < since:
+            raise click.BadParameter("--until is before --since", param_hint="'--until'")
+        window = Window(since=since, until=until_time)
     try:
-        analysis = analyse(journals, until=until, skew=skew, processes=processes)
+        analysis = analyse(journals, until=until_seq, skew=skew, processes=processes, window=window)
     except ReplayError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:

@@ -46,10 +46,13 @@ class FreezeDetector:
         self._timers: dict[int, tuple[float, float, float]] = {}  # id -> (at, wall, delay)
         self._state: str | None = None
 
-    def begin_run(self, session_timeout: float) -> None:
+    def begin_run(self, session_timeout: float, *, mid_run: bool = False) -> None:
+        """A new run (its timers are new), or, `mid_run`, a fold that picks a run up in
+        the middle: the timers shown to it just before (a window's lead-in) stay."""
         self._late_after = session_timeout * LATE_SHARE
-        self._timers.clear()
-        self._state = None
+        if not mid_run:
+            self._timers.clear()
+            self._state = None
 
     def observe(
         self, where: Where, at: float, event: ev.Event, state: str, effects: Sequence[fx.Effect]

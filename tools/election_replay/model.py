@@ -117,7 +117,7 @@ class Term:
             "end_cause": self.end_cause,
             "duration": self.duration,
             "journal": self.began.journal,
-            "start_line": self.began.line,
+            "start_line": self.began.line or None,  # 0: before the lines folded
             "end_line": None if self.ended is None else self.ended.line,
         }
 
@@ -222,9 +222,12 @@ class JournalSummary:
     landed: tuple[float, ...] = ()  # wall time of every leader file written (FileWritten ok)
     asked: tuple[float, ...] = ()  # wall time of every record asking for a leader file
     freezes: tuple[Any, ...] = ()  # election_replay.freezes.Freeze (import cycle)
+    # A window's fold: where it began in this journal (the record whose snapshot it
+    # started from, or a header); None for a fold from the journal's start.
+    start: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        shown = {
             "replica": self.replica,
             "journal": self.journal,
             "files": list(self.files or (self.journal,)),
@@ -236,6 +239,9 @@ class JournalSummary:
             "state": None if self.snapshot is None else self.snapshot.as_json(),
             "segments": [attrs.asdict(s) for s in self.segments],
         }
+        if self.start is not None:
+            shown["window_start"] = self.start
+        return shown
 
 
 @attrs.frozen(kw_only=True)
@@ -249,6 +255,7 @@ class Analysis:
     notes: tuple[str, ...]
     until: int | None = None
     jobs: tuple[JobRun, ...] = ()  # every replica's job runs, by start time
+    window: Any = None  # election_replay.window.Window (import cycle): --since/--until
 
     @property
     def events(self) -> int:

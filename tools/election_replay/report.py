@@ -22,6 +22,7 @@ def to_json(analysis: Analysis) -> dict[str, Any]:
         "ok": analysis.ok,
         "events": analysis.events,
         "until": analysis.until,
+        **({} if analysis.window is None else {"window": analysis.window.as_json()}),
         "divergences": [d.as_json() for d in analysis.divergences],
         "violations": [v.as_json() for v in analysis.violations],
         "leadership": [t.as_json() for t in analysis.terms],
@@ -104,11 +105,28 @@ def _headline(analysis: Analysis) -> Text:
     text.append_text(verdict)
     starts = [j.first_wall for j in analysis.journals if j.first_wall is not None]
     ends = [j.last_wall for j in analysis.journals if j.last_wall is not None]
-    if starts and ends:
+    window = analysis.window
+    if window is not None:
+        since = "the start" if window.since is None else stamp(window.since)
+        until = "the end" if window.until is None else stamp(window.until)
+        text.append(f"\nwindow {since} → {until}", style="bold")
+        text.append(f"\n{_folded_from(analysis)}", style="dim")
+    elif starts and ends:
         text.append(f"\n{stamp(min(starts))} → {stamp(max(ends))}", style="dim")
     if analysis.until is not None:
         text.append(f"  (stopped after seq {analysis.until})", style="dim")
     return text
+
+
+def _folded_from(analysis: Analysis) -> str:
+    """How each journal's fold of a window began: from a snapshot (how long before the
+    window), from a header, or from the journal's start."""
+    kinds = [j.start["from"] if j.start else "start" for j in analysis.journals]
+    counts = ", ".join(f"{kinds.count(k)} from {_FROM[k]}" for k in _FROM if k in kinds)
+    return f"folded from the nearest start before it: {counts}"
+
+
+_FROM = {"snapshot": "a snapshot", "header": "a header", "start": "the journal's start"}
 
 
 def _divergence(d: Divergence) -> Text:

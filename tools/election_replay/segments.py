@@ -13,7 +13,7 @@ a journal of its own (as before rotation existed).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from journal import JournalError, JournalFile, JsonObject, read_headers
@@ -40,16 +40,24 @@ def segment_index(header: JsonObject) -> int:
     return segment if type(segment) is int else 0
 
 
-def chain_journals(paths: Sequence[str | os.PathLike[str]]) -> list[list[Segment]]:
+def chain_journals(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    read: Callable[[str | os.PathLike[str]], JournalFile] = read_headers,
+    strict: bool = True,
+) -> list[list[Segment]]:
     """Read every file's headers and group the files into journals, each a list of files
     in fold order (their records are read as they are folded).
 
     Journals come in the order of their first file on the command line. Raises
     `JournalError` for an unreadable file, or for two files holding the same segment.
+    `read` may give only each file's first header (`journal.read_first_header`, for a
+    window, which reads nothing else before it): not `strict`, a continuation then joins
+    its replica's journal if its run did not start before that journal's.
     """
     loaded: list[Segment] = []
     for path in paths:
-        loaded.append((os.fspath(path), read_headers(path)))
+        loaded.append((os.fspath(path), read(path)))
 
     def order(item: tuple[int, Segment]) -> tuple[str, float, int, int]:
         _, (_, journal) = item
@@ -83,7 +91,13 @@ def chain_journals(paths: Sequence[str | os.PathLike[str]]) -> list[list[Segment
         if (
             index is not None
             and segment_index(first) > 0
-            and run_key(chains[index][-1][1].runs[-1].header) == run_key(first)
+            and (
+                run_key(chains[index][-1][1].runs[-1].header) == run_key(first)
+                or (
+                    not strict
+                    and order((0, chains[index][-1]))[1] <= order((0, (name, journal)))[1]
+                )
+            )
         ):
             chains[index].append((name, journal))
             given[index] = min(given[index], position)
@@ -92,3 +106,9 @@ def chain_journals(paths: Sequence[str | os.PathLike[str]]) -> list[list[Segment
             chains.append([(name, journal)])
             given.append(position)
     return [chains[i] for i in sorted(range(len(chains)), key=given.__getitem__)]
+
+
+def _started(journal: JournalFile) -> float:
+    """When the run of the file's first header started."""
+    wall = journal.runs[0].header.get("started_wall")
+    return float(wall) if isinstance(wall, int | float) else 0.0

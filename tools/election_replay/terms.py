@@ -47,6 +47,39 @@ class History:
             self._add_term(last, last.wall, last.wall, CRASH, "")
         self._last = None
 
+    @property
+    def last(self) -> Where | None:
+        """The last record observed."""
+        return self._last
+
+    @property
+    def leading(self) -> bool:
+        """A term is open: the last record observed is Leader's."""
+        return self._term is not None
+
+    def resume(self, at: Where, state: str, token: int | None, entered: Where | None) -> None:
+        """Pick up mid-run (a window's start) at the record `at`, recorded in `state`:
+        `entered`, where that state (and a term) began, if known."""
+        began = at if entered is None else entered
+        self._state = (state, began.wall)
+        if state == LEADER:
+            self._term = (token, began)
+        self._last = at
+
+    def end_beyond(self, ended: Where, event: Mapping[str, Any] | None, run_ended: bool) -> None:
+        """The open term ends after the records folded (a window's end): at `ended`,
+        the record leaving Leader (its `event` says why); without an event, `ended` is
+        the last record of its run, which ended while Leader (`run_ended`: a restart
+        followed, a crash) or the last of the whole journal (`finish` keeps it open)."""
+        if self._term is None:
+            return
+        if event is not None:
+            self._close_term(ended, event)
+        elif run_ended:
+            self._add_term(ended, ended.wall, ended.wall, CRASH, "")
+        else:
+            self._last = ended
+
     def observe(
         self, where: Where, state: str, token: int | None, event: Mapping[str, Any]
     ) -> None:

@@ -45,6 +45,10 @@ class WorkLog:
         self._close_all(None)
         self._tokens.clear()
 
+    def resume(self, pid: int, token: int | None, since: float) -> None:
+        """Pick up mid-run (a window's start): the job `pid` runs, known from `since`."""
+        self._running[pid] = (token, since)
+
     def observe(self, where: Where, event: ev.Event, effects: Sequence[fx.Effect]) -> None:
         # Called once per record: exact-type checks (events and effects are final classes).
         for effect in effects:
