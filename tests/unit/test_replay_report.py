@@ -4,6 +4,7 @@ cause of every term's end; and `election-replay --version`."""
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 import sys
@@ -99,3 +100,14 @@ def test_the_installed_command_prints_its_version() -> None:
     done = subprocess.run([REPLAY, "--version"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == f"election-replay {__version__}"
     assert CliRunner().invoke(main, ["--version"]).output.strip().endswith(__version__)
+
+
+def test_docs_replay_names_only_files_that_exist() -> None:
+    """Every repository file docs/replay.md names (a module, a document, a test) exists:
+    as given from the root, or beside the document, the replay's modules or the tests."""
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "docs" / "replay.md").read_text()
+    named = set(re.findall(r"[\w./-]+\.(?:py|md|sh|toml)\b", text))
+    places = [root, root / "docs", root / "tools" / "election_replay", root / "tests" / "unit"]
+    missing = sorted(n for n in named if not any((place / n).exists() for place in places))
+    assert missing == []

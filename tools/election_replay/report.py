@@ -135,7 +135,7 @@ def _divergence(d: Divergence) -> Text:
     body.append("DIVERGENCE", style="bold red underline")
     body.append(f"  {d.where.replica}  seq {d.where.seq}  {stamp(d.where.wall)}\n")
     body.append(f"  {d.where.journal}:{d.where.line}\n", style="bold")
-    body.append("  event     ").append(_compact(d.event))
+    body.append("  event\n", style="bold").append("    " + _compact(d.event))
     for field in d.fields:  # only what differs: the rest agreed
         body.append(f"\n  {field}\n", style="bold")
         body.append("    today     ", style="green").append(_compact(d.expected.get(field)))

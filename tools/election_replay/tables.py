@@ -68,6 +68,10 @@ def journals(analysis: Analysis, columns: int) -> RenderableType:
         ]
         for j in analysis.journals
     ]
+    if all(j.runs == 1 for j in analysis.journals):  # restarts are worth a column
+        headers.pop(2)
+        for row in rows:
+            row.pop(2)
     beside = width_of(rows, headers) <= columns
     if not beside:
         headers.pop(1)
@@ -178,8 +182,8 @@ def jobs(analysis: Analysis) -> RenderableType:
 
 
 def states_at(analysis: Analysis) -> RenderableType:
-    """The replayed state of each journal where its fold stopped (`--until`): two lines a
-    replica, so that the timers and pending requests have the width they need."""
+    """The replayed state of each journal where its fold stopped (`--until`): three lines
+    a replica, so that the session, timers and pending requests have the width they need."""
     grid = Table.grid(padding=(0, GAP))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
@@ -195,8 +199,8 @@ def _state_text(s: Snapshot) -> Text:
     text.append(s.name, style="bold")
     if s.token is not None:
         text.append(f" (token {s.token})")
-    session = "-" if s.session_id is None else f"0x{s.session_id:x}"
-    text.append(f"  {'connected' if s.connected else 'disconnected'}, session {session}")
+    session = "none" if s.session_id is None else f"0x{s.session_id:x}"
+    text.append(f"\nsession {session}, {'connected' if s.connected else 'not connected'}")
     timers = ", ".join(f"{name}#{i}" for name, i in s.timers) or "-"
     pending = ", ".join(f"{kind}#{r}" for r, kind in s.pending) or "-"
     text.append(f"\ntimers {timers}  pending {pending}", style="dim")
