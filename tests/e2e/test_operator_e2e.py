@@ -32,7 +32,6 @@ from election_testkit.zookeeper import ZooKeeperServer, free_port
 from tests.e2e.conftest import MakeReplicaSet
 
 pytestmark = pytest.mark.e2e
-NEEDS_END_CAUSE = pytest.mark.skip(reason="needs election-replay's end_cause (issue 15 branch)")
 
 PRIORITIES = {"r3": 3, "r2": 2, "r1": 1, "r0": 0}
 USER, PASSWORD = "election", "Op3rator-e2e"
@@ -124,7 +123,6 @@ def test_status_names_the_leader_and_every_member_with_its_priority(four: Replic
 # ---------------------------------------------------------------- handover
 
 
-@NEEDS_END_CAUSE
 def test_handover_to_moves_leadership_straight_to_the_named_replica(four: ReplicaSet) -> None:
     old = four.wait_for_leader(15, settle=0.5)
     asked = time.time()
@@ -213,7 +211,6 @@ def newest_file(file_dir: Path) -> float:
     return max(times, default=0.0)
 
 
-@NEEDS_END_CAUSE
 def test_pause_stops_all_work_within_2s_and_resume_brings_a_leader_back(
     zk_server: ZooKeeperServer, zk_path: str, replica_set: MakeReplicaSet
 ) -> None:

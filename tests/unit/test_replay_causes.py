@@ -15,6 +15,7 @@ from election_replay import analyse
 from election_replay.causes import CAUSES, TABLE, end_cause
 from election_replay.model import Where
 from election_replay.terms import History
+from election_sim import Fault, SimConfig, simulate
 from tests.unit.core_script import to_attempter
 from tests.unit.test_replay import T0, Replica, write_run
 
@@ -145,3 +146,17 @@ def test_a_lone_leader_at_the_end_of_every_journal_is_still_leading(tmp_path: Pa
     a = Replica("a").lead(10).tick()
     (term,) = analyse([a.write(tmp_path)]).terms
     assert (term.end, term.end_cause) == (None, None)
+
+
+def test_simulated_handovers_and_pauses_end_terms_as_handover_and_pause(tmp_path: Path) -> None:
+    """The operator's controls through today's core, on the simulator: each term an
+    operator ended says which control did it."""
+    result = simulate(
+        SimConfig(seed=2, duration=120.0, faults=frozenset({Fault.HANDOVER, Fault.OPERATOR_PAUSE})),
+        tmp_path,
+    )
+    analysis = analyse(result.journals)
+    assert analysis.ok
+    by_control = {t.end_cause for t in analysis.terms if t.end_event == "ControlRead"}
+    assert by_control == {"handover", "pause"}
+    assert all(t.end_event == "ControlRead" for t in analysis.terms if t.end_cause == "pause")
