@@ -12,7 +12,7 @@ from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import Outcome
 from election_replay import analyse
-from election_replay.causes import CAUSES, TABLE, end_cause
+from election_replay.causes import CAUSES, TABLE, asked_by, end_cause
 from election_replay.model import Where
 from election_replay.terms import History
 from election_sim import Fault, SimConfig, simulate
@@ -160,3 +160,29 @@ def test_simulated_handovers_and_pauses_end_terms_as_handover_and_pause(tmp_path
     by_control = {t.end_cause for t in analysis.terms if t.end_event == "ControlRead"}
     assert by_control == {"handover", "pause"}
     assert all(t.end_event == "ControlRead" for t in analysis.terms if t.end_cause == "pause")
+    # Who asked: the simulator's operator, and for a hand-over to whom.
+    asked = {t.end_detail for t in analysis.terms if t.end_event == "ControlRead"}
+    assert all(d.startswith("by sim-operator") for d in asked), asked
+    assert any(", to r" in d for d in asked)
+    handed = next(t for t in analysis.terms if t.end_cause == "handover")
+    assert handed.as_json()["end_detail"] == handed.end_detail
+    assert any(f"by a handover asked {handed.end_detail}" in n for n in analysis.notes)
+
+
+@pytest.mark.parametrize(
+    ("event", "detail"),
+    [
+        (
+            {"type": "ControlRead", "paused": True, "paused_by": "ana", "pause_reason": "upgrade"},
+            "by ana: upgrade",
+        ),
+        (
+            {"type": "ControlRead", "paused": False, "handover_by": "ana", "handover_to": "r1"},
+            "by ana, to r1",
+        ),
+        ({"type": "ControlRead", "paused": False, "handover_by": "ana"}, "by ana"),
+        ({"type": "StopRequested", "signal": "SIGTERM"}, ""),
+    ],
+)
+def test_an_operators_end_says_who_asked(event: dict[str, Any], detail: str) -> None:
+    assert asked_by(event) == detail

@@ -78,3 +78,15 @@ def end_cause(event: EventJson) -> str:
         if holds(event):
             return cause
     return OTHER
+
+
+def asked_by(event: EventJson) -> str:
+    """Who asked for the end, when the operator's controls ended the term (`ControlRead`):
+    `by alice: maintenance` for a pause, `by alice, to r1` for a hand-over; else ""."""
+    if event.get("type") != "ControlRead":
+        return ""
+    if event.get("paused") is True:
+        who, why = event.get("paused_by") or "?", event.get("pause_reason") or ""
+        return f"by {who}" + (f": {why}" if why else "")
+    to = event.get("handover_to")
+    return f"by {event.get('handover_by') or '?'}" + (f", to {to}" if to else "")

@@ -97,6 +97,7 @@ class Term:
     last_seen: float
     end_cause: str | None = None
     end_event: str = ""
+    end_detail: str = ""  # who asked, when the operator's controls ended it (`causes.asked_by`)
     last: Where | None = None  # its last record, when the journal ends while it leads
 
     @property
@@ -115,6 +116,7 @@ class Term:
             "start": self.start,
             "end": self.end,
             "end_cause": self.end_cause,
+            **({"end_detail": self.end_detail} if self.end_detail else {}),
             "duration": self.duration,
             "journal": self.began.journal,
             "start_line": self.began.line or None,  # 0: before the lines folded

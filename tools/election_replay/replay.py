@@ -15,7 +15,7 @@ from election_replay.invariants import DEFAULT_SKEW, LeaderWork, check_terms
 from election_replay.model import Analysis, JournalSummary
 from election_replay.parallel import can_fork, run_forked
 from election_replay.segments import Segment, chain_journals
-from election_replay.terms import by_start, close_crashed, handovers
+from election_replay.terms import asked_notes, by_start, close_crashed, handovers
 from election_replay.window import Window, replay_window
 from election_replay.work import check_file_order, job_overlap_notes
 from journal import JournalError, read_first_header, read_headers
@@ -56,7 +56,7 @@ def analyse(
     jobs = tuple(sorted((r for j in journals for r in j.jobs), key=lambda r: r.start))
     work = LeaderWork.of(journals, jobs)
     cross, cross_notes = check_terms(terms, skew, work)
-    cross_notes = crash_notes + freeze_notes + cross_notes
+    cross_notes = crash_notes + asked_notes(terms) + freeze_notes + cross_notes
     stale, stale_notes = check_file_order([w for j in journals for w in j.writes], skew)
     cross += stale
     cross_notes += stale_notes + job_overlap_notes(jobs)

@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from election_replay.causes import CRASH, end_cause
+from election_replay.causes import CRASH, asked_by, end_cause
 from election_replay.clock import hms
 from election_replay.model import Handover, JournalSummary, Segment, Term, Where
 
@@ -116,7 +116,14 @@ class History:
             self._state = None
 
     def _close_term(self, ended: Where, event: Mapping[str, Any]) -> None:
-        self._add_term(ended, ended.wall, ended.wall, end_cause(event), str(event.get("type")))
+        self._add_term(
+            ended,
+            ended.wall,
+            ended.wall,
+            end_cause(event),
+            str(event.get("type")),
+            detail=asked_by(event),
+        )
 
     def _add_term(
         self,
@@ -126,6 +133,7 @@ class History:
         cause: str | None = None,
         event: str = "",
         last: Where | None = None,
+        detail: str = "",
     ) -> None:
         """The open term, ended at `ended` (None: open at the journal's end), is done."""
         assert self._term is not None
@@ -141,6 +149,7 @@ class History:
                 last_seen=last_seen,
                 end_cause=cause,
                 end_event=event,
+                end_detail=detail,
                 last=last,
             )
         )
@@ -194,6 +203,16 @@ def _crash_note(term: Term, later: Term | None) -> str:
         f"{ends}; its true end lies between that last record and {hms(later.start)}, "
         f"when {later.replica} began (token {later.token})"
     )
+
+
+def asked_notes(terms: Iterable[Term]) -> list[str]:
+    """Who asked for each end the operator's controls made (`election handover`, `pause`)."""
+    return [
+        f"{t.replica}'s term (token {t.token}) ended at {hms(t.end)} by a {t.end_cause} "
+        f"asked {t.end_detail}"
+        for t in terms
+        if t.end_detail and t.end is not None
+    ]
 
 
 def by_start(terms: Iterable[Term]) -> tuple[Term, ...]:
