@@ -19,6 +19,7 @@ from election_replay import seek as seek_module
 from election_replay.cli import main
 from election_replay.clock import parse_time
 from election_replay.model import Analysis, Term
+from election_replay.report import dumps
 from election_replay.seek import find_start
 from election_replay.window import Window
 from tests.unit.test_journal_snapshots import EVERY, lines_of, sim
@@ -252,3 +253,16 @@ def test_a_window_after_every_journal_shows_no_term(tmp_path: Path) -> None:
     paths = sim(tmp_path, duration=10.0)
     part = analyse(paths, window=Window(since=T0 + 10**6, until=math.inf))
     assert part.terms == () and part.ok
+
+
+def test_a_window_folded_in_processes_is_the_same_as_in_one(tmp_path: Path) -> None:
+    """A window folds journals in shares, one process each (forks cost more than a
+    window's short folds): the report is the same as in one process."""
+    paths = sim(tmp_path, replicas=9, duration=40.0)
+    full = analyse(paths)
+    t0 = min(j.first_wall for j in full.journals if j.first_wall is not None)
+    window = Window(since=t0 + 10, until=t0 + 25)
+    alone = analyse(paths, window=window, processes=1)
+    together = analyse(paths, window=window, processes=3)
+    assert dumps(alone) == dumps(together)
+    assert [j.replica for j in together.journals] == [j.replica for j in full.journals]

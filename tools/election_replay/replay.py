@@ -46,7 +46,7 @@ def analyse(
             chains = chain_journals(unique)  # rotated segments of one journal go together
     except JournalError as exc:
         raise ReplayError(exc.path, exc.line, exc.message) from None
-    journals = _replay_all(chains, until, _processes(processes, chains), window)
+    journals = _replay_all(chains, until, _processes(processes, chains, window), window)
     freezes = [f for j in journals for f in j.freezes]
     ended, crash_notes = close_crashed(by_start(t for j in journals for t in j.terms), journals)
     clipped, freeze_notes = clip_frozen_terms(ended, freezes)
@@ -80,10 +80,17 @@ def analyse(
 
 # Below this much journal in all, starting processes costs more than it saves.
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+# A window of fewer journals folds faster in this one process than forks would make it.
+WINDOW_PARALLEL_MIN = 8
 
 
-def _processes(processes: int | None, chains: list[list[Segment]]) -> int:
+def _processes(
+    processes: int | None, chains: list[list[Segment]], window: Window | None = None
+) -> int:
     """How many processes to fold `chains` in."""
+    if processes is None and window is not None and window.since is not None:
+        # A window folds a few thousand records a journal, whatever the files' size.
+        processes = (os.cpu_count() or 1) if len(chains) >= WINDOW_PARALLEL_MIN else 1
     if processes is None:
         size = sum(_size(name) for chain in chains for name, _ in chain)
         # Twice the CPUs: journals differ in length (the leader's is the longest), and
@@ -113,6 +120,22 @@ def _replay_all(
 
     if processes <= 1 or not can_fork():
         return tuple(replay(chain) for chain in chains)
+    if window is not None:
+        # A window's fold of a journal is short and about the same for every journal:
+        # a process per journal would cost more in forks than it saves; one per share.
+        shares = [list(range(i, len(chains), processes)) for i in range(processes)]
+        folded = run_forked(
+            lambda share: [replay(chains[i]) for i in share],
+            shares,
+            processes,
+            name=lambda share: chains[share[0]][-1][0],
+        )
+        by_index = {
+            i: summary
+            for share, done in zip(shares, folded, strict=True)
+            for i, summary in zip(share, done, strict=True)
+        }
+        return tuple(by_index[i] for i in range(len(chains)))
     results = run_forked(
         replay,
         chains,
