@@ -93,6 +93,29 @@ def test_a_snapshot_that_disagrees_with_the_fold_is_a_divergence(tmp_path: Path)
     assert list(divergence.expected["snapshot"]) == ["next_id"]
 
 
+def test_a_snapshot_of_an_older_configuration_is_no_divergence(tmp_path: Path) -> None:
+    """A snapshot repeats the run's configuration as its daemon knew it; an older daemon's
+    lacks what today's has grown (read as defaults). The run's header is the one judge of
+    the configuration: the fold compares the rest, and a window starts under the header's."""
+    (path, *_) = sim(tmp_path, duration=60.0)
+    lines = path.read_bytes().splitlines(keepends=True)
+    edited = 0
+    for i, raw in enumerate(lines):
+        if b'"snapshot"' in raw and not raw.startswith(b'{"journal"'):
+            record = orjson.loads(raw)
+            record["snapshot"]["state"]["config"]["leader_timeout"] = 99.0
+            lines[i] = orjson.dumps(record) + b"\n"
+            edited += 1
+    path.write_bytes(b"".join(lines))
+    assert edited >= 2
+    assert analyse([path]).ok
+    walls = [orjson.loads(raw)["wall"] for raw in lines[1:] if b'"wall"' in raw]
+    window = Window(since=walls[len(walls) // 2], until=walls[-1])
+    part = analyse([path], window=window)
+    assert part.journals[0].start is not None and part.journals[0].start["from"] == "snapshot"
+    assert part.ok  # its timers' delays are the header's, not the snapshot's 99 s
+
+
 # --- finding the start -------------------------------------------------------------
 
 

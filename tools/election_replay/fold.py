@@ -22,7 +22,13 @@ from election.core.events import EVENT_TYPES, Event
 from election.core.reducer import reduce
 from election.core.state import State, initial_state
 from election.flags import core_config_from_header
-from election.record_codec import CODEC, checkpoint_from_line, snapshot_from_header, state_to_json
+from election.record_codec import (
+    CODEC,
+    checkpoint_from_line,
+    snapshot_from_header,
+    state_from_json,
+    state_to_json,
+)
 from election_replay.freezes import FreezeDetector
 from election_replay.invariants import ReplicaChecks
 from election_replay.model import Divergence, JournalSummary, Snapshot, Where
@@ -99,7 +105,7 @@ class Folder:
         assert checkpoint is not None and record is not None
         self.runs += 1
         self._headers += 1
-        state = checkpoint.state
+        state = self._in_run(checkpoint.state, Run(header=start.header, records=[], first_line=0))
         recorded, leading = str(record["state"]), record.get("token")
         at = Where(self.replica, self.path, start.line - 1, checkpoint.seq, start.wall)
         entered = None
@@ -307,8 +313,12 @@ class Folder:
                         f"segment {segment} continues after seq {seq}, but segment "
                         f"{segment - 1} of its run ends at seq {last}",
                     )
-                state = recorded if self._state is None else self._state
-                if self._state is not None and self._state != recorded and self.divergence is None:
+                state = self._in_run(recorded, run) if self._state is None else self._state
+                if (
+                    self._state is not None
+                    and _differs(self._state, recorded)
+                    and not self.divergence
+                ):
                     self._snapshot_diverged(run, seq, self._state, recorded)
             elif same_run:
                 if last is not None and seq <= last:
@@ -323,7 +333,7 @@ class Folder:
                     f"are missing (seq {'?' if last is None else last + 1}..{seq} not "
                     f"replayed): resumed from the snapshot after seq {seq}"
                 )
-                state = recorded
+                state = self._in_run(recorded, run)
                 self.checks.resume(recorded.connected, recorded.name.value)
             else:
                 self.history.begin_run()
@@ -336,7 +346,7 @@ class Folder:
                         f"{self.path}: starts at segment {segment} of its run (the earlier "
                         f"segments were not given): replayed from the snapshot after seq {seq}"
                     )
-                state = recorded
+                state = self._in_run(recorded, run)
             self._last_seq = seq
         self._run, self._segment = key, segment
         return state
@@ -377,7 +387,7 @@ class Folder:
             checkpoint = checkpoint_from_line(line)
         except CodecError as exc:
             raise ReplayError(self.path, where.line, f"record {exc}") from None
-        if checkpoint is None or checkpoint.state == folded:
+        if checkpoint is None or not _differs(checkpoint.state, folded):
             return True
         self._state_diverged(where, line["event"], folded, checkpoint.state)
         return False
@@ -386,9 +396,7 @@ class Folder:
         self, where: Where, event: JsonObject, folded: State, recorded: State
     ) -> None:
         today, journaled = state_to_json(folded), state_to_json(recorded)
-        keys = sorted(
-            k for k in today.keys() | journaled.keys() if today.get(k) != journaled.get(k)
-        )
+        keys = _differs(folded, recorded)
         self.divergence = Divergence(
             where=where,
             event=event,
@@ -396,6 +404,13 @@ class Folder:
             expected={"snapshot": {k: today.get(k) for k in keys}},
             recorded={"snapshot": {k: journaled.get(k) for k in keys}},
         )
+
+    def _in_run(self, state: State, run: Run) -> State:
+        """A snapshot's state under the configuration today's reducer reads from its run's
+        header: a snapshot of an older daemon lacks what today's configuration has grown
+        (read as defaults), while the fold takes the run's own, as `_initial` does."""
+        config = state_to_json(self._initial(run))["config"]  # the snapshot's own form
+        return state_from_json({**state_to_json(state), "config": config})
 
     def _initial(self, run: Run) -> State:
         config = run.header.get("config")
@@ -484,6 +499,18 @@ def _start_json(start: StartPoint, path: str) -> dict[str, Any]:
         "seq": start.after.seq,
         "wall": start.wall,
     }
+
+
+def _differs(folded: State, recorded: State) -> list[str]:
+    """The fields of the snapshot's form in which two states differ, but the configuration:
+    that is the run's header's, which a snapshot only repeats (an older daemon's lacks
+    what today's configuration has grown)."""
+    today, journaled = state_to_json(folded), state_to_json(recorded)
+    return sorted(
+        k
+        for k in today.keys() | journaled.keys()
+        if k != "config" and today.get(k) != journaled.get(k)
+    )
 
 
 def _session_timeout(run: Run) -> float:
