@@ -23,6 +23,7 @@ import attrs
 from kazoo.client import KazooClient
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -61,8 +62,38 @@ def poll(client: KazooClient, election_path: str, deadline: float = CALL_DEADLIN
     )
 
 
-def render(snapshot: Snapshot, servers: str, election_path: str, now: float) -> RenderableType:
-    """The table for `snapshot` at wall time `now`."""
+# The columns a narrow terminal loses first, last one first: what matters for "who
+# leads, and is everyone there" stays whole rather than every column being cut short.
+_OPTIONAL = ("host / pid", "last change", "metrics")
+
+
+def render(
+    snapshot: Snapshot, servers: str, election_path: str, now: float, width: int | None = None
+) -> RenderableType:
+    """The table for `snapshot` at wall time `now`; within `width` columns (None: no
+    limit) by leaving out, if it must, the metrics address, then the last change, then
+    host and pid — said under the table (`election status --json` has them all)."""
+    shown = len(_OPTIONAL)
+    table = _table(snapshot, servers, election_path, now, _OPTIONAL)
+    while width is not None and shown > 0 and _natural_width(table) > width:
+        shown -= 1
+        table = _table(snapshot, servers, election_path, now, _OPTIONAL[:shown])
+    footer = _footer(snapshot)
+    if shown < len(_OPTIONAL):
+        left_out = ", ".join(_OPTIONAL[shown:])
+        footer.append(f"\n(too narrow for {left_out}: see election status --json)", style="dim")
+    return Group(table, footer)
+
+
+def _natural_width(table: Table) -> int:
+    """How wide `table` is when nothing is cut short."""
+    wide = Console(width=10_000, color_system=None)
+    return Measurement.get(wide, wide.options, table).maximum
+
+
+def _table(
+    snapshot: Snapshot, servers: str, election_path: str, now: float, optional: tuple[str, ...]
+) -> Table:
     table = Table(
         title=f"election top · {election_path} · {servers}",
         title_justify="left",
@@ -74,9 +105,8 @@ def render(snapshot: Snapshot, servers: str, election_path: str, now: float) -> 
     table.add_column("prio", justify="right")
     table.add_column("in state", justify="right")
     table.add_column("token", justify="right")
-    table.add_column("host / pid")
-    table.add_column("last change")
-    table.add_column("metrics")
+    for name in optional:
+        table.add_column(name)
     for row in snapshot.rows:
         style = "reverse" if row.flash else ""
         if not row.readable:
@@ -94,6 +124,11 @@ def render(snapshot: Snapshot, servers: str, election_path: str, now: float) -> 
             if row.stale
             else Text(row.state, style=state_style(row.state))
         )
+        extra: dict[str, Text] = {
+            "host / pid": Text(f"{row.host}/{row.pid}" if row.pid is not None else row.host),
+            "last change": Text(since),
+            "metrics": Text(row.metrics or "-"),
+        }
         table.add_row(
             marker,
             Text(row.name),
@@ -101,11 +136,13 @@ def render(snapshot: Snapshot, servers: str, election_path: str, now: float) -> 
             str(row.priority),
             format_duration(row.in_state(now)),
             "-" if row.token is None else str(row.token),
-            Text(f"{row.host}/{row.pid}" if row.pid is not None else row.host),
-            since,
-            Text(row.metrics or "-"),
+            *(extra[name] for name in optional),
             style=style,
         )
+    return table
+
+
+def _footer(snapshot: Snapshot) -> Text:
     leaders = [r.name for r in snapshot.rows if r.leader]
     footer = Text()
     footer.append(f"{len(snapshot.rows)} replicas; ")
@@ -128,7 +165,7 @@ def render(snapshot: Snapshot, servers: str, election_path: str, now: float) -> 
     footer.append(
         "\n* leader · ! stale · highlighted: changed within 2 s · q or Ctrl-C quits", style="dim"
     )
-    return Group(table, footer)
+    return footer
 
 
 @contextlib.contextmanager
@@ -188,7 +225,7 @@ def live(
     current = Snapshot(error="connecting", wall=time.time())
 
     def view() -> RenderableType:
-        return render(current, hosts, election_path, time.time())
+        return render(current, hosts, election_path, time.time(), console.width)
 
     try:
         with _keys(stop), Live(get_renderable=view, console=console, refresh_per_second=8):

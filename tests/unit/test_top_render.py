@@ -78,3 +78,42 @@ def test_a_hand_over_highlights_the_rows_that_changed() -> None:
     console.print(render(Snapshot(rows=tuple(after)), "zk", "/e/leader", 1010.0))
     assert [r.flash for r in after] == [True, False]  # b changed; c is new
     assert "\x1b[7m" in console.export_text(styles=True)  # reverse video on b's row
+
+
+def _wide_rows() -> Snapshot:
+    docs = {
+        name: member_document(
+            replica=name,
+            state=state,
+            since=1000.0,
+            token=token,
+            metrics="127.0.0.1:9101",
+            host="worker-17.example",
+            pid=123456,
+            version="0.1.0",
+        )
+        for name, state, token in (("alpha", "Leader", 7), ("beta", "Attempter", None))
+    }
+    return Snapshot(rows=tuple(build_rows(docs)), holder="alpha", holder_token=7)
+
+
+def test_a_narrow_terminal_loses_whole_columns_not_the_states() -> None:
+    snapshot = _wide_rows()
+    console = Console(record=True, width=80, color_system=None)
+    console.print(render(snapshot, "127.0.0.1:2181", "/election/leader", 1010.0, console.width))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    beta = line_of(text, "beta")
+    assert "Attempter" in beta and "…" not in beta  # nothing cut short
+    assert "127.0.0.1:9101" not in text  # the metrics column went first, then the last change
+    assert "(too narrow for last change, metrics: see election status --json)" in text
+
+
+def test_a_wide_terminal_shows_every_column() -> None:
+    snapshot = _wide_rows()
+    console = Console(record=True, width=160, color_system=None)
+    console.print(render(snapshot, "127.0.0.1:2181", "/election/leader", 1010.0, console.width))
+    text = console.export_text()
+    assert "worker-17.example/123456" in line_of(text, "alpha")
+    assert "127.0.0.1:9101" in line_of(text, "alpha")
+    assert "too narrow" not in text
