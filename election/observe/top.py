@@ -68,17 +68,24 @@ _OPTIONAL = ("host / pid", "last change", "metrics")
 
 
 def render(
-    snapshot: Snapshot, servers: str, election_path: str, now: float, width: int | None = None
+    snapshot: Snapshot,
+    servers: str,
+    election_path: str,
+    now: float,
+    width: int | None = None,
+    *,
+    live: bool = True,
 ) -> RenderableType:
     """The table for `snapshot` at wall time `now`; within `width` columns (None: no
     limit) by leaving out, if it must, the metrics address, then the last change, then
-    host and pid — said under the table (`election status --json` has them all)."""
+    host and pid — said under the table (`election status --json` has them all). The
+    legend names the keys and the highlighting only when `live`."""
     shown = len(_OPTIONAL)
     table = _table(snapshot, servers, election_path, now, _OPTIONAL)
     while width is not None and shown > 0 and _natural_width(table) > width:
         shown -= 1
         table = _table(snapshot, servers, election_path, now, _OPTIONAL[:shown])
-    footer = _footer(snapshot)
+    footer = _footer(snapshot, live)
     if shown < len(_OPTIONAL):
         left_out = ", ".join(_OPTIONAL[shown:])
         footer.append(f"\n(too narrow for {left_out}: see election status --json)", style="dim")
@@ -142,7 +149,7 @@ def _table(
     return table
 
 
-def _footer(snapshot: Snapshot) -> Text:
+def _footer(snapshot: Snapshot, live: bool) -> Text:
     leaders = [r.name for r in snapshot.rows if r.leader]
     footer = Text()
     footer.append(f"{len(snapshot.rows)} replicas; ")
@@ -162,9 +169,10 @@ def _footer(snapshot: Snapshot) -> Text:
             footer.append(f"! {row.name} {row.stale}: not answering?", style="red")
     if snapshot.error:
         footer.append(f"\nZooKeeper: {snapshot.error} (showing the last good view)", style="red")
-    footer.append(
-        "\n* leader · ! stale · highlighted: changed within 2 s · q or Ctrl-C quits", style="dim"
-    )
+    legend = "* leader · ! stale"
+    if live:
+        legend += " · highlighted: changed within 2 s · q or Ctrl-C quits"
+    footer.append(f"\n{legend}", style="dim")
     return footer
 
 

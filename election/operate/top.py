@@ -27,7 +27,7 @@ def run_top(
     if one:
         with session.guarded(f"reading {path}"):
             snap = once(session.client, path, session.timeout)
-        console.print(render(snap, hosts, path, snap.wall, console.width))
+        console.print(render(snap, hosts, path, snap.wall, console.width, live=False))
         return 0 if snap.leads else EXIT_NOT_DONE
 
     def describe(exc: Exception) -> str:

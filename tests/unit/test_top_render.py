@@ -117,3 +117,11 @@ def test_a_wide_terminal_shows_every_column() -> None:
     assert "worker-17.example/123456" in line_of(text, "alpha")
     assert "127.0.0.1:9101" in line_of(text, "alpha")
     assert "too narrow" not in text
+
+
+def test_one_snapshot_names_no_keys_to_press() -> None:
+    console = Console(record=True, width=160, color_system=None)
+    console.print(render(_wide_rows(), "zk", "/e", 1010.0, live=False))
+    text = console.export_text()
+    assert "* leader · ! stale" in text and "q or Ctrl-C" not in text
+    assert "q or Ctrl-C quits" in text_of(_wide_rows())  # the live table does
