@@ -214,8 +214,11 @@ class ChildStarted(Event):
 
 @attrs.frozen(kw_only=True)
 class ChildExited(Event):
-    """The job `pid` has exited (and was reaped). `code` is its exit status, or
-    128 + the signal number when a signal ended it (as a shell reports it)."""
+    """The job `pid` has exited (and was reaped), with every process of its group.
+    `code` is its exit status, or 128 + the signal number when a signal ended it (as a
+    shell reports it). `ran_for`: seconds from its start until the last process of its
+    group was gone, on its supervisor's clock (journals before that measured to the job's
+    own exit), so a daemon frozen meanwhile does not stretch it."""
 
     pid: int
     code: int

@@ -27,6 +27,7 @@ Status lines (supervisor → daemon, stdout), JSON objects tagged by "type":
     lease-expired {pid, reason} SIGTERM sent because the lease ran out
     output {pid, stream, line}  one line the job wrote
     exited {pid, code, signal, ran_for}   the job and every process of its group are gone
+                                (ran_for: seconds from the job's start until then)
 
 After the daemon is gone, the supervisor's own actions and the job's output go to stderr
 (the daemon's, so the unit's log).
@@ -118,7 +119,6 @@ class Supervisor:
         self.pid: int | None = None  # the job (leader of its process group)
         self._started_at = 0.0
         self._status_of_job: int | None = None  # its wait status once reaped
-        self._ran_for = 0.0
         self._outputs: dict[int, tuple[str, bytearray]] = {}  # read fd -> (stream, buffer)
         self._stop_why = ""  # set once the stop began (SIGTERM sent)
         self._kill_at = float("inf")
@@ -311,18 +311,21 @@ class Supervisor:
                 return
             if pid == self.pid:
                 self._status_of_job = status
-                self._ran_for = self._clock() - self._started_at
 
     def _finish(self) -> int:
-        """Everything of the job is gone: free the lock, then say so."""
+        """Everything of the job is gone: free the lock, then say so. `ran_for` is on
+        the supervisor's clock, from the job's start to now, when the last process of its
+        group is gone: a post-mortem dates the job's end by it, however late a frozen
+        daemon reads this line."""
         assert self._status_of_job is not None
+        ran_for = self._clock() - self._started_at
         for fd in list(self._outputs):
             self._drain(fd, final=True)
         if self._lock_fd is not None and self._lock_fd >= 0:
             os.close(self._lock_fd)  # the next job on this machine may start
             self._lock_fd = None
         code, name = exit_code(self._status_of_job)
-        self._report(type="exited", pid=self.pid, code=code, signal=name, ran_for=self._ran_for)
+        self._report(type="exited", pid=self.pid, code=code, signal=name, ran_for=ran_for)
         if self._daemon_gone:
             how = f"signal {name}" if name else f"code {code}"
             self._log(f"job pid {self.pid} and its group are gone ({how}); exiting")

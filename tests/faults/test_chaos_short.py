@@ -1,5 +1,8 @@
 """A short chaos soak (tools/chaos): a 3-node ensemble, three proxied replicas, ~45 s of
-seeded random faults; election-replay finds nothing and the summary says so."""
+seeded random faults; election-replay finds nothing and the summary says so. Once as the
+seed's daemon (leader files), once with a job under `--exec` on each replica as on a
+machine of its own, where the job's side is judged too: no job start found a process of
+another term alive, and none outlived the soak (both are the soak's problems)."""
 
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.e2e, pytest.mark.zk]
 
 
-def test_short_chaos_soak_finds_no_violation(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("seed", "extra"), [(5, []), (8, ["--job"])], ids=["files", "job"])
+def test_short_chaos_soak_finds_no_violation(tmp_path: Path, seed: int, extra: list[str]) -> None:
     proc = subprocess.run(
         [
             sys.executable,
@@ -24,10 +28,11 @@ def test_short_chaos_soak_finds_no_violation(tmp_path: Path) -> None:
             "--duration",
             "45",
             "--seed",
-            "5",
+            str(seed),
             "--json",
             "--workdir",
             str(tmp_path / "chaos"),
+            *extra,
         ],
         cwd=ROOT,
         capture_output=True,
@@ -45,3 +50,5 @@ def test_short_chaos_soak_finds_no_violation(tmp_path: Path) -> None:
     assert summary["handovers"] >= 1
     assert summary["files_written"] > 50
     assert summary["replay_events"] > 0 and summary["replay_divergences"] == 0
+    if extra:  # jobs did start, across the hand-overs (the family log was written)
+        assert summary["job_starts"] >= 3, summary

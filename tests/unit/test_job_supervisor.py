@@ -140,6 +140,13 @@ def test_a_frozen_daemon_cannot_keep_its_job_past_the_lease(
         # and met the SIGKILL: ChildExited tells the shell's end, sent once all were gone.
         assert (exited["code"], exited["signal"]) == (143, "SIGTERM")
         assert last < frozen_at + 4.0
+        # Its ran_for runs on the supervisor's clock to the last process's end (the
+        # SIGKILL at the lease, not the shell's exit 0.3 s before it), not to the wake.
+        (started,) = [wall for kind, _, _, wall, _ in family.lines() if kind == "start"]
+        ran_for = exited["ran_for"]
+        assert isinstance(ran_for, float), exited
+        assert started + ran_for >= last - 0.02, (exited, last - started)
+        assert started + ran_for < frozen_at + 4.0
     finally:
         daemon.close()
 

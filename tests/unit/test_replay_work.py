@@ -68,6 +68,41 @@ def test_a_job_stopped_because_its_lease_ran_out_says_so_on_its_run() -> None:
     assert run.as_json()["stopped_by"] == run.stopped_by
 
 
+def test_a_job_ends_when_its_supervisor_says_not_when_a_frozen_daemon_read_it() -> None:
+    """The daemon froze past its lease: the supervisor stopped the job 1.8 s after its
+    start, and the daemon, waking, recorded the exit 3.2 s after it."""
+    work = WorkLog("a")
+    work.observe(_where("a", 10.0), ev.ChildStarted(request=4, outcome=Outcome.OK, pid=99), ())
+    exited = ev.ChildExited(pid=99, code=143, signal="SIGTERM", ran_for=1.8)
+    work.observe(_where("a", 13.2), exited, ())
+    (run,) = work.finish()
+    assert run.end == 11.8 and run.end_known
+    # A ran_for longer than the record's distance (the start was recorded late) never
+    # dates the end after the record; one of 0 (no supervisor said) is the record's.
+    for ran_for, end in ((9.0, 13.2), (0.0, 13.2)):
+        work = WorkLog("a")
+        work.observe(_where("a", 10.0), ev.ChildStarted(request=4, outcome=Outcome.OK, pid=9), ())
+        work.observe(_where("a", 13.2), ev.ChildExited(pid=9, code=0, ran_for=ran_for), ())
+        assert work.finish()[0].end == end
+
+
+def test_a_job_whose_daemon_died_was_gone_by_the_next_run_and_its_grace() -> None:
+    work = WorkLog("a")
+    work.begin_run(1.0, grace=0.6)
+    work.observe(_where("a", 2.0), ev.ChildStarted(request=4, outcome=Outcome.OK, pid=99), ())
+    work.begin_run(7.0, grace=3.0)  # the daemon died (SIGKILL); a new one started at 7.0
+    work.observe(_where("a", 8.0), ev.ChildStarted(request=2, outcome=Outcome.OK, pid=100), ())
+    dead, running = work.finish()
+    assert (dead.pid, dead.end, dead.end_known) == (99, 7.6, False)  # the old run's grace
+    assert (running.pid, running.end) == (100, None)  # the journal ends while it runs
+    assert dead.as_json()["end_known"] is False
+    # Two such bounded runs only "may have" overlapped.
+    other = JobRun(replica="b", pid=5, token=9, start=7.5, end=9.0)
+    (note,) = job_overlap_notes([dead, other])
+    assert note.startswith("job runs may have overlapped, for up to 0.100s")
+    assert "its daemon died: gone by" in note
+
+
 def test_overlapping_job_runs_of_different_terms_are_noted() -> None:
     runs: list[JobRun] = []
     for replica, token, start, end in (("a", 5, 1.0, 5.0), ("b", 9, 4.0, 8.0)):

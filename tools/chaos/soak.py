@@ -10,7 +10,15 @@ soak's own problems (no single leader writing again within the bound, an exit co
 other than the contract's) and any leader file on disk that no journal asked for; the
 leaderless gaps are measurements, not a verdict.
 
+With `--job`, each replica also runs a job through `--exec` (and keeps writing its leader
+files), as on a machine of its own (its own TMPDIR, so the machine-wide job lock cannot
+order the jobs): the family job of `election_testkit.family`, a shell whose worker has a
+child, which at each start records any live process of another term's job. The job's
+promise is then judged from the job's side too: no start may find one, and no job
+process may outlive the soak.
+
     python -m tools.chaos --duration 600 --seed 7 --workdir /tmp/chaos
+    python -m tools.chaos --duration 600 --seed 7 --job
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import itertools
 import json
 import os
 import random
+import shlex
 import signal
 import sys
 import tempfile
@@ -36,10 +45,14 @@ from election_testkit.cluster import (
     START_BOUND,
     Cluster,
 )
+from election_testkit.family import FAMILY_JOB, FamilyLog
 from election_testkit.injector import KINDS, Fault, Soak
 from election_testkit.measures import journal_writes, leader_terms, leaderless_gaps
 from election_testkit.verdict import Verdict
+from election_testkit.waiting import WaitTimeout, wait_until
 from election_testkit.zookeeper import ZooKeeperEnsemble
+
+JOB_GRACE = 0.6  # seconds of --exec-grace: within a third of the 2 s session
 
 
 def _deck(rng: random.Random, kinds: tuple[str, ...]) -> list[str]:
@@ -87,6 +100,36 @@ def summarise(soak: Soak, verdict: Verdict) -> dict[str, Any]:
     }
 
 
+def _cluster(workdir: Path, servers: str, family: FamilyLog | None) -> Cluster:
+    if family is None:
+        return Cluster(workdir / "cluster", servers, proxied=True)
+    worker = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAMILY_JOB))}"
+    cluster = Cluster(
+        workdir / "cluster",
+        servers,
+        proxied=True,
+        machines=True,
+        exec=f"sh -c {shlex.quote(worker + ' & wait')}",
+        exec_grace=f"{JOB_GRACE:g}s",
+        leader_files="on",  # the soak's recovery check waits for a leader writing
+    )
+    cluster.replicas.env.update(FAMILY_LOG=str(family.path), FAMILY_MARK=str(workdir))
+    return cluster
+
+
+def _judge_jobs(family: FamilyLog, soak: Soak) -> None:
+    """The job's promise from the job's side: no start found a process of another term
+    alive, and none is left once every daemon has stopped."""
+    for found in family.others_at_start():
+        soak.problems.append(f"job start overlapped another term's: {found}")
+    try:  # the daemons have stopped; their supervisors reap the last jobs
+        wait_until(lambda: not family.alive(), 10.0, lambda: str(family.alive()))
+    except WaitTimeout:
+        soak.problems.append(f"job processes outlived their daemons: {family.alive()}")
+    if not family.starts():
+        soak.problems.append("no job ever started")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m tools.chaos", description=__doc__.split("\n")[0])
     p.add_argument("--duration", type=float, default=60.0, help="seconds of faults (default 60)")
@@ -95,6 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kinds", default=",".join(KINDS), help="comma-separated fault kinds")
     p.add_argument("--workdir", type=Path, help="keep ZooKeeper, journals and logs here")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument(
+        "--job",
+        action="store_true",
+        help="each replica runs a job (--exec) as on a machine of its own; judge the job's promise",
+    )
     args = p.parse_args(argv)
     kinds = tuple(k for k in args.kinds.split(",") if k)
     unknown = set(kinds) - set(KINDS)
@@ -107,10 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="election-chaos-"))
     workdir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(args.seed)
-    log(f"seed {args.seed}, {args.replicas} replicas, {args.duration:g}s, workdir {workdir}")
+    job = " with a job" if args.job else ""
+    log(f"seed {args.seed}, {args.replicas} replicas{job}, {args.duration:g}s, workdir {workdir}")
     ensemble = ZooKeeperEnsemble(workdir / "ensemble", 3)
     ensemble.start()
-    cluster = Cluster(workdir / "cluster", ensemble.connect_string, proxied=True)
+    family = FamilyLog(workdir / "family.log") if args.job else None
+    cluster = _cluster(workdir, ensemble.connect_string, family)
     soak = Soak(cluster, ensemble, rng, log)
     try:
         cluster.start(args.replicas)
@@ -134,8 +184,12 @@ def main(argv: list[str] | None = None) -> int:
             cluster.wait_for_leader(RECOVERY_BOUND, settle=0.5)
         cluster.close()
         ensemble.close()
+    if family is not None:
+        _judge_jobs(family, soak)
     verdict = cluster.verdict()
     summary = summarise(soak, verdict)
+    if family is not None:
+        summary["job_starts"] = len(family.starts())
     summary.update(
         seed=args.seed,
         duration=args.duration,
@@ -162,6 +216,8 @@ def print_summary(s: dict[str, Any]) -> None:
         shown = "-" if longest is None else f"{longest:.2f}s"
         print(f"  {kind:16} {n:4}   longest leaderless gap {shown}")
     print(f"hand-overs: {s['handovers']} ({s['terms']} leadership terms)")
+    if "job_starts" in s:
+        print(f"job starts: {s['job_starts']}")
     print(f"files written: {s['files_written']}")
     print("longest leaderless gap: " + ("-" if gap is None else f"{gap:.2f}s"))
     print(f"journal records replayed: {s['replay_events']}, divergences {s['replay_divergences']}")

@@ -285,7 +285,10 @@ class Folder:
         if segment == 0:
             self.history.begin_run()
             self.checks.begin_run()
-            self.work.begin_run()
+            started = run.header.get("started_wall")
+            self.work.begin_run(
+                float(started) if isinstance(started, int | float) else None, _exec_grace(run)
+            )
             self.freezes.begin_run(_session_timeout(run))
             self._run, self._segment, self._last_seq = key, 0, None
             return self._initial(run)
@@ -511,6 +514,13 @@ def _differs(folded: State, recorded: State) -> list[str]:
         for k in today.keys() | journaled.keys()
         if k != "config" and today.get(k) != journaled.get(k)
     )
+
+
+def _exec_grace(run: Run) -> float:
+    """The run's --exec-grace, as its header records it (0 where it does not)."""
+    config = run.header.get("config") or {}
+    grace = config.get("exec_grace") if isinstance(config, dict) else None
+    return float(grace) if isinstance(grace, int | float) else 0.0
 
 
 def _session_timeout(run: Run) -> float:

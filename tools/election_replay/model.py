@@ -186,6 +186,9 @@ class JobRun:
     code: int | None = None  # exit code (128+N: signal N)
     signal: str = ""
     stopped_by: str = ""  # "lease: <why>" when its supervisor stopped it, the lease run out
+    # False: its daemon died first and `end` is only the latest it can have been gone by
+    # (the next run's start plus the grace: see work.py).
+    end_known: bool = True
 
     def as_json(self) -> dict[str, Any]:
         return attrs.asdict(self)

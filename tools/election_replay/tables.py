@@ -173,11 +173,12 @@ def jobs(analysis: Analysis) -> RenderableType:
         end = Text("still running", style="green") if run.end is None else Text(hms(run.end))
         ran = None if run.end is None else run.end - run.start
         how = "-" if run.code is None else (run.signal or f"code {run.code}")
+        shown_ran = seconds(ran)
+        if not run.end_known:  # its daemon died first: gone by then at the latest
+            end, shown_ran, how = Text(f"≤ {end}"), f"≤ {shown_ran}", "daemon died"
         if run.stopped_by:
             how += f" ({run.stopped_by})"
-        grid.add_row(
-            run.replica, str(run.token), str(run.pid), hms(run.start), end, seconds(ran), how
-        )
+        grid.add_row(run.replica, str(run.token), str(run.pid), hms(run.start), end, shown_ran, how)
     return grid
 
 

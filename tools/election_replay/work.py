@@ -3,7 +3,15 @@
 Two checks come from it. Files: no file of an older token lands after the first file of
 a newer token (fencing, as seen in file-dir). Jobs: runs of different terms that overlap
 in wall time are noted (on one machine the job lock makes that impossible; across
-machines it is the documented window the fencing token is for).
+machines the job's lease does, but for a whole machine frozen, which the fencing token is
+for).
+
+A job's end is dated by what its supervisor measured, not by when its daemon read it: a
+daemon frozen past its lease reads the job's exit seconds after the supervisor stopped
+it. A job of a run whose daemon died (the journal goes on with a new run) was gone at
+most `--exec-grace` after that death, which came before the new run's start: the
+supervisor stops the job at once when its daemon dies (before the supervisor, the kernel
+killed the job with its daemon).
 """
 
 from __future__ import annotations
@@ -39,11 +47,14 @@ class WorkLog:
         self._starting: dict[int, int | None] = {}  # ChildStarted request -> token
         self._running: dict[int, tuple[int | None, float]] = {}  # pid -> (token, start)
         self._lease_ran_out: dict[int, str] = {}  # pid -> why its supervisor stopped it
+        self._grace = 0.0  # the run's --exec-grace
 
-    def begin_run(self) -> None:
-        """A new daemon process: the old one's job died with it (or was killed)."""
-        self._close_all(None)
+    def begin_run(self, started: float | None = None, grace: float = 0.0) -> None:
+        """A new daemon process, started at wall time `started` with `grace` as its
+        --exec-grace: the old one's job was gone by `started` plus the old grace."""
+        self._close_all(None if started is None else started + self._grace)
         self._tokens.clear()
+        self._grace = grace
 
     def resume(self, pid: int, token: int | None, since: float) -> None:
         """Pick up mid-run (a window's start): the job `pid` runs, known from `since`."""
@@ -73,13 +84,15 @@ class WorkLog:
         elif type(event) is _CHILD_EXITED and event.pid in self._running:
             job_token, start = self._running.pop(event.pid)
             lease = self._lease_ran_out.pop(event.pid, None)
+            # `start` is when the daemon recorded the start, after the job's own start.
+            end = min(where.wall, start + event.ran_for) if event.ran_for > 0 else where.wall
             self.jobs.append(
                 JobRun(
                     replica=self.replica,
                     pid=event.pid,
                     token=job_token,
                     start=start,
-                    end=where.wall,
+                    end=end,
                     code=event.code,
                     signal=event.signal,
                     stopped_by="" if lease is None else f"lease: {lease}",
@@ -89,7 +102,14 @@ class WorkLog:
     def _close_all(self, end: float | None) -> None:
         for pid, (job_token, start) in sorted(self._running.items()):
             self.jobs.append(
-                JobRun(replica=self.replica, pid=pid, token=job_token, start=start, end=end)
+                JobRun(
+                    replica=self.replica,
+                    pid=pid,
+                    token=job_token,
+                    start=start,
+                    end=None if end is None else max(end, start),
+                    end_known=end is None,
+                )
             )
         self._running.clear()
         self._lease_ran_out.clear()
@@ -129,6 +149,11 @@ def check_file_order(writes: Iterable[FileWrite], skew: float) -> tuple[list[Vio
     return violations, notes
 
 
+def _job(run: JobRun) -> str:
+    died = "" if run.end_known else f", its daemon died: gone by {hms(run.end or run.start)}"
+    return f"{run.replica} pid {run.pid} (token {run.token}{died})"
+
+
 def job_overlap_notes(jobs: Sequence[JobRun]) -> list[str]:
     """Job runs of different terms that overlapped in wall time."""
     notes = []
@@ -139,9 +164,16 @@ def job_overlap_notes(jobs: Sequence[JobRun]) -> list[str]:
                 break
             if a.token != b.token:
                 overlap = min(a_end, float("inf") if b.end is None else b.end) - b.start
-                notes.append(
-                    f"job runs overlapped for {overlap:.3f}s: {a.replica} pid {a.pid} (token "
-                    f"{a.token}) and {b.replica} pid {b.pid} (token {b.token}); possible only "
-                    "across machines, within the window --exec documents"
-                )
+                pair = f"{_job(a)} and {_job(b)}"
+                if a.end_known and b.end_known:
+                    notes.append(
+                        f"job runs overlapped for {overlap:.3f}s: {pair}; the job's lease "
+                        "rules this out but for a whole machine frozen (README, 'Run your "
+                        "own job')"
+                    )
+                else:  # a daemon died: its job's end is only bounded
+                    notes.append(
+                        f"job runs may have overlapped, for up to {overlap:.3f}s: {pair}; "
+                        "a dead daemon's journal bounds its job's end only by its next start"
+                    )
     return notes

@@ -2,7 +2,8 @@
 
 - `Links`: one `TcpProxy` per ZooKeeper server for one replica, so that replica alone can
   be partitioned (`blackhole`) and healed; its connect string lists its proxies.
-- `Cluster`: replicas (`ReplicaSet`) on one election path and file-dir, a
+- `Cluster`: replicas (`ReplicaSet`) on one election path and file-dir (optionally each
+  with a TMPDIR of its own, as on its own machine), a
   `FileDirRecorder`, and the verdict of `election-replay` over their journals
   (`election_testkit.verdict`).
 - What a replica's journal says of its work: its leader files written, a first record.
@@ -87,12 +88,16 @@ class Cluster:
         zk_servers: str,
         *,
         proxied: bool = False,
+        machines: bool = False,
         election_path: str | None = None,
         **flags: str,
     ) -> None:
         self.workdir = Path(workdir)
         self.zk_servers = zk_servers
         self.proxied = proxied
+        # Each replica as on a machine of its own: its own TMPDIR, so the machine-wide
+        # job lock (which lives there) cannot serialise the jobs of two replicas.
+        self.machines = machines
         path = election_path or f"/faults/{uuid.uuid4().hex}/leader"
         self.replicas = ReplicaSet(self.workdir, zk_servers, path, **_flags(**flags))
         self.file_dir = self.replicas.file_dir
@@ -105,7 +110,12 @@ class Cluster:
             links = Links(self.zk_servers.split(","))
             self.links[replica_id] = links
             overrides.setdefault("zk_servers", links.connect_string)
-        return self.replicas.add(replica_id, **overrides)
+        replica = self.replicas.add(replica_id, **overrides)
+        if self.machines:
+            tmp = self.workdir / "machines" / replica_id
+            tmp.mkdir(parents=True, exist_ok=True)
+            replica.env["TMPDIR"] = str(tmp)
+        return replica
 
     def start(self, n: int, **overrides: str) -> list[Replica]:
         return [self.add(**overrides).start() for _ in range(n)]
