@@ -25,6 +25,7 @@ from kazoo.exceptions import (
     NoNodeError,
     SessionExpiredError,
 )
+from kazoo.protocol.serialization import Connect
 from kazoo.protocol.states import KeeperState, WatchedEvent
 from kazoo.security import (
     ACL,
@@ -129,19 +130,24 @@ def create_refusal(acls: list[ACL], auth: ZkAuth | None, path: str) -> str | Non
 
 def watch_negotiated_timeout(client: KazooClient, record: Callable[[float], None]) -> None:
     """Call `record(seconds)` with the session timeout the server grants, on every
-    connection. kazoo keeps only what was asked; the lease must use what was granted
-    (the server clamps it to its min/max). kazoo's connection handler returns its read
-    timeout, two thirds of the negotiated timeout in ms, from `_connect`: we wrap that
-    method of this client's handler, before any connection is made."""
+    connection, before kazoo announces the connection. kazoo keeps only what was asked;
+    the lease must use what was granted (the server clamps it to its min/max). The
+    handshake's answer passes through the connection handler's `_invoke` (used only while
+    connecting): we wrap that method of this client's handler, before any connection is
+    made. (Its `_connect` returns the timeout too, but only after it has told the
+    listeners CONNECTED, and after any authentication round trips.)"""
     connection = client._connection
-    connect = connection._connect
+    invoke = connection._invoke
 
-    def _connect(host: str, hostip: str, port: int) -> tuple[float, float]:
-        read_timeout, connect_timeout = connect(host, hostip, port)
-        record(round(read_timeout * 3.0 / 2.0) / 1000.0)  # whole milliseconds, as sent
-        return read_timeout, connect_timeout
+    def _invoke(timeout: float, request: Any, xid: int | None = None) -> Any:
+        answer = invoke(timeout, request, xid)
+        if isinstance(request, Connect):
+            result = answer[0]
+            if result.time_out > 0:  # 0 or less: the session expired (kazoo raises)
+                record(result.time_out / 1000.0)
+        return answer
 
-    connection._connect = _connect
+    connection._invoke = _invoke
 
 
 @attrs.define
