@@ -518,15 +518,18 @@ def _differs(folded: State, recorded: State) -> list[str]:
 
 def _exec_grace(run: Run) -> float:
     """The run's --exec-grace, as its header records it (0 where it does not)."""
-    config = run.header.get("config") or {}
-    grace = config.get("exec_grace") if isinstance(config, dict) else None
-    return float(grace) if isinstance(grace, int | float) else 0.0
+    return _configured(run, "exec_grace", 0.0)
 
 
 def _session_timeout(run: Run) -> float:
+    return _configured(run, "session_timeout", 10.0)
+
+
+def _configured(run: Run, key: str, default: float) -> float:
+    """A number from the run's header's configuration, `default` where it is missing."""
     config = run.header.get("config") or {}
-    value = config.get("session_timeout", 10.0) if isinstance(config, dict) else 10.0
-    return float(value) if isinstance(value, int | float) else 10.0
+    value = config.get(key, default) if isinstance(config, dict) else default
+    return float(value) if isinstance(value, int | float) else default
 
 
 def _field_differs(key: str, expected: dict[str, Any], recorded: dict[str, Any]) -> bool:
