@@ -121,32 +121,37 @@ def _table(
             # ZooKeeper, where anyone with access may write `[/red]`.
             table.add_row("?", Text(row.name), Text(row.problem, style="red"), style=style)
             continue
-        marker = Text("*", style="bold green") if row.leader else Text("!" if row.stale else "")
         since = (
             time.strftime("%H:%M:%S", time.localtime(row.since)) if row.since is not None else "-"
         )
-        # A replica that stopped answering may have said Leader last: never shown as one.
-        state = (
-            Text(f"{row.state}? stale", style="red")
-            if row.stale
-            else Text(row.state, style=state_style(row.state))
-        )
-        extra: dict[str, Text] = {
-            "host / pid": Text(f"{row.host}/{row.pid}" if row.pid is not None else row.host),
+        cells = member_cells(row, now)
+        extra = {
+            "host / pid": cells[-1],
             "last change": Text(since),
             "metrics": Text(row.metrics or "-"),
         }
-        table.add_row(
-            marker,
-            Text(row.name),
-            state,
-            str(row.priority),
-            format_duration(row.in_state(now)),
-            "-" if row.token is None else str(row.token),
-            *(extra[name] for name in optional),
-            style=style,
-        )
+        table.add_row(*cells[:-1], *(extra[name] for name in optional), style=style)
     return table
+
+
+def member_cells(row: MemberRow, now: float) -> list[Text]:
+    """What `top` and `status` both show of a readable member, in their order: the
+    leader's mark, replica, state, priority, time in state, token, host/pid."""
+    marker = Text("*", style="bold green") if row.leader else Text("!" if row.stale else "")
+    # A replica that stopped answering may have said Leader last: never shown as one.
+    if row.stale:
+        state = Text(f"{row.state}? stale", style="red")
+    else:
+        state = Text(row.state, style=state_style(row.state))
+    return [
+        marker,
+        Text(row.name),
+        state,
+        Text(str(row.priority)),
+        Text(format_duration(row.in_state(now))),
+        Text("-" if row.token is None else str(row.token)),
+        Text(f"{row.host}/{row.pid}" if row.pid is not None else row.host),
+    ]
 
 
 def _footer(snapshot: Snapshot, live: bool) -> Text:

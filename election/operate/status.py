@@ -19,7 +19,7 @@ from rich.text import Text
 
 from election.observe.cluster import ClusterView, read_cluster
 from election.observe.members import MemberRow, format_duration
-from election.observe.tui import state_style
+from election.observe.top import member_cells
 from election.operate.connection import EXIT_NOT_DONE, OperatorSession
 
 __all__ = ["exit_code", "leads", "read_status", "render_status", "status_document"]
@@ -155,19 +155,7 @@ def _members(view: ClusterView, now: float) -> Table:
             # Text, never str: a str cell is rich markup, and member data is anyone's.
             table.add_row("?", Text(row.name), Text(row.problem, style="red"))
             continue
-        marker = Text("*", style="bold green") if row.leader else Text("!" if row.stale else "")
-        state = Text(row.state, style=state_style(row.state))
-        if row.stale:  # a replica that stopped answering may have said Leader last
-            state = Text(f"{row.state}? stale", style="red")
-        table.add_row(
-            marker,
-            Text(row.name),
-            state,
-            str(row.priority),
-            format_duration(row.in_state(now)),
-            "-" if row.token is None else str(row.token),
-            Text(f"{row.host}/{row.pid}" if row.pid is not None else row.host),
-        )
+        table.add_row(*member_cells(row, now))
     return table
 
 
