@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import attrs
-import orjson
 
 from election_replay.model import Where
+from election_replay.seek import decode_line_at
 from election_replay.segments import run_key, segment_index
 from journal import JsonObject, is_header
 
@@ -58,7 +58,7 @@ def term_end(
                 continue
             with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
                 if position > index:  # a rotated segment: its header continues the run?
-                    header = _decode(mm, 0)
+                    header = decode_line_at(mm, 0)
                     if header is None or not (segment_index(header) > 0 and run_key(header) == run):
                         return Ending(record=last, event=None, run_ended=True)
                     start = mm.find(b"\n") + 1
@@ -79,7 +79,7 @@ def _search(
     header = mm.find(_HEADER_START, max(start - 1, 0))
     if leaves >= 0 and (header < 0 or leaves < header):
         at = mm.rfind(b"\n", 0, leaves) + 1
-        record = _decode(mm, at)
+        record = decode_line_at(mm, at)
         if record is not None and isinstance(record.get("event"), dict):
             where = _where(replica, path, record, number + mm[start:at].count(b"\n"))
             return Ending(record=where, event=record["event"], run_ended=False)
@@ -99,7 +99,7 @@ def _last_record(mm: mmap.mmap, start: int, end: int) -> tuple[int, JsonObject] 
         at = mm.rfind(b"\n", start, stop) + 1
         if at == 0:
             at = start
-        record = _decode(mm, at)
+        record = decode_line_at(mm, at)
         if record is not None and not is_header(record) and "wall" in record:
             return mm[start:at].count(b"\n"), record
         stop = at - 1  # a torn line (a crash mid-append): the one before it
@@ -108,14 +108,3 @@ def _last_record(mm: mmap.mmap, start: int, end: int) -> tuple[int, JsonObject] 
 
 def _where(replica: str, path: str, record: JsonObject, line: int) -> Where:
     return Where(replica, path, line, int(record.get("seq", 0)), float(record["wall"]))
-
-
-def _decode(mm: mmap.mmap, start: int) -> JsonObject | None:
-    end = mm.find(b"\n", start)
-    if end < 0:
-        return None
-    try:
-        obj = orjson.loads(mm[start:end])
-    except orjson.JSONDecodeError:
-        return None
-    return obj if isinstance(obj, dict) else None

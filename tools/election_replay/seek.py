@@ -72,7 +72,7 @@ def first_wall(path: str | os.PathLike[str]) -> float | None:
         end = mm.find(b"\n")
         if end < 0:
             return None
-        return _wall_from(mm, end + 1) or _wall_of(_decode(mm, 0))
+        return _wall_from(mm, end + 1) or _wall_of(decode_line_at(mm, 0))
 
 
 def find_start(path: str | os.PathLike[str], since: float) -> StartPoint | None:
@@ -114,7 +114,7 @@ def _line_start_at_or_after(mm: mmap.mmap, offset: int) -> int:
     return len(mm) if newline < 0 else newline + 1
 
 
-def _decode(mm: mmap.mmap, start: int) -> JsonObject | None:
+def decode_line_at(mm: mmap.mmap, start: int) -> JsonObject | None:
     """The object on the line at `start`, None if it is not one (a torn line)."""
     end = mm.find(b"\n", start)
     if end < 0:
@@ -135,7 +135,7 @@ def _wall_of(obj: JsonObject | None) -> float | None:
 
 def _lines(mm: mmap.mmap, start: int) -> Iterator[tuple[int, JsonObject | None]]:
     while start < len(mm):
-        yield start, _decode(mm, start)
+        yield start, decode_line_at(mm, start)
         newline = mm.find(b"\n", start)
         if newline < 0:
             return
@@ -193,7 +193,7 @@ def _candidates(mm: mmap.mmap, before: int) -> Iterator[int]:
 
 def _start_before(path: str, mm: mmap.mmap, target: int, since: float) -> StartPoint | None:
     for start in _candidates(mm, target):
-        obj = _decode(mm, start)
+        obj = decode_line_at(mm, start)
         if obj is None:
             continue
         if is_header(obj):
@@ -243,11 +243,11 @@ def _run_header(mm: mmap.mmap, start: int, offset: int | None) -> JsonObject | N
     """The header of the run the record at `start` belongs to: at `offset` (as its
     snapshot says), else the last header before it."""
     if offset is not None and 0 <= offset < start:
-        obj = _decode(mm, offset)
+        obj = decode_line_at(mm, offset)
         if obj is not None and is_header(obj):
             return obj
     header = mm.rfind(b"\n" + _HEADER_MARK, 0, start)
-    found = _decode(mm, header + 1 if header >= 0 else 0)
+    found = decode_line_at(mm, header + 1 if header >= 0 else 0)
     return found if found is not None and is_header(found) else None
 
 
@@ -256,7 +256,7 @@ def _line_number(path: str, mm: mmap.mmap, start: int) -> int:
     that knows its own line (the file's start if none does)."""
     anchor, number = 0, 1
     for candidate in _candidates(mm, start):
-        obj = _decode(mm, candidate)
+        obj = decode_line_at(mm, candidate)
         snapshot = None if obj is None else obj.get("snapshot")
         if isinstance(snapshot, dict) and type(snapshot.get("line")) is int:
             anchor, number = candidate, snapshot["line"]
