@@ -180,12 +180,18 @@ class FileWritten(Event):
 
     `newer_token` is set when the handler found a file of a higher token in file-dir
     and therefore wrote nothing: we have been superseded.
+
+    `published_at` is the wall clock (seconds since the epoch) read right after the
+    rename: the file was visible no later than that. It dates the file where the
+    record's own time cannot — a process frozen between the rename and the journal
+    append (SIGSTOP, a stall) journals the answer long after the file appeared.
     """
 
     request: int
     outcome: Outcome
     name: str = ""
     newer_token: int | None = None
+    published_at: float | None = None
     reason: str = ""
 
 

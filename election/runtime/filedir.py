@@ -201,11 +201,14 @@ class FileDir:
             except BaseException:
                 os.unlink(temp, dir_fd=dir_fd)
                 raise
+            # Read at once: the file is visible from the rename on, and a freeze from
+            # here to the journal append must not make it look written later.
+            published_at = self._wall()
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
         self.written += 1
-        return {"name": name}
+        return {"name": name, "published_at": published_at}
 
     def prune(self, effect: fx.PruneFiles) -> dict[str, object]:
         """Remove our oldest regular files beyond `keep`; symlinks and foreign files stay."""

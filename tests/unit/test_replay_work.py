@@ -15,9 +15,12 @@ def _where(replica: str, wall: float, seq: int = 1) -> Where:
     return Where(replica=replica, journal=f"{replica}.jsonl", line=seq + 1, seq=seq, wall=wall)
 
 
-def _write(replica: str, token: int, seq: int, wall: float) -> FileWrite:
+def _write(
+    replica: str, token: int, seq: int, wall: float, published: float | None = None
+) -> FileWrite:
     name = leader_file_name(token, seq)
-    return FileWrite(token=token, seq=seq, name=name, where=_where(replica, wall))
+    where = _where(replica, wall)
+    return FileWrite(token, seq, name, where, wall if published is None else published)
 
 
 def test_files_in_token_order_break_nothing() -> None:
@@ -39,6 +42,34 @@ def test_within_the_clock_skew_it_is_only_a_note() -> None:
         [_write("b", 9, 1, 12.0), _write("a", 5, 3, 12.01)], skew=0.05
     )
     assert violations == [] and len(notes) == 1
+
+
+def _journaled(wall: float, published_at: float | None) -> list[FileWrite]:
+    """What replay makes of one leader file of token 5 journaled at `wall`."""
+    work = WorkLog("a")
+    name = leader_file_name(5, 3)
+    written = ev.FileWritten(request=1, outcome=Outcome.OK, name=name, published_at=published_at)
+    work.observe(_where("a", wall), written, ())
+    return work.writes
+
+
+def test_a_file_is_dated_by_its_rename_not_by_its_late_record() -> None:
+    # Found by the chaos soak: a leader frozen (SIGSTOP) after its rename but before the
+    # answer reached the journal journals it after the successor's first file.
+    writes = [*_journaled(15.0, published_at=11.0), _write("b", 9, 1, 12.0)]
+    assert check_file_order(writes, skew=0.05) == ([], [])
+
+
+def test_a_file_renamed_after_the_newer_one_is_still_a_violation() -> None:
+    # Frozen between the last look at file-dir and the rename: the rename itself is late.
+    writes = [*_journaled(15.0, published_at=14.9), _write("b", 9, 1, 12.0)]
+    violations, _ = check_file_order(writes, skew=0.05)
+    assert [v.kind for v in violations] == ["older-token-file-after-newer"]
+    assert "2.900s after" in violations[0].message
+
+
+def test_a_journal_without_the_rename_time_dates_a_file_by_its_record() -> None:
+    assert [w.published for w in _journaled(15.0, published_at=None)] == [15.0]
 
 
 def test_job_runs_are_collected_with_their_term() -> None:

@@ -143,7 +143,7 @@ def test_check_refuses_a_symlinked_file_dir(tmp_path: Path) -> None:
 def test_write_publishes_one_complete_json_file_and_no_temp_file(adapter: Adapter) -> None:
     answer = adapter.write(token=77, seq=3)
     name = leader_file_name(77, 3)
-    assert answer == ev.FileWritten(request=3, outcome=Outcome.OK, name=name)
+    assert answer == ev.FileWritten(request=3, outcome=Outcome.OK, name=name, published_at=WALL)
     assert names(adapter.files.path) == [name]
     content = json.loads((adapter.files.path / name).read_text())
     assert {k: content[k] for k in ("replica", "token", "seq")} == {
@@ -154,6 +154,30 @@ def test_write_publishes_one_complete_json_file_and_no_temp_file(adapter: Adapte
     assert content["written_at"] == "2023-11-14T22:13:20.250Z"
     parsed = dt.datetime.fromisoformat(content["written_at"].replace("Z", "+00:00"))
     assert parsed.timestamp() == WALL
+
+
+def test_published_at_is_read_once_the_file_is_visible(tmp_path: Path) -> None:
+    # The replay dates a file by it: read before the rename, a freeze between would
+    # hide a file published late; read after the journal append, a freeze there would
+    # make a file published in time look late.
+    directory = tmp_path / "files"
+    name = leader_file_name(7, 1)
+    readings: list[tuple[float, bool]] = []
+
+    def wall() -> float:
+        readings.append((WALL + len(readings), (directory / name).exists()))
+        return readings[-1][0]
+
+    files = FileDir(directory, lambda e: None, FakeTimerService(), 5.0, wall=wall)
+    files.check()
+    readings.clear()
+    try:
+        answer = files.write(fx.WriteLeaderFile(request=1, token=7, seq=1, replica=REPLICA))
+    finally:
+        files.close()
+    visible_at = [at for at, visible in readings if visible]
+    assert answer == {"name": name, "published_at": visible_at[0]}
+    assert [visible for _, visible in readings] == [False, True]  # written_at, published_at
 
 
 def test_written_file_is_mode_0644_even_under_a_strict_umask(adapter: Adapter) -> None:
@@ -344,7 +368,7 @@ def test_file_mode_is_what_was_asked_even_under_a_loose_umask(tmp_path: Path) ->
     try:
         assert isinstance(a.write(token=5, seq=1), ev.FileWritten)
         assert a.write(token=5, seq=2) == ev.FileWritten(
-            request=2, outcome=Outcome.OK, name=leader_file_name(5, 2)
+            request=2, outcome=Outcome.OK, name=leader_file_name(5, 2), published_at=WALL
         )
     finally:
         os.umask(old)
@@ -426,7 +450,7 @@ def test_a_planted_symlink_at_the_leader_file_name_is_replaced_not_followed(
     target.write_text("untouched")
     (adapter.files.path / leader_file_name(12, 1)).symlink_to(target)
     assert adapter.write(token=12, seq=1) == ev.FileWritten(
-        request=1, outcome=Outcome.OK, name=leader_file_name(12, 1)
+        request=1, outcome=Outcome.OK, name=leader_file_name(12, 1), published_at=WALL
     )
     published = adapter.files.path / leader_file_name(12, 1)
     assert not published.is_symlink()

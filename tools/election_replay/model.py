@@ -202,6 +202,10 @@ class FileWrite(NamedTuple):
     seq: int
     name: str
     where: Where
+    # When the file was visible by: the handler's clock right after the rename, or the
+    # record's time for journals from before it was recorded. A frozen process journals
+    # the answer later than the file appeared; the record's time would date it then.
+    published: float
 
 
 @attrs.frozen(kw_only=True)

@@ -40,7 +40,7 @@ class WorkLog:
     def __init__(self, replica: str) -> None:
         self.replica = replica
         self.writes: list[FileWrite] = []
-        self.landed: list[float] = []  # wall of every FileWritten ok, whatever its name
+        self.landed: list[float] = []  # when every FileWritten ok's file landed, any name
         self.asked: list[float] = []  # wall of every record asking for a leader file
         self.jobs: list[JobRun] = []
         self._tokens: dict[int, int] = {}  # StartChild request -> token
@@ -71,10 +71,16 @@ class WorkLog:
             return
         if type(event) is _FILE_WRITTEN:
             if event.outcome is _OK:
-                self.landed.append(where.wall)
+                # Dated by its rename where the journal says when that was: a process
+                # frozen before the append journals the answer late.
+                published = where.wall
+                if event.published_at is not None:
+                    published = min(published, event.published_at)
+                self.landed.append(published)
                 parsed = parse_leader_file_name(event.name)
                 if parsed is not None:
-                    self.writes.append(FileWrite(*parsed, event.name, where))  # token, seq
+                    token, seq = parsed
+                    self.writes.append(FileWrite(token, seq, event.name, where, published))
         elif type(event) is _CHILD_STARTED:
             if event.outcome is _OK and event.pid:
                 self._running[event.pid] = (self._tokens.get(event.request), where.wall)
@@ -125,16 +131,16 @@ def check_file_order(writes: Iterable[FileWrite], skew: float) -> tuple[list[Vio
     violations: list[Violation] = []
     notes: list[str] = []
     newest: FileWrite | None = None  # the first file of the highest token so far
-    for write in sorted(writes, key=lambda w: w.where.wall):
+    for write in sorted(writes, key=lambda w: w.published):
         if newest is None or write.token > newest.token:
             newest = write
             continue
         if write.token < newest.token:
-            late = write.where.wall - newest.where.wall
+            late = write.published - newest.published
             what = (
                 f"{write.where.replica} wrote {write.name} (token {write.token}) "
                 f"{late:.3f}s after {newest.where.replica} wrote {newest.name} (token "
-                f"{newest.token}) at {hms(newest.where.wall)}"
+                f"{newest.token}) at {hms(newest.published)}"
             )
             if late > skew:
                 violations.append(

@@ -351,7 +351,7 @@ class FileDirHandler:
                 if why:
                     reply.failed(why, newer_token=newer)
                 else:
-                    reply.ok(name=name)
+                    reply.ok(name=name, published_at=WALL_ZERO + world.clock.now)
 
             self._submit(write)
         elif isinstance(effect, fx.PruneFiles):
