@@ -210,11 +210,18 @@ class FilesPruned(Event):
 
 @attrs.frozen(kw_only=True)
 class ChildStarted(Event):
-    """Outcome of `StartChild`: the job runs as `pid` (its own process group)."""
+    """Outcome of `StartChild`: the job runs as `pid` (its own process group).
+
+    `started_at`: the wall clock (seconds since the epoch) at the instant the job's
+    supervisor counts `ChildExited.ran_for` from, just before it started the job. It
+    dates the job where the record's own time cannot: a daemon frozen before the append
+    journals the start late.
+    """
 
     request: int
     outcome: Outcome
     pid: int | None = None
+    started_at: float | None = None
     reason: str = ""
 
 

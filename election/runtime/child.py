@@ -180,7 +180,9 @@ class ChildSupervisor:
             log.info("[job %d] %s", run.pid, message.get("line", ""))
         elif kind == "started":
             run.pid = int(message["pid"])
-            if not run.reply.ok(pid=run.pid):
+            wall = message.get("wall")
+            started_at = float(wall) if isinstance(wall, int | float) else None
+            if not run.reply.ok(pid=run.pid, started_at=started_at):
                 # Too late: the core already counted this start as unknown. A job nobody
                 # tracks must not run.
                 run.send("stop")

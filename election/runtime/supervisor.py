@@ -22,7 +22,8 @@ Control lines (daemon → supervisor, stdin):
     kill            SIGKILL now (the daemon is exiting in a hurry)
 
 Status lines (supervisor → daemon, stdout), JSON objects tagged by "type":
-    started {pid}               the job runs as `pid`, leader of its own process group
+    started {pid, wall}         the job runs as `pid`, leader of its own process group;
+                                `wall`: the wall clock at the instant `ran_for` counts from
     failed {reason}             the job was not started (the supervisor then exits)
     lease-expired {pid, reason} SIGTERM sent because the lease ran out
     output {pid, stream, line}  one line the job wrote
@@ -235,10 +236,13 @@ class Supervisor:
             os.close(out_w)
             os.close(err_w)
         self._started_at = now
+        # The same instant on the wall clock: a post-mortem dates the job's start by it
+        # (and its end, with `ran_for`), however late a frozen daemon journals this.
+        wall = time.time() - (self._clock() - now)
         for fd, stream in ((out_r, "stdout"), (err_r, "stderr")):
             os.set_blocking(fd, False)
             self._outputs[fd] = (stream, bytearray())
-        self._report(type="started", pid=self.pid)
+        self._report(type="started", pid=self.pid, wall=wall)
         return True
 
     def _take_signals(self) -> None:

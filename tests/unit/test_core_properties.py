@@ -119,8 +119,8 @@ def _sample(event_type: type[ev.Event], state: State, pick: Any) -> ev.Event:
             fields["name"], fields["id"] = name, tid
         elif field.name == "id":
             continue
-        elif field.name == "published_at":  # the replay's, never the reducer's
-            fields["published_at"] = pick(st.sampled_from([None, 0.0, 1.7e9]))
+        elif field.name in ("published_at", "started_at"):  # the replay's, not the core's
+            fields[field.name] = pick(st.sampled_from([None, 0.0, 1.7e9]))
         elif field.name == "answered_at":
             fields["answered_at"] = pick(st.sampled_from([None, 0.0, -100.0]))
         elif field.name == "paused":

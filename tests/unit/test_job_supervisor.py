@@ -227,3 +227,23 @@ def test_a_dead_supervisor_takes_its_job_with_it(harness: Harness) -> None:
     exited = harness.next(ev.ChildExited)
     assert isinstance(exited, ev.ChildExited) and exited.signal == "SIGKILL"
     wait_until(lambda: not alive(pid), 5, "the job outlived its supervisor")
+
+
+def test_the_supervisor_dates_the_job_on_the_wall_clock(harness: Harness) -> None:
+    # election-replay dates a job by `started_at` and `ran_for`, not by when the daemon
+    # journaled them (late, when it was frozen): that span must hold all the job did.
+    harness.env["FAMILY_SECONDS"] = "0.3"
+    harness.sup._env["FAMILY_SECONDS"] = "0.3"
+    before = time.time()
+    harness.sup.run(fx.StartChild(request=1, token=7, command=(sys.executable, str(FAMILY_JOB))))
+    started = harness.next(ev.ChildStarted)
+    told = time.time()
+    assert isinstance(started, ev.ChildStarted) and started.started_at is not None, started
+    exited = harness.next(ev.ChildExited)
+    gone = time.time()
+    assert isinstance(exited, ev.ChildExited) and exited.code == 0, exited
+    assert before <= started.started_at <= told
+    walls = [wall for _, _, _, wall, _ in harness.log.lines()]
+    assert walls, "the job recorded nothing"
+    end = started.started_at + exited.ran_for
+    assert started.started_at <= min(walls) and max(walls) <= end <= gone

@@ -117,6 +117,17 @@ def test_a_job_ends_when_its_supervisor_says_not_when_a_frozen_daemon_read_it() 
         assert work.finish()[0].end == end
 
 
+def test_a_job_is_dated_by_its_supervisor_when_a_frozen_daemon_recorded_its_start_late() -> None:
+    """Frozen right after the supervisor started the job: the start was journaled 3 s
+    after it, and the end (`ran_for` counts from the supervisor's start) with it."""
+    work = WorkLog("a")
+    started = ev.ChildStarted(request=4, outcome=Outcome.OK, pid=99, started_at=10.0)
+    work.observe(_where("a", 13.0), started, ())
+    work.observe(_where("a", 14.0), ev.ChildExited(pid=99, code=143, ran_for=2.5), ())
+    (run,) = work.finish()
+    assert (run.start, run.end) == (10.0, 12.5)
+
+
 def test_a_job_whose_daemon_died_was_gone_by_the_next_run_and_its_grace() -> None:
     work = WorkLog("a")
     work.begin_run(1.0, grace=0.6)

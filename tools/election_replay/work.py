@@ -83,14 +83,18 @@ class WorkLog:
                     self.writes.append(FileWrite(token, seq, event.name, where, published))
         elif type(event) is _CHILD_STARTED:
             if event.outcome is _OK and event.pid:
-                self._running[event.pid] = (self._tokens.get(event.request), where.wall)
+                start = where.wall  # journals before `started_at`: when it was recorded
+                if event.started_at is not None:
+                    start = min(start, event.started_at)
+                self._running[event.pid] = (self._tokens.get(event.request), start)
         elif type(event) is _LEASE_EXPIRED:
             if event.pid in self._running:
                 self._lease_ran_out[event.pid] = event.reason
         elif type(event) is _CHILD_EXITED and event.pid in self._running:
             job_token, start = self._running.pop(event.pid)
             lease = self._lease_ran_out.pop(event.pid, None)
-            # `start` is when the daemon recorded the start, after the job's own start.
+            # `ran_for` counts from the supervisor's `started_at` (or, in journals from
+            # before it, from a little before the record of the start).
             end = min(where.wall, start + event.ran_for) if event.ran_for > 0 else where.wall
             self.jobs.append(
                 JobRun(
