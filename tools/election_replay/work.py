@@ -71,11 +71,7 @@ class WorkLog:
             return
         if type(event) is _FILE_WRITTEN:
             if event.outcome is _OK:
-                # Dated by its rename where the journal says when that was: a process
-                # frozen before the append journals the answer late.
-                published = where.wall
-                if event.published_at is not None:
-                    published = min(published, event.published_at)
+                published = _dated(where.wall, event.published_at)  # by its rename
                 self.landed.append(published)
                 parsed = parse_leader_file_name(event.name)
                 if parsed is not None:
@@ -83,9 +79,7 @@ class WorkLog:
                     self.writes.append(FileWrite(token, seq, event.name, where, published))
         elif type(event) is _CHILD_STARTED:
             if event.outcome is _OK and event.pid:
-                start = where.wall  # journals before `started_at`: when it was recorded
-                if event.started_at is not None:
-                    start = min(start, event.started_at)
+                start = _dated(where.wall, event.started_at)  # by its supervisor
                 self._running[event.pid] = (self._tokens.get(event.request), start)
         elif type(event) is _LEASE_EXPIRED:
             if event.pid in self._running:
@@ -128,6 +122,13 @@ class WorkLog:
         """Every run, those still running at the journal's end with `end` None."""
         self._close_all(None)
         return tuple(sorted(self.jobs, key=lambda r: r.start))
+
+
+def _dated(recorded: float, reported: float | None) -> float:
+    """When something happened: the time its handler reported, or its record's for
+    journals from before the handler said. The earlier of the two, since a process frozen
+    before the journal append records it late, and it cannot have happened after."""
+    return recorded if reported is None else min(recorded, reported)
 
 
 def check_file_order(writes: Iterable[FileWrite], skew: float) -> tuple[list[Violation], list[str]]:
