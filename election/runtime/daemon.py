@@ -17,22 +17,23 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from kazoo.client import KazooClient
+from kazoo.client import KazooClient, KazooState
 
 from election import __version__
 from election.config import ConfigError, Settings, format_address
 from election.core.events import Started
 from election.core.state import StateName, initial_state
 from election.flags import core_config_from_header
+from election.keeper.records import record_path
 from election.observe.http import HttpEndpoint, make_app
 from election.observe.logs import LogObserver, setup_logging
 from election.observe.lookout import LeaderLookout
 from election.observe.metrics import Metrics
 from election.observe.tui import LiveView, ReplicaView
 from election.runtime import signals
-from election.runtime.child import ChildSupervisor
 from election.runtime.filedir import FileDir
 from election.runtime.journaling import JournalSink
+from election.runtime.keeper import Keeper
 from election.runtime.lease import LeaseKeeper
 from election.runtime.loop import Inbox, JournalFailure, Loop, Observer
 from election.runtime.timers import ThreadTimerService
@@ -117,6 +118,17 @@ def job_lock_path(settings: Settings) -> Path:
     return Path(tempfile.gettempdir()) / f"election-job-{digest}.lock"
 
 
+def _tls_files(settings: Settings) -> dict[str, str | None] | None:
+    """The TLS files the keeper needs to close our session (None: no TLS)."""
+    tls = settings.zk_tls
+    if tls is None:
+        return None
+    return {
+        k: None if v is None else str(v)
+        for k, v in (("ca", tls.ca), ("cert", tls.cert), ("key", tls.key))
+    }
+
+
 def _bind_endpoint(settings: Settings) -> HttpEndpoint | None:
     """The metrics endpoint, bound (it answers "starting" until it is given the app);
     None when off. Raises OSError for an address that cannot be bound."""
@@ -126,11 +138,11 @@ def _bind_endpoint(settings: Settings) -> HttpEndpoint | None:
     return HttpEndpoint(host, port)
 
 
-def _open_journal(settings: Settings) -> JournalSink:
+def _open_journal(settings: Settings, started_wall: float) -> JournalSink:
     header = make_header(
         replica=settings.replica_id,
         program=f"election {__version__}",
-        started_wall=time.time(),
+        started_wall=started_wall,
         config=settings.as_header_config(),
         host=socket.gethostname(),
         pid=os.getpid(),
@@ -150,8 +162,9 @@ def run_daemon(settings: Settings) -> int:
     except OSError as exc:
         host, port = settings.metrics_address or ("", 0)
         return _refuse("--metrics-address", f"cannot listen on {host}:{port}: {exc.strerror}")
+    started_wall = time.time()  # names this run: the keeper's records point to it
     try:
-        journal = _open_journal(settings)
+        journal = _open_journal(settings, started_wall)
     except OSError as exc:
         if endpoint is not None:
             endpoint.close()
@@ -192,7 +205,9 @@ def run_daemon(settings: Settings) -> int:
         timers,
         timeout=lambda: zookeeper.session_timeout,
     )
-    jobs = ChildSupervisor(
+    # The keeper outlives this process: should it die, the keeper stops the job's group,
+    # then closes the session so another replica leads at once (election.keeper).
+    jobs = Keeper(
         inbox.put,
         timers,
         lock_path=job_lock_path(settings),
@@ -204,7 +219,22 @@ def run_daemon(settings: Settings) -> int:
         start_deadline=settings.exec_grace + 5.0,
         grace=settings.exec_grace,
         leases=leases,
+        config={
+            "record": str(record_path(settings.journal)),
+            "replica": settings.replica_id,
+            "run": started_wall,
+            "servers": list(settings.zk_servers),
+            "tls": _tls_files(settings),
+        },
     )
+    jobs.start()
+
+    def tell_keeper(state: str) -> None:  # kazoo's thread: a write to a pipe, no more
+        client_id = client.client_id
+        if state == KazooState.CONNECTED and client_id is not None:
+            jobs.session(client_id[0], client_id[1], zookeeper.session_timeout)
+
+    client.add_listener(tell_keeper)
 
     # The core and the loop around it; the observers watch its records.
     config = core_config_from_header(settings.as_header_config())
@@ -242,24 +272,25 @@ def run_daemon(settings: Settings) -> int:
     inbox.put(Started())
     if live_view is not None:
         live_view.start()
+    graceful = False
     try:
         code = loop.run()
+        graceful = True
     except JournalFailure as exc:
-        log.critical("%s: exiting; the session closes so another replica can lead", exc)
-        jobs.close()  # the job first: the session's end lets another replica's job start
-        _close_quickly(client)
+        log.critical("%s: exiting; the keeper closes the session so another replica can lead", exc)
         code = EXIT_INTERNAL
     except Exception:
-        log.critical("internal error: exiting; the session closes", exc_info=True)
-        jobs.close()
-        _close_quickly(client)
+        log.critical("internal error: exiting; the keeper closes the session", exc_info=True)
         code = EXIT_INTERNAL
     finally:
         if live_view is not None:
             live_view.close()
             setup_logging(settings.log_level, settings.log_format, settings.replica_id)
         restore_signals()
-        jobs.close()  # no job outlives its daemon
+        # No job outlives its daemon: the keeper stops what is left of it and, once this
+        # process has exited, closes the session (after a stop, it is closed already).
+        if not jobs.close(code, graceful) and not graceful:
+            _close_quickly(client)  # no keeper: the job was killed here; close it ourselves
         leases.close()
         files.close()
         timers.close()
