@@ -488,7 +488,13 @@ class _Step:
         if self.state.phase in (Phase.RUNNING, Phase.STOPPING):
             self.enforce()
         st = self.state
-        if st.daemon is not Daemon.GONE or st.phase is not Phase.IDLE:
+        if st.phase is not Phase.IDLE:
+            return
+        if st.daemon is Daemon.LEAVING and st.graceful and st.session is None:
+            self.set(exited=True)  # a stop before any session: nothing to close or record
+            self.actions.append(Exit(0))
+            return
+        if st.daemon is not Daemon.GONE:
             return
         if st.closing is Closing.NOT_YET:
             if st.session is not None:

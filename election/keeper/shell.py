@@ -44,6 +44,7 @@ PR_SET_CHILD_SUBREAPER = 36
 MAX_LINE = 65536  # a longer line of job output is passed on in pieces
 REPORT_WAIT = 1.0  # seconds a status line may wait for a daemon that does not read
 CLOSE_WITHIN = 5.0  # seconds for the session's close, over every server
+STATUS_SPIN = 0.005  # seconds to look for the dead daemon's exit status when its pipe closes
 # An ignored signal stays ignored across exec: the job gets these back at their defaults.
 RESET_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 # A stray SIGTERM (a unit's whole cgroup, say) must not end the keeper before its daemon:
@@ -84,6 +85,7 @@ class Keeper:
         self._outputs: dict[int, tuple[str, bytearray]] = {}
         self._pidfd: int | None = None
         self._record_fd: int | None = None
+        self._wall_offset: float | None = None
         self._events: deque[m.Event] = deque()
         self._exit: int | None = None
         self._wake_r, self._wake_w = os.pipe()
@@ -102,8 +104,6 @@ class Keeper:
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         with contextlib.suppress(OSError, AttributeError):
             self._pidfd = os.pidfd_open(self.config.daemon)
-        if os.getppid() != self.config.daemon:  # gone before we could watch it
-            self._feed(m.DaemonExited(self._clock(), None))
 
     # --- the loop -----------------------------------------------------------------------
 
@@ -180,7 +180,13 @@ class Keeper:
             data = b""
         if not data:
             self._control = None
-            self._feed(m.PipeClosed(self._clock()))
+            closed_at = self._clock()
+            # The kernel closes a dying process's files just before it becomes a zombie:
+            # its exit status is there to read for a moment, until its parent collects it.
+            status = _zombie_status(self.config.daemon, within=STATUS_SPIN)
+            self._feed(m.PipeClosed(closed_at))
+            if status is not None:
+                self._feed(m.DaemonExited(self._clock(), status))
             return
         self._buffer += data
         *lines, self._buffer = self._buffer.split(b"\n")
@@ -198,9 +204,13 @@ class Keeper:
             ready, _, _ = select.select([self._pidfd], [], [], 0)
             if not ready:
                 return
-        elif self.state.daemon is not m.Daemon.LEAVING or os.getppid() == self.config.daemon:
+        elif os.getppid() == self.config.daemon:  # without a pidfd: we were handed on
             return
-        self._feed(m.DaemonExited(self._clock(), _zombie_status(self.config.daemon)))
+        status = _zombie_status(self.config.daemon)
+        # What it told us before it died comes first (its session, above all).
+        while self._control is not None:
+            self._read_control()
+        self._feed(m.DaemonExited(self._clock(), status))
 
     # --- the job --------------------------------------------------------------------------
 
@@ -359,7 +369,9 @@ class Keeper:
     def _record(self, at: float, fields: dict[str, Any]) -> None:
         """One line in the record file: what a post-mortem needs of the daemon's death."""
         cfg = self.config
-        wall = time.time() - (self._clock() - at)
+        if self._wall_offset is None:  # one offset for all records: they keep their order
+            self._wall_offset = time.time() - self._clock()
+        wall = at + self._wall_offset
         line = {
             "keeper": 1,
             "replica": cfg.replica,
@@ -444,20 +456,25 @@ def _told(message: dict[str, Any], now: float) -> m.Event | None:
     return None
 
 
-def _zombie_status(pid: int) -> int | None:
+def _zombie_status(pid: int, within: float = 0.0) -> int | None:
     """The wait status of process `pid`, a zombie not yet collected by its parent
-    (/proc/PID/stat's last field, Linux 3.5+); None once it is collected."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    if not fields or fields[0] != b"Z":
-        return None
-    try:
-        return int(fields[-1])
-    except ValueError:
-        return None
+    (/proc/PID/stat's last field, Linux 3.5+): looked for until `within` seconds have
+    passed while the process is still exiting; None once it is collected (or alive)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            return None  # collected (or never ours to see)
+        if fields and fields[0] == b"Z":
+            try:
+                return int(fields[-1])
+            except ValueError:
+                return None
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.0002)
 
 
 def _children() -> list[int]:

@@ -328,6 +328,17 @@ class Keeper:
         process.close()
         return told
 
+    def wait(self, timeout: float) -> bool:
+        """After `close`: True once the keeper has exited (within `timeout` s)."""
+        process = self._process
+        if process is None:
+            return True
+        try:
+            process.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
 
 def _kill_group(pgid: int, wait: float) -> bool:
     """SIGKILL the process group `pgid`; True once it is empty (within `wait` s)."""

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from election.keeper.records import record_path
 from election_testkit.family import FAMILY_JOB, FamilyLog
 from election_testkit.proxy import TcpProxy
 from election_testkit.replica import Replica
@@ -47,16 +48,18 @@ class Machines:
         path: str,
         tmp: Path,
         ignore_term: bool = False,
+        session: float = SESSION,
     ) -> None:
         self.log = FamilyLog(tmp / "family.log")
         self.proxies = [TcpProxy("127.0.0.1", zk.port) for _ in range(2)]
         worker = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAMILY_JOB))}"
+        self.session = session
         self.replicas: ReplicaSet = replica_set(
             "unused",
             path,
             exec=f"sh -c {shlex.quote(worker + ' & wait')}",
             exec_grace=f"{GRACE}s",
-            session_timeout=f"{SESSION}s",
+            session_timeout=f"{session}s",
         )
         self.replicas.env.update(
             FAMILY_LOG=str(self.log.path),
@@ -133,14 +136,18 @@ def test_a_leader_daemon_frozen_past_its_session_leaves_no_job_into_the_next_ter
     leader.send_signal(signal.SIGSTOP)
     frozen_at = time.time()
     try:
-        machines.leading(after_token=first, besides=leader)
-        # Another term's job runs while the old daemon is still frozen: its supervisor
+        _, second = machines.leading(after_token=first, besides=leader)
+        # Another term's job runs while the old daemon is still frozen: its keeper
         # stopped the old job when the lease ran out, not when the daemon woke up.
         assert leader.running
+        # Frozen is not dead: its keeper released nothing early; the session expired.
+        started = min(wall for t, _, wall, _ in machines.log.starts() if t == second)
+        assert started - frozen_at >= SESSION * 2 / 3, started - frozen_at
+        assert not record_path(leader.journal).exists()
     finally:
         leader.send_signal(signal.SIGCONT)
     machines.check_promise()
-    # Woken up, the old daemon journals what its supervisor did, and the replay shows it
+    # Woken up, the old daemon journals what its keeper did, and the replay shows it
     # on the job's row.
     leader.wait_for(
         lambda r: r["event"]["type"] == "ChildLeaseExpired", 10, "ChildLeaseExpired", frozen_at

@@ -55,7 +55,9 @@ def test_a_stopped_leader_ends_by_stop_and_a_killed_one_by_crash(
     assert crashed.end <= successor.start
     assert successor.end_cause == "stop"
     assert next(h.gap for h in analysis.handovers if h.previous == crashed) is not None
-    assert any("a crash" in note and killed.id in note for note in analysis.notes)
+    # Its keeper recorded the death: the term ends there, how it died beside it.
+    assert any(f"{killed.id}'s daemon" in note and "died" in note for note in analysis.notes)
+    assert crashed.end_detail
 
 
 def _leader_now(replicas: list[Replica]) -> Replica | None:

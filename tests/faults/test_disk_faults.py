@@ -11,6 +11,7 @@ tests/unit/test_runtime_filedir.py.) The journal fault needs no privilege:
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import shutil
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from election.keeper.records import record_path
 from election_testkit.cluster import (
     RECOVERY_BOUND,
     SESSION_TIMEOUT,
@@ -185,4 +187,18 @@ def test_journal_write_failure_exits_3_and_closes_the_session(
     assert entered["wall"] - exited < SESSION_TIMEOUT, entered["wall"] - exited
     deleted = first_record(new, "NodeWatchFired", limited, kind="DELETED")
     assert deleted is not None and deleted["wall"] <= entered["wall"]
+    # Its keeper closed the session once it had exited, and recorded how it ended.
+    records = wait_until(
+        lambda: _keeper_records(leader) if len(_keeper_records(leader)) >= 2 else None,
+        5,
+        lambda: f"keeper records: {_keeper_records(leader)}",
+    )
+    died, closed = records[0], records[-1]
+    assert (died["type"], died["code"], died["said"]) == ("died", 3, True), records
+    assert (closed["type"], closed["outcome"]) == ("session-closed", "closed"), records
     c.assert_safe()
+
+
+def _keeper_records(replica: Replica) -> list[dict[str, object]]:
+    path = record_path(replica.journal)
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []

@@ -6,6 +6,7 @@ from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import Outcome
 from election.core.leaderfiles import leader_file_name
+from election_replay.deaths import settle_jobs
 from election_replay.invariants import LeaderWork
 from election_replay.model import FileWrite, JobRun, Where
 from election_replay.work import WorkLog, check_file_order, job_overlap_notes
@@ -138,11 +139,16 @@ def test_a_job_whose_daemon_died_was_gone_by_the_next_run_and_its_grace() -> Non
     assert (dead.pid, dead.end, dead.end_known) == (99, 7.6, False)  # the old run's grace
     assert (running.pid, running.end) == (100, None)  # the journal ends while it runs
     assert dead.as_json()["end_known"] is False
-    # Two such bounded runs only "may have" overlapped.
+    # Never "end": null beside "end_known": true: a job running at the journal's end has
+    # no known end.
+    assert running.as_json()["end_known"] is False
+    # Bounded by the next job of another term (the job lock here, the lease elsewhere):
+    # no overlap is claimed past it.
     other = JobRun(replica="b", pid=5, token=9, start=7.5, end=9.0)
-    (note,) = job_overlap_notes([dead, other])
-    assert note.startswith("job runs may have overlapped, for up to 0.100s")
-    assert "its daemon died: gone by" in note
+    settled = settle_jobs([dead, other], {})
+    assert (settled[0].end, settled[0].end_known) == (7.5, False)
+    assert settled[0].ended_by.startswith("the next job's start")
+    assert job_overlap_notes(list(settled)) == []
 
 
 def test_overlapping_job_runs_of_different_terms_are_noted() -> None:

@@ -38,7 +38,7 @@ The instants (all `time.time()`, one host, one clock):
 
 Also:
 
-* supervisor start-up: ``python -I -S election/runtime/supervisor.py CONFIG`` with a
+* keeper start-up: ``python -I -S election/keeper/__main__.py CONFIG`` with a
   lease written at once, from before Popen to its ``started`` line (the job, /bin/true,
   has been exec'd), ``--supervisor-runs`` times, beside ``python -I -S -c pass``;
 * graceful hand-over with ``--exec`` (session 2 s, leader 0.5 s, attempter 30 s, as
@@ -72,7 +72,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from election.runtime.supervisor import supervisor_command
+from election.keeper import wire
+from election.runtime.keeper import keeper_command
 from election_testkit.family import FAMILY_JOB, FamilyLog, alive
 from election_testkit.proxy import TcpProxy
 from election_testkit.replica import Record, Replica
@@ -265,9 +266,9 @@ class Machines:
         return Job(token, shell, worker, ticks_to_wall(shell_stat[2]), wall, others)
 
     def owner(self, job: Job) -> Replica:
-        """The replica whose supervisor runs `job` (shell -> supervisor -> daemon)."""
-        supervisor = proc_stat(job.shell)
-        daemon = proc_stat(supervisor[1]) if supervisor is not None else None
+        """The replica whose keeper runs `job` (shell -> keeper -> daemon)."""
+        keeper = proc_stat(job.shell)
+        daemon = proc_stat(keeper[1]) if keeper is not None else None
         for replica in self.replicas.replicas:
             if daemon is not None and replica.pid == daemon[1]:
                 return replica
@@ -503,18 +504,12 @@ def exec_graceful_run(
 
 
 def supervisor_start(workdir: Path) -> float:
-    """Seconds from before Popen to the supervisor's `started` line (lease given at once;
-    the job is /bin/true)."""
-    config = {
-        "command": ["/bin/true"],
-        "grace": 0.5,
-        "lock": str(workdir / "job.lock"),
-        "start_by": time.monotonic() + 5.0,
-        "daemon": os.getpid(),
-    }
+    """Seconds from before Popen to the keeper's `started` line for its first job (lease
+    given at once; the job is /bin/true): a keeper's start-up and a job's start together."""
+    config = {"daemon": os.getpid(), "servers": []}
     t0 = time.monotonic()
     proc = subprocess.Popen(
-        supervisor_command(config),
+        keeper_command(config),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,  # its notes once we close its control pipe
@@ -522,7 +517,17 @@ def supervisor_start(workdir: Path) -> float:
     )
     try:
         assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(f"lease {time.monotonic() + 10.0!r}\n".encode())
+        start = wire.encode(
+            "start",
+            request=1,
+            token=1,
+            command=["/bin/true"],
+            env={},
+            grace=0.5,
+            lock=str(workdir / "job.lock"),
+            start_by=time.monotonic() + 5.0,
+        )
+        proc.stdin.write(start + wire.encode("lease", token=1, until=time.monotonic() + 10.0))
         proc.stdin.flush()
         for raw in proc.stdout:
             message = json.loads(raw)

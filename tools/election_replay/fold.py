@@ -113,11 +113,11 @@ class Folder:
             seq, wall = checkpoint.entered
             line = at.line - (checkpoint.seq - seq)  # records of a run: one line each
             entered = Where(self.replica, self.path, line if line > 1 else 0, seq, wall)
-        self.history.begin_run()
+        self.history.begin_run(_run_started(start.header))
         self.history.resume(at, recorded, leading if type(leading) is int else None, entered)
         self.checks.begin_run()
         self.checks.resume(state.connected, recorded)
-        self.work.begin_run()
+        self.work.begin_run(_run_started(start.header))
         flat = state_to_json(state)  # the snapshot's wire form, not the state's records
         if type(flat.get("child_pid")) is int:
             token = flat.get("child_token")
@@ -283,12 +283,9 @@ class Folder:
             self.runs += 1
         self._headers += 1
         if segment == 0:
-            self.history.begin_run()
+            self.history.begin_run(_run_started(run.header))
             self.checks.begin_run()
-            started = run.header.get("started_wall")
-            self.work.begin_run(
-                float(started) if isinstance(started, int | float) else None, _exec_grace(run)
-            )
+            self.work.begin_run(_run_started(run.header), _exec_grace(run))
             self.freezes.begin_run(_session_timeout(run))
             self._run, self._segment, self._last_seq = key, 0, None
             return self._initial(run)
@@ -339,7 +336,7 @@ class Folder:
                 state = self._in_run(recorded, run)
                 self.checks.resume(recorded.connected, recorded.name.value)
             else:
-                self.history.begin_run()
+                self.history.begin_run(_run_started(run.header))
                 self._resume_history(run, seq, recorded)
                 self.freezes.begin_run(_session_timeout(run), mid_run=True)
                 self.checks.begin_run()
@@ -514,6 +511,12 @@ def _differs(folded: State, recorded: State) -> list[str]:
         for k in today.keys() | journaled.keys()
         if k != "config" and today.get(k) != journaled.get(k)
     )
+
+
+def _run_started(header: dict[str, Any]) -> float | None:
+    """A run's name: its header's `started_wall` (a keeper's records point to it)."""
+    started = header.get("started_wall")
+    return float(started) if isinstance(started, int | float) else None
 
 
 def _exec_grace(run: Run) -> float:

@@ -97,8 +97,9 @@ class Term:
     last_seen: float
     end_cause: str | None = None
     end_event: str = ""
-    end_detail: str = ""  # who asked, when the operator's controls ended it (`causes.asked_by`)
+    end_detail: str = ""  # who asked (`causes.asked_by`), or how a crashed daemon died
     last: Where | None = None  # its last record, when the journal ends while it leads
+    run: float | None = None  # its daemon's run: the `started_wall` of the run's header
 
     @property
     def until(self) -> float:
@@ -185,13 +186,18 @@ class JobRun:
     end: float | None  # None: still running at the journal's end
     code: int | None = None  # exit code (128+N: signal N)
     signal: str = ""
-    stopped_by: str = ""  # "lease: <why>" when its supervisor stopped it, the lease run out
-    # False: its daemon died first and `end` is only the latest it can have been gone by
-    # (the next run's start plus the grace: see work.py).
+    stopped_by: str = ""  # "lease: <why>" when its keeper stopped it, the lease run out
+    # False: `end` is only the latest it can have been gone by (its daemon died and no
+    # keeper record tells; `ended_by` says what bounds it: see work.py), or None when
+    # nothing does (still running at the journal's end, as far as it tells).
     end_known: bool = True
+    ended_by: str = ""
+    run: float | None = None  # its daemon's run: the `started_wall` of the run's header
 
     def as_json(self) -> dict[str, Any]:
-        return attrs.asdict(self)
+        shown = attrs.asdict(self)
+        del shown["run"]
+        return shown
 
 
 class FileWrite(NamedTuple):

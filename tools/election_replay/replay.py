@@ -9,6 +9,13 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from election_replay.deaths import (
+    end_crashed_terms,
+    is_keeper_file,
+    keeper_files,
+    read_deaths,
+    settle_jobs,
+)
 from election_replay.fold import Folder, ReplayError
 from election_replay.freezes import clip_frozen_terms
 from election_replay.invariants import DEFAULT_SKEW, LeaderWork, check_terms
@@ -35,9 +42,11 @@ def analyse(
 
     Journals fold in up to `processes` processes at once (None: twice as many as there
     are CPUs, for journals big enough to be worth it; 1: all in this one). The result is
-    the same either way. With a `window`, each journal folds only around it.
+    the same either way. With a `window`, each journal folds only around it. A keeper's
+    record file (`FILE.keeper`) is read beside its journal, or where it is given.
     """
-    unique, repeated = _distinct(paths)
+    given_records = [os.fspath(p) for p in paths if is_keeper_file(p)]
+    unique, repeated = _distinct([p for p in paths if os.fspath(p) not in given_records])
     try:
         if window is not None and window.since is not None:
             # Only each file's first line: what lies before the window is not read.
@@ -47,13 +56,16 @@ def analyse(
     except JournalError as exc:
         raise ReplayError(exc.path, exc.line, exc.message) from None
     journals = _replay_all(chains, until, _processes(processes, chains, window), window)
+    deaths = read_deaths(keeper_files([chain[-1][0] for chain in chains], given_records))
     freezes = [f for j in journals for f in j.freezes]
-    ended, crash_notes = close_crashed(by_start(t for j in journals for t in j.terms), journals)
+    died, death_notes = end_crashed_terms(by_start(t for j in journals for t in j.terms), deaths)
+    ended, crash_notes = close_crashed(by_start(died), journals)
+    crash_notes = death_notes + crash_notes
     clipped, freeze_notes = clip_frozen_terms(ended, freezes)
     terms = by_start(clipped)
     if window is not None:  # a term cut short by a freeze may now end before the window
         terms = tuple(t for t in terms if window.overlaps(t.start, t.until))
-    jobs = tuple(sorted((r for j in journals for r in j.jobs), key=lambda r: r.start))
+    jobs = settle_jobs(sorted((r for j in journals for r in j.jobs), key=lambda r: r.start), deaths)
     work = LeaderWork.of(journals, jobs)
     cross, cross_notes = check_terms(terms, skew, work)
     cross_notes = crash_notes + asked_notes(terms) + freeze_notes + cross_notes

@@ -174,7 +174,7 @@ def jobs(analysis: Analysis) -> RenderableType:
         ran = None if run.end is None else run.end - run.start
         how = "-" if run.code is None else (run.signal or f"code {run.code}")
         shown_ran = seconds(ran)
-        if not run.end_known:  # its daemon died first: gone by then at the latest
+        if not run.end_known and run.end is not None:  # its daemon died: gone by then
             end, shown_ran, how = Text(f"≤ {end}"), f"≤ {shown_ran}", "daemon died"
         if run.stopped_by:
             how += f" ({run.stopped_by})"

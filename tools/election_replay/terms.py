@@ -30,11 +30,14 @@ class History:
         self._state: tuple[str, float] | None = None  # current state and since when
         self._term: tuple[int | None, Where] | None = None  # open term: token, first record
         self._last: Where | None = None
+        self._run: float | None = None  # the run's `started_wall`
 
-    def begin_run(self) -> None:
-        """A new run of the daemon: whatever the previous run was doing ended with it."""
+    def begin_run(self, run: float | None = None) -> None:
+        """A new run of the daemon (`run`: its header's `started_wall`): whatever the
+        previous run was doing ended with it."""
         last = self._last
         if last is None:
+            self._run = run
             return
         self._close_segment(last.wall)
         if self._term is not None:
@@ -46,6 +49,7 @@ class History:
             )
             self._add_term(last, last.wall, last.wall, CRASH, "")
         self._last = None
+        self._run = run
 
     @property
     def last(self) -> Where | None:
@@ -151,6 +155,7 @@ class History:
                 end_event=event,
                 end_detail=detail,
                 last=last,
+                run=self._run,
             )
         )
         self._term = None

@@ -46,8 +46,9 @@ class WorkLog:
         self._tokens: dict[int, int] = {}  # StartChild request -> token
         self._starting: dict[int, int | None] = {}  # ChildStarted request -> token
         self._running: dict[int, tuple[int | None, float]] = {}  # pid -> (token, start)
-        self._lease_ran_out: dict[int, str] = {}  # pid -> why its supervisor stopped it
+        self._lease_ran_out: dict[int, str] = {}  # pid -> why its keeper stopped it
         self._grace = 0.0  # the run's --exec-grace
+        self._run: float | None = None  # the run's `started_wall`
 
     def begin_run(self, started: float | None = None, grace: float = 0.0) -> None:
         """A new daemon process, started at wall time `started` with `grace` as its
@@ -55,6 +56,7 @@ class WorkLog:
         self._close_all(None if started is None else started + self._grace)
         self._tokens.clear()
         self._grace = grace
+        self._run = started
 
     def resume(self, pid: int, token: int | None, since: float) -> None:
         """Pick up mid-run (a window's start): the job `pid` runs, known from `since`."""
@@ -100,10 +102,13 @@ class WorkLog:
                     code=event.code,
                     signal=event.signal,
                     stopped_by="" if lease is None else f"lease: {lease}",
+                    run=self._run,
                 )
             )
 
-    def _close_all(self, end: float | None) -> None:
+    def _close_all(self, bound: float | None) -> None:
+        """The jobs still running when the run ends: their end is not known; `bound`, the
+        latest they can have been gone by (None: the journal ends with them running)."""
         for pid, (job_token, start) in sorted(self._running.items()):
             self.jobs.append(
                 JobRun(
@@ -111,8 +116,10 @@ class WorkLog:
                     pid=pid,
                     token=job_token,
                     start=start,
-                    end=None if end is None else max(end, start),
-                    end_known=end is None,
+                    end=None if bound is None else max(bound, start),
+                    end_known=False,
+                    ended_by="" if bound is None else "its daemon's next start and grace",
+                    run=self._run,
                 )
             )
         self._running.clear()
@@ -161,30 +168,24 @@ def check_file_order(writes: Iterable[FileWrite], skew: float) -> tuple[list[Vio
 
 
 def _job(run: JobRun) -> str:
-    died = "" if run.end_known else f", its daemon died: gone by {hms(run.end or run.start)}"
-    return f"{run.replica} pid {run.pid} (token {run.token}{died})"
+    return f"{run.replica} pid {run.pid} (token {run.token})"
 
 
 def job_overlap_notes(jobs: Sequence[JobRun]) -> list[str]:
-    """Job runs of different terms that overlapped in wall time."""
+    """Job runs of different terms that overlapped in wall time. A job whose end is not
+    known is bounded by the next job's start (`deaths.settle_jobs`): no overlap is ever
+    claimed past what the job lock and the lease allow."""
     notes = []
     for i, a in enumerate(jobs):
+        a_end = float("inf") if a.end is None else a.end
         for b in jobs[i + 1 :]:
-            a_end = float("inf") if a.end is None else a.end
             if b.start >= a_end:
                 break
             if a.token != b.token:
                 overlap = min(a_end, float("inf") if b.end is None else b.end) - b.start
-                pair = f"{_job(a)} and {_job(b)}"
-                if a.end_known and b.end_known:
-                    notes.append(
-                        f"job runs overlapped for {overlap:.3f}s: {pair}; the job's lease "
-                        "rules this out but for a whole machine frozen (README, 'Run your "
-                        "own job')"
-                    )
-                else:  # a daemon died: its job's end is only bounded
-                    notes.append(
-                        f"job runs may have overlapped, for up to {overlap:.3f}s: {pair}; "
-                        "a dead daemon's journal bounds its job's end only by its next start"
-                    )
+                notes.append(
+                    f"job runs overlapped for {overlap:.3f}s: {_job(a)} and {_job(b)}; the "
+                    "job's lease rules this out but for a whole machine frozen (README, "
+                    "'Run your own job')"
+                )
     return notes

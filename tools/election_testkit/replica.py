@@ -54,6 +54,21 @@ def _clean_env(extra: Mapping[str, str] | None) -> dict[str, str]:
     return env
 
 
+def _children_of(pid: int) -> list[int]:
+    """The live children of process `pid`, from /proc."""
+    children: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return children
+    for task in tasks:
+        with contextlib.suppress(OSError, ValueError):
+            children += [
+                int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()
+            ]
+    return children
+
+
 # ----------------------------------------------------------------------- one replica
 
 
@@ -107,6 +122,21 @@ class Replica:
     def pid(self) -> int | None:
         return self.proc.pid if self.proc is not None else None
 
+    def keeper_pid(self) -> int | None:
+        """The pid of this replica's keeper (the daemon's child running
+        `election/keeper/__main__.py`), None while it has none."""
+        pid = self.pid
+        if pid is None:
+            return None
+        for child in _children_of(pid):
+            try:
+                argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if any(word.endswith(b"keeper/__main__.py") for word in argv[:4]):
+                return child
+        return None
+
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -131,7 +161,8 @@ class Replica:
         self.send_signal(signal.SIGINT)
 
     def kill(self) -> None:
-        """SIGKILL: the crash; nothing is released, the session must expire."""
+        """SIGKILL: the crash. The daemon releases nothing; its keeper stops its job and
+        closes its session."""
         self.send_signal(signal.SIGKILL)
 
     def wait(self, timeout: float) -> int:

@@ -46,8 +46,8 @@ def others() -> list[str]:
             with open(f"/proc/{name}/cmdline", "rb") as f:
                 argv = f.read().split(b"\0")
             # The job's shell, worker or child; not the daemon (whose --exec names this
-            # script) nor the job's supervisor (whose configuration does).
-            if not any(ME in word for word in argv[:3]) or any(b"supervisor" in w for w in argv):
+            # script, later on its command line).
+            if not any(ME in word for word in argv[:3]):
                 continue
             with open(f"/proc/{name}/environ", "rb") as f:
                 env = dict(item.split(b"=", 1) for item in f.read().split(b"\0") if b"=" in item)

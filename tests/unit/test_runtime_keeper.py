@@ -1,4 +1,5 @@
-"""The job supervisor with real processes: start, stop, grace, groups, lock, reaping."""
+"""The daemon's side of its keeper with real processes: start, stop, grace, groups, the
+machine's job lock, reaping."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import Outcome
-from election.runtime.child import ChildSupervisor
+from election.runtime.keeper import Keeper
 from election.runtime.timers import ThreadTimerService
 from tests.fixed_leases import FixedLeases
 
@@ -29,7 +30,7 @@ class Harness:
         self.events: queue.SimpleQueue[ev.Event] = queue.SimpleQueue()
         self.timers = ThreadTimerService()
         self.tmp = tmp
-        self.sup = ChildSupervisor(
+        self.sup = Keeper(
             self.events.put,
             self.timers,
             lock_path=tmp / "job.lock",
@@ -37,7 +38,9 @@ class Harness:
             start_deadline=deadline,
             grace=grace,
             leases=FixedLeases(self.timers),
+            config={"record": str(tmp / "journal.keeper"), "replica": "r1", "servers": []},
         )
+        self.sup.start()
         self._request = 0
 
     def start(self, script: str, token: int = 7) -> int:
@@ -59,7 +62,8 @@ class Harness:
                 return event
 
     def close(self) -> None:
-        self.sup.close()
+        self.sup.close(0, graceful=True)
+        assert self.sup.wait(10), "the keeper did not exit after the daemon's stop"
         self.timers.close()
 
 
@@ -208,13 +212,14 @@ DAEMON = """
 import queue, sys, time
 from pathlib import Path
 from election.core import effects as fx
-from election.runtime.child import ChildSupervisor
+from election.runtime.keeper import Keeper
 from election.runtime.timers import ThreadTimerService
 from tests.fixed_leases import FixedLeases
 events = queue.SimpleQueue()
 timers = ThreadTimerService()
-sup = ChildSupervisor(events.put, timers, lock_path=Path(sys.argv[1]),
-                      env={}, start_deadline=5.0, grace=1.0, leases=FixedLeases(timers))
+sup = Keeper(events.put, timers, lock_path=Path(sys.argv[1]), env={}, start_deadline=5.0,
+             grace=1.0, leases=FixedLeases(timers), config={"servers": []})
+sup.start()
 sup.run(fx.StartChild(request=1, token=1, command=("sleep", "60")))
 print(events.get(timeout=10).pid, flush=True)
 time.sleep(60)

@@ -1,7 +1,7 @@
-"""The job's supervisor with real processes: the lease holds when the daemon cannot.
+"""The keeper with real processes: the lease holds when the daemon cannot.
 
-A stand-in daemon (`DAEMON` below: the real job runner with a lease source that renews
-every 50 ms) starts a job with a family — a shell running a worker that has a child of
+A stand-in daemon (`DAEMON` below: the real keeper's handle with a lease source that
+renews every 50 ms) starts a job with a family — a shell running a worker that has a child of
 its own, each recording its SIGTERM — and is then SIGKILLed, or SIGSTOPped past the
 lease. The job's side tells what happened (`election_testkit.family`).
 """
@@ -24,9 +24,9 @@ import pytest
 from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import Outcome
-from election.runtime.child import ChildSupervisor
+from election.runtime.keeper import Keeper
 from election.runtime.timers import ThreadTimerService
-from election_testkit.family import FAMILY_JOB, FamilyLog, alive
+from election_testkit.family import FAMILY_JOB, FamilyLog
 from election_testkit.waiting import wait_until
 from tests.fixed_leases import FixedLeases
 
@@ -37,14 +37,16 @@ DAEMON = """
 import attrs, json, queue, sys
 from pathlib import Path
 from election.core import effects as fx
-from election.runtime.child import ChildSupervisor
+from election.runtime.keeper import Keeper
 from election.runtime.timers import ThreadTimerService
 from tests.fixed_leases import FixedLeases
 lock, grace, lease, command = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4:]
 events = queue.SimpleQueue()
 timers = ThreadTimerService()
-sup = ChildSupervisor(events.put, timers, lock_path=Path(lock), env={}, start_deadline=5.0,
-                      grace=grace, leases=FixedLeases(timers, seconds=lease, every=0.05))
+sup = Keeper(events.put, timers, lock_path=Path(lock), env={}, start_deadline=5.0,
+             grace=grace, leases=FixedLeases(timers, seconds=lease, every=0.05),
+             config={"servers": [], "record": lock + ".keeper"})
+sup.start()
 sup.run(fx.StartChild(request=1, token=7, command=tuple(command)))
 while True:
     event = events.get()
@@ -102,12 +104,39 @@ def test_a_sigkilled_daemon_takes_the_whole_job_with_it_sigterm_first(
         started = daemon.next_event()
         assert started["type"] == "ChildStarted" and started["outcome"] == "ok", started
         pids = _whole_family(family)
-        daemon.proc.kill()
-        daemon.proc.wait(timeout=10)
+        daemon.proc.kill()  # not collected yet: the keeper reads its exit status
         wait_until(lambda: not family.alive(), 5, lambda: f"still alive: {family.alive()}")
         # The shell's worker and the worker's child: both told first, so they could
         # clean up (they exit on SIGTERM; nothing needed a SIGKILL).
         assert family.termed() == set(pids), family.lines()
+        # The keeper recorded the death and the job's end beside the (here absent) journal.
+        path = tmp_path / "job.lock.keeper"
+        wait_until(lambda: path.exists() and "job-gone" in path.read_text(), 5, "no record")
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        kinds = {line["type"]: line for line in lines}
+        assert {"died", "job-term", "job-gone"} <= set(kinds), lines
+        assert (kinds["died"]["code"], kinds["died"]["signal"]) == (137, "SIGKILL")
+        assert kinds["died"]["daemon"] == daemon.proc.pid
+        assert kinds["died"]["wall"] <= kinds["job-term"]["wall"] <= kinds["job-gone"]["wall"]
+    finally:
+        daemon.close()
+
+
+def test_a_daemon_collected_by_its_parent_at_once_is_recorded_without_its_status(
+    tmp_path: Path, family: FamilyLog
+) -> None:
+    daemon = StandInDaemon(tmp_path, family, grace=2.0, lease=3600.0)
+    try:
+        assert daemon.next_event()["outcome"] == "ok"
+        _whole_family(family)
+        daemon.proc.kill()
+        daemon.proc.wait(timeout=10)  # a parent waiting in waitpid collects it at once
+        path = tmp_path / "job.lock.keeper"
+        wait_until(lambda: path.exists() and "job-gone" in path.read_text(), 5, "no record")
+        (died,) = [json.loads(x) for x in path.read_text().splitlines() if '"died"' in x]
+        # Either the keeper read the zombie first, or the status is honestly unknown.
+        assert (died["code"], died["signal"]) in ((137, "SIGKILL"), (None, "")), died
+        assert died["said"] is False and died["job"]["token"] == 7
     finally:
         daemon.close()
 
@@ -130,7 +159,7 @@ def test_a_frozen_daemon_cannot_keep_its_job_past_the_lease(
         last = max(family.last_beat().values())
         time.sleep(max(0.0, frozen_at + 4.0 - time.time()))
         daemon.proc.send_signal(signal.SIGCONT)
-        # Woken up, the daemon learns what its supervisor did, in order.
+        # Woken up, the daemon learns what its keeper did, in order.
         expired = daemon.next_event()
         assert expired["type"] == "ChildLeaseExpired", expired
         assert "not extended" in str(expired["reason"])
@@ -140,7 +169,7 @@ def test_a_frozen_daemon_cannot_keep_its_job_past_the_lease(
         # and met the SIGKILL: ChildExited tells the shell's end, sent once all were gone.
         assert (exited["code"], exited["signal"]) == (143, "SIGTERM")
         assert last < frozen_at + 4.0
-        # Its ran_for runs on the supervisor's clock to the last process's end (the
+        # Its ran_for runs on the keeper's clock to the last process's end (the
         # SIGKILL at the lease, not the shell's exit 0.3 s before it), not to the wake.
         (started,) = [wall for kind, _, _, wall, _ in family.lines() if kind == "start"]
         ran_for = exited["ran_for"]
@@ -157,7 +186,7 @@ class Harness:
         self.timers = ThreadTimerService()
         self.log = FamilyLog(tmp / "family.log")
         self.env = {"FAMILY_LOG": str(self.log.path), "FAMILY_MARK": str(tmp)}
-        self.sup = ChildSupervisor(
+        self.sup = Keeper(
             self.events.put,
             self.timers,
             lock_path=tmp / "job.lock",
@@ -165,7 +194,9 @@ class Harness:
             start_deadline=5.0,
             grace=grace,
             leases=FixedLeases(self.timers),
+            config={"servers": []},
         )
+        self.sup.start()
 
     def start(self, *command: str) -> int:
         self.sup.run(fx.StartChild(request=1, token=7, command=command))
@@ -182,7 +213,8 @@ class Harness:
                 return event
 
     def close(self) -> None:
-        self.sup.close()
+        self.sup.close(0, graceful=True)
+        assert self.sup.wait(10), "the keeper did not exit after the daemon's stop"
         self.timers.close()
 
 
@@ -219,17 +251,26 @@ def test_a_job_that_forks_and_exits_is_done_only_when_its_child_is(harness: Harn
     assert not harness.log.alive(), harness.log.lines()  # the child went first
 
 
-def test_a_dead_supervisor_takes_its_job_with_it(harness: Harness) -> None:
+def test_a_dead_keeper_takes_its_job_with_it_and_is_replaced(harness: Harness) -> None:
     pid = harness.start(sys.executable, str(FAMILY_JOB))
     _whole_family(harness.log)
-    supervisor = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    os.kill(supervisor, signal.SIGKILL)
+    keeper = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    assert keeper == harness.sup.pid
+    os.kill(keeper, signal.SIGKILL)
     exited = harness.next(ev.ChildExited)
     assert isinstance(exited, ev.ChildExited) and exited.signal == "SIGKILL"
-    wait_until(lambda: not alive(pid), 5, "the job outlived its supervisor")
+    wait_until(lambda: not harness.log.alive(), 5, "the job outlived its keeper")
+    # A new keeper takes over at once, and runs the next job.
+    wait_until(lambda: harness.sup.pid not in (None, keeper), 5, "no new keeper")
+    assert harness.sup.replaced == 1
+    harness.env["FAMILY_SECONDS"] = "0"
+    harness.sup._env["FAMILY_SECONDS"] = "0"
+    harness.sup.run(fx.StartChild(request=2, token=8, command=(sys.executable, str(FAMILY_JOB))))
+    started = harness.next(ev.ChildStarted)
+    assert isinstance(started, ev.ChildStarted) and started.outcome is Outcome.OK, started
 
 
-def test_the_supervisor_dates_the_job_on_the_wall_clock(harness: Harness) -> None:
+def test_the_keeper_dates_the_job_on_the_wall_clock(harness: Harness) -> None:
     # election-replay dates a job by `started_at` and `ran_for`, not by when the daemon
     # journaled them (late, when it was frozen): that span must hold all the job did.
     harness.env["FAMILY_SECONDS"] = "0.3"
