@@ -11,6 +11,8 @@ environment's.
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from election.keeper.records import record_path
 from election_testkit.filedir import leader_files
 from election_testkit.replica import Replica
 from election_testkit.waiting import wait_until
@@ -44,9 +47,14 @@ class EntrypointProcess(Replica):
 
 
 def host_path(command: list[str]) -> list[str]:
-    """The image's command with its programs taken from this environment's bin/."""
-    program = {"election": str(BIN / "election"), "python": sys.executable}
-    return [program.get(command[0], command[0]), *command[1:]]
+    """The image's command with its programs (the init's, and the one it runs) taken from
+    this environment's bin/."""
+    program = {
+        "election": str(BIN / "election"),
+        "election-init": str(BIN / "election-init"),
+        "python": sys.executable,
+    }
+    return [program.get(word, word) if i < 2 else word for i, word in enumerate(command)]
 
 
 def run_healthcheck(env: dict[str, str]) -> int:
@@ -77,7 +85,7 @@ def test_image_entrypoint_leads_answers_healthz_and_stops_on_sigterm(
         dockerfile_exec_form(DOCKER / "Dockerfile", "ENTRYPOINT")
         + dockerfile_exec_form(DOCKER / "Dockerfile", "CMD")
     )
-    assert command[1:] == ["run"]
+    assert command[2:] == ["run"]
     daemon = EntrypointProcess(
         command,
         replica_id="container-1",
@@ -108,3 +116,77 @@ def test_image_entrypoint_leads_answers_healthz_and_stops_on_sigterm(
     while run_healthcheck(health_env) == 0 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert run_healthcheck(health_env) != 0
+
+
+def _can_unshare() -> bool:
+    done = subprocess.run(
+        ["unshare", "--pid", "--fork", "--mount-proc", "true"], capture_output=True, timeout=30
+    )
+    return done.returncode == 0
+
+
+def _descendant(pid: int, program: str) -> int | None:
+    """The first descendant of `pid` running the script `program` (its second word)."""
+    todo = [pid]
+    while todo:
+        parent = todo.pop(0)
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            for child in children:
+                try:
+                    argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+                except OSError:
+                    continue
+                if len(argv) > 1 and os.path.basename(argv[1]) == program.encode():
+                    return child
+                todo.append(child)
+    return None
+
+
+def test_in_a_container_a_crashed_daemons_keeper_outlives_it_and_hands_over_at_once(
+    zk_server: ZooKeeperServer, zk_path: str, tmp_path: Path
+) -> None:
+    """The image's entry point as a container's PID 1 (a PID namespace of its own, as an
+    engine makes): SIGKILL the daemon, and its keeper still closes its session."""
+    if not _can_unshare():
+        pytest.skip("unshare --pid is not allowed here (it needs root, as `make test` runs)")
+    session = 6.0
+    entry = host_path(dockerfile_exec_form(DOCKER / "Dockerfile", "ENTRYPOINT"))
+    flags = ["--zk-servers", zk_server.connect_string, "--election-path", zk_path,
+             "--session-timeout", f"{session}s", "--metrics-address", "off",
+             "--leader-timeout", "0.5s", "--file-dir", str(tmp_path / "files")]  # fmt: skip
+    container = EntrypointProcess(
+        ["unshare", "--pid", "--fork", "--mount-proc", *entry, *flags, "--replica-id", "c1"],
+        replica_id="c1",
+        journal=tmp_path / "c1.jsonl",
+        log_path=tmp_path / "c1.log",
+        env={"ELECTION_JOURNAL": str(tmp_path / "c1.jsonl")},
+    )
+    other = Replica(
+        "r2",
+        [*flags, "--replica-id", "r2", "--journal", str(tmp_path / "r2.jsonl")],
+        tmp_path / "r2.jsonl",
+        tmp_path / "r2.log",
+    )
+    container.start()
+    try:
+        container.wait_for_state("Leader", timeout=30)
+        other.start()
+        other.wait_for_state("Attempter", timeout=30)
+        assert container.pid is not None
+        init = wait_until(lambda: _descendant(container.pid or 0, "election-init"), 10, "init")
+        daemon = wait_until(lambda: _descendant(init, "election"), 10, "no daemon")
+        os.kill(daemon, signal.SIGKILL)
+        killed = time.time()
+        entered = other.wait_for(lambda r: r["state"] == "Leader", session + 5, "Leader", killed)
+        assert entered["wall"] - killed < session / 2, entered["wall"] - killed
+        # The container ends once the keeper is done, with the daemon's status.
+        assert container.wait(15) == 137, container.log_tail()
+        closed = [x for x in record_path(container.journal).read_text().splitlines()]
+        assert any('"session-closed"' in x and '"closed"' in x for x in closed), closed
+    finally:
+        container.stop()
+        other.stop()
