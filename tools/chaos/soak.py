@@ -31,6 +31,7 @@ import os
 import random
 import shlex
 import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -75,6 +76,21 @@ def gaps_by_kind(gaps: list[tuple[float, float]], faults: list[Fault]) -> dict[s
     return dict(sorted(per_kind.items()))
 
 
+def crash_takeovers(
+    faults: list[Fault], terms: list[tuple[str, float, float | None]]
+) -> list[float]:
+    """Seconds from each SIGKILL of the leader's daemon to the next term of another
+    replica: its keeper stops the job and closes the dead session, the next one leads."""
+    out = []
+    for f in faults:
+        if f.kind != "sigkill" or f.role != "leader" or f.acted is None:
+            continue
+        later = [start for replica, start, _ in terms if replica != f.target and start >= f.acted]
+        if later:
+            out.append(min(later) - f.acted)
+    return out
+
+
 def summarise(soak: Soak, verdict: Verdict) -> dict[str, Any]:
     c = soak.cluster
     writes = journal_writes(c.journals)
@@ -83,7 +99,10 @@ def summarise(soak: Soak, verdict: Verdict) -> dict[str, Any]:
     terms = leader_terms(c.journals)
     handovers = sum(1 for a, b in itertools.pairwise(terms) if a[0] != b[0])
     recoveries = [f.recovered - f.end for f in soak.faults if f.recovered is not None]
+    takeovers = sorted(crash_takeovers(soak.faults, terms))
     return {
+        "crash_takeovers": takeovers,
+        "crash_takeover_median": statistics.median(takeovers) if takeovers else None,
         "faults": dict(Counter(f.kind for f in soak.faults)),
         "faults_total": len(soak.faults),
         "handovers": handovers,
@@ -216,6 +235,13 @@ def print_summary(s: dict[str, Any]) -> None:
         shown = "-" if longest is None else f"{longest:.2f}s"
         print(f"  {kind:16} {n:4}   longest leaderless gap {shown}")
     print(f"hand-overs: {s['handovers']} ({s['terms']} leadership terms)")
+    takeovers = s["crash_takeovers"]
+    if takeovers:
+        print(
+            f"crash take-over (SIGKILL of the leader's daemon -> the next Leader record): "
+            f"median {s['crash_takeover_median'] * 1000:.0f} ms, max "
+            f"{max(takeovers) * 1000:.0f} ms, over {len(takeovers)}"
+        )
     if "job_starts" in s:
         print(f"job starts: {s['job_starts']}")
     print(f"files written: {s['files_written']}")

@@ -40,6 +40,8 @@ class Fault:
     end: float = 0.0  # the fault was undone (healed, resumed, restarted)
     recovered: float | None = None  # one leader writing again
     note: str = ""
+    acted: float | None = None  # when the fault struck (a SIGKILL: just before it was sent)
+    role: str = ""  # what the target was then: "leader", "attempter", ...
 
     def as_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -53,6 +55,7 @@ class Soak:
     log: Callable[[str], None]
     faults: list[Fault] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    _struck: tuple[float, str] | None = None  # (when, role) of the fault being injected
     leader_bias: float | None = None  # set: the chance a replica fault hits the leader
 
     # --- picking targets
@@ -96,6 +99,8 @@ class Soak:
         r = self.some_replica()
         role = self.role(r)
         r.kill()
+        assert r.killed_wall is not None
+        self._struck = (r.killed_wall, role)
         r.wait(10)
         time.sleep(self.rng.uniform(0.5, 2.0))
         r.start()
@@ -153,6 +158,8 @@ class Soak:
         action = getattr(self, kind.replace("-", "_"))
         fault.target, fault.note = action()
         fault.end = time.time()
+        if self._struck is not None:
+            (fault.acted, fault.role), self._struck = self._struck, None
         bound = RECOVERY_BOUND + (ZK_EXTRA if kind.startswith("zk-") else 0.0)
         try:
             if kind.startswith("zk-"):
