@@ -174,7 +174,7 @@ def _value(flag: Flag, raw: Mapping[str, object], settings: Mapping[str, Any]) -
 def _check_grace(grace: float, session_timeout: float) -> None:
     """The job's grace fits in its lease (DESIGN.md, "The job's lease").
 
-    The job's supervisor SIGTERMs it at `lease - grace` and SIGKILLs it at `lease`, about
+    The job's keeper SIGTERMs it at `lease - grace` and SIGKILLs it at `lease`, about
     0.9 x the session timeout after the last answer from ZooKeeper: a grace beyond a
     third of the session timeout leaves the job too little of its lease to run in (and
     one beyond the lease, none at all).

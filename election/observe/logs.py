@@ -147,7 +147,7 @@ class LogObserver:
                 )
         elif isinstance(event, ev.ChildLeaseExpired):
             log.warning(
-                "job pid %d: its lease ran out (%s): its supervisor sent SIGTERM, SIGKILL "
+                "job pid %d: its lease ran out (%s): its keeper sent SIGTERM, SIGKILL "
                 "follows at the lease's end",
                 event.pid,
                 event.reason,

@@ -134,7 +134,7 @@ class Metrics:
         )
         self.child_lease_expiries = Counter(
             "election_child_lease_expiries_total",
-            "Jobs stopped by their supervisor because the lease ran out (--exec)",
+            "Jobs stopped by their keeper because the lease ran out (--exec)",
             registry=r,
         )
         self.paused = Gauge(

@@ -16,13 +16,13 @@ lease ended before that); the report says "≤ END" and claims no overlap past i
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
+import orjson
 
 from election.keeper.records import is_record_line, record_path
 from election_replay.causes import CRASH
@@ -84,7 +84,9 @@ def is_keeper_file(path: str | os.PathLike[str]) -> bool:
     try:
         with open(path, "rb") as f:
             first = f.readline(65536)
-        return is_record_line(json.loads(first))
+        # orjson: a hostile first line (a thousand nested arrays) is a ValueError, not
+        # a RecursionError.
+        return is_record_line(orjson.loads(first))
     except (OSError, ValueError):
         return False
 
@@ -105,13 +107,15 @@ def read_deaths(paths: Iterable[str]) -> dict[RunKey, Death]:
     lines: dict[RunKey, list[dict[str, Any]]] = {}
     for path in paths:
         try:
-            text = Path(path).read_text(errors="replace")
+            text = Path(path).read_bytes()
         except OSError:
             continue
         for raw in text.splitlines():
             try:
-                line = json.loads(raw)
+                line = orjson.loads(raw)
             except ValueError:
+                continue
+            if not isinstance(line, dict):
                 continue
             run = line.get("run") if is_record_line(line) else None
             if isinstance(run, int | float) and isinstance(line.get("wall"), int | float):
