@@ -139,7 +139,7 @@ def run(ctx: click.Context, /, command: tuple[str, ...], **raw: object) -> None:
     timeout). When the lease runs out, or the daemon dies, the job's process group
     gets SIGTERM, then SIGKILL --exec-grace later and never after the lease: before
     ZooKeeper can give leadership away. So the grace must be at most a third of
-    --session-timeout (10s: up to 3.33s). Only a whole machine frozen escapes;
+    --session-timeout (10s: up to 3.333s). Only a whole machine frozen escapes;
     ELECTION_TOKEN (the fencing token) answers that.
     """
     for flag in _RUN_FLAGS:

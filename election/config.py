@@ -182,14 +182,26 @@ def _check_grace(grace: float, session_timeout: float) -> None:
     limit = session_timeout * GRACE_SHARE
     if grace > limit + GRACE_TOLERANCE:
         raise ValueError(
-            f"{grace:g}s does not fit in the job's lease: at most a third of "
-            f"{flag_name('session_timeout')} {session_timeout:g}s ({_rounded_down(limit)})"
+            f"{_shown(grace)} does not fit in the job's lease: at most a third of "
+            f"{flag_name('session_timeout')} {_shown(session_timeout)} ({_rounded_down(limit)})"
         )
 
 
+def _shown(seconds: float) -> str:
+    """A duration for a message, to the millisecond like every number in it (`3s`,
+    `0.5s`, `3.333s`); more digits only when the value has them (typed so)."""
+    if round(seconds, 3) == seconds:
+        return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
+    return f"{seconds:g}s"
+
+
 def _rounded_down(seconds: float) -> str:
-    """`seconds` for a message, rounded down to 4 significant digits so that the value
-    shown is one that is accepted: 5/3 -> `1.666s`, not `1.667s`."""
+    """`seconds` for a message, rounded down to the millisecond so that the value shown
+    is one that is accepted: 5/3 -> `1.666s`, not `1.667s` (below a millisecond, to 4
+    significant digits)."""
+    millis = math.floor((seconds + GRACE_TOLERANCE) * 1000)
+    if millis >= 1:
+        return _shown(millis / 1000)
     scale = 10.0 ** (3 - math.floor(math.log10(seconds)))
     return f"{math.floor((seconds + GRACE_TOLERANCE) * scale) / scale:g}s"
 

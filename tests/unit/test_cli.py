@@ -394,11 +394,19 @@ def test_a_grace_exported_without_a_job_is_not_checked(
 
 
 def test_help_shows_the_default_grace_and_its_limit() -> None:
-    result = CliRunner().invoke(main, ["run", "--help"], terminal_width=200)  # one line a flag
+    result = CliRunner().invoke(main, ["run", "--help"], terminal_width=300)  # one line a flag
     lines = result.output.splitlines()
     line = next(line for line in lines if line.lstrip().startswith("--exec-grace"))
     assert "at most a third of --session-timeout" in line
-    assert "default: 3s" in line
+    assert "default: (3s, or a third of --session-timeout if less)" in line
+
+
+def test_a_short_session_timeout_takes_a_default_grace_that_fits(
+    tmp_path: Path, daemon_calls: list[Settings]
+) -> None:
+    result = _invoke(["run", *_sandbox(tmp_path), "--session-timeout", "2s", "--", "/bin/echo"])
+    assert result.exit_code == 0, result.output
+    assert daemon_calls[0].exec_grace == 0.666
 
 
 def test_help_states_the_jobs_promise_and_the_grace_rule() -> None:

@@ -591,6 +591,12 @@ def test_a_grace_up_to_a_third_of_the_session_timeout_fits(
         ("10s", "3.334s", "(3.333s)"),
         ("9s", "3.001s", "(3s)"),
         ("5s", "1.667s", "(1.666s)"),  # rounded down: the value shown is one that fits
+        (
+            "2s",
+            "0.667s",
+            "0.667s does not fit in the job's lease: at most a third of "
+            "--session-timeout 2s (0.666s)",
+        ),
         ("2s", "1s", "1s does not fit"),
         ("10s", "10s", "(3.333s)"),  # the old default
         ("90s", "1m30s", "90s does not fit"),
@@ -652,6 +658,51 @@ def test_without_a_job_the_grace_is_not_checked(isolated: dict[str, object]) -> 
 def test_the_default_grace_fits_the_default_session_timeout(isolated: dict[str, object]) -> None:
     settings = build_settings({**isolated, "exec": "true"})
     assert (settings.exec_grace, settings.session_timeout) == (3.0, 10.0)
+
+
+@pytest.mark.parametrize(
+    ("session", "grace"),
+    [
+        ("10s", 3.0),
+        ("9s", 3.0),
+        ("1m", 3.0),
+        ("6s", 2.0),
+        ("2s", 0.666),  # a third, rounded down to the millisecond: it fits
+        ("300ms", 0.1),
+        ("2ms", 2 / 3 / 1000),  # below a millisecond: the third itself
+    ],
+)
+def test_the_default_grace_is_the_smaller_of_3s_and_a_third_of_the_session_timeout(
+    session: str, grace: float, isolated: dict[str, object]
+) -> None:
+    # `election run --session-timeout 2s --exec job` used to be refused for a grace the
+    # user never typed: a default must always be valid.
+    settings = build_settings({**isolated, "exec": "true", "session_timeout": session})
+    assert settings.exec_grace == pytest.approx(grace, rel=1e-9)
+
+
+@given(session_ms=st.integers(1, 10**7))
+def test_the_default_grace_fits_every_session_timeout(session_ms: int) -> None:
+    raw = {
+        "file_dir": "/nonexistent/files",
+        "journal": "/tmp/election-test-unused.jsonl",
+        "exec": "true",
+        "session_timeout": f"{session_ms}ms",
+    }
+    settings = build_settings(raw)
+    assert 0 < settings.exec_grace <= min(3.0, session_ms / 3000 + 1e-9)
+    assert settings.exec_grace > min(3.0, session_ms / 3000) - 0.001
+
+
+def test_a_refused_grace_prints_its_numbers_alike(isolated: dict[str, object]) -> None:
+    # Every figure to the millisecond: not `(0.6666s)` beside `(3.333s)`.
+    error = _refusal({**isolated, "exec": "true", "session_timeout": "2s", "exec_grace": "3s"})
+    assert str(error) == (
+        "invalid --exec-grace (ELECTION_EXEC_GRACE): 3s does not fit in the job's lease: "
+        "at most a third of --session-timeout 2s (0.666s)"
+    )
+    error = _refusal({**isolated, "exec": "true", "session_timeout": "2.5s", "exec_grace": "1s"})
+    assert error.message.endswith("--session-timeout 2.5s (0.833s)")
 
 
 def test_an_invalid_grace_is_refused_before_its_fit_is_checked(
