@@ -136,6 +136,45 @@ def test_the_terms_table_says_why_each_term_ended(tmp_path: Path) -> None:
     assert terms[1][-3:] == ["leader", "-", "-"]  # still leader, no cause
 
 
+def _late_leader(tmp_path: Path, *, works: bool) -> list[Path]:
+    """a leads from T0; b leads from T0 + 2; a's journal says Leader until T0 + 5 (cut
+    off or frozen, it heard late), writing a file meanwhile if `works`."""
+    a = Replica("a").lead(10)
+    b = Replica("b", start=T0 + 1).wait()
+    b.at(T0 + 2).lead(12)
+    if works:
+        a.at(T0 + 3).tick()
+    a.at(T0 + 5).stop()
+    b.at(T0 + 6).tick()
+    return [a.write(tmp_path), b.write(tmp_path)]
+
+
+def _handover_lines(report: str) -> list[str]:
+    lines = [line.rstrip() for line in report.splitlines()]
+    start = lines.index("Hand-overs") + 2  # the title, the header
+    return lines[start : start + 3]
+
+
+def test_a_term_that_ended_late_is_no_negative_gap(tmp_path: Path) -> None:
+    # A frozen leader's row showed a gap of `-12.408s`: every figure in the gap column is
+    # a gap; where there was none, the cell says what happened, and a line gives the figure.
+    report = piped(_late_leader(tmp_path, works=False))
+    row, footnote, _ = _handover_lines(report)
+    assert row.split()[-2:] == ["ended", "late*"], report
+    assert "-" not in row.split()[-1] and "s" not in row.split()[-1].rstrip("*"), report
+    assert footnote.startswith("* a's term (token 10) ended 2.99"), report
+    assert "did no work meanwhile" in report, report
+
+
+def test_a_leader_that_worked_into_the_next_term_shows_an_overlap(tmp_path: Path) -> None:
+    report = piped(_late_leader(tmp_path, works=True))
+    row, footnote, _ = _handover_lines(report)
+    assert row.split()[-1] == "OVERLAP*", report
+    assert footnote.startswith("* a's term (token 10) ended 2.99"), report
+    assert "worked meanwhile: a violation" in " ".join(report.split()), report
+    assert "VIOLATION" in report
+
+
 def test_the_installed_command_prints_its_version() -> None:
     done = subprocess.run([REPLAY, "--version"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == f"election-replay {__version__}"
