@@ -175,7 +175,8 @@ def test_a_leader_that_stopped_answering_is_not_shown_as_leader(cluster: FakeClu
     document = json.loads(command(cluster, "status", "--json").stdout)
     old = next(m for m in document["members"] if m["replica"] == "old")
     assert old["leader"] is False
-    assert old["stale"] == "says Leader, but another session holds the election node (r3)"
+    assert old["stale"] is True
+    assert old["stale_reason"] == "says Leader, but another session holds the election node (r3)"
     top = command(cluster, "top", "--once")
     assert top.exit_code == 0
     assert "Leader? stale" in top.stdout and "5 replicas; leader r3" in top.stdout
