@@ -276,7 +276,8 @@ class Settings:
         **flag(
             ADDRESS,
             default="127.0.0.1:9100",
-            help="Where to serve /metrics, /healthz, /readyz.",
+            help="Where to serve /metrics, /healthz, /readyz and /leader (200 only on "
+            "the leader); port 0 picks a free one; off: none.",
         )
     )
     log_level: str = attrs.field(
