@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
@@ -77,13 +79,18 @@ class CommandFailed(Exception):
 
 
 class _Causes(logging.Handler):
-    """kazoo's connection log, kept rather than shown: the last failure per server."""
+    """kazoo's connection log, kept rather than shown: the last failure per server, and
+    the addresses that answered "no" (refused the connection, or a name that does not
+    resolve), so that a command need not wait out `--timeout` when every server did."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self._lock = threading.Lock()
         self._server = ""
+        self._attempt: tuple[str, str, int] | None = None
         self._causes: dict[str, str] = {}
+        self._refused: set[tuple[str, str, int]] = set()  # (host, address, port)
+        self._unresolved: set[str] = set()  # host names
 
     def emit(self, record: logging.LogRecord) -> None:
         args = record.args if isinstance(record.args, tuple) else ()
@@ -91,17 +98,66 @@ class _Causes(logging.Handler):
         with self._lock:
             if message.startswith("Connecting to ") and len(args) >= 3:
                 self._server = f"{args[0]}:{args[2]}"
+                self._attempt = (str(args[0]), str(args[1]), _port(args[2]))
             elif message.startswith("Cannot resolve ") and args:
                 self._causes[str(args[0])] = _cause(message)
+                self._unresolved.add(str(args[0]))
             elif record.levelno >= logging.WARNING and self._server:
                 cause = _cause(message)
                 if cause:
                     self._causes[self._server] = cause
+                    if cause == REFUSED and self._attempt is not None:
+                        self._refused.add(self._attempt)
 
     def describe(self) -> str:
         """`127.0.0.1:2181: connection refused`, one per server that failed; '' if none."""
         with self._lock:
             return "; ".join(f"{server}: {cause}" for server, cause in self._causes.items())
+
+    def all_said_no(self, servers: tuple[str, ...], addresses: _Addresses) -> bool:
+        """Every server answered "no": its name does not resolve, or every address it
+        resolves to refused the connection. A server that has not answered yet, or does
+        not answer at all, is still waited for."""
+        with self._lock:
+            refused, unresolved = set(self._refused), set(self._unresolved)
+        if not servers:
+            return False
+        for server in servers:
+            host, port = _host_port(server)
+            if host in unresolved:
+                continue
+            if not any(h == host and p == port for h, _, p in refused):
+                return False  # not refused yet: no need to resolve it ourselves
+            tried = addresses(host, port)
+            if not tried or any((host, address, port) not in refused for address in tried):
+                return False
+        return True
+
+
+REFUSED: Final = "connection refused"
+_Addresses = Callable[[str, int], list[str]]
+
+
+def _port(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return -1
+
+
+def _host_port(server: str) -> tuple[str, int]:
+    """`host:port` as kazoo logs it: `[::1]:2181` is host `::1`."""
+    host, _, port = server.rpartition(":")
+    return host.strip().strip("[]"), _port(port)
+
+
+def _resolved(host: str, port: int) -> list[str]:
+    """The addresses kazoo tries for `host:port` (it resolves them the same way)."""
+    try:
+        found = socket.getaddrinfo(host, port, 0, 0, socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return []
+    return [str(info[4][0]) for info in found]
 
 
 def _cause(message: str) -> str:
@@ -217,17 +273,7 @@ def open_session(connection: Connection, timeout: float) -> Iterator[OperatorSes
         tls=connection.tls,
         logger=logger,
     )
-    servers = ",".join(connection.servers)
-    try:
-        client.start(timeout=timeout)
-    except Exception as exc:  # kazoo has stopped and closed the client itself
-        why = causes.describe() or (
-            "no answer" if isinstance(exc, KazooTimeoutError) else _named(exc)
-        )
-        raise CommandFailed(
-            EXIT_UNREACHABLE,
-            f"cannot reach ZooKeeper at {servers} within {format_seconds(timeout)}: {why}",
-        ) from None
+    _start(client, causes, connection.servers, timeout)
     session = OperatorSession(client, connection, timeout)
     try:
         # The credential is sent after the handshake: a scheme the server refuses shows
@@ -236,6 +282,40 @@ def open_session(connection: Connection, timeout: float) -> Iterator[OperatorSes
         yield session
     finally:
         _close(client, timeout)
+
+
+# How often a command starting its session looks whether every server has said no.
+_LOOK_EVERY: Final = 0.02
+
+
+def _start(client: KazooClient, causes: _Causes, servers: tuple[str, ...], timeout: float) -> None:
+    """The session, made within `timeout` seconds; CommandFailed (exit 3) otherwise: at
+    once when every server refused the connection or does not resolve (nothing is
+    listening: waiting cannot help), at `timeout` while any server has not answered."""
+    shown = ",".join(servers)
+    live = client.start_async()
+    deadline = time.monotonic() + timeout
+    refused = False
+    while not live.wait(max(0.0, min(_LOOK_EVERY, deadline - time.monotonic()))):
+        if causes.all_said_no(servers, _resolved):
+            refused = True
+            break
+        if time.monotonic() >= deadline:
+            break
+    if client.connected:
+        return
+    with contextlib.suppress(Exception):  # as kazoo's own start() does on a time-out
+        client.stop()
+        client.close()
+    if refused:
+        raise CommandFailed(
+            EXIT_UNREACHABLE, f"cannot reach ZooKeeper at {shown}: {causes.describe()}"
+        )
+    why = causes.describe() or "no answer"
+    raise CommandFailed(
+        EXIT_UNREACHABLE,
+        f"cannot reach ZooKeeper at {shown} within {format_seconds(timeout)}: {why}",
+    )
 
 
 def _close(client: KazooClient, wait: float) -> None:
