@@ -31,6 +31,7 @@ from election.flags import (
     default_replica_id,
 )
 from election.flagspec import Derived, Flag, envvar_name, flag_name
+from election.preflight import check_writable_dir
 from election.security import TlsFiles, ZkAuth, check_tls_files, read_auth_file
 from election.values import (
     format_address,
@@ -214,6 +215,14 @@ def _grace_fits_the_lease(settings: dict[str, Any]) -> None:
         _blame("exec_grace", lambda grace: _check_grace(grace, timeout), settings["exec_grace"])
 
 
+def _file_dir_writable(settings: dict[str, Any]) -> None:
+    """When the leader writes files, --file-dir can take them: a directory on a read-only
+    filesystem, or one we may not write to, is refused like any invalid value. Without
+    leader files (a job only) it is none of our business."""
+    if settings["write_files"]:
+        _blame("file_dir", check_writable_dir, settings["file_dir"])
+
+
 def _credential_from_file(settings: dict[str, Any]) -> None:
     """--zk-auth-file gives --zk-auth's credential, from the first line of a file."""
     path = settings["zk_auth_file"]
@@ -235,11 +244,12 @@ def _tls_client_pair(settings: dict[str, Any]) -> None:
     _blame("zk_tls_key", check_tls_files, files)
 
 
-# Each runs once the flag it is keyed by has its value, so the first flag to blame in
-# the table's order is the one refused.
+# Each runs once the entry it is keyed by (a flag, or a setting derived from flags) has
+# its value, so the first flag to blame in the table's order is the one refused.
 _RULES: Final[Mapping[str, Callable[[dict[str, Any]], None]]] = MappingProxyType(
     {
         "exec_grace": _grace_fits_the_lease,
+        "write_files": _file_dir_writable,
         "zk_auth_file": _credential_from_file,
         "zk_tls_key": _tls_client_pair,
     }
@@ -253,8 +263,8 @@ def _walk(entries: Iterable[Flag | Derived], raw: Mapping[str, object]) -> dict[
     for entry in entries:
         if isinstance(entry, Derived):
             settings[entry.field] = entry.compute(settings)
-            continue
-        settings[entry.field] = _value(entry, raw, settings)
+        else:
+            settings[entry.field] = _value(entry, raw, settings)
         rule = _RULES.get(entry.name)
         if rule is not None:
             rule(settings)

@@ -2,16 +2,16 @@
 `--timeout`, every failure one of the contract's exit codes with its real cause.
 
 kazoo's own log lines never reach the terminal: the client logs to a private logger
-whose only handler keeps, per server, the last reason a connection attempt failed, so
-that "cannot reach ZooKeeper" says why ("connection refused", a name that does not
-resolve, a TLS error) rather than only that time ran out.
+whose only handler (`election.runtime.connection_log`) keeps, per server, the last
+reason a connection attempt failed, so that "cannot reach ZooKeeper" says why
+("connection refused", a name that does not resolve, a TLS error) rather than only that
+time ran out, and says it at once when every server refused.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,6 +34,7 @@ from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import KeeperState
 
 from election.config import Connection
+from election.runtime.connection_log import ConnectionLog, resolved
 from election.runtime.zookeeper import make_client
 
 __all__ = [
@@ -76,105 +77,6 @@ class CommandFailed(Exception):
 
     def __str__(self) -> str:
         return self.message
-
-
-class _Causes(logging.Handler):
-    """kazoo's connection log, kept rather than shown: the last failure per server, and
-    the addresses that answered "no" (refused the connection, or a name that does not
-    resolve), so that a command need not wait out `--timeout` when every server did."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self._lock = threading.Lock()
-        self._server = ""
-        self._attempt: tuple[str, str, int] | None = None
-        self._causes: dict[str, str] = {}
-        self._refused: set[tuple[str, str, int]] = set()  # (host, address, port)
-        self._unresolved: set[str] = set()  # host names
-
-    def emit(self, record: logging.LogRecord) -> None:
-        args = record.args if isinstance(record.args, tuple) else ()
-        message = record.getMessage()
-        with self._lock:
-            if message.startswith("Connecting to ") and len(args) >= 3:
-                self._server = f"{args[0]}:{args[2]}"
-                self._attempt = (str(args[0]), str(args[1]), _port(args[2]))
-            elif message.startswith("Cannot resolve ") and args:
-                self._causes[str(args[0])] = _cause(message)
-                self._unresolved.add(str(args[0]))
-            elif record.levelno >= logging.WARNING and self._server:
-                cause = _cause(message)
-                if cause:
-                    self._causes[self._server] = cause
-                    if cause == REFUSED and self._attempt is not None:
-                        self._refused.add(self._attempt)
-
-    def describe(self) -> str:
-        """`127.0.0.1:2181: connection refused`, one per server that failed; '' if none."""
-        with self._lock:
-            return "; ".join(f"{server}: {cause}" for server, cause in self._causes.items())
-
-    def all_said_no(self, servers: tuple[str, ...], addresses: _Addresses) -> bool:
-        """Every server answered "no": its name does not resolve, or every address it
-        resolves to refused the connection. A server that has not answered yet, or does
-        not answer at all, is still waited for."""
-        with self._lock:
-            refused, unresolved = set(self._refused), set(self._unresolved)
-        if not servers:
-            return False
-        for server in servers:
-            host, port = _host_port(server)
-            if host in unresolved:
-                continue
-            if not any(h == host and p == port for h, _, p in refused):
-                return False  # not refused yet: no need to resolve it ourselves
-            tried = addresses(host, port)
-            if not tried or any((host, address, port) not in refused for address in tried):
-                return False
-        return True
-
-
-REFUSED: Final = "connection refused"
-_Addresses = Callable[[str, int], list[str]]
-
-
-def _port(value: object) -> int:
-    try:
-        return int(str(value))
-    except ValueError:
-        return -1
-
-
-def _host_port(server: str) -> tuple[str, int]:
-    """`host:port` as kazoo logs it: `[::1]:2181` is host `::1`."""
-    host, _, port = server.rpartition(":")
-    return host.strip().strip("[]"), _port(port)
-
-
-def _resolved(host: str, port: int) -> list[str]:
-    """The addresses kazoo tries for `host:port` (it resolves them the same way)."""
-    try:
-        found = socket.getaddrinfo(host, port, 0, 0, socket.IPPROTO_TCP)
-    except (OSError, UnicodeError):
-        return []
-    return [str(info[4][0]) for info in found]
-
-
-def _cause(message: str) -> str:
-    """The reason in one of kazoo's connection warnings, as an operator reads it; '' for
-    the warnings that are not a reason (a retry, a state change)."""
-    for prefix in ("Connection dropped: socket connection error: ", "Connection dropped: "):
-        if message.startswith(prefix):
-            reason = message.removeprefix(prefix)
-            return reason[:1].lower() + reason[1:]
-    if message.startswith("Connection time-out"):
-        return "no answer (timed out)"
-    if message.startswith("Cannot resolve "):
-        host, _, reason = message.removeprefix("Cannot resolve ").partition(": ")
-        return f"cannot resolve {host}: {reason.split('] ', 1)[-1]}"
-    if message.startswith("Session has expired"):
-        return "session expired"
-    return ""
 
 
 def _quiet_kazoo() -> None:
@@ -263,7 +165,7 @@ def open_session(connection: Connection, timeout: float) -> Iterator[OperatorSes
     exit 3 when no server answers in time (with each server's reason), 4 when the
     server refuses the credential."""
     _quiet_kazoo()
-    causes = _Causes()
+    causes = ConnectionLog()
     logger = logging.Logger("election.operate.kazoo", logging.INFO)  # outside the tree
     logger.addHandler(causes)
     client = make_client(
@@ -288,7 +190,9 @@ def open_session(connection: Connection, timeout: float) -> Iterator[OperatorSes
 _LOOK_EVERY: Final = 0.02
 
 
-def _start(client: KazooClient, causes: _Causes, servers: tuple[str, ...], timeout: float) -> None:
+def _start(
+    client: KazooClient, causes: ConnectionLog, servers: tuple[str, ...], timeout: float
+) -> None:
     """The session, made within `timeout` seconds; CommandFailed (exit 3) otherwise: at
     once when every server refused the connection or does not resolve (nothing is
     listening: waiting cannot help), at `timeout` while any server has not answered."""
@@ -297,7 +201,7 @@ def _start(client: KazooClient, causes: _Causes, servers: tuple[str, ...], timeo
     deadline = time.monotonic() + timeout
     refused = False
     while not live.wait(max(0.0, min(_LOOK_EVERY, deadline - time.monotonic()))):
-        if causes.all_said_no(servers, _resolved):
+        if causes.all_said_no(servers, resolved):
             refused = True
             break
         if time.monotonic() >= deadline:

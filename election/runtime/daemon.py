@@ -31,6 +31,7 @@ from election.observe.lookout import LeaderLookout
 from election.observe.metrics import Metrics
 from election.observe.tui import LiveView, ReplicaView
 from election.runtime import signals
+from election.runtime.connection_log import ConnectionLog
 from election.runtime.filedir import FileDir
 from election.runtime.journaling import JournalSink
 from election.runtime.keeper import Keeper
@@ -52,9 +53,10 @@ HEALTHY_WITHIN = 5.0  # seconds since the loop last made progress (it ticks ever
 Probe = Callable[[], tuple[bool, str]]
 
 
-def _probes(loop: Loop) -> tuple[Probe, Probe, Probe]:
-    """/healthz: the loop is alive; /readyz: connected and competing or leading;
-    /leader: leading with a live session (a leader steps down the moment its session is
+def _probes(loop: Loop, trouble: Callable[[], str] = str) -> tuple[Probe, Probe, Probe]:
+    """/healthz: the loop is alive; /readyz: connected and competing or leading (and,
+    while not connected, why each server could not be reached: `trouble`); /leader:
+    leading with a live session (a leader steps down the moment its session is
     suspended, so both hold together; the probe checks both all the same)."""
 
     def healthy() -> tuple[bool, str]:
@@ -64,7 +66,10 @@ def _probes(loop: Loop) -> tuple[Probe, Probe, Probe]:
     def ready() -> tuple[bool, str]:
         state = loop.state  # an immutable value: safe to read from this thread
         ok = state.connected and state.name in (StateName.ATTEMPTER, StateName.LEADER)
-        return ok, f"{state.name}, {'connected' if state.connected else 'not connected'}"
+        if state.connected:
+            return ok, f"{state.name}, connected"
+        why = trouble()
+        return ok, f"{state.name}, not connected" + (f" ({why})" if why else "")
 
     def leading() -> tuple[bool, str]:
         state = loop.state
@@ -101,6 +106,28 @@ def _live_view(
     )
     observers.append(view)
     return LiveView(view, lookout=LeaderLookout(client, settings.election_path))
+
+
+def _announce_trouble(server: str, cause: str) -> None:
+    """A server's new reason for not answering, said once (kazoo repeats it with every
+    retry, once a second): a name that does not resolve may yet appear, so we retry."""
+    if cause.startswith("cannot resolve "):
+        log.warning(
+            "ZooKeeper server %s does not resolve (%s); retrying: a DNS name may appear later",
+            server,
+            cause.partition(": ")[2],
+        )
+    else:
+        log.warning("ZooKeeper server %s: %s; retrying", server, cause)
+
+
+def _connection_log() -> tuple[logging.Logger, ConnectionLog]:
+    """kazoo's private logger and its handler: each reason a server cannot be reached
+    said once (until it changes, or a session is made), kazoo's other lines as before."""
+    causes = ConnectionLog(announce=_announce_trouble, passthrough=logging.getLogger("kazoo"))
+    logger = logging.Logger("election.kazoo", logging.INFO)  # outside the tree
+    logger.addHandler(causes)
+    return logger, causes
 
 
 def _close_quickly(client: KazooClient, wait: float = 2.0) -> None:
@@ -173,8 +200,13 @@ def run_daemon(settings: Settings) -> int:
     # The shell: every part puts its events into the loop's inbox.
     inbox = Inbox()
     timers = ThreadTimerService()
+    kazoo_log, connection_trouble = _connection_log()
     client = make_client(
-        settings.zk_servers, settings.session_timeout, auth=settings.zk_auth, tls=settings.zk_tls
+        settings.zk_servers,
+        settings.session_timeout,
+        auth=settings.zk_auth,
+        tls=settings.zk_tls,
+        logger=kazoo_log,
     )
     # The member node tells this beside the state the core publishes (`election top`).
     member = MemberFacts(
@@ -251,7 +283,7 @@ def run_daemon(settings: Settings) -> int:
     )
     journal.follow(lambda: loop.state)  # a rotated segment starts with the loop's state
     if endpoint is not None:
-        endpoint.serve(make_app(metrics.registry, *_probes(loop)))
+        endpoint.serve(make_app(metrics.registry, *_probes(loop, connection_trouble.describe)))
         log.info(
             "metrics on http://%s:%d/metrics (and /healthz, /readyz, /leader)",
             settings.metrics_address[0] if settings.metrics_address else "",

@@ -27,6 +27,7 @@ from election.config import (
     parse_servers,
     parse_size,
 )
+from tests.read_only import read_only_dir
 
 
 def _program(path: Path, mode: int = 0o755) -> Path:
@@ -846,3 +847,27 @@ def test_an_invalid_journal_size_names_flag_and_variable(isolated: dict[str, obj
     assert str(caught.value).startswith(
         "invalid --journal-max-bytes (ELECTION_JOURNAL_MAX_BYTES): want a size"
     )
+
+
+# ---------------------------------------------------------------- file-dir that can never work
+
+
+def test_a_file_dir_on_a_read_only_place_is_refused(tmp_path: Path) -> None:
+    # The daemon used to start and loop on `FileDirChecked failed: EROFS` for ever.
+    with read_only_dir(tmp_path) as ro:
+        journal = str(tmp_path / "j" / "r.jsonl")
+        error = _refusal({"file_dir": str(ro / "files"), "journal": journal})
+        assert error.flag == "--file-dir" and error.envvar == "ELECTION_FILE_DIR"
+        assert error.message.startswith(f"cannot be created: {str(ro)!r} is not writable (")
+        error = _refusal({"file_dir": str(ro), "journal": journal})
+        assert error.message.startswith(f"{str(ro)!r} is not writable (")
+        reason = error.message.rpartition("(")[2]
+        assert reason in ("read-only file system)", "no permission to write)")
+        # Without leader files (a job only), file-dir is none of the daemon's business.
+        settings = build_settings({"file_dir": str(ro), "journal": journal, "exec": "true"})
+        assert not settings.write_files
+        error = _refusal(
+            {"file_dir": str(ro), "journal": journal, "exec": "true", "leader_files": "on"}
+        )
+        assert error.flag == "--file-dir"
+    assert not (tmp_path / "j").exists()  # nothing made
