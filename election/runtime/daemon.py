@@ -26,6 +26,7 @@ from election.core.state import StateName, initial_state
 from election.flags import core_config_from_header
 from election.keeper.records import record_path
 from election.observe.http import HttpEndpoint, make_app
+from election.observe.leader_news import LeaderNews
 from election.observe.logs import LogObserver, setup_logging
 from election.observe.lookout import LeaderLookout
 from election.observe.metrics import Metrics
@@ -271,7 +272,9 @@ def run_daemon(settings: Settings) -> int:
     # The core and the loop around it; the observers watch its records.
     config = core_config_from_header(settings.as_header_config())
     metrics = Metrics(priority=settings.priority)
-    observers: list[Observer] = [metrics, LogObserver(config)]
+    # Who leads, told once per change while we wait (read beside the core, never fed to it).
+    news = LeaderNews(LeaderLookout(client, settings.election_path).look_at_holder)
+    observers: list[Observer] = [metrics, LogObserver(config), news]
     live_view = _live_view(settings, observers, client)
     loop = Loop(
         initial_state(config),
@@ -302,6 +305,7 @@ def run_daemon(settings: Settings) -> int:
         "on" if settings.zk_tls is not None else "off",
     )
     inbox.put(Started())
+    news.start()
     if live_view is not None:
         live_view.start()
     graceful = False
@@ -319,6 +323,7 @@ def run_daemon(settings: Settings) -> int:
             live_view.close()
             setup_logging(settings.log_level, settings.log_format, settings.replica_id)
         restore_signals()
+        news.close()
         # No job outlives its daemon: the keeper stops what is left of it and, once this
         # process has exited, closes the session (after a stop, it is closed already).
         if not jobs.close(code, graceful) and not graceful:

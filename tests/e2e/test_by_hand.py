@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from election_testkit.waiting import wait_until
 from election_testkit.zookeeper import free_port
 from election_testkit.zookeeper.probes import server_mode
 from tests.e2e.conftest import MakeReplicaSet
@@ -50,9 +51,14 @@ def test_the_kits_zookeeper_serves_two_replicas_by_hand_until_ctrl_c(
         r2.start()
         leader = replicas.wait_for_leader(20)
         other = r2 if leader is r1 else r1
+        # The one that waits says whom it waits behind (it said only `Init -> Attempter`).
+        term = leader.entered("Leader")[0]["token"]
+        said = f"{leader.id} leads (token {term}); waiting behind it"
+        wait_until(lambda: said in other.log_path.read_text(), 10, other.log_tail)
         leader.interrupt()  # Ctrl-C in the leader's terminal
         assert leader.wait(15) == 0
         assert replicas.wait_for_leader(20) is other
+        assert other.log_path.read_text().count(said) == 1
         other.interrupt()
         assert other.wait(15) == 0
         zookeeper.send_signal(signal.SIGINT)  # Ctrl-C in ZooKeeper's terminal
