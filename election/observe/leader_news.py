@@ -36,11 +36,12 @@ class LeaderNews:
         self,
         look: Callable[[], Sighting],
         *,
+        replica: str = "",
         tell: Callable[[Sighting], None] | None = None,
         inline: bool = False,
     ) -> None:
         self._look = look
-        self._tell = tell or _log
+        self._tell = tell or (lambda sighting: _log(sighting, replica))
         self._inline = inline
         self._told: tuple[str | None, int | None] | None = None  # (replica, token) last said
         self._wondering = False  # the node may have changed hands: look at the next try
@@ -104,5 +105,13 @@ def _found_taken(event: ev.Event) -> bool:
     return isinstance(event, ev.NodeRead) and event.exists
 
 
-def _log(sighting: Sighting) -> None:
-    log.info("%s leads (token %s); waiting behind it", sighting.replica, sighting.token)
+def _log(sighting: Sighting, replica: str) -> None:
+    if sighting.replica == replica:  # restarted before the dead run's session expired
+        log.info(
+            "an earlier run of %s holds the election node (token %s) until its session "
+            "ends; waiting for it",
+            replica,
+            sighting.token,
+        )
+    else:
+        log.info("%s leads (token %s); waiting behind it", sighting.replica, sighting.token)

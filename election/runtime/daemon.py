@@ -20,8 +20,9 @@ from pathlib import Path
 from kazoo.client import KazooClient, KazooState
 
 from election import __version__
-from election.config import ConfigError, Settings, format_address
-from election.core.events import Started
+from election.config import ConfigError, Settings, default_journal, format_address
+from election.core.events import MemberPublished, Started
+from election.core.record import Record
 from election.core.state import StateName, initial_state
 from election.flags import core_config_from_header
 from election.keeper.records import record_path
@@ -40,7 +41,7 @@ from election.runtime.lease import LeaseKeeper
 from election.runtime.loop import Inbox, JournalFailure, Loop, Observer
 from election.runtime.timers import ThreadTimerService
 from election.runtime.zookeeper import MemberFacts, ZooKeeperAdapter, make_client
-from journal import make_header
+from journal import JournalInUse, JournalLock, make_header
 
 log = logging.getLogger("election.daemon")
 
@@ -86,6 +87,38 @@ def _refuse(flag: str, why: str) -> int:
     open): one line naming it and its variable, exit 2, as for any invalid value."""
     print(f"election: {ConfigError(flag, why)}", file=sys.stderr)
     return EXIT_CONFIG
+
+
+def _journal_refusal(settings: Settings, exc: Exception) -> tuple[str, str]:
+    """The flag to blame for a journal we may not write, and why. Its lock held by
+    another process, with the journal the replica id's default: two replicas of one
+    --replica-id, which is what the user typed."""
+    if isinstance(exc, JournalInUse):
+        if settings.journal == default_journal(settings.replica_id):
+            journal = settings.journal
+            return (
+                "--replica-id",
+                f"{settings.replica_id} is in use: its journal {journal}: {exc.why}",
+            )
+        return "--journal", str(exc)
+    strerror = exc.strerror if isinstance(exc, OSError) else None
+    return "--journal", f"cannot open {settings.journal}: {strerror or exc}"
+
+
+class _InUse:
+    """An observer that catches the core's refusal of this replica's id: another live
+    replica's session holds our member node (`MemberPublished.held_by`)."""
+
+    def __init__(self) -> None:
+        self.held_by = ""
+
+    def __call__(self, record: Record) -> None:
+        event = record.event
+        if isinstance(event, MemberPublished) and event.held_by and record.changed:
+            self.held_by = event.held_by
+
+    def message(self, replica: str) -> str:
+        return f"{replica} is in use by another live replica ({self.held_by})"
 
 
 def _live_view(
@@ -191,12 +224,17 @@ def run_daemon(settings: Settings) -> int:
         host, port = settings.metrics_address or ("", 0)
         return _refuse("--metrics-address", f"cannot listen on {host}:{port}: {exc.strerror}")
     started_wall = time.time()  # names this run: the keeper's records point to it
+    # One writer per journal: its lock first (waiting, up to our own stop deadline, for
+    # what is left of a dead writer: its companions finishing its work).
+    lock = JournalLock(settings.journal)
     try:
+        lock.acquire(wait_for_survivors=settings.stop_deadline)
         journal = _open_journal(settings, started_wall)
-    except OSError as exc:
+    except (OSError, JournalInUse) as exc:
+        lock.release()
         if endpoint is not None:
             endpoint.close()
-        return _refuse("--journal", f"cannot open {settings.journal}: {exc.strerror or exc}")
+        return _refuse(*_journal_refusal(settings, exc))
 
     # The shell: every part puts its events into the loop's inbox.
     inbox = Inbox()
@@ -273,8 +311,11 @@ def run_daemon(settings: Settings) -> int:
     config = core_config_from_header(settings.as_header_config())
     metrics = Metrics(priority=settings.priority)
     # Who leads, told once per change while we wait (read beside the core, never fed to it).
-    news = LeaderNews(LeaderLookout(client, settings.election_path).look_at_holder)
-    observers: list[Observer] = [metrics, LogObserver(config), news]
+    news = LeaderNews(
+        LeaderLookout(client, settings.election_path).look_at_holder, replica=settings.replica_id
+    )
+    in_use = _InUse()
+    observers: list[Observer] = [metrics, LogObserver(config), news, in_use]
     live_view = _live_view(settings, observers, client)
     loop = Loop(
         initial_state(config),
@@ -334,5 +375,8 @@ def run_daemon(settings: Settings) -> int:
         if endpoint is not None:
             endpoint.close()
         journal.close()
+        lock.release()
+    if code == EXIT_CONFIG and in_use.held_by:  # the core's refusal: one line, as for a flag
+        _refuse("--replica-id", in_use.message(settings.replica_id))
     log.info("replica %s exits with %d", settings.replica_id, code)
     return code
