@@ -112,15 +112,38 @@ def _check_job_words(ctx: click.Context, command: tuple[str, ...], job_text: obj
         raise ConfigError(_JOB.flag, f"give the job with {_JOB.flag} or after --, not both")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The commands in the order an operator meets them (run first), not alphabetical."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        known = [name for name in _SUMMARIES if name in self.commands]
+        return known + sorted(set(self.commands) - set(known))
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(
     __version__, "--version", prog_name="election", message="%(prog)s %(version)s"
 )
 def main() -> None:
-    """Leader election on ZooKeeper: run replicas of `election run`; one leads at a time."""
+    """Leader election on ZooKeeper: run replicas of `election run`; one leads at a time.
+
+    `election COMMAND --help` tells each command's flags and exit codes.
+    """
 
 
-@main.command(cls=_RunCommand)
+# Each command's line in `election --help`: whole within 80 columns (click cuts a longer
+# first sentence of the docstring short with "...").
+_SUMMARIES: Final = {
+    "run": "Run one replica: compete for leadership, work while leader.",
+    "status": "Who leads, and every member's state (exit 0: one leads).",
+    "top": "Watch every replica live (q quits); --once: one snapshot.",
+    "handover": "Planned hand-over: the leader steps down, stays a candidate.",
+    "pause": "Pause the cluster: no replica leads until `election resume`.",
+    "resume": "Resume a paused cluster: a leader is back within seconds.",
+}
+
+
+@main.command(cls=_RunCommand, short_help=_SUMMARIES["run"])
 @_flag_options
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
@@ -128,10 +151,28 @@ def run(ctx: click.Context, /, command: tuple[str, ...], **raw: object) -> None:
     """Run one replica: compete for leadership and do the leader's work while leader.
 
     The work is a job given with --exec or after `--` (election run -- CMD ARGS...),
-    and/or leader files in --file-dir. Exits 0 after a graceful stop (SIGTERM/SIGINT),
-    2 for invalid configuration, the job's code under --exec-exit stop.
+    and/or leader files in --file-dir. Every flag can also be set by its ELECTION_*
+    variable (shown beside it); a flag given wins. Durations are Go-style (500ms, 10s,
+    1m30s, 1h); a bare number is seconds.
 
     \b
+    Exit codes:
+      0  stopped gracefully (SIGTERM or SIGINT)
+      1  a second signal forced the exit before the graceful stop finished
+      2  invalid configuration: one line names the flag and its variable
+      3  an unrecoverable internal error (the journal cannot be written)
+      N  under --exec-exit stop: the job's own exit code (128 + N for signal N)
+
+    \b
+    The job's environment, beside the daemon's own:
+      ELECTION_LEADER=1
+      ELECTION_TOKEN          the term's fencing token: it only grows from term to
+                              term; store it with the job's writes
+      ELECTION_REPLICA        this replica's --replica-id
+      ELECTION_ELECTION_PATH  the --election-path
+      ELECTION_LOCK_FD        this machine's job lock (a descriptor), held while
+                              the job, or anything that inherited it, runs
+
     The job's promise: when a job starts, no job of another term is alive, on any
     machine, even if a leader's daemon crashes, freezes or is cut off. A supervisor
     process holds each job to a lease that ends 90% of the session timeout after the
@@ -139,7 +180,7 @@ def run(ctx: click.Context, /, command: tuple[str, ...], **raw: object) -> None:
     timeout). When the lease runs out, or the daemon dies, the job's process group
     gets SIGTERM, then SIGKILL --exec-grace later and never after the lease: before
     ZooKeeper can give leadership away. So the grace must be at most a third of
-    --session-timeout (10s: up to 3.33s). Only a whole machine frozen escapes;
+    --session-timeout (10s: up to 3.333s). Only a whole machine frozen escapes;
     ELECTION_TOKEN (the fencing token) answers that.
     """
     for flag in _RUN_FLAGS:
@@ -224,7 +265,7 @@ def _operate(
     ctx.exit(code)
 
 
-@main.command()
+@main.command(short_help=_SUMMARIES["top"])
 @_connection_options
 @click.option("--once", is_flag=True, help="Print one snapshot and exit (for scripts).")
 @click.pass_context
@@ -243,7 +284,7 @@ def top(ctx: click.Context, /, once: bool, **raw: Any) -> None:
     _operate(ctx, "top", raw, work)
 
 
-@main.command()
+@main.command(short_help=_SUMMARIES["status"])
 @_connection_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
 @click.pass_context
@@ -276,7 +317,7 @@ def status(ctx: click.Context, /, as_json: bool, **raw: Any) -> None:
     _operate(ctx, "status", raw, work)
 
 
-@main.command()
+@main.command(short_help=_SUMMARIES["handover"])
 @_connection_options
 @click.option("--to", "to", metavar="REPLICA", help="The only replica that may take over.")
 @click.option(
@@ -315,7 +356,7 @@ def handover(ctx: click.Context, /, to: str | None, wait: str, **raw: Any) -> No
     _operate(ctx, "handover", raw, work)
 
 
-@main.command()
+@main.command(short_help=_SUMMARIES["pause"])
 @_connection_options
 @click.option("--reason", default="", metavar="TEXT", help="Why: shown by `election status`.")
 @click.pass_context
@@ -339,7 +380,7 @@ def pause(ctx: click.Context, /, reason: str, **raw: Any) -> None:
     _operate(ctx, "pause", raw, work)
 
 
-@main.command()
+@main.command(short_help=_SUMMARIES["resume"])
 @_connection_options
 @click.pass_context
 def resume(ctx: click.Context, /, **raw: Any) -> None:

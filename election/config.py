@@ -31,6 +31,7 @@ from election.flags import (
     default_replica_id,
 )
 from election.flagspec import Derived, Flag, envvar_name, flag_name
+from election.preflight import check_writable_dir
 from election.security import TlsFiles, ZkAuth, check_tls_files, read_auth_file
 from election.values import (
     format_address,
@@ -182,14 +183,26 @@ def _check_grace(grace: float, session_timeout: float) -> None:
     limit = session_timeout * GRACE_SHARE
     if grace > limit + GRACE_TOLERANCE:
         raise ValueError(
-            f"{grace:g}s does not fit in the job's lease: at most a third of "
-            f"{flag_name('session_timeout')} {session_timeout:g}s ({_rounded_down(limit)})"
+            f"{_shown(grace)} does not fit in the job's lease: at most a third of "
+            f"{flag_name('session_timeout')} {_shown(session_timeout)} ({_rounded_down(limit)})"
         )
 
 
+def _shown(seconds: float) -> str:
+    """A duration for a message, to the millisecond like every number in it (`3s`,
+    `0.5s`, `3.333s`); more digits only when the value has them (typed so)."""
+    if round(seconds, 3) == seconds:
+        return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
+    return f"{seconds:g}s"
+
+
 def _rounded_down(seconds: float) -> str:
-    """`seconds` for a message, rounded down to 4 significant digits so that the value
-    shown is one that is accepted: 5/3 -> `1.666s`, not `1.667s`."""
+    """`seconds` for a message, rounded down to the millisecond so that the value shown
+    is one that is accepted: 5/3 -> `1.666s`, not `1.667s` (below a millisecond, to 4
+    significant digits)."""
+    millis = math.floor((seconds + GRACE_TOLERANCE) * 1000)
+    if millis >= 1:
+        return _shown(millis / 1000)
     scale = 10.0 ** (3 - math.floor(math.log10(seconds)))
     return f"{math.floor((seconds + GRACE_TOLERANCE) * scale) / scale:g}s"
 
@@ -200,6 +213,14 @@ def _grace_fits_the_lease(settings: dict[str, Any]) -> None:
     if settings["exec_command"]:
         timeout = settings["session_timeout"]
         _blame("exec_grace", lambda grace: _check_grace(grace, timeout), settings["exec_grace"])
+
+
+def _file_dir_writable(settings: dict[str, Any]) -> None:
+    """When the leader writes files, --file-dir can take them: a directory on a read-only
+    filesystem, or one we may not write to, is refused like any invalid value. Without
+    leader files (a job only) it is none of our business."""
+    if settings["write_files"]:
+        _blame("file_dir", check_writable_dir, settings["file_dir"])
 
 
 def _credential_from_file(settings: dict[str, Any]) -> None:
@@ -223,11 +244,12 @@ def _tls_client_pair(settings: dict[str, Any]) -> None:
     _blame("zk_tls_key", check_tls_files, files)
 
 
-# Each runs once the flag it is keyed by has its value, so the first flag to blame in
-# the table's order is the one refused.
+# Each runs once the entry it is keyed by (a flag, or a setting derived from flags) has
+# its value, so the first flag to blame in the table's order is the one refused.
 _RULES: Final[Mapping[str, Callable[[dict[str, Any]], None]]] = MappingProxyType(
     {
         "exec_grace": _grace_fits_the_lease,
+        "write_files": _file_dir_writable,
         "zk_auth_file": _credential_from_file,
         "zk_tls_key": _tls_client_pair,
     }
@@ -241,8 +263,8 @@ def _walk(entries: Iterable[Flag | Derived], raw: Mapping[str, object]) -> dict[
     for entry in entries:
         if isinstance(entry, Derived):
             settings[entry.field] = entry.compute(settings)
-            continue
-        settings[entry.field] = _value(entry, raw, settings)
+        else:
+            settings[entry.field] = _value(entry, raw, settings)
         rule = _RULES.get(entry.name)
         if rule is not None:
             rule(settings)

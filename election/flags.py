@@ -31,6 +31,7 @@ entry to that). A rule across flags, if it needs one, goes into `election.config
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 from collections.abc import Mapping
@@ -76,6 +77,7 @@ from election.values import REPLICA_ID_MAX
 __all__ = [
     "BY_NAME",
     "CONNECTION",
+    "DEFAULT_GRACE",
     "EXEC_EXITS",
     "LEADER_FILES",
     "LOG_FORMATS",
@@ -84,6 +86,7 @@ __all__ = [
     "TABLE",
     "Settings",
     "core_config_from_header",
+    "default_grace",
     "default_journal",
     "default_replica_id",
     "header_config",
@@ -111,6 +114,21 @@ def default_journal(replica_id: str) -> Path:
 
 def _journal_of_replica(settings: Mapping[str, Any]) -> str:
     return str(default_journal(settings["replica_id"]))
+
+
+# The job's longest stop grace by default; a shorter session gets a third of its timeout,
+# so that the default always fits in the job's lease (election.config's rule).
+DEFAULT_GRACE: Final = 3.0
+
+
+def default_grace(settings: Mapping[str, Any]) -> str:
+    """`--exec-grace`'s default: the smaller of 3 s and a third of --session-timeout,
+    rounded down to the millisecond (`2s` gives `0.666s`), as text to parse."""
+    third = float(settings["session_timeout"]) / 3
+    if third >= DEFAULT_GRACE:
+        return f"{DEFAULT_GRACE:g}s"
+    millis = math.floor(third * 1000 + 1e-6)  # 0.3 s / 3 is 0.1 s, not 0.0999...
+    return f"{millis}ms" if millis >= 1 else f"{third!r}s"  # below 1 ms: the exact third
 
 
 def _session_deadlines(timeout: Any) -> dict[str, float]:
@@ -258,7 +276,8 @@ class Settings:
         **flag(
             ADDRESS,
             default="127.0.0.1:9100",
-            help="Where to serve /metrics, /healthz, /readyz.",
+            help="Where to serve /metrics, /healthz, /readyz and /leader (200 only on "
+            "the leader); port 0 picks a free one; off: none.",
         )
     )
     log_level: str = attrs.field(
@@ -301,7 +320,8 @@ class Settings:
     exec_grace: float = attrs.field(
         **flag(
             DURATION,
-            default="3s",
+            default=default_grace,
+            shown_default="3s, or a third of --session-timeout if less",
             help="How long the job may take to stop before SIGKILL; "
             "at most a third of --session-timeout.",
             core=to_core("exec_grace", float, absent=3.0),

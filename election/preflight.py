@@ -12,7 +12,7 @@ import shutil
 import stat
 from pathlib import Path
 
-__all__ = ["check_file_dir", "check_journal", "check_program"]
+__all__ = ["check_file_dir", "check_journal", "check_program", "check_writable_dir"]
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -36,6 +36,30 @@ def check_file_dir(path: Path) -> None:
             raise ValueError(f"cannot be created: {str(ancestor)!r} is not a directory")
     except OSError as exc:  # e.g. a name too long for the filesystem
         raise ValueError(f"cannot be checked: {exc.strerror}") from None
+
+
+def check_writable_dir(path: Path) -> None:
+    """`path` can take our files: the directory, or (when it is missing) the nearest
+    existing one above it where Init makes it, lets us add entries, and is not on a
+    read-only filesystem. A place that can never work is refused at start-up rather than
+    retried for ever (`FileDirChecked failed: EROFS` once a second)."""
+    try:
+        exists = os.path.lexists(path)
+        place = path if exists else _nearest_existing(path)
+        if not place.is_dir():
+            return  # check_file_dir says what is in the way
+        if os.access(place, os.W_OK | os.X_OK):
+            return
+        why = "read-only file system" if _read_only(place) else "no permission to write"
+    except OSError as exc:
+        raise ValueError(f"cannot be checked: {exc.strerror}") from None
+    if exists:
+        raise ValueError(f"{str(path)!r} is not writable ({why})")
+    raise ValueError(f"cannot be created: {str(place)!r} is not writable ({why})")
+
+
+def _read_only(path: Path) -> bool:
+    return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
 
 
 def check_journal(path: Path) -> None:

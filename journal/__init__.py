@@ -15,6 +15,7 @@ from journal.format import (
     make_header,
     record_problem,
 )
+from journal.lock import JournalInUse, JournalLock, lock_path
 from journal.reader import (
     Cursor,
     JournalError,
@@ -44,6 +45,8 @@ __all__ = [
     "Cursor",
     "JournalError",
     "JournalFile",
+    "JournalInUse",
+    "JournalLock",
     "JournalWriter",
     "JsonObject",
     "Run",
@@ -55,6 +58,7 @@ __all__ = [
     "iter_lines_from",
     "iter_records",
     "journal_segments",
+    "lock_path",
     "make_header",
     "read_first_header",
     "read_headers",

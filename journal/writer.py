@@ -47,7 +47,14 @@ from journal.format import (
     record_problem,
 )
 
-__all__ = ["JournalWriter", "SegmentHeader", "journal_segments", "rotated_path", "rotated_segments"]
+__all__ = [
+    "JournalWriter",
+    "SegmentHeader",
+    "journal_segments",
+    "make_parents",
+    "rotated_path",
+    "rotated_segments",
+]
 
 _OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
 
@@ -90,7 +97,7 @@ def journal_segments(path: str | os.PathLike[str]) -> list[Path]:
     return [*files, path] if os.path.lexists(path) else files
 
 
-def _make_parents(directory: Path) -> None:
+def make_parents(directory: Path) -> None:
     """Create `directory` and any missing ancestors, each with mode 0700.
 
     `os.makedirs(mode=...)` applies the mode to the leaf only, so walk down by hand.
@@ -208,7 +215,7 @@ class JournalWriter:
         self._fd: int | None = None
 
         if not self.path.parent.exists():
-            _make_parents(self.path.parent)
+            make_parents(self.path.parent)
         if max_bytes is not None and self._live_size() >= max_bytes:
             self._shift()  # a restart finds a full live file: start the run in a new one
         self._open_segment(dumps_line(full_header))

@@ -255,12 +255,15 @@ class ChildLeaseExpired(Event):
 @attrs.frozen(kw_only=True)
 class MemberPublished(Event):
     """Outcome of `PublishMember`: on ok, the node shows what was asked, for the session
-    `session_id` (the one it was sent on)."""
+    `session_id` (the one it was sent on). Failed with `held_by` (who: host, pid,
+    session): another live replica's session holds the node — this replica id is in
+    use, and a second replica of one id is refused."""
 
     request: int
     outcome: Outcome
     session_id: int | None = None
     reason: str = ""
+    held_by: str = ""
 
 
 # --- the operator's controls and the other candidates ------------------------------------

@@ -731,6 +731,18 @@ def member_published(step: Step, event: ev.MemberPublished) -> None:
         step.member = Member(member.since, None, None, member.asked)
     else:  # failed, or unknown: the node may show anything, or be gone
         step.member = Member(member.since, None, None, None, failed=True)
+        if event.held_by and step.name is not STOPPING:
+            # One live replica per id: another's session holds our member node. A second
+            # replica of one id is refused, as an invalid --replica-id is (exit 2).
+            _begin_stopping(step, in_use(step.config.replica, event.held_by), EXIT_IN_USE)
+
+
+EXIT_IN_USE = 2  # as for any invalid flag: the replica id is taken
+
+
+def in_use(replica: str, held_by: str) -> str:
+    """Why a replica stops whose id another live replica holds."""
+    return f"replica id {replica} is in use by another live replica ({held_by})"
 
 
 # --- the operator's controls and the other candidates, in every state ----------------
@@ -1009,7 +1021,9 @@ _LOST = Rule(session_lost, (FAILOVER,))
 _CHILD_STARTED = Rule(child_started_meanwhile)
 _CHILD_EXITED = Rule(child_exited_meanwhile)
 _LEASE_EXPIRED = Rule(lease_expired_meanwhile)
-_MEMBER = Rule(member_published)  # the member node's publishes span states too
+# The member node's publishes span states too; one that finds the id in use stops.
+_MEMBER = Rule(member_published, (STOPPING,))
+_MEMBER_STOPPING = Rule(member_published)  # already stopping: a late answer, nothing more
 # The controls and the members' priorities are read, and their watches fire, anywhere.
 _CONTROL_READ = Rule(control_read)
 _CONTROL_CHANGED = Rule(control_changed)
@@ -1107,7 +1121,7 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.ChildStarted: Rule(stopping_child_started),
         ev.ChildExited: Rule(stopping_child_exited),
         ev.ChildLeaseExpired: _LEASE_EXPIRED,
-        ev.MemberPublished: _MEMBER,
+        ev.MemberPublished: _MEMBER_STOPPING,
         ev.ControlRead: _CONTROL_READ,
         ev.ControlChanged: _CONTROL_CHANGED,
         ev.MembersRead: _MEMBERS_READ,

@@ -36,6 +36,7 @@ __all__ = [
     "LeaderNode",
     "leader_node",
     "read_cluster",
+    "read_holder",
     "read_leader",
 ]
 
@@ -184,6 +185,16 @@ def read_leader(
         return ClusterView(leader=leader, wall=time.time())
     members, sessions = _members(client, election_path, until, [leader.replica])
     return ClusterView(leader=leader, members=_judged(members, sessions, leader), wall=time.time())
+
+
+def read_holder(
+    client: KazooClient, election_path: str, deadline: float = CALL_DEADLINE
+) -> ClusterView:
+    """Who holds the election node, and its term, in one read (no member node)."""
+    until = time.monotonic() + deadline
+    return ClusterView(
+        leader=_leader_node(_read(client.get_async(election_path), until)), wall=time.time()
+    )
 
 
 def _member_name(replica: str) -> bool:

@@ -17,7 +17,7 @@ from typing import Final
 import attrs
 from kazoo.client import KazooClient
 
-from election.observe.cluster import read_leader
+from election.observe.cluster import ClusterView, read_holder, read_leader
 
 __all__ = ["LeaderLookout", "Sighting"]
 
@@ -71,10 +71,17 @@ class LeaderLookout:
 
     def look(self) -> Sighting:
         """One look, now (what the thread does every `every` seconds)."""
+        return self._look(read_leader)
+
+    def look_at_holder(self) -> Sighting:
+        """Who holds the election node and its term, in one read (no `since`)."""
+        return self._look(read_holder)
+
+    def _look(self, read: Callable[[KazooClient, str, float], ClusterView]) -> Sighting:
         if not self._client.connected:
             return Sighting(problem="not connected", at=self._wall())
         try:
-            view = read_leader(self._client, self._path, self._deadline)
+            view = read(self._client, self._path, self._deadline)
         except Exception as exc:  # a time-out, a lost connection: say so, look again
             text = str(exc)
             problem = f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -33,9 +33,12 @@ def member_document(
     pid: int,
     version: str,
     priority: int = 1,
+    started: int | None = None,
 ) -> bytes:
     """The JSON a replica keeps in its member node (`since`: Unix seconds it entered
-    `state`; `token` only while Leader; `priority` as `--priority` set it)."""
+    `state`; `token` only while Leader; `priority` as `--priority` set it; `started`: when
+    its process started, in clock ticks since boot, which tells its run from a later one
+    in the same pid: `election.runtime.incarnation`)."""
     doc = {
         "replica": replica,
         "state": state,
@@ -46,6 +49,7 @@ def member_document(
         "pid": pid,
         "version": version,
         "priority": priority,
+        "started": started,
     }
     return json.dumps(doc, separators=(",", ":")).encode()
 
@@ -60,6 +64,7 @@ class MemberRow:
     token: int | None = None
     host: str = ""
     pid: int | None = None
+    started: int | None = None  # its process's start (clock ticks since boot)
     metrics: str = ""
     version: str = ""
     priority: int = 1  # a node written before priorities: every replica was 1
@@ -136,6 +141,7 @@ def parse_member(name: str, data: bytes | None) -> MemberRow:
             token=_int(doc, "token"),
             host=_text(doc, "host"),
             pid=_int(doc, "pid"),
+            started=_int(doc, "started"),
             metrics=_text(doc, "metrics"),
             version=_text(doc, "version"),
             priority=_priority(doc),

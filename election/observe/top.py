@@ -157,7 +157,8 @@ def member_cells(row: MemberRow, now: float) -> list[Text]:
 def _footer(snapshot: Snapshot, live: bool) -> Text:
     leaders = [r.name for r in snapshot.rows if r.leader]
     footer = Text()
-    footer.append(f"{len(snapshot.rows)} replicas; ")
+    count = len(snapshot.rows)
+    footer.append(f"{count} replica{'' if count == 1 else 's'}; ")
     if snapshot.holder:
         footer.append("leader ", style="dim")
         footer.append(snapshot.holder, style="bold green")

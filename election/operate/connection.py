@@ -2,9 +2,10 @@
 `--timeout`, every failure one of the contract's exit codes with its real cause.
 
 kazoo's own log lines never reach the terminal: the client logs to a private logger
-whose only handler keeps, per server, the last reason a connection attempt failed, so
-that "cannot reach ZooKeeper" says why ("connection refused", a name that does not
-resolve, a TLS error) rather than only that time ran out.
+whose only handler (`election.runtime.connection_log`) keeps, per server, the last
+reason a connection attempt failed, so that "cannot reach ZooKeeper" says why
+("connection refused", a name that does not resolve, a TLS error) rather than only that
+time ran out, and says it at once when every server refused.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
@@ -32,6 +34,7 @@ from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import KeeperState
 
 from election.config import Connection
+from election.runtime.connection_log import ConnectionLog, resolved
 from election.runtime.zookeeper import make_client
 
 __all__ = [
@@ -74,51 +77,6 @@ class CommandFailed(Exception):
 
     def __str__(self) -> str:
         return self.message
-
-
-class _Causes(logging.Handler):
-    """kazoo's connection log, kept rather than shown: the last failure per server."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self._lock = threading.Lock()
-        self._server = ""
-        self._causes: dict[str, str] = {}
-
-    def emit(self, record: logging.LogRecord) -> None:
-        args = record.args if isinstance(record.args, tuple) else ()
-        message = record.getMessage()
-        with self._lock:
-            if message.startswith("Connecting to ") and len(args) >= 3:
-                self._server = f"{args[0]}:{args[2]}"
-            elif message.startswith("Cannot resolve ") and args:
-                self._causes[str(args[0])] = _cause(message)
-            elif record.levelno >= logging.WARNING and self._server:
-                cause = _cause(message)
-                if cause:
-                    self._causes[self._server] = cause
-
-    def describe(self) -> str:
-        """`127.0.0.1:2181: connection refused`, one per server that failed; '' if none."""
-        with self._lock:
-            return "; ".join(f"{server}: {cause}" for server, cause in self._causes.items())
-
-
-def _cause(message: str) -> str:
-    """The reason in one of kazoo's connection warnings, as an operator reads it; '' for
-    the warnings that are not a reason (a retry, a state change)."""
-    for prefix in ("Connection dropped: socket connection error: ", "Connection dropped: "):
-        if message.startswith(prefix):
-            reason = message.removeprefix(prefix)
-            return reason[:1].lower() + reason[1:]
-    if message.startswith("Connection time-out"):
-        return "no answer (timed out)"
-    if message.startswith("Cannot resolve "):
-        host, _, reason = message.removeprefix("Cannot resolve ").partition(": ")
-        return f"cannot resolve {host}: {reason.split('] ', 1)[-1]}"
-    if message.startswith("Session has expired"):
-        return "session expired"
-    return ""
 
 
 def _quiet_kazoo() -> None:
@@ -207,7 +165,7 @@ def open_session(connection: Connection, timeout: float) -> Iterator[OperatorSes
     exit 3 when no server answers in time (with each server's reason), 4 when the
     server refuses the credential."""
     _quiet_kazoo()
-    causes = _Causes()
+    causes = ConnectionLog()
     logger = logging.Logger("election.operate.kazoo", logging.INFO)  # outside the tree
     logger.addHandler(causes)
     client = make_client(
@@ -217,17 +175,7 @@ def open_session(connection: Connection, timeout: float) -> Iterator[OperatorSes
         tls=connection.tls,
         logger=logger,
     )
-    servers = ",".join(connection.servers)
-    try:
-        client.start(timeout=timeout)
-    except Exception as exc:  # kazoo has stopped and closed the client itself
-        why = causes.describe() or (
-            "no answer" if isinstance(exc, KazooTimeoutError) else _named(exc)
-        )
-        raise CommandFailed(
-            EXIT_UNREACHABLE,
-            f"cannot reach ZooKeeper at {servers} within {format_seconds(timeout)}: {why}",
-        ) from None
+    _start(client, causes, connection.servers, timeout)
     session = OperatorSession(client, connection, timeout)
     try:
         # The credential is sent after the handshake: a scheme the server refuses shows
@@ -236,6 +184,42 @@ def open_session(connection: Connection, timeout: float) -> Iterator[OperatorSes
         yield session
     finally:
         _close(client, timeout)
+
+
+# How often a command starting its session looks whether every server has said no.
+_LOOK_EVERY: Final = 0.02
+
+
+def _start(
+    client: KazooClient, causes: ConnectionLog, servers: tuple[str, ...], timeout: float
+) -> None:
+    """The session, made within `timeout` seconds; CommandFailed (exit 3) otherwise: at
+    once when every server refused the connection or does not resolve (nothing is
+    listening: waiting cannot help), at `timeout` while any server has not answered."""
+    shown = ",".join(servers)
+    live = client.start_async()
+    deadline = time.monotonic() + timeout
+    refused = False
+    while not live.wait(max(0.0, min(_LOOK_EVERY, deadline - time.monotonic()))):
+        if causes.all_said_no(servers, resolved):
+            refused = True
+            break
+        if time.monotonic() >= deadline:
+            break
+    if client.connected:
+        return
+    with contextlib.suppress(Exception):  # as kazoo's own start() does on a time-out
+        client.stop()
+        client.close()
+    if refused:
+        raise CommandFailed(
+            EXIT_UNREACHABLE, f"cannot reach ZooKeeper at {shown}: {causes.describe()}"
+        )
+    why = causes.describe() or "no answer"
+    raise CommandFailed(
+        EXIT_UNREACHABLE,
+        f"cannot reach ZooKeeper at {shown} within {format_seconds(timeout)}: {why}",
+    )
 
 
 def _close(client: KazooClient, wait: float) -> None:

@@ -57,7 +57,8 @@ def _member(row: MemberRow, now: float) -> dict[str, Any]:
         "pid": row.pid,
         "metrics": row.metrics or None,
         "version": row.version or None,
-        "stale": row.stale or None,  # why its data is not believed
+        "stale": bool(row.stale),  # its data is not believed: it stopped answering
+        "stale_reason": row.stale or None,  # why
         "problem": row.problem or None,  # why it cannot be read
     }
 

@@ -20,17 +20,20 @@ from pathlib import Path
 from kazoo.client import KazooClient, KazooState
 
 from election import __version__
-from election.config import ConfigError, Settings, format_address
-from election.core.events import Started
+from election.config import ConfigError, Settings, default_journal, format_address
+from election.core.events import MemberPublished, Started
+from election.core.record import Record
 from election.core.state import StateName, initial_state
 from election.flags import core_config_from_header
 from election.keeper.records import record_path
 from election.observe.http import HttpEndpoint, make_app
+from election.observe.leader_news import LeaderNews
 from election.observe.logs import LogObserver, setup_logging
 from election.observe.lookout import LeaderLookout
 from election.observe.metrics import Metrics
 from election.observe.tui import LiveView, ReplicaView
 from election.runtime import signals
+from election.runtime.connection_log import ConnectionLog
 from election.runtime.filedir import FileDir
 from election.runtime.journaling import JournalSink
 from election.runtime.keeper import Keeper
@@ -38,7 +41,7 @@ from election.runtime.lease import LeaseKeeper
 from election.runtime.loop import Inbox, JournalFailure, Loop, Observer
 from election.runtime.timers import ThreadTimerService
 from election.runtime.zookeeper import MemberFacts, ZooKeeperAdapter, make_client
-from journal import make_header
+from journal import JournalInUse, JournalLock, make_header
 
 log = logging.getLogger("election.daemon")
 
@@ -52,9 +55,10 @@ HEALTHY_WITHIN = 5.0  # seconds since the loop last made progress (it ticks ever
 Probe = Callable[[], tuple[bool, str]]
 
 
-def _probes(loop: Loop) -> tuple[Probe, Probe, Probe]:
-    """/healthz: the loop is alive; /readyz: connected and competing or leading;
-    /leader: leading with a live session (a leader steps down the moment its session is
+def _probes(loop: Loop, trouble: Callable[[], str] = str) -> tuple[Probe, Probe, Probe]:
+    """/healthz: the loop is alive; /readyz: connected and competing or leading (and,
+    while not connected, why each server could not be reached: `trouble`); /leader:
+    leading with a live session (a leader steps down the moment its session is
     suspended, so both hold together; the probe checks both all the same)."""
 
     def healthy() -> tuple[bool, str]:
@@ -64,7 +68,10 @@ def _probes(loop: Loop) -> tuple[Probe, Probe, Probe]:
     def ready() -> tuple[bool, str]:
         state = loop.state  # an immutable value: safe to read from this thread
         ok = state.connected and state.name in (StateName.ATTEMPTER, StateName.LEADER)
-        return ok, f"{state.name}, {'connected' if state.connected else 'not connected'}"
+        if state.connected:
+            return ok, f"{state.name}, connected"
+        why = trouble()
+        return ok, f"{state.name}, not connected" + (f" ({why})" if why else "")
 
     def leading() -> tuple[bool, str]:
         state = loop.state
@@ -80,6 +87,38 @@ def _refuse(flag: str, why: str) -> int:
     open): one line naming it and its variable, exit 2, as for any invalid value."""
     print(f"election: {ConfigError(flag, why)}", file=sys.stderr)
     return EXIT_CONFIG
+
+
+def _journal_refusal(settings: Settings, exc: Exception) -> tuple[str, str]:
+    """The flag to blame for a journal we may not write, and why. Its lock held by
+    another process, with the journal the replica id's default: two replicas of one
+    --replica-id, which is what the user typed."""
+    if isinstance(exc, JournalInUse):
+        if settings.journal == default_journal(settings.replica_id):
+            journal = settings.journal
+            return (
+                "--replica-id",
+                f"{settings.replica_id} is in use: its journal {journal}: {exc.why}",
+            )
+        return "--journal", str(exc)
+    strerror = exc.strerror if isinstance(exc, OSError) else None
+    return "--journal", f"cannot open {settings.journal}: {strerror or exc}"
+
+
+class _InUse:
+    """An observer that catches the core's refusal of this replica's id: another live
+    replica's session holds our member node (`MemberPublished.held_by`)."""
+
+    def __init__(self) -> None:
+        self.held_by = ""
+
+    def __call__(self, record: Record) -> None:
+        event = record.event
+        if isinstance(event, MemberPublished) and event.held_by and record.changed:
+            self.held_by = event.held_by
+
+    def message(self, replica: str) -> str:
+        return f"{replica} is in use by another live replica ({self.held_by})"
 
 
 def _live_view(
@@ -101,6 +140,28 @@ def _live_view(
     )
     observers.append(view)
     return LiveView(view, lookout=LeaderLookout(client, settings.election_path))
+
+
+def _announce_trouble(server: str, cause: str) -> None:
+    """A server's new reason for not answering, said once (kazoo repeats it with every
+    retry, once a second): a name that does not resolve may yet appear, so we retry."""
+    if cause.startswith("cannot resolve "):
+        log.warning(
+            "ZooKeeper server %s does not resolve (%s); retrying: a DNS name may appear later",
+            server,
+            cause.partition(": ")[2],
+        )
+    else:
+        log.warning("ZooKeeper server %s: %s; retrying", server, cause)
+
+
+def _connection_log() -> tuple[logging.Logger, ConnectionLog]:
+    """kazoo's private logger and its handler: each reason a server cannot be reached
+    said once (until it changes, or a session is made), kazoo's other lines as before."""
+    causes = ConnectionLog(announce=_announce_trouble, passthrough=logging.getLogger("kazoo"))
+    logger = logging.Logger("election.kazoo", logging.INFO)  # outside the tree
+    logger.addHandler(causes)
+    return logger, causes
 
 
 def _close_quickly(client: KazooClient, wait: float = 2.0) -> None:
@@ -163,18 +224,28 @@ def run_daemon(settings: Settings) -> int:
         host, port = settings.metrics_address or ("", 0)
         return _refuse("--metrics-address", f"cannot listen on {host}:{port}: {exc.strerror}")
     started_wall = time.time()  # names this run: the keeper's records point to it
+    # One writer per journal: its lock first (waiting, up to our own stop deadline, for
+    # what is left of a dead writer: its companions finishing its work).
+    lock = JournalLock(settings.journal)
     try:
+        lock.acquire(wait_for_survivors=settings.stop_deadline)
         journal = _open_journal(settings, started_wall)
-    except OSError as exc:
+    except (OSError, JournalInUse) as exc:
+        lock.release()
         if endpoint is not None:
             endpoint.close()
-        return _refuse("--journal", f"cannot open {settings.journal}: {exc.strerror or exc}")
+        return _refuse(*_journal_refusal(settings, exc))
 
     # The shell: every part puts its events into the loop's inbox.
     inbox = Inbox()
     timers = ThreadTimerService()
+    kazoo_log, connection_trouble = _connection_log()
     client = make_client(
-        settings.zk_servers, settings.session_timeout, auth=settings.zk_auth, tls=settings.zk_tls
+        settings.zk_servers,
+        settings.session_timeout,
+        auth=settings.zk_auth,
+        tls=settings.zk_tls,
+        logger=kazoo_log,
     )
     # The member node tells this beside the state the core publishes (`election top`).
     member = MemberFacts(
@@ -239,7 +310,12 @@ def run_daemon(settings: Settings) -> int:
     # The core and the loop around it; the observers watch its records.
     config = core_config_from_header(settings.as_header_config())
     metrics = Metrics(priority=settings.priority)
-    observers: list[Observer] = [metrics, LogObserver(config)]
+    # Who leads, told once per change while we wait (read beside the core, never fed to it).
+    news = LeaderNews(
+        LeaderLookout(client, settings.election_path).look_at_holder, replica=settings.replica_id
+    )
+    in_use = _InUse()
+    observers: list[Observer] = [metrics, LogObserver(config), news, in_use]
     live_view = _live_view(settings, observers, client)
     loop = Loop(
         initial_state(config),
@@ -251,7 +327,7 @@ def run_daemon(settings: Settings) -> int:
     )
     journal.follow(lambda: loop.state)  # a rotated segment starts with the loop's state
     if endpoint is not None:
-        endpoint.serve(make_app(metrics.registry, *_probes(loop)))
+        endpoint.serve(make_app(metrics.registry, *_probes(loop, connection_trouble.describe)))
         log.info(
             "metrics on http://%s:%d/metrics (and /healthz, /readyz, /leader)",
             settings.metrics_address[0] if settings.metrics_address else "",
@@ -270,6 +346,7 @@ def run_daemon(settings: Settings) -> int:
         "on" if settings.zk_tls is not None else "off",
     )
     inbox.put(Started())
+    news.start()
     if live_view is not None:
         live_view.start()
     graceful = False
@@ -287,6 +364,7 @@ def run_daemon(settings: Settings) -> int:
             live_view.close()
             setup_logging(settings.log_level, settings.log_format, settings.replica_id)
         restore_signals()
+        news.close()
         # No job outlives its daemon: the keeper stops what is left of it and, once this
         # process has exited, closes the session (after a stop, it is closed already).
         if not jobs.close(code, graceful) and not graceful:
@@ -297,5 +375,8 @@ def run_daemon(settings: Settings) -> int:
         if endpoint is not None:
             endpoint.close()
         journal.close()
+        lock.release()
+    if code == EXIT_CONFIG and in_use.held_by:  # the core's refusal: one line, as for a flag
+        _refuse("--replica-id", in_use.message(settings.replica_id))
     log.info("replica %s exits with %d", settings.replica_id, code)
     return code

@@ -39,7 +39,8 @@ from kazoo.security import (
 from election.control import ControlDataError, decode_handover, decode_pause
 from election.core import effects as fx
 from election.core import events as ev
-from election.observe.members import member_document, parse_member
+from election.observe.members import MemberRow, member_document, parse_member
+from election.runtime.incarnation import Incarnation, started
 from election.runtime.lease import Answered, Proof
 from election.runtime.replies import Put, Reply
 from election.runtime.timers import TimerService
@@ -161,6 +162,22 @@ class MemberFacts:
     pid: int = attrs.field(factory=os.getpid)
     metrics_address: str | None = None
     priority: int = 1
+    started: int | None = attrs.field(factory=lambda: started(os.getpid()))
+
+    @property
+    def incarnation(self) -> Incarnation:
+        return Incarnation(host=self.host, pid=self.pid, started=self.started)
+
+
+def _holder(row: MemberRow, session: int) -> str:
+    """Who holds a member node, as a refusal names it: `host vm, pid 1234, session 0x1a`."""
+    who = []
+    if row.readable and row.host:
+        who.append(f"host {row.host}")
+    if row.readable and row.pid is not None:
+        who.append(f"pid {row.pid}")
+    who.append(f"session 0x{session:x}")
+    return ", ".join(who)
 
 
 def _parent(path: str) -> str:
@@ -472,9 +489,13 @@ class ZooKeeperAdapter:
         self._call(reply, lambda: self._client.exists_async(effect.path), seen)
 
     def _publish(self, effect: fx.PublishMember) -> None:
-        """Make our member node show the effect's state: create it (replacing, once, a
-        node an earlier session of this replica left), or update it (making it again if
-        someone deleted it). The answer names the session it was done on."""
+        """Make our member node show the effect's state: create it, or update it (making
+        it again if someone deleted it). The answer names the session it was done on.
+
+        A node of another session is replaced only when it is our own earlier run's (on
+        this host, its process gone: restarted right after a crash, before that run's
+        session expired); one held by a live replica, or one we cannot tell, is not
+        touched: the answer fails with `held_by`, and this replica id is in use."""
         reply = self._reply(ev.MemberPublished, effect.request)
         client_id = self._client.client_id
         session = client_id[0] if client_id else None
@@ -495,23 +516,34 @@ class ZooKeeperAdapter:
 
         def create_failed(exc: BaseException) -> None:
             if isinstance(exc, NodeExistsError) and not took_over:
-                self._call(reply, lambda: self._client.exists_async(path), take_over)
+                self._call(reply, lambda: self._client.get_async(path), take_over, read_failed)
             else:
                 reply.failed(_describe(exc))
 
-        def take_over(stat: Any) -> None:
+        def read_failed(exc: BaseException) -> None:
+            if isinstance(exc, NoNodeError):  # gone meanwhile
+                create()
+            else:
+                reply.failed(_describe(exc))
+
+        def take_over(found: Any) -> None:
             nonlocal took_over
             took_over = True
-            if stat is None:  # gone meanwhile
-                create()
-            elif stat.ephemeralOwner == session:  # ours already (a create raced a reconnect)
+            held, stat = found
+            if stat.ephemeralOwner == session:  # ours already (a create raced a reconnect)
                 self._call(reply, lambda: self._client.set_async(path, data), done)
-            else:  # an earlier session's: ours to replace
+                return
+            holder = parse_member(path.rsplit("/", 1)[-1], held)
+            if self._replaceable(holder):  # an earlier run of ours: ours to replace
                 self._call(
                     reply,
                     lambda: self._client.delete_async(path, version=stat.version),
                     lambda _: create(),
                     deleted_failed,
+                )
+            else:
+                reply.failed(
+                    "held by another live session", held_by=_holder(holder, stat.ephemeralOwner)
                 )
 
         def deleted_failed(exc: BaseException) -> None:
@@ -530,6 +562,14 @@ class ZooKeeperAdapter:
             create()
         else:
             self._call(reply, lambda: self._client.set_async(path, data), done, update_failed)
+
+    def _replaceable(self, holder: MemberRow) -> bool:
+        """Whether a member node of another session, telling `holder`, was left by an
+        earlier run of this replica that no longer runs (see `Incarnation`)."""
+        if not holder.readable or holder.pid is None or self.member is None:
+            return False
+        left = Incarnation(host=holder.host, pid=holder.pid, started=holder.started)
+        return left.replaceable_by(self.member.incarnation)
 
     def _control_watch(self, event: WatchedEvent) -> None:
         self._put(ev.ControlChanged(path=event.path or "", kind=str(event.type)))
@@ -647,6 +687,7 @@ class ZooKeeperAdapter:
             pid=facts.pid,
             version=facts.version,
             priority=facts.priority,
+            started=facts.started,
         )
 
     def _call(

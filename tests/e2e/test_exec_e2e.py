@@ -130,16 +130,19 @@ def test_jobs_hand_over_on_sigterm_without_overlap(
     jobs = json.loads(done.stdout)["jobs"]
     assert [j["token"] for j in jobs][:2] == [first, second]
     assert jobs[0]["end"] is not None and jobs[0]["end"] <= jobs[1]["start"]
-    # The human report draws each replica's job runs on the timeline, under its row.
+    # The human report draws each replica's job runs on the timeline, under its row,
+    # labelled, at 80 columns too (a pipe's width).
     text = subprocess.run(
-        [REPLAY, "--width", "60", *(str(r.journal) for r in replicas)],
+        [REPLAY, *(str(r.journal) for r in replicas)],
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "COLUMNS": "160"},
+        env={**os.environ, "COLUMNS": "80"},
     ).stdout
-    job_rows = [line for line in text.splitlines() if " job " in line and "J" in line]
-    assert len(job_rows) == 2, text
+    rows = [line.split() for line in text.splitlines()]
+    job_rows = [row for row in rows if len(row) == 3 and row[1] == "job" and set(row[2]) == {"J"}]
+    assert sorted(row[0] for row in job_rows) == sorted({j["replica"] for j in jobs}), text
+    assert any(line.lstrip().startswith("UTC ") for line in text.splitlines()), text
     assert "Job runs" in text
 
 

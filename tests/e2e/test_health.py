@@ -104,3 +104,33 @@ def test_only_the_leader_answers_200_on_leader(
     replicas[other].wait_for_state("Leader", 15)
     assert wait_until(lambda: get(ports[other], "/leader")[0] == 200, 10, lambda: str(answers()))
     assert get(ports[leader.id], "/leader")[0] == 0  # not listening any more
+
+
+def test_a_zookeeper_name_that_does_not_resolve_is_said_once_and_on_readyz(
+    zk_path: str, replica_set: MakeReplicaSet
+) -> None:
+    # kazoo said `Cannot resolve nohost.invalid` once a second; the name may appear later,
+    # so the replica keeps retrying, but says so once, with the name, and /readyz says why.
+    port = free_port()
+    refusing = f"127.0.0.1:{free_port()}"
+    replica = replica_set(f"nohost.invalid:2181,{refusing}", zk_path).add(
+        "dns", metrics_address=f"127.0.0.1:{port}", session_timeout="2s"
+    )
+    replica.start()
+    body = wait_probes(replica, port, 503, "cannot resolve nohost.invalid")[1]
+    assert body.startswith("not ok: Init, not connected (") or body.startswith(
+        "not ok: Failover, not connected ("
+    ), body
+    assert "nohost.invalid: cannot resolve nohost.invalid: Name or service not known" in body
+    # Init gives up after its deadline (2 s): kazoo has tried each server four times or
+    # more by then (0.1 s doubling), and goes on trying from Failover.
+    replica.wait_for_state("Failover", 20)
+    assert f"{refusing}: connection refused" in get(port, "/readyz")[1]
+    replica.terminate()
+    assert replica.wait(15) == 0
+    lines = replica.log_path.read_text().splitlines()
+    said = [line for line in lines if "nohost.invalid" in line and "resolve" in line]
+    assert len(said) == 1, lines
+    assert "ZooKeeper server nohost.invalid does not resolve (Name or service not known)" in said[0]
+    assert "retrying" in said[0]
+    assert sum(f"ZooKeeper server {refusing}: connection refused" in line for line in lines) == 1

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.read_only import read_only_dir
+
 
 def _run(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ELECTION_")}
@@ -41,6 +43,23 @@ def test_a_metrics_port_in_use_is_refused_and_no_journal_is_made(tmp_path: Path)
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_file_dir_on_a_read_only_place_is_refused_at_once(tmp_path: Path) -> None:
+    # It used to start and loop on `FileDirChecked failed: EROFS` for ever, while a bad
+    # --journal exits 2 at once.
+    with read_only_dir(tmp_path) as ro:
+        journal = tmp_path / "journal" / "r.jsonl"
+        done = _run(
+            "--metrics-address", "off", "--file-dir", str(ro / "files"), "--journal", str(journal)
+        )
+    assert done.returncode == 2, done.stderr
+    why = "read-only file system" if os.geteuid() == 0 else "no permission to write"
+    assert done.stderr == (
+        f"election: invalid --file-dir (ELECTION_FILE_DIR): cannot be created: {str(ro)!r} "
+        f"is not writable ({why})\n"
+    )
+    assert not journal.parent.exists()  # nothing made
+
+
 def test_a_journal_that_cannot_be_opened_is_refused() -> None:
     done = _run("--metrics-address", "off", "--journal", "/proc/election-test.jsonl")
     assert done.returncode == 2
@@ -59,10 +78,10 @@ def test_a_journal_that_cannot_be_opened_is_refused() -> None:
             "(3.333s)",
         ),
         (
-            ["--session-timeout", "2s", "--", "/bin/echo", "hi"],  # the default 3s grace
+            ["--session-timeout", "2s", "--exec-grace", "1s", "--", "/bin/echo", "hi"],
             {},
             "--exec-grace (ELECTION_EXEC_GRACE)",
-            "3s does not fit in the job's lease",
+            "1s does not fit in the job's lease: at most a third of --session-timeout 2s (0.666s)",
         ),
         (
             [],

@@ -5,7 +5,10 @@ loop's thread."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,6 +18,8 @@ from kazoo.exceptions import NoNodeError
 from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import Outcome
+from election.observe.members import member_document
+from election.runtime.incarnation import started
 from election.runtime.zookeeper import MemberFacts
 from election_testkit.waiting import wait_until
 from election_testkit.zookeeper import ZooKeeperServer
@@ -37,7 +42,7 @@ def replica(zk: ZooKeeperServer) -> Replica:
     r = Replica(zk.connect_string)
     assert r.adapter.member is None
     r.adapter.member = MemberFacts(
-        replica="r1", version="9.9", host="h", pid=7, metrics_address="127.0.0.1:9101"
+        replica="r1", version="9.9", host="h", pid=7, metrics_address="127.0.0.1:9101", started=70
     )
     r.connect()
     return r
@@ -84,6 +89,7 @@ def test_a_publish_makes_the_node_an_update_follows_and_it_goes_with_the_session
             "pid": 7,
             "version": "9.9",
             "priority": 1,
+            "started": 70,
         }
         assert kazoo_client.get(path)[1].ephemeralOwner == r.session
         assert publish(r, path, "Leader", create=False, token=55).outcome is Outcome.OK
@@ -108,12 +114,43 @@ def test_an_update_of_a_node_someone_deleted_makes_it_again(
         r.close()
 
 
+def _left_by(host: str, pid: int, started: int | None) -> bytes:
+    return member_document(
+        replica="r1", state="Leader", since=1.0, token=5, metrics=None, host=host, pid=pid,
+        version="9.9", started=started,
+    )  # fmt: skip
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+@pytest.mark.parametrize(
+    "left",
+    [
+        pytest.param(lambda: _left_by("h", 7, 69), id="this pid, an earlier run (pid 1 again)"),
+        pytest.param(lambda: _left_by("h", _dead_pid(), 5), id="a process that is gone"),
+        pytest.param(
+            lambda: _left_by("h", os.getpid(), (started(os.getpid()) or 0) + 1),
+            id="its pid taken by another process",
+        ),
+    ],
+)
 def test_a_node_left_by_an_earlier_run_of_the_same_replica_is_replaced(
-    zk_server: ZooKeeperServer, zk_path: str, kazoo_factory: KazooFactory, kazoo_client: KazooClient
+    zk_server: ZooKeeperServer,
+    zk_path: str,
+    kazoo_factory: KazooFactory,
+    kazoo_client: KazooClient,
+    left: Callable[[], bytes],
 ) -> None:
-    crashed = kazoo_factory(zk_server.connect_string)  # a run killed before its session expired
+    # Restarted right after a crash (systemd does so within seconds), before the dead
+    # run's session expired: its member node is ours to replace, not another replica's.
+    crashed = kazoo_factory(zk_server.connect_string)
     path = zk_path.rsplit("/", 1)[0] + "/members/r1"
-    crashed.create(path, b'{"state":"Leader"}', ephemeral=True, makepath=True)
+    crashed.create(path, left(), ephemeral=True, makepath=True)
     r = replica(zk_server)
     try:
         assert publish(r, path, "Attempter", create=True).outcome is Outcome.OK
@@ -123,6 +160,49 @@ def test_a_node_left_by_an_earlier_run_of_the_same_replica_is_replaced(
         assert publish(r, path, "Leader", create=True, token=9).outcome is Outcome.OK
         assert kazoo_client.get(path)[1].ephemeralOwner == r.session
         assert member(kazoo_client, path)["state"] == "Leader"  # type: ignore[index]
+    finally:
+        r.close()
+
+
+@pytest.mark.parametrize(
+    ("left", "held_by"),
+    [
+        pytest.param(
+            lambda: _left_by("h", os.getpid(), started(os.getpid())),
+            lambda session: f"host h, pid {os.getpid()}, session 0x{session:x}",
+            id="a live process on this host",
+        ),
+        pytest.param(
+            lambda: _left_by("elsewhere", 7, 70),
+            lambda session: f"host elsewhere, pid 7, session 0x{session:x}",
+            id="another host",
+        ),
+        pytest.param(
+            lambda: b'{"state":"Leader"}',
+            lambda session: f"session 0x{session:x}",
+            id="a node that says no more",
+        ),
+    ],
+)
+def test_a_node_held_by_another_live_replica_is_left_alone_and_named(
+    zk_server: ZooKeeperServer,
+    zk_path: str,
+    kazoo_factory: KazooFactory,
+    kazoo_client: KazooClient,
+    left: Callable[[], bytes],
+    held_by: Callable[[int], str],
+) -> None:
+    other = kazoo_factory(zk_server.connect_string)
+    path = zk_path.rsplit("/", 1)[0] + "/members/r1"
+    data = left()
+    other.create(path, data, ephemeral=True, makepath=True)
+    r = replica(zk_server)
+    try:
+        answer = publish(r, path, "Init", create=True)
+        assert answer.outcome is Outcome.FAILED
+        assert answer.held_by == held_by(other.client_id[0])
+        data_now, stat = kazoo_client.get(path)
+        assert (data_now, stat.ephemeralOwner) == (data, other.client_id[0])  # untouched
     finally:
         r.close()
 

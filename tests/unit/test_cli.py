@@ -101,10 +101,42 @@ def test_help_lists_every_flag_with_its_env_var() -> None:
     assert "default: 10s" in result.output
 
 
-def test_top_level_help_mentions_run() -> None:
-    result = _invoke(["--help"])
+def test_top_level_help_lists_every_command_with_its_whole_summary() -> None:
+    # Click cut every summary short with "..." at 80 columns.
+    result = CliRunner().invoke(main, ["--help"], terminal_width=80)
     assert result.exit_code == 0
-    assert "run" in result.output
+    lines = result.output.splitlines()
+    commands = lines[lines.index("Commands:") + 1 :]
+    assert [line.split()[0] for line in commands] == [
+        "run", "status", "top", "handover", "pause", "resume"
+    ]  # fmt: skip
+    assert not any("..." in line or "…" in line for line in commands), result.output
+    assert all(len(line) <= 80 for line in lines), result.output
+    assert all(line.rstrip().endswith(".") for line in commands), result.output
+
+
+def test_run_help_names_the_leader_probe_the_jobs_environment_and_the_exit_codes() -> None:
+    result = CliRunner().invoke(main, ["run", "--help"], terminal_width=80)
+    assert all(len(line) <= 80 for line in result.output.splitlines()), result.output
+    text = " ".join(result.output.split())
+    assert "/metrics, /healthz, /readyz and /leader (200 only on the leader)" in text
+    for variable in (
+        "ELECTION_LEADER=1",
+        "ELECTION_TOKEN",
+        "ELECTION_REPLICA",
+        "ELECTION_ELECTION_PATH",
+        "ELECTION_LOCK_FD",
+    ):
+        assert variable in text
+    assert "a bare number is seconds" in text
+    for code in (
+        "0 stopped gracefully",
+        "1 a second signal forced the exit",
+        "2 invalid configuration",
+        "3 an unrecoverable internal error",
+        "N under --exec-exit stop: the job's own exit code",
+    ):
+        assert code in text, code
 
 
 def test_version() -> None:
@@ -394,11 +426,19 @@ def test_a_grace_exported_without_a_job_is_not_checked(
 
 
 def test_help_shows_the_default_grace_and_its_limit() -> None:
-    result = CliRunner().invoke(main, ["run", "--help"], terminal_width=200)  # one line a flag
+    result = CliRunner().invoke(main, ["run", "--help"], terminal_width=300)  # one line a flag
     lines = result.output.splitlines()
     line = next(line for line in lines if line.lstrip().startswith("--exec-grace"))
     assert "at most a third of --session-timeout" in line
-    assert "default: 3s" in line
+    assert "default: (3s, or a third of --session-timeout if less)" in line
+
+
+def test_a_short_session_timeout_takes_a_default_grace_that_fits(
+    tmp_path: Path, daemon_calls: list[Settings]
+) -> None:
+    result = _invoke(["run", *_sandbox(tmp_path), "--session-timeout", "2s", "--", "/bin/echo"])
+    assert result.exit_code == 0, result.output
+    assert daemon_calls[0].exec_grace == 0.666
 
 
 def test_help_states_the_jobs_promise_and_the_grace_rule() -> None:

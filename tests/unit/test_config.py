@@ -27,6 +27,7 @@ from election.config import (
     parse_servers,
     parse_size,
 )
+from tests.read_only import read_only_dir
 
 
 def _program(path: Path, mode: int = 0o755) -> Path:
@@ -591,6 +592,12 @@ def test_a_grace_up_to_a_third_of_the_session_timeout_fits(
         ("10s", "3.334s", "(3.333s)"),
         ("9s", "3.001s", "(3s)"),
         ("5s", "1.667s", "(1.666s)"),  # rounded down: the value shown is one that fits
+        (
+            "2s",
+            "0.667s",
+            "0.667s does not fit in the job's lease: at most a third of "
+            "--session-timeout 2s (0.666s)",
+        ),
         ("2s", "1s", "1s does not fit"),
         ("10s", "10s", "(3.333s)"),  # the old default
         ("90s", "1m30s", "90s does not fit"),
@@ -652,6 +659,51 @@ def test_without_a_job_the_grace_is_not_checked(isolated: dict[str, object]) -> 
 def test_the_default_grace_fits_the_default_session_timeout(isolated: dict[str, object]) -> None:
     settings = build_settings({**isolated, "exec": "true"})
     assert (settings.exec_grace, settings.session_timeout) == (3.0, 10.0)
+
+
+@pytest.mark.parametrize(
+    ("session", "grace"),
+    [
+        ("10s", 3.0),
+        ("9s", 3.0),
+        ("1m", 3.0),
+        ("6s", 2.0),
+        ("2s", 0.666),  # a third, rounded down to the millisecond: it fits
+        ("300ms", 0.1),
+        ("2ms", 2 / 3 / 1000),  # below a millisecond: the third itself
+    ],
+)
+def test_the_default_grace_is_the_smaller_of_3s_and_a_third_of_the_session_timeout(
+    session: str, grace: float, isolated: dict[str, object]
+) -> None:
+    # `election run --session-timeout 2s --exec job` used to be refused for a grace the
+    # user never typed: a default must always be valid.
+    settings = build_settings({**isolated, "exec": "true", "session_timeout": session})
+    assert settings.exec_grace == pytest.approx(grace, rel=1e-9)
+
+
+@given(session_ms=st.integers(1, 10**7))
+def test_the_default_grace_fits_every_session_timeout(session_ms: int) -> None:
+    raw = {
+        "file_dir": "/nonexistent/files",
+        "journal": "/tmp/election-test-unused.jsonl",
+        "exec": "true",
+        "session_timeout": f"{session_ms}ms",
+    }
+    settings = build_settings(raw)
+    assert 0 < settings.exec_grace <= min(3.0, session_ms / 3000 + 1e-9)
+    assert settings.exec_grace > min(3.0, session_ms / 3000) - 0.001
+
+
+def test_a_refused_grace_prints_its_numbers_alike(isolated: dict[str, object]) -> None:
+    # Every figure to the millisecond: not `(0.6666s)` beside `(3.333s)`.
+    error = _refusal({**isolated, "exec": "true", "session_timeout": "2s", "exec_grace": "3s"})
+    assert str(error) == (
+        "invalid --exec-grace (ELECTION_EXEC_GRACE): 3s does not fit in the job's lease: "
+        "at most a third of --session-timeout 2s (0.666s)"
+    )
+    error = _refusal({**isolated, "exec": "true", "session_timeout": "2.5s", "exec_grace": "1s"})
+    assert error.message.endswith("--session-timeout 2.5s (0.833s)")
 
 
 def test_an_invalid_grace_is_refused_before_its_fit_is_checked(
@@ -795,3 +847,27 @@ def test_an_invalid_journal_size_names_flag_and_variable(isolated: dict[str, obj
     assert str(caught.value).startswith(
         "invalid --journal-max-bytes (ELECTION_JOURNAL_MAX_BYTES): want a size"
     )
+
+
+# ---------------------------------------------------------------- file-dir that can never work
+
+
+def test_a_file_dir_on_a_read_only_place_is_refused(tmp_path: Path) -> None:
+    # The daemon used to start and loop on `FileDirChecked failed: EROFS` for ever.
+    with read_only_dir(tmp_path) as ro:
+        journal = str(tmp_path / "j" / "r.jsonl")
+        error = _refusal({"file_dir": str(ro / "files"), "journal": journal})
+        assert error.flag == "--file-dir" and error.envvar == "ELECTION_FILE_DIR"
+        assert error.message.startswith(f"cannot be created: {str(ro)!r} is not writable (")
+        error = _refusal({"file_dir": str(ro), "journal": journal})
+        assert error.message.startswith(f"{str(ro)!r} is not writable (")
+        reason = error.message.rpartition("(")[2]
+        assert reason in ("read-only file system)", "no permission to write)")
+        # Without leader files (a job only), file-dir is none of the daemon's business.
+        settings = build_settings({"file_dir": str(ro), "journal": journal, "exec": "true"})
+        assert not settings.write_files
+        error = _refusal(
+            {"file_dir": str(ro), "journal": journal, "exec": "true", "leader_files": "on"}
+        )
+        assert error.flag == "--file-dir"
+    assert not (tmp_path / "j").exists()  # nothing made

@@ -8,7 +8,7 @@ import attrs
 from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import Outcome
-from election.core.state import StateName, initial_state
+from election.core.state import Shutdown, StateName, initial_state
 from tests.unit.core_script import CONFIG, SESSION, TOKEN, Script, to_attempter
 
 MEMBER_CONFIG = attrs.evolve(CONFIG, member_node=True)
@@ -128,3 +128,46 @@ def test_journals_written_before_the_member_node_went_through_the_core_get_none(
     s = Script()  # member_node off, as core_config_from_header reads an old header
     to_attempter(s)
     assert not [e for _, effects in s.history for e in effects if isinstance(e, fx.PublishMember)]
+
+
+HELD = "host vm2, pid 4242, session 0x77"
+
+
+def test_a_member_node_held_by_another_live_replica_stops_this_one_with_exit_2() -> None:
+    # Two replicas of one --replica-id ran silently, appending to one journal or both
+    # telling `status` they were `dup`: the second is refused, as an invalid flag is.
+    s = member_script()
+    s.send(ev.Started(at=100.0))
+    s.send(ev.SessionConnected(session_id=SESSION, at=100.5))
+    s.answer(s.one(fx.PublishMember), ev.MemberPublished, outcome=Outcome.FAILED,
+             reason="held by another live session", held_by=HELD)  # fmt: skip
+    assert s.name is StateName.STOPPING
+    assert s.state.cause == f"replica id r1 is in use by another live replica ({HELD})"
+    assert not [e for e in s.effects if isinstance(e, fx.CreateNode)]
+    s.answer(s.one(fx.CloseSession), ev.SessionClosed, outcome=Outcome.OK)
+    (exit_,) = [e for e in s.effects if isinstance(e, fx.Exit)]
+    assert exit_.code == 2
+
+
+def test_a_leader_that_finds_its_id_in_use_ends_its_term_and_stops() -> None:
+    s = member_script()
+    to_attempter(s)
+    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=TOKEN)
+    assert s.name is StateName.LEADER
+    # Say a new session's create found another's node (its own expired meanwhile).
+    s.answer(s.last(fx.PublishMember), ev.MemberPublished, outcome=Outcome.FAILED,
+             reason="held by another live session", held_by=HELD)  # fmt: skip
+    assert s.state.name is StateName.STOPPING
+    assert isinstance(s.state.phase, Shutdown) and s.state.phase.exit_code == 2
+
+
+def test_a_late_answer_in_stopping_changes_nothing_more() -> None:
+    s = member_script()
+    s.send(ev.Started(at=100.0))
+    s.send(ev.SessionConnected(session_id=SESSION, at=100.5))
+    publish = s.one(fx.PublishMember)
+    s.send(ev.StopRequested(signal="SIGTERM", at=101.0))
+    cause = s.state.cause
+    s.answer(publish, ev.MemberPublished, outcome=Outcome.FAILED, reason="x", held_by=HELD)
+    assert s.name is StateName.STOPPING and s.state.cause == cause
+    assert isinstance(s.state.phase, Shutdown) and s.state.phase.exit_code == 0

@@ -132,6 +132,8 @@ def _sample(event_type: type[ev.Event], state: State, pick: Any) -> ev.Event:
             fields[field.name] = pick(st.sampled_from(choices))
         elif field.name == "handover_token":
             fields["handover_token"] = pick(st.sampled_from([None, TOKEN, TOKEN + 1]))
+        elif field.name == "held_by":  # the id in use: mostly not
+            fields["held_by"] = pick(st.sampled_from(["", "", "", "host h, pid 7, session 0x1"]))
         elif field.name in ("handover", "handover_by", "paused_by", "pause_reason"):
             fields[field.name] = pick(st.sampled_from(["", "x", "ops@host"]))
         elif field.name == "replicas":

@@ -20,6 +20,7 @@ import yaml
 
 from election.config import DEFAULTS, FLAGS, envvar_name, flag_name
 from election.durations import parse_duration
+from election.flags import DEFAULT_GRACE
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
@@ -217,9 +218,9 @@ def test_systemd_unit_restarts_on_failure_and_stops_gracefully() -> None:
     service = unit_keys(DEPLOY / "election.service")["Service"]
     assert service["Restart"] == ["on-failure"]
     assert service["KillSignal"] == ["SIGTERM"]
-    # above the stop deadline, which with a job (--exec) is its grace + 5 s
-    exec_grace = parse_duration(DEFAULTS["exec_grace"])
-    assert parse_duration(service["TimeoutStopSec"][0]) > exec_grace + STOP_DEADLINE
+    # above the stop deadline, which with a job (--exec) is its grace (3 s at most by
+    # default) + 5 s
+    assert parse_duration(service["TimeoutStopSec"][0]) > DEFAULT_GRACE + STOP_DEADLINE
     assert service["EnvironmentFile"] == ["/etc/election/election.env"]
     assert service["ExecStart"][0].endswith("/election run")
     # exit 2 is invalid configuration: a restart cannot fix it

@@ -1,6 +1,7 @@
 """The operator's commands on the command line, before any ZooKeeper: `run`'s connection
 flags validated as `run` validates them, their own options refused in one line with exit
-2, and kazoo's connection warnings read into the real cause of an unreachable server."""
+2 (kazoo's connection warnings, read into the real cause of an unreachable server, are
+tests/unit/test_connection_log.py's)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 
 from election.cli import main
 from election.config import ConfigError, Connection, build_connection
-from election.operate.connection import _cause, _Causes, format_seconds
+from election.operate.connection import format_seconds
 from election.security import ZkAuth
 
 COMMANDS = (["status"], ["status", "--json"], ["handover"], ["pause"], ["resume"], ["top"])
@@ -109,35 +110,6 @@ def test_help_names_the_exit_codes_and_the_connection_flags() -> None:
             assert flag in text, (command, flag)
         assert "--timeout" in text and "ELECTION_ZK_AUTH" in text
     assert "1 when none does" in CliRunner().invoke(main, ["status", "--help"]).output
-
-
-def test_kazoo_warnings_become_the_cause_an_operator_reads() -> None:
-    assert _cause("Connection dropped: socket connection error: Connection refused") == (
-        "connection refused"
-    )
-    assert _cause("Connection time-out: 5") == "no answer (timed out)"
-    assert _cause("Cannot resolve zk9: [Errno -2] Name or service not known") == (
-        "cannot resolve zk9: Name or service not known"
-    )
-    assert _cause("Transition to CONNECTING") == ""
-    assert _cause("Failed connecting to Zookeeper within the connection retry policy.") == ""
-
-
-def test_the_causes_are_kept_per_server() -> None:
-    import logging
-
-    causes = _Causes()
-    logger = logging.Logger("test", logging.INFO)
-    logger.addHandler(causes)
-    logger.info("Connecting to %s(%s):%s, use_ssl: %r", "zk1", "10.0.0.1", 2181, False)
-    logger.warning("Connection dropped: %s", "socket connection error: Connection refused")
-    logger.info("Connecting to %s(%s):%s, use_ssl: %r", "zk2", "10.0.0.2", 2181, False)
-    logger.warning("Connection dropped: %s", "socket connection error: No route to host")
-    logger.warning("Cannot resolve %s: %s", "zk3", "[Errno -2] Name or service not known")
-    assert causes.describe() == (
-        "zk1:2181: connection refused; zk2:2181: no route to host; "
-        "zk3: cannot resolve zk3: Name or service not known"
-    )
 
 
 def test_durations_read_as_typed() -> None:

@@ -112,7 +112,23 @@ def test_the_document_has_the_contract_s_fields() -> None:
         ("r2", "Attempter", 2),
     ]
     first = document["members"][0]
-    assert first["in_state"] == 6.0 and first["leader"] is True and first["stale"] is None
+    assert first["in_state"] == 6.0 and first["leader"] is True and first["stale"] is False
+
+
+def test_stale_is_a_boolean_and_its_reason_beside_it() -> None:
+    # `"stale": null` stood where a boolean belongs.
+    stale = judge([parse_member("r9", doc("r9", "Leader", token=5))], {"r9": 0x99},
+                  holder="r1", holder_session=0xA1, holder_token=LEADER.token)  # fmt: skip
+    members = status_document(view(members=(*view().members, *stale)), "/e/l", now=1010.0)[
+        "members"
+    ]
+    assert all(isinstance(m["stale"], bool) for m in members)
+    by_name = {m["replica"]: m for m in members}
+    assert by_name["r9"]["stale"] is True
+    assert by_name["r9"]["stale_reason"] == (
+        "says Leader, but another session holds the election node (r1)"
+    )
+    assert by_name["r2"]["stale"] is False and by_name["r2"]["stale_reason"] is None
 
 
 def test_the_document_says_who_paused_and_which_hand_over_stands() -> None:

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 from click.testing import CliRunner
 from rich.console import Console
@@ -19,6 +20,7 @@ from rich.console import Console
 from election import __version__
 from election_replay import analyse
 from election_replay.cli import main
+from election_replay.model import Analysis, JobRun
 from election_replay.report import print_report
 from tests.unit.test_replay import T0, Replica, handover, write_run
 
@@ -86,6 +88,44 @@ def test_short_file_names_stay_in_the_journals_table(tmp_path: Path) -> None:
     assert max(len(line.rstrip()) for line in report.splitlines()) <= 80
 
 
+def _with_jobs(paths: list[Path]) -> Analysis:
+    """The hand-over's analysis with a job run under each replica's row, as `--exec` gives."""
+    analysis = analyse(paths)
+    journals = []
+    for j in analysis.journals:
+        first = j.first_wall or T0
+        run = JobRun(replica=j.replica, pid=100, token=10, start=first, end=first + 0.5)
+        journals.append(attrs.evolve(j, jobs=(run,)))
+    return attrs.evolve(analysis, journals=tuple(journals))
+
+
+def _timeline_lines(report: str) -> list[str]:
+    lines = report.splitlines()
+    start = lines.index("Timeline") + 1
+    return lines[start : start + 7]  # a, a job, b, b job, the axis, the times, the legend
+
+
+@pytest.mark.parametrize("width", [None, 50, 300])
+def test_the_timeline_keeps_its_labels_at_80_columns_with_job_rows(
+    tmp_path: Path, width: int | None
+) -> None:
+    # The legend, a row of the grid wider than 80 columns with `J Job`, made rich squeeze
+    # the labels out: rows began ` LL` and ` JJ`, with no names and no `UTC`.
+    out = io.StringIO()
+    print_report(_with_jobs(handover(tmp_path)), Console(file=out, width=80), width)
+    report = out.getvalue()
+    assert max(len(line.rstrip()) for line in report.splitlines()) <= 80, report
+    rows = _timeline_lines(report)
+    assert [row.split()[0] for row in rows[:4]] == ["a", "a", "b", "b"], report
+    assert [row.split()[1] for row in (rows[1], rows[3])] == ["job", "job"], report
+    assert set(rows[1].split()[2]) == {"J"}, report
+    assert set(rows[0].split()[1]) <= set("IALFS"), report
+    assert rows[5].split()[0] == "UTC", report
+    assert "J Job" in rows[6], report
+    if width == 50:
+        assert len(rows[4].strip()) == 50, report  # the axis: as wide as asked, as it fits
+
+
 def test_the_terms_table_says_why_each_term_ended(tmp_path: Path) -> None:
     report = piped(handover(tmp_path))
     (header,) = [line for line in report.splitlines() if line.startswith("replica  token")]
@@ -94,6 +134,45 @@ def test_the_terms_table_says_why_each_term_ended(tmp_path: Path) -> None:
     terms = [row for row in rows if row[1] in ("10", "12")]
     assert terms[0][-1] == "stop"
     assert terms[1][-3:] == ["leader", "-", "-"]  # still leader, no cause
+
+
+def _late_leader(tmp_path: Path, *, works: bool) -> list[Path]:
+    """a leads from T0; b leads from T0 + 2; a's journal says Leader until T0 + 5 (cut
+    off or frozen, it heard late), writing a file meanwhile if `works`."""
+    a = Replica("a").lead(10)
+    b = Replica("b", start=T0 + 1).wait()
+    b.at(T0 + 2).lead(12)
+    if works:
+        a.at(T0 + 3).tick()
+    a.at(T0 + 5).stop()
+    b.at(T0 + 6).tick()
+    return [a.write(tmp_path), b.write(tmp_path)]
+
+
+def _handover_lines(report: str) -> list[str]:
+    lines = [line.rstrip() for line in report.splitlines()]
+    start = lines.index("Hand-overs") + 2  # the title, the header
+    return lines[start : start + 3]
+
+
+def test_a_term_that_ended_late_is_no_negative_gap(tmp_path: Path) -> None:
+    # A frozen leader's row showed a gap of `-12.408s`: every figure in the gap column is
+    # a gap; where there was none, the cell says what happened, and a line gives the figure.
+    report = piped(_late_leader(tmp_path, works=False))
+    row, footnote, _ = _handover_lines(report)
+    assert row.split()[-2:] == ["ended", "late*"], report
+    assert "-" not in row.split()[-1] and "s" not in row.split()[-1].rstrip("*"), report
+    assert footnote.startswith("* a's term (token 10) ended 2.99"), report
+    assert "did no work meanwhile" in report, report
+
+
+def test_a_leader_that_worked_into_the_next_term_shows_an_overlap(tmp_path: Path) -> None:
+    report = piped(_late_leader(tmp_path, works=True))
+    row, footnote, _ = _handover_lines(report)
+    assert row.split()[-1] == "OVERLAP*", report
+    assert footnote.startswith("* a's term (token 10) ended 2.99"), report
+    assert "worked meanwhile: a violation" in " ".join(report.split()), report
+    assert "VIOLATION" in report
 
 
 def test_the_installed_command_prints_its_version() -> None:

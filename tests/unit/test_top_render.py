@@ -49,6 +49,12 @@ def test_every_replica_shows_with_its_state_and_the_leader_is_marked() -> None:
     assert "3 replicas; leader r2 (token 4294967310)" in text
 
 
+def test_one_replica_is_counted_in_the_singular() -> None:
+    rows = build_rows({"r1": doc("r1", "Leader", since=1004.0, token=7)})
+    text = text_of(Snapshot(rows=tuple(rows), holder="r1", holder_token=7))
+    assert "1 replica; leader r1" in text and "1 replicas" not in text
+
+
 def test_an_unreadable_member_is_a_row_not_a_crash() -> None:
     rows = build_rows({"evil": b"\x00garbage", "r1": doc("r1", "Leader", since=1000.0)})
     text = text_of(Snapshot(rows=tuple(rows)))

@@ -86,8 +86,8 @@ def _time(_: click.Context, param: click.Parameter, value: str | None) -> float 
     "--width",
     type=click.IntRange(min=10, max=1000),
     default=None,
-    help="Characters of the timeline, each one a slice of wall time "
-    "[default: as many as fit in the console, at most 72].",
+    help="Characters of the timeline, each one a slice of wall time, at most as many "
+    "as fit in the console beside the labels [default: as many as fit, at most 72].",
 )
 def main(
     journals: tuple[Path, ...],

@@ -44,11 +44,11 @@ TIMELINE_WIDTH = 72  # characters of the timeline at most, unless asked for
 
 def render(analysis: Analysis, width: int | None = None, columns: int = COLUMNS) -> RenderableType:
     """The whole human report, top to bottom in the order one reads it during an incident,
-    laid out for a console `columns` wide (the timeline `width` characters: by default
-    as many as fit, at most 72)."""
+    laid out for a console `columns` wide (the timeline `width` characters, or as many
+    as fit, at most 72 by default)."""
     parts: list[RenderableType] = [_headline(analysis), Text("")]
     parts.append(tables.journals(analysis, columns))
-    picture = timeline.build(analysis.journals, width or _timeline_width(analysis, columns))
+    picture = timeline.build(analysis.journals, _timeline_width(analysis, columns, width))
     if picture is not None:
         parts += [Text("\nTimeline", style="bold underline"), timeline.render(picture)]
     parts += [Text(""), tables.terms(analysis), Text(""), tables.handovers(analysis)]
@@ -69,11 +69,13 @@ def render(analysis: Analysis, width: int | None = None, columns: int = COLUMNS)
     return Group(*parts)
 
 
-def _timeline_width(analysis: Analysis, columns: int) -> int:
-    """As many slices as fit beside the longest row label, at most `TIMELINE_WIDTH`."""
+def _timeline_width(analysis: Analysis, columns: int, asked: int | None = None) -> int:
+    """The slices of the timeline: `asked` (else `TIMELINE_WIDTH`), but never more than
+    fit beside the longest row label in `columns` (a wider one would squeeze the labels
+    out of the picture); 10 at the least."""
     labels = [len(j.replica) + (4 if j.jobs else 0) for j in analysis.journals]
     label = max([*labels, len("UTC")]) + 3  # " #2" for a replica of several journals
-    return max(10, min(TIMELINE_WIDTH, columns - label - 1))
+    return max(10, min(asked or TIMELINE_WIDTH, columns - label - 1))
 
 
 def print_report(analysis: Analysis, console: Console, width: int | None = None) -> None:

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from election_replay.causes import CRASH, OTHER
 from election_replay.clock import hms, seconds
-from election_replay.model import Analysis, JournalSummary, Snapshot, Term
+from election_replay.model import Analysis, Handover, JournalSummary, Snapshot, Term, Where
 
 GAP = 2  # spaces between two columns
 
@@ -128,6 +128,10 @@ def terms(analysis: Analysis) -> RenderableType:
 
 
 def handovers(analysis: Analysis) -> RenderableType:
+    """One row per hand-over; `gap` is only ever the time between the old term's end and
+    the new one's start. When the old leader's journal ends its term after the new one
+    began (it was cut off or frozen and heard late), there was no such gap: the cell says
+    what happened instead, and a line beneath the table gives the figure."""
     if not analysis.handovers:
         return Text("")
     grid = table(
@@ -141,8 +145,16 @@ def handovers(analysis: Analysis) -> RenderableType:
         "gap",
         right=("token", "token ", "gap"),
     )
+    overlapping = _overlapping_pairs(analysis)
+    footnotes: list[str] = []
     for h in analysis.handovers:
         gap = h.gap
+        if gap is None or gap >= 0:
+            cell = Text(seconds(gap))
+        else:
+            worked = (h.previous.began, h.next.began) in overlapping
+            cell = Text("OVERLAP*", style="bold red") if worked else Text("ended late*")
+            footnotes.append(_late_end(h, -gap, worked))
         grid.add_row(
             h.previous.replica,
             str(h.previous.token),
@@ -150,9 +162,31 @@ def handovers(analysis: Analysis) -> RenderableType:
             h.next.replica,
             str(h.next.token),
             hms(h.next.start),
-            Text(seconds(gap), style="bold red" if gap is not None and gap < 0 else ""),
+            cell,
         )
-    return grid
+    if not footnotes:
+        return grid
+    return Group(grid, Text("\n".join(footnotes), style="dim"))
+
+
+def _overlapping_pairs(analysis: Analysis) -> set[tuple[Where, Where]]:
+    """The (earlier, later) terms, by their first records, that the checks found both
+    leading with the earlier one at work (`overlapping-leaders`)."""
+    return {
+        (v.records[0], v.records[1])
+        for v in analysis.violations
+        if v.kind == "overlapping-leaders" and len(v.records) >= 2
+    }
+
+
+def _late_end(h: Handover, late: float, worked: bool) -> str:
+    old, new = h.previous, h.next
+    said = (
+        f"* {old.replica}'s term (token {old.token}) ended {late:.3f}s after {new.replica}'s began"
+    )
+    if worked:
+        return f"{said}, and {old.replica} worked meanwhile: a violation (below)"
+    return f"{said}: cut off or frozen, {old.replica} heard late and did no work meanwhile"
 
 
 def jobs(analysis: Analysis) -> RenderableType:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import attrs
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -111,10 +112,13 @@ def _longest(time_in: dict[str, float]) -> str | None:
     return max(time_in, key=lambda s: time_in[s]) if time_in else None
 
 
-def render(timeline: Timeline) -> Table:
-    """The timeline as a rich grid: labels, rows of letters, and the time axis."""
+def render(timeline: Timeline) -> RenderableType:
+    """The timeline as a rich grid (labels, rows of letters, the time axis) and its
+    legend beneath. The legend is a line of its own, wrapped to the console: as a row of
+    the grid it was wider than 80 columns with job rows, and rich squeezed the labels out
+    to make room for it."""
     grid = Table.grid(padding=(0, 1))
-    grid.add_column(justify="right", style="bold")
+    grid.add_column(justify="right", style="bold", no_wrap=True)
     grid.add_column(no_wrap=True)
     for row in timeline.rows:
         text = Text()
@@ -136,5 +140,4 @@ def render(timeline: Timeline) -> Table:
         if state != "Job" or state in shown:
             legend.append(letter, style=STYLES[state]).append(f" {state}  ")
     legend.append(f"(1 char = {timeline.slice:.3f}s)", style="dim")
-    grid.add_row("", legend)
-    return grid
+    return Group(grid, legend)

@@ -1,5 +1,8 @@
 """A real ZooKeeper for tests, benchmarks and the demo: Debian's ``zookeeper`` package.
 
+``python -m election_testkit.zookeeper`` runs one on 127.0.0.1:2181 until Ctrl-C, for
+trying `election run` by hand (``__main__.py``).
+
 with ZooKeeperServer(workdir) as zk:          # standalone, 127.0.0.1:<free port>
     KazooClient(zk.connect_string)
 ZooKeeperEnsemble(workdir, 3).start()          # quorum peers on loopback
