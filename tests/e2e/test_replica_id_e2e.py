@@ -4,6 +4,8 @@ does, within seconds, before the dead run's session expired) is not."""
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 from election_testkit.replica import Replica
@@ -81,7 +83,14 @@ def test_a_replica_restarted_right_after_a_crash_is_not_refused(
     crashed = replicas.add("dup").start()
     replicas.wait_for_leader(20)
     dead = crashed.pid
-    crashed.kill()  # SIGKILL: its session (and member node) live on until they expire
+    # As when its whole machine died: no keeper closes its session. (The daemon frozen
+    # first, so that it cannot start a new keeper; then both killed.) Its session (and
+    # member node) live on until they expire.
+    keeper = crashed.keeper_pid()
+    assert dead is not None and keeper is not None
+    crashed.send_signal(signal.SIGSTOP)
+    os.kill(keeper, signal.SIGKILL)
+    crashed.kill()
     crashed.wait(10)
     again = replicas.add("dup").start()  # the same id and journal, at once
     since = again.started_wall
