@@ -312,7 +312,10 @@ def next_wake(state: State, now: float) -> float:
     elif state.phase is Phase.RUNNING and job is not None:
         wake = min(wake, state.lease - job.spec.grace)
     elif state.phase is Phase.STOPPING and job is not None:
-        wake = min(wake, job.kill_at, state.lease, now + KILL_REPEAT)
+        due = min(job.kill_at, state.lease)
+        # Before SIGKILL is due: then. After: the next round for stragglers (never `now`
+        # again and again: a SIGKILL already sent waits KILL_REPEAT for the next).
+        wake = min(wake, due if now < due else job.last_kill + KILL_REPEAT)
     if state.daemon is Daemon.LEAVING:
         wake = min(wake, now + EXIT_POLL)  # the shell looks for its exit on every wake
     return max(wake, now)
@@ -384,7 +387,7 @@ class _Step:
                 why = f"the lock {job.spec.lock} stayed held by an earlier job"
             self.start_failed(why)
         elif not job.locked and job.spec.lock is not None:
-            if self.now - job.lock_tried_at >= LOCK_POLL:  # held: try again a little later
+            if self.now >= job.lock_tried_at + LOCK_POLL:  # held: try again a little later
                 self.set_job(lock_tried_at=self.now)
                 self.actions.append(TryLock(job.spec.lock))  # answered by LockTried
         elif self.now < st.lease - job.spec.grace:
@@ -420,7 +423,9 @@ class _Step:
         job = self.job()
         if self.state.phase is Phase.STOPPING and job.pid is not None:
             due = min(job.kill_at, self.state.lease)
-            if self.now >= due and self.now - job.last_kill >= KILL_REPEAT:
+            # The same sum as `next_wake`'s: a difference could round below KILL_REPEAT
+            # at the very instant the wake was asked for, and wake again and again.
+            if self.now >= due and self.now >= job.last_kill + KILL_REPEAT:
                 if job.last_kill == -math.inf and self.state.daemon is not Daemon.ALIVE:
                     self.record(type="job-kill", pid=job.pid)
                 self.set_job(last_kill=self.now)

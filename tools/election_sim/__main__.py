@@ -52,11 +52,24 @@ def _faults(_: click.Context, __: click.Parameter, value: str) -> object:
 @click.option(
     "--attempter-timeout", type=click.FloatRange(min=0.01), default=2.0, show_default=True
 )
+@click.option("--stop-deadline", type=click.FloatRange(min=0.01), default=1.0, show_default=True)
 @click.option(
     "--journals",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Directory for one journal per replica (default: a new temporary directory).",
+)
+@click.option(
+    "--jobs",
+    is_flag=True,
+    help="Every replica runs a job (--exec) through its keeper; check the job's promise.",
+)
+@click.option(
+    "--exec-grace",
+    type=click.FloatRange(min=0.0),
+    default=0.5,
+    show_default=True,
+    help="With --jobs: the job's stop grace (at most a third of the session timeout).",
 )
 @click.option(
     "--replay/--no-replay",
@@ -73,7 +86,10 @@ def main(
     session_timeout: float,
     leader_timeout: float,
     attempter_timeout: float,
+    stop_deadline: float,
     journals: Path | None,
+    jobs: bool,
+    exec_grace: float,
     replay: bool,
 ) -> None:
     """Simulate REPLICAS daemons on one simulated ZooKeeper with seeded faults."""
@@ -89,6 +105,9 @@ def main(
         session_timeout=session_timeout,
         leader_timeout=leader_timeout,
         attempter_timeout=attempter_timeout,
+        stop_deadline=stop_deadline,
+        jobs=jobs,
+        exec_grace=exec_grace,
     )
     result = simulate(config, directory)
     click.echo(
@@ -98,6 +117,8 @@ def main(
     for fault in result.faults:
         click.echo(f"  {fault.start:8.3f}s-{fault.end:8.3f}s  {fault.kind:<9} {fault.target}")
     click.echo(f"  leader files written: {len(result.written)}, refused: {len(result.refused)}")
+    if jobs:
+        click.echo(f"  job starts: {result.job_starts}")
     if not replay:
         return
     from election_sim.check import check

@@ -12,7 +12,8 @@ simulation's ground truth:
   else it is a problem like any other.
 
 Ground truth on file-dir: no file of an older token lands after the first file of a
-newer one.
+newer one. With jobs (`SimConfig.jobs`): at every job's start, no job of another term is
+alive (`election_sim.jobs`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def check(result: SimResult) -> Verdict:
         else:
             problems.append(text)
     problems += _file_order(result.written)
+    problems += result.job_problems
     return Verdict(tuple(problems), tuple(excused), analysis.events)
 
 

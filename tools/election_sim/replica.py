@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from election.runtime.loop import Loop
 from election.runtime.replies import Reply
 from election_sim.client import SimClient
 from election_sim.clock import SimTimerService
+from election_sim.jobs import JOB_COMMAND, JobHandler, SimKeeper
 from election_sim.zookeeper import Session
 from journal import make_header
 
@@ -67,6 +69,17 @@ class Replica:
             "member_node": True,
             "controls": True,
             "priority": self.world.priority_of(self.id),
+            **(
+                {
+                    "exec": list(JOB_COMMAND),
+                    "exec_grace": cfg.exec_grace,
+                    "exec_exit": "release",
+                    "write_files": True,  # as the chaos soak: files and a job
+                    "stop_deadline": cfg.stop_deadline + cfg.exec_grace,
+                }
+                if cfg.jobs
+                else {}
+            ),
         }
 
     def start(self) -> Run:
@@ -81,6 +94,7 @@ class Run:
 
     def __init__(self, replica: Replica, number: int) -> None:
         self.replica = replica
+        self.number = number  # its pid, as the journal's header tells
         self.world = world = replica.world
         self.alive = True
         self.paused = False
@@ -88,10 +102,11 @@ class Run:
         self._drain_due = False
         config = replica.header_config()
         clock = world.clock
+        self.started_wall = WALL_ZERO + clock.now  # names the run (the keeper's records)
         header = make_header(
             replica=replica.id,
             program=f"election {__version__}",
-            started_wall=WALL_ZERO + clock.now,
+            started_wall=self.started_wall,
             config=config,
             host="simulated",
             pid=number,
@@ -108,12 +123,17 @@ class Run:
         self.rng = random.Random(world.rng.getrandbits(64))
         self.client = SimClient(self, world.zk, self.rng, world.config.session_timeout)
         self.timers = SimTimerService(clock, lambda: self.alive, self._wake)
+        handlers: list[Any] = [ZooKeeperHandler(self), FileDirHandler(self)]
+        self.keeper: SimKeeper | None = None
+        if world.config.jobs:  # the daemon's keeper, outliving it (election_sim.jobs)
+            self.keeper = SimKeeper(self, world.config.exec_grace)
+            handlers.append(JobHandler(self, self.keeper))
         self.loop = Loop(
             initial_state(core_config_from_header(config)),
             journal=self.journal,
-            handlers=[ZooKeeperHandler(self), FileDirHandler(self)],
+            handlers=handlers,
             timers=self.timers,
-            observers=[lambda record: world.observe(replica, record)],
+            observers=[lambda record: world.observe(replica, record), self._tell_keeper],
             clock=lambda: MONOTONIC_ZERO + clock.now,
             wall=lambda: WALL_ZERO + clock.now,
         )
@@ -123,6 +143,15 @@ class Run:
     def now(self) -> float:
         """This process's monotonic clock (what its loop stamps `at` with)."""
         return MONOTONIC_ZERO + self.world.clock.now
+
+    def wall(self) -> float:
+        return WALL_ZERO + self.world.clock.now
+
+    def _tell_keeper(self, record: Any) -> None:
+        """A new session: its keeper holds its id (the real daemon's kazoo listener)."""
+        event = record.event
+        if self.keeper is not None and type(event) is ev.SessionConnected:
+            self.keeper.told_session(event.session_id)
 
     # --- the loop's queue ---------------------------------------------------------------
 
@@ -145,7 +174,7 @@ class Run:
             return
         self.loop.drain()
         if self.loop.exit_code is not None:
-            self.end()
+            self.end(said=self.loop.exit_code)
 
     def when_running(self, work: Callable[[], object]) -> None:
         """Do `work` now, or at the resume if frozen; never if the process is gone."""
@@ -158,12 +187,16 @@ class Run:
 
     # --- faults -------------------------------------------------------------------------
 
-    def end(self, torn: bytes = b"") -> None:
-        """The process is gone (exit or crash). A crash may leave a torn last line."""
+    def end(self, torn: bytes = b"", said: int | None = None) -> None:
+        """The process is gone: an exit with the code it `said`, or a crash (SIGKILL),
+        which may leave a torn last line. Its keeper lives on."""
         if not self.alive:
             return
         self.alive = False
         self.journal.close()
+        if self.keeper is not None:
+            status = int(signal.SIGKILL) if said is None else (said & 0xFF) << 8
+            self.keeper.daemon_gone(status, said)
         if torn:
             fd = os.open(self.replica.journal, os.O_WRONLY | os.O_APPEND)
             try:

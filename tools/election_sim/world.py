@@ -15,6 +15,7 @@ from election.core.record import Record
 from election.record_codec import SNAPSHOT_EVERY
 from election_sim.clock import Clock
 from election_sim.filedir import SimFileDir
+from election_sim.jobs import Jobs
 from election_sim.replica import Replica
 from election_sim.zookeeper import SimZooKeeper
 from journal import journal_segments
@@ -53,6 +54,8 @@ class SimConfig:
     priorities: tuple[int, ...] = ()  # replica i's --priority (default 1)
     snapshot_every: int = SNAPSHOT_EVERY  # a snapshot of the state every N records, as the daemon
     journal_max_bytes: int | None = None  # rotate journals as the daemon does (None: never)
+    jobs: bool = False  # every replica runs a job (--exec) through its keeper (jobs.py)
+    exec_grace: float = 0.5  # within a third of the session timeout
 
 
 @attrs.frozen
@@ -73,6 +76,8 @@ class SimResult:
     written: tuple[object, ...]  # filedir.Written, in time order
     refused: tuple[object, ...]  # filedir.Refused
     records: int  # journal records written, all replicas
+    job_starts: int = 0
+    job_problems: tuple[str, ...] = ()  # the job's promise broken, seen from the jobs
 
 
 class Simulation:
@@ -85,6 +90,7 @@ class Simulation:
         self.faults: list[FaultRecord] = []
         self.records = 0  # journal records written, all replicas
         self.watchers: list[Callable[[Replica, Record], None]] = []
+        self.jobs = Jobs(self)
         journals.mkdir(parents=True, exist_ok=True)
         self.replicas = [
             Replica(self, f"r{i}", journals / f"r{i}.jsonl") for i in range(config.replicas)
@@ -111,6 +117,8 @@ class Simulation:
             written=tuple(self.files.written),
             refused=tuple(self.files.refused),
             records=self.records,
+            job_starts=self.jobs.starts,
+            job_problems=tuple(self.jobs.problems),
         )
 
     def observe(self, replica: Replica, record: Record) -> None:
