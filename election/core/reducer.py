@@ -224,7 +224,20 @@ def _held_back(step: Step) -> bool:
     if not step.control.certain or (not peers.known and peers.request is not None):
         return True  # not sure yet what the operator wants, or who else is there (a
         # re-read of the members does not hold us: what it may add costs a wait at most)
+    if _claiming(step):
+        return True  # our replica id may be another live replica's: not before we know
     return _excluded(step)
+
+
+def _claiming(step: Step) -> bool:
+    """True while this session's first publish of our member node is in flight: its
+    answer says whether the replica id is ours (another live replica's refuses us). A
+    failed publish for any other reason does not hold us back, as before."""
+    if not step.config.member_claim:
+        return False
+    member, session = step.member, step.session
+    shown = member.shown is not None and member.shown[0] == session.id
+    return member.request is not None and not shown
 
 
 def _excluded(step: Step) -> bool:
@@ -735,6 +748,9 @@ def member_published(step: Step, event: ev.MemberPublished) -> None:
             # One live replica per id: another's session holds our member node. A second
             # replica of one id is refused, as an invalid --replica-id is (exit 2).
             _begin_stopping(step, in_use(step.config.replica, event.held_by), EXIT_IN_USE)
+            return
+    if step.config.member_claim and step.name is ATTEMPTER and step.candidate.waiting:
+        _contend(step)  # the claim is settled: compete, unless something else holds us
 
 
 EXIT_IN_USE = 2  # as for any invalid flag: the replica id is taken
