@@ -426,6 +426,10 @@ class Settings:
     member_claim: bool = attrs.field(
         **derived(BOOL, lambda _: True, core=to_core("member_claim", bool, absent=False))
     )
+    # And this: its member node shows Stopping before the session closes.
+    member_stopping: bool = attrs.field(
+        **derived(BOOL, lambda _: True, core=to_core("member_stopping", bool, absent=False))
+    )
 
     def as_header_config(self) -> dict[str, object]:
         """The settings as JSON-friendly values for the journal header (`header_config`):

@@ -218,3 +218,41 @@ def test_a_claim_that_fails_otherwise_holds_nobody_back() -> None:
     first = [e for _, effects in s.history for e in effects if isinstance(e, fx.PublishMember)]
     s.answer(first[0], ev.MemberPublished, outcome=Outcome.UNKNOWN)
     assert len(_creates(s)) == 1
+
+
+STOPPING_CONFIG = attrs.evolve(MEMBER_CONFIG, member_stopping=True)
+
+
+def test_stopping_is_shown_as_the_last_word_ahead_of_the_close() -> None:
+    # `election top` tells a replica that stopped from one whose session was lost (a
+    # crash, an expiry) by the last state its node showed.
+    s = Script(initial_state(STOPPING_CONFIG))
+    to_attempter(s)
+    for _ in range(2):
+        s.answer(
+            s.last(fx.PublishMember), ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION
+        )
+    s.send(ev.StopRequested(signal="SIGTERM", at=300.0))
+    assert s.name is StateName.STOPPING
+    kinds = [type(e) for e in s.effects]
+    assert kinds.index(fx.PublishMember) < kinds.index(fx.CloseSession)
+    (last,) = publishes(s)
+    close = s.one(fx.CloseSession)
+    assert (last.state, last.since, last.token, last.create) == ("Stopping", 300.0, None, False)
+    s.answer(last, ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
+    assert publishes(s) == []  # nothing more
+    s.answer(close, ev.SessionClosed, outcome=Outcome.OK)
+    assert s.state.exited
+
+
+def test_a_stop_while_a_publish_is_in_flight_still_says_stopping_and_none_before_a_node() -> None:
+    s = Script(initial_state(STOPPING_CONFIG))
+    s.send(ev.Started(at=100.0))
+    s.send(ev.SessionConnected(session_id=SESSION, at=100.5))
+    s.send(ev.StopRequested(signal="SIGTERM", at=101.0))  # Init's create in flight
+    (last,) = publishes(s)
+    assert (last.state, last.create) == ("Stopping", False)
+    s = Script(initial_state(STOPPING_CONFIG))
+    s.send(ev.Started(at=100.0))
+    s.send(ev.StopRequested(signal="SIGTERM", at=101.0))  # never connected: no node
+    assert publishes(s) == []

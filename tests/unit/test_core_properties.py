@@ -237,6 +237,7 @@ CONFIGS = [
             member_node=True,
             controls=True,
             member_claim=claim,
+            member_stopping=claim,
             priority=priority,
             exec_command=job,
         )

@@ -46,6 +46,7 @@ def test_settings_has_exactly_the_tables_fields() -> None:
         "member_node",
         "controls",
         "member_claim",
+        "member_stopping",
     ]
     assert [*FLAGS, *SWITCHES] == [*(n for n in BY_NAME if n != "tui"), "tui"]
     assert [*SWITCHES] == ["tui"]
@@ -146,11 +147,15 @@ def test_a_header_from_before_the_newer_flags_reads_as_their_absent_values(
     }
     old = {key: value for key, value in today.items() if key in required}
     # With the defaults, today's header says what an old one meant: no job, files on;
-    # only the member node, the controls and the claim of the replica id before
-    # competing are new (an old journal holds no publish of the one, no read of the
-    # other, and competed without waiting for the first).
+    # only the member node, the controls, the claim of the replica id before competing
+    # and Stopping shown are new (an old journal holds no publish of the one, no read
+    # of the other, competed without waiting for the first, and showed no Stopping).
     assert core_config_from_header(old) == attrs.evolve(
-        core_config_from_header(today), member_node=False, controls=False, member_claim=False
+        core_config_from_header(today),
+        member_node=False,
+        controls=False,
+        member_claim=False,
+        member_stopping=False,
     )
     for key in required:
         with pytest.raises(KeyError):
@@ -178,6 +183,7 @@ def test_the_core_gets_what_the_settings_say(sandbox: dict[str, object]) -> None
         member_node=True,
         controls=True,
         member_claim=True,
+        member_stopping=True,
     )
 
 
