@@ -2,7 +2,7 @@
 #
 #   make test        venv + ZooKeeper + lint, then the whole pytest suite (bounded)
 #   make lint        ruff check, ruff format --check, mypy
-#   make zookeeper   Debian's zookeeper package, a JRE, tmux, openssl, systemd: if missing
+#   make zookeeper   Debian's zookeeper package, a JRE, tmux, openssl, systemd, promtool: if missing
 #   make demo        python -m election_testkit.demo: ZooKeeper, three replicas, `election top`
 #   make clean       caches and build output; `make distclean` also drops .venv
 #
@@ -49,7 +49,10 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 ## zookeeper: Debian's ZooKeeper server (jar in /usr/share/java), a java runtime, tmux,
-## openssl, and systemd (for systemd-analyze verify of deploy/election.service)
+## openssl, systemd (for systemd-analyze verify of deploy/election.service), and
+## Debian's prometheus package for promtool (the alert rules' tests; on a host run by
+## systemd the package also starts a Prometheus service: `systemctl disable --now
+## prometheus` if it is not wanted)
 zookeeper:
 	@if [ ! -f $(ZOOKEEPER_JAR) ]; then \
 	  echo "== $(ZOOKEEPER_JAR) missing: installing the zookeeper package"; \
@@ -76,7 +79,13 @@ zookeeper:
 	  $(APT_GET) update -qq; \
 	  $(APT_GET) install -y -qq systemd; \
 	fi
+	@if ! command -v promtool >/dev/null; then \
+	  echo "== promtool missing (the alert rules' tests run promtool): installing prometheus"; \
+	  $(APT_GET) update -qq; \
+	  $(APT_GET) install -y -qq --no-install-recommends prometheus; \
+	fi
 	@command -v java >/dev/null || { echo "java still not on PATH" >&2; exit 1; }
+	@command -v promtool >/dev/null || { echo "promtool still not on PATH" >&2; exit 1; }
 	@test -f $(ZOOKEEPER_JAR) || { echo "$(ZOOKEEPER_JAR) still missing" >&2; exit 1; }
 
 ## lint: ruff (lint + format check) and mypy

@@ -420,6 +420,16 @@ class Settings:
     controls: bool = attrs.field(
         **derived(BOOL, lambda _: True, core=to_core("controls", bool, absent=False))
     )
+    # Nor this: this build competes only once its member node is its own, so that a
+    # second replica of one id is refused before it competes; journals from before it
+    # replay as they ran.
+    member_claim: bool = attrs.field(
+        **derived(BOOL, lambda _: True, core=to_core("member_claim", bool, absent=False))
+    )
+    # And this: its member node shows Stopping before the session closes.
+    member_stopping: bool = attrs.field(
+        **derived(BOOL, lambda _: True, core=to_core("member_stopping", bool, absent=False))
+    )
 
     def as_header_config(self) -> dict[str, object]:
         """The settings as JSON-friendly values for the journal header (`header_config`):

@@ -224,7 +224,20 @@ def _held_back(step: Step) -> bool:
     if not step.control.certain or (not peers.known and peers.request is not None):
         return True  # not sure yet what the operator wants, or who else is there (a
         # re-read of the members does not hold us: what it may add costs a wait at most)
+    if _claiming(step):
+        return True  # our replica id may be another live replica's: not before we know
     return _excluded(step)
+
+
+def _claiming(step: Step) -> bool:
+    """True while this session's first publish of our member node is in flight: its
+    answer says whether the replica id is ours (another live replica's refuses us). A
+    failed publish for any other reason does not hold us back, as before."""
+    if not step.config.member_claim:
+        return False
+    member, session = step.member, step.session
+    shown = member.shown is not None and member.shown[0] == session.id
+    return member.request is not None and not shown
 
 
 def _excluded(step: Step) -> bool:
@@ -671,13 +684,16 @@ def _child_gone(step: Step, event: ev.ChildExited) -> None:
 def _keep_member(step: Step, event: Event) -> None:
     """After every reduction: have our member node show the state we are in. One
     publish at a time, and the latest state wins (a state passed through while one was
-    in flight is never shown); none while disconnected, and none in Stopping (the node
-    goes with the session, and an update would sit in front of the close on the wire).
-    After a failure, the next try waits for a state change or a reconnect."""
+    in flight is never shown); none while disconnected. Stopping is shown once, as the
+    replica's last word, on entering it (`_last_word`; journals from before it show
+    none). After a failure, the next try waits for a state change or a reconnect."""
     before, member = step.before, step.member
     changed = step.previous is not None or type(event) is ev.Started
     if not changed and step.session is before.session and member is before.member:
         return  # nothing the node shows, nor our means to show it, has changed
+    if changed and step.name is STOPPING and step.config.member_stopping:
+        _last_word(step, event.at)
+        return
     if changed:
         member = Member(event.at, member.request, member.asked, member.shown)
     elif member.failed and type(event) is ev.SessionConnected:
@@ -711,6 +727,31 @@ def _keep_member(step: Step, event: Event) -> None:
         step.member = member
 
 
+def _last_word(step: Step, at: float) -> None:
+    """Entering Stopping: our node shows Stopping before it goes with the session, so
+    that `election top` tells a replica that stopped from one whose session was lost (a
+    crash, an expiry). Whatever publish is in flight, and ahead of the close on the wire
+    (ZooKeeper answers a session's requests in order: the close waits only for this one
+    write). Only onto a node of this session: none is made now."""
+    member, session = step.member, step.session
+    mine = [m for m in (member.shown, member.asked) if m is not None and m[0] == session.id]
+    if not session.connected or session.id is None or not mine:
+        return
+    request = step.new_id()
+    wanted = (session.id, str(STOPPING), at, None)
+    publish = fx.PublishMember(
+        request=request,
+        path=member_path(step.config),
+        state=wanted[1],
+        since=at,
+        token=None,
+        create=False,
+    )
+    closes = [i for i, e in enumerate(step.effects) if isinstance(e, fx.CloseSession)]
+    step.effects.insert(closes[0] if closes else len(step.effects), publish)
+    step.member = Member(at, request, wanted, member.shown)
+
+
 def members_path(election_path: str) -> str:
     """`/election/leader` -> `/election/members`: the member nodes, beside the election
     node."""
@@ -735,6 +776,9 @@ def member_published(step: Step, event: ev.MemberPublished) -> None:
             # One live replica per id: another's session holds our member node. A second
             # replica of one id is refused, as an invalid --replica-id is (exit 2).
             _begin_stopping(step, in_use(step.config.replica, event.held_by), EXIT_IN_USE)
+            return
+    if step.config.member_claim and step.name is ATTEMPTER and step.candidate.waiting:
+        _contend(step)  # the claim is settled: compete, unless something else holds us
 
 
 EXIT_IN_USE = 2  # as for any invalid flag: the replica id is taken

@@ -93,6 +93,12 @@ class CoreConfig:
     # Read the operator's controls (pause, hand-over) and the other candidates'
     # priorities before competing. False for journals written before them.
     controls: bool = False
+    # Compete only once the member node is this session's (a second replica of one id is
+    # refused first: `MemberPublished.held_by`). False for journals written before it.
+    member_claim: bool = False
+    # Show Stopping in the member node before the session closes (`election top` tells
+    # a stop from a lost session by it). False for journals written before it.
+    member_stopping: bool = False
     # A lower priority leaves free leadership to each live higher one this long first
     # (at most `contend_max` in all), so a vanished higher one delays it only briefly.
     contend_step: float = 0.2

@@ -17,6 +17,7 @@ from typing import Any, Final, TypeVar
 import attrs
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
+from kazoo.protocol.states import WatchedEvent
 
 from election.control import (
     ControlDataError,
@@ -117,10 +118,14 @@ def _leader_node(found: tuple[bytes, Any] | None) -> LeaderNode | None:
 
 
 def _members(
-    client: KazooClient, election_path: str, until: float, names: list[str]
+    client: KazooClient,
+    election_path: str,
+    until: float,
+    names: list[str],
+    watch: Callable[[WatchedEvent], None] | None = None,
 ) -> tuple[dict[str, bytes | None], dict[str, int]]:
     parent = members_path(election_path)
-    pending = {name: client.get_async(f"{parent}/{name}") for name in names}
+    pending = {name: client.get_async(f"{parent}/{name}", watch=watch) for name in names}
     members: dict[str, bytes | None] = {}
     sessions: dict[str, int] = {}
     for name, result in pending.items():
@@ -147,10 +152,15 @@ def _judged(
 
 
 def read_cluster(
-    client: KazooClient, election_path: str, deadline: float = CALL_DEADLINE
+    client: KazooClient,
+    election_path: str,
+    deadline: float = CALL_DEADLINE,
+    *,
+    watch: Callable[[WatchedEvent], None] | None = None,
 ) -> ClusterView:
     """Every node of the election, in one round of at most `deadline` seconds (raises
-    on ZooKeeper trouble: a time-out, a lost connection, NoAuth)."""
+    on ZooKeeper trouble: a time-out, a lost connection, NoAuth). `watch`, if given,
+    is set on every member node read (`election top` hears of a change between reads)."""
     until = time.monotonic() + deadline
     leader_async = client.get_async(election_path)
     pause_async = client.get_async(pause_path(election_path))
@@ -159,7 +169,7 @@ def read_cluster(
         names = _get(client.get_children_async(members_path(election_path)), until)
     except NoNodeError:
         names = []
-    members, sessions = _members(client, election_path, until, names)
+    members, sessions = _members(client, election_path, until, names, watch)
     leader = _leader_node(_read(leader_async, until))
     pause_found = _read(pause_async, until)
     handover_found = _read(handover_async, until)

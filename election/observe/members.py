@@ -18,6 +18,9 @@ from election.core.reducer import members_path as members_path  # where they liv
 
 MAX_MEMBER_BYTES: Final = 16 * 1024  # our documents are ~250 bytes; more is not ours
 FLASH_SECONDS: Final = 2.0  # a row whose state changed this recently is highlighted
+LEFT_SECONDS: Final = 5.0  # a replica that left stays in `top` this long, saying how
+STOPPED: Final = "stopped"  # it went through Stopping: a graceful stop
+SESSION_LOST: Final = "session lost"  # its node went from another state: crash, expiry
 KNOWN_STATES: Final = ("Init", "Attempter", "Leader", "Failover", "Stopping")
 _MAX_TEXT: Final = 128
 
@@ -73,6 +76,10 @@ class MemberRow:
     session: int | None = None  # the session that holds the member node (ephemeralOwner)
     # Why its data cannot be believed, though its node lives (`judge`): '' when it can.
     stale: str = ""
+    # How it left, for a row `election top` keeps a few seconds after its node went
+    # (`Departures`): STOPPED or SESSION_LOST; '' for a live member.
+    left: str = ""
+    left_at: float | None = None  # when top saw it gone (monotonic)
 
     @property
     def readable(self) -> bool:
@@ -179,6 +186,41 @@ class FlashTracker:
             self._last.pop(gone, None)
             self._changed_at.pop(gone, None)
         return out
+
+
+class Departures:
+    """Remembers the replicas whose member node went, and how they left, for `top` to
+    show a few seconds (`LEFT_SECONDS`) instead of a row vanishing without a trace.
+
+    How is told by the node's last word: a replica that stops shows Stopping just before
+    its session closes, so one last seen in Stopping, or whose node changed after our
+    last read (`changed`: its watch fired; the change is too close to the close to be
+    read), stopped; one whose node went from another state lost its session — a crash
+    (its keeper closed the session), or a replica cut off until its session expired."""
+
+    def __init__(self, seconds: float = LEFT_SECONDS) -> None:
+        self._seconds = seconds
+        self._last: dict[str, MemberRow] = {}
+        self._left: dict[str, MemberRow] = {}
+
+    def mark(
+        self, rows: Iterable[MemberRow], now: float, changed: Iterable[str] = ()
+    ) -> list[MemberRow]:
+        """The rows of those that left within `seconds` of `now` (monotonic), given
+        this read's `rows` and the names whose node changed since the last read."""
+        current = {row.name: row for row in rows}
+        moved = set(changed)
+        for name, last in self._last.items():
+            if name not in current and name not in self._left:
+                said_stop = last.state == "Stopping" or name in moved
+                how = STOPPED if said_stop else SESSION_LOST
+                self._left[name] = attrs.evolve(last, left=how, left_at=now, flash=False)
+        self._last = current
+        for name, gone in list(self._left.items()):
+            at = gone.left_at if gone.left_at is not None else now
+            if name in current or now - at >= self._seconds:
+                del self._left[name]  # back again, or long enough
+        return sorted(self._left.values(), key=lambda row: row.name)
 
 
 def build_rows(members: Mapping[str, bytes | None]) -> list[MemberRow]:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 
 import attrs
 from kazoo.client import KazooClient
+from kazoo.protocol.states import EventType, WatchedEvent
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.measure import Measurement
@@ -28,7 +29,14 @@ from rich.table import Table
 from rich.text import Text
 
 from election.observe.cluster import CALL_DEADLINE, read_cluster
-from election.observe.members import FlashTracker, MemberRow, format_duration
+from election.observe.members import (
+    SESSION_LOST,
+    STOPPED,
+    Departures,
+    FlashTracker,
+    MemberRow,
+    format_duration,
+)
 from election.observe.tui import state_style
 
 
@@ -37,6 +45,7 @@ class Snapshot:
     """One poll: the rows, who holds the election node, and whether it worked."""
 
     rows: tuple[MemberRow, ...] = ()
+    left: tuple[MemberRow, ...] = ()  # replicas gone within a few seconds, and how
     holder: str = ""  # the election node's data (the leader's replica id), if any
     holder_token: int | None = None  # its czxid
     paused: bool = False  # the operator's pause node exists
@@ -49,9 +58,15 @@ class Snapshot:
         return self.holder_token is not None and not self.paused
 
 
-def poll(client: KazooClient, election_path: str, deadline: float = CALL_DEADLINE) -> Snapshot:
-    """Read every member node and the election node (raises on ZooKeeper trouble)."""
-    view = read_cluster(client, election_path, deadline)
+def poll(
+    client: KazooClient,
+    election_path: str,
+    deadline: float = CALL_DEADLINE,
+    watch: Callable[[WatchedEvent], None] | None = None,
+) -> Snapshot:
+    """Read every member node and the election node (raises on ZooKeeper trouble);
+    `watch` is set on every member node read."""
+    view = read_cluster(client, election_path, deadline, watch=watch)
     leader = view.leader
     return Snapshot(
         rows=view.members,
@@ -114,7 +129,10 @@ def _table(
     table.add_column("token", justify="right")
     for name in optional:
         table.add_column(name)
-    for row in snapshot.rows:
+    for row in (*snapshot.rows, *snapshot.left):
+        if row.left:
+            table.add_row(*_left_cells(row, now)[: 6 + len(optional)], style="dim")
+            continue
         style = "reverse" if row.flash else ""
         if not row.readable:
             # Text, never str: a str cell is rich markup, and names and data come from
@@ -132,6 +150,34 @@ def _table(
         }
         table.add_row(*cells[:-1], *(extra[name] for name in optional), style=style)
     return table
+
+
+def _left_cells(row: MemberRow, now: float) -> list[Text]:
+    """A replica that left: how, and how long ago, where its state and time in it were."""
+    ago = None if row.left_at is None else now - row.left_at
+    style = "yellow" if row.left == SESSION_LOST else ""
+    return [
+        Text(""),
+        Text(row.name),
+        Text(f"left: {row.left}", style=style),
+        Text("-"),
+        Text(f"{format_duration(ago)} ago"),
+        Text("-"),
+        Text(f"{row.host}/{row.pid}" if row.pid is not None else row.host),
+        Text("-"),
+        Text("-"),
+    ]
+
+
+def _departure(row: MemberRow, now: float) -> str:
+    ago = format_duration(None if row.left_at is None else max(0.0, now - row.left_at))
+    if row.left == STOPPED:
+        return f"{row.name} left {ago} ago: it stopped (its last word was Stopping)"
+    was = f" while {row.state}" if row.state else ""
+    return (
+        f"{row.name} left {ago} ago: its session was lost{was} without a stop (it crashed, "
+        "or was cut off until its session expired)"
+    )
 
 
 def member_cells(row: MemberRow, now: float) -> list[Text]:
@@ -173,13 +219,37 @@ def _footer(snapshot: Snapshot, live: bool) -> Text:
         if row.stale:
             footer.append("\n")
             footer.append(f"! {row.name} {row.stale}: not answering?", style="red")
+    for row in snapshot.left:
+        footer.append("\n")
+        footer.append(
+            _departure(row, snapshot.wall), style="yellow" if row.left == SESSION_LOST else "dim"
+        )
     if snapshot.error:
         footer.append(f"\nZooKeeper: {snapshot.error} (showing the last good view)", style="red")
     legend = "* leader · ! stale"
     if live:
-        legend += " · highlighted: changed within 2 s · q or Ctrl-C quits"
+        legend += " · highlighted: changed within 2 s · dim: left within 5 s · q or Ctrl-C quits"
     footer.append(f"\n{legend}", style="dim")
     return footer
+
+
+class _Changes:
+    """The member nodes whose data changed since the last read: their watch fired (a
+    replica's last word, Stopping, is written just before its node goes)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._names: set[str] = set()
+
+    def __call__(self, event: WatchedEvent) -> None:
+        if event.type == EventType.CHANGED and event.path:
+            with self._lock:
+                self._names.add(event.path.rsplit("/", 1)[-1])
+
+    def take(self) -> set[str]:
+        with self._lock:
+            names, self._names = self._names, set()
+        return names
 
 
 @contextlib.contextmanager
@@ -222,6 +292,39 @@ def once(client: KazooClient, election_path: str, deadline: float) -> Snapshot:
     return attrs.evolve(snap, rows=tuple(FlashTracker().mark(list(snap.rows), time.monotonic())))
 
 
+class Watcher:
+    """What `top` shows, refreshed: each `refresh` is one poll, its rows highlighted where
+    they changed (`FlashTracker`), and the replicas that left in the last few seconds with
+    how they left (`Departures`, told by their nodes' last word: the member nodes are
+    read with a watch, which hears of a change the next read may come too late to see).
+    ZooKeeper's trouble keeps the last rows, saying why as `describe` words it."""
+
+    def __init__(
+        self,
+        client: KazooClient,
+        election_path: str,
+        describe: Callable[[Exception], str] = str,
+    ) -> None:
+        self._client = client
+        self._path = election_path
+        self._describe = describe
+        self._flashes = FlashTracker()
+        self._departures = Departures()
+        self._changes = _Changes()
+        self.current = Snapshot(error="connecting", wall=time.time())
+
+    def refresh(self) -> Snapshot:
+        try:
+            snap = poll(self._client, self._path, watch=self._changes)
+        except Exception as exc:  # ZooKeeper trouble: keep the last rows, say so
+            self.current = attrs.evolve(self.current, error=self._describe(exc))
+        else:
+            rows = self._flashes.mark(list(snap.rows), time.monotonic())
+            left = self._departures.mark(snap.rows, snap.wall, self._changes.take())
+            self.current = attrs.evolve(snap, rows=tuple(rows), left=tuple(left))
+        return self.current
+
+
 def live(
     client: KazooClient,
     hosts: str,
@@ -234,23 +337,16 @@ def live(
     """Show the cluster until `q` or Ctrl-C; ZooKeeper's trouble is shown under the last
     good rows, as `describe` words it. Returns the exit code: 0."""
     console = console or Console()
-    flashes = FlashTracker()
+    watcher = Watcher(client, election_path, describe)
     stop = threading.Event()
-    current = Snapshot(error="connecting", wall=time.time())
 
     def view() -> RenderableType:
-        return render(current, hosts, election_path, time.time(), console.width)
+        return render(watcher.current, hosts, election_path, time.time(), console.width)
 
     try:
         with _keys(stop), Live(get_renderable=view, console=console, refresh_per_second=8):
             while not stop.is_set():
-                try:
-                    snap = poll(client, election_path)
-                except Exception as exc:  # ZooKeeper trouble: keep the last rows, say so
-                    current = attrs.evolve(current, error=describe(exc))
-                else:
-                    rows = flashes.mark(list(snap.rows), time.monotonic())
-                    current = attrs.evolve(snap, rows=tuple(rows))
+                watcher.refresh()
                 stop.wait(interval)
     except KeyboardInterrupt:
         pass

@@ -171,3 +171,88 @@ def test_a_late_answer_in_stopping_changes_nothing_more() -> None:
     s.answer(publish, ev.MemberPublished, outcome=Outcome.FAILED, reason="x", held_by=HELD)
     assert s.name is StateName.STOPPING and s.state.cause == cause
     assert isinstance(s.state.phase, Shutdown) and s.state.phase.exit_code == 0
+
+
+CLAIM_CONFIG = attrs.evolve(MEMBER_CONFIG, controls=True, member_claim=True)
+
+
+def _candidate_claiming() -> Script:
+    """Init -> Attempter with the controls and members read, while the first publish of
+    the session (the claim of our replica id) is in flight."""
+    s = Script(initial_state(CLAIM_CONFIG))
+    s.send(ev.Started(at=100.0))
+    s.answer(s.one(fx.CheckFileDir), ev.FileDirChecked, outcome=Outcome.OK)
+    s.send(ev.SessionConnected(session_id=SESSION, at=100.5))
+    s.answer(s.last(fx.Connect), ev.ConnectResult, outcome=Outcome.OK)
+    s.answer(s.last(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
+    assert s.name is StateName.ATTEMPTER
+    s.answer(s.last(fx.ReadMembers), ev.MembersRead, outcome=Outcome.OK, replicas=("r1",),
+             priorities=(1,))  # fmt: skip
+    s.answer(s.last(fx.ReadControl), ev.ControlRead, outcome=Outcome.OK)
+    return s
+
+
+def _creates(s: Script) -> list[fx.CreateNode]:
+    return [e for _, effects in s.history for e in effects if isinstance(e, fx.CreateNode)]
+
+
+def test_a_replica_competes_only_once_its_replica_id_is_its_own() -> None:
+    s = _candidate_claiming()
+    assert _creates(s) == []  # the controls are read, but the claim is still in flight
+    first = [e for _, effects in s.history for e in effects if isinstance(e, fx.PublishMember)]
+    s.answer(first[0], ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
+    assert len(_creates(s)) == 1 and s.name is StateName.ATTEMPTER
+
+
+def test_a_refused_replica_never_competes() -> None:
+    s = _candidate_claiming()
+    first = [e for _, effects in s.history for e in effects if isinstance(e, fx.PublishMember)]
+    s.answer(first[0], ev.MemberPublished, outcome=Outcome.FAILED, reason="held", held_by=HELD)
+    assert s.name is StateName.STOPPING and _creates(s) == []
+
+
+def test_a_claim_that_fails_otherwise_holds_nobody_back() -> None:
+    # NoAuth on the members' parent, a time-out: as before the claim, the member node is
+    # only what `election top` reads; the election goes on.
+    s = _candidate_claiming()
+    first = [e for _, effects in s.history for e in effects if isinstance(e, fx.PublishMember)]
+    s.answer(first[0], ev.MemberPublished, outcome=Outcome.UNKNOWN)
+    assert len(_creates(s)) == 1
+
+
+STOPPING_CONFIG = attrs.evolve(MEMBER_CONFIG, member_stopping=True)
+
+
+def test_stopping_is_shown_as_the_last_word_ahead_of_the_close() -> None:
+    # `election top` tells a replica that stopped from one whose session was lost (a
+    # crash, an expiry) by the last state its node showed.
+    s = Script(initial_state(STOPPING_CONFIG))
+    to_attempter(s)
+    for _ in range(2):
+        s.answer(
+            s.last(fx.PublishMember), ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION
+        )
+    s.send(ev.StopRequested(signal="SIGTERM", at=300.0))
+    assert s.name is StateName.STOPPING
+    kinds = [type(e) for e in s.effects]
+    assert kinds.index(fx.PublishMember) < kinds.index(fx.CloseSession)
+    (last,) = publishes(s)
+    close = s.one(fx.CloseSession)
+    assert (last.state, last.since, last.token, last.create) == ("Stopping", 300.0, None, False)
+    s.answer(last, ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
+    assert publishes(s) == []  # nothing more
+    s.answer(close, ev.SessionClosed, outcome=Outcome.OK)
+    assert s.state.exited
+
+
+def test_a_stop_while_a_publish_is_in_flight_still_says_stopping_and_none_before_a_node() -> None:
+    s = Script(initial_state(STOPPING_CONFIG))
+    s.send(ev.Started(at=100.0))
+    s.send(ev.SessionConnected(session_id=SESSION, at=100.5))
+    s.send(ev.StopRequested(signal="SIGTERM", at=101.0))  # Init's create in flight
+    (last,) = publishes(s)
+    assert (last.state, last.create) == ("Stopping", False)
+    s = Script(initial_state(STOPPING_CONFIG))
+    s.send(ev.Started(at=100.0))
+    s.send(ev.StopRequested(signal="SIGTERM", at=101.0))  # never connected: no node
+    assert publishes(s) == []

@@ -229,11 +229,21 @@ CONFIGS = [
         for policy in ExecExit
         for files in (True, False)
     ),
-    # Today's daemon: member node, controls and priorities (0: a standby).
+    # Today's daemon: member node (claimed before competing), controls and priorities
+    # (0: a standby).
     *(
-        attrs.evolve(CONFIG, member_node=True, controls=True, priority=priority, exec_command=job)
+        attrs.evolve(
+            CONFIG,
+            member_node=True,
+            controls=True,
+            member_claim=claim,
+            member_stopping=claim,
+            priority=priority,
+            exec_command=job,
+        )
         for priority in (0, 1, 2)
         for job in ((), ("job",))
+        for claim in (False, True)
     ),
 ]
 
@@ -275,3 +285,10 @@ def _check_controls(after: State, effects: tuple[fx.Effect, ...]) -> None:
         assert not tries
     assert len([e for e in effects if isinstance(e, fx.ReadControl)]) <= 1
     assert len([e for e in effects if isinstance(e, fx.ReadMembers)]) <= 1
+    # Never a try while this session's claim of our replica id is unanswered.
+    member, session = after.member, after.session
+    claiming = member.request is not None and (
+        member.shown is None or member.shown[0] != session.id
+    )
+    if cfg.member_claim and claiming:
+        assert not tries

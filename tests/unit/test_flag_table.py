@@ -39,7 +39,15 @@ def test_settings_has_exactly_the_tables_fields() -> None:
     assert all(ENTRY in field.metadata for field in fields), "a field without its entry"
     assert [entry.field for entry in TABLE] == [field.name for field in fields]
     derived = [entry.field for entry in TABLE if isinstance(entry, Derived)]
-    assert derived == ["write_files", "stop_deadline", "zk_tls", "member_node", "controls"]
+    assert derived == [
+        "write_files",
+        "stop_deadline",
+        "zk_tls",
+        "member_node",
+        "controls",
+        "member_claim",
+        "member_stopping",
+    ]
     assert [*FLAGS, *SWITCHES] == [*(n for n in BY_NAME if n != "tui"), "tui"]
     assert [*SWITCHES] == ["tui"]
 
@@ -139,10 +147,15 @@ def test_a_header_from_before_the_newer_flags_reads_as_their_absent_values(
     }
     old = {key: value for key, value in today.items() if key in required}
     # With the defaults, today's header says what an old one meant: no job, files on;
-    # only the member node and the controls are new (an old journal holds no publish of
-    # the one, no read of the other).
+    # only the member node, the controls, the claim of the replica id before competing
+    # and Stopping shown are new (an old journal holds no publish of the one, no read
+    # of the other, competed without waiting for the first, and showed no Stopping).
     assert core_config_from_header(old) == attrs.evolve(
-        core_config_from_header(today), member_node=False, controls=False
+        core_config_from_header(today),
+        member_node=False,
+        controls=False,
+        member_claim=False,
+        member_stopping=False,
     )
     for key in required:
         with pytest.raises(KeyError):
@@ -169,6 +182,8 @@ def test_the_core_gets_what_the_settings_say(sandbox: dict[str, object]) -> None
         exec_grace=7.0,
         member_node=True,
         controls=True,
+        member_claim=True,
+        member_stopping=True,
     )
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from election.observe.members import FlashTracker, build_rows, member_document
+from election.observe.members import (
+    SESSION_LOST,
+    STOPPED,
+    FlashTracker,
+    MemberRow,
+    build_rows,
+    member_document,
+)
 from election.observe.top import Snapshot, render
 
 
@@ -131,3 +138,23 @@ def test_one_snapshot_names_no_keys_to_press() -> None:
     text = console.export_text()
     assert "* leader · ! stale" in text and "q or Ctrl-C" not in text
     assert "q or Ctrl-C quits" in text_of(_wide_rows())  # the live table does
+
+
+def test_replicas_that_left_show_how_for_a_few_seconds_dimmed_beneath_the_others() -> None:
+    rows = build_rows({"r1": doc("r1", "Leader", since=1004.0, token=7)})
+    left = (
+        MemberRow(name="r2", state="Stopping", host="node", pid=101, left=STOPPED, left_at=1008.8),
+        MemberRow(name="r3", state="Leader", host="node", pid=102, left=SESSION_LOST,
+                  left_at=1009.5),
+    )  # fmt: skip
+    text = text_of(Snapshot(rows=tuple(rows), left=left, holder="r1", holder_token=7, wall=1010.0))
+    assert "left: stopped" in line_of(text, "r2") and "1.2s ago" in line_of(text, "r2")
+    assert "left: session lost" in line_of(text, "r3") and "0.5s ago" in line_of(text, "r3")
+    assert "1 replica; leader r1" in text  # those that left are not counted
+    said = " ".join(text.split())
+    assert "r2 left 1.2s ago: it stopped (its last word was Stopping)" in said
+    assert (
+        "r3 left 0.5s ago: its session was lost while Leader without a stop (it crashed, "
+        "or was cut off until its session expired)"
+    ) in said
+    assert "dim: left within 5 s" in said

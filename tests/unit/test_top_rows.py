@@ -10,6 +10,9 @@ from rich.console import Console
 
 from election.observe.members import (
     MAX_MEMBER_BYTES,
+    SESSION_LOST,
+    STOPPED,
+    Departures,
     FlashTracker,
     MemberRow,
     build_rows,
@@ -131,3 +134,44 @@ def test_durations_are_short() -> None:
     assert format_duration(4.25) == "4.2s"
     assert format_duration(185) == "3m05s"
     assert format_duration(7380) == "2h03m"
+
+
+# ---------------------------------------------------------------- how a replica left
+
+
+def _row(name: str, state: str) -> MemberRow:
+    return MemberRow(name=name, state=state, host="vm", pid=7)
+
+
+def test_a_replica_that_left_stays_a_few_seconds_saying_how() -> None:
+    departures = Departures(seconds=5.0)
+    assert departures.mark([_row("r1", "Leader"), _row("r2", "Attempter")], now=100.0) == []
+    # r2's node said Stopping when last read: it stopped.
+    departures.mark([_row("r1", "Leader"), _row("r2", "Stopping")], now=100.5)
+    (gone,) = departures.mark([_row("r1", "Leader")], now=101.0)
+    assert (gone.name, gone.left, gone.left_at, gone.state) == ("r2", STOPPED, 101.0, "Stopping")
+    assert departures.mark([_row("r1", "Leader")], now=105.9) == [gone]
+    assert departures.mark([_row("r1", "Leader")], now=106.0) == []  # long enough
+
+
+def test_a_node_that_changed_just_before_it_went_said_stopping() -> None:
+    # A stopping replica's last word lands just before its session closes: too close to
+    # read, but its watch fired.
+    departures = Departures()
+    departures.mark([_row("r1", "Leader")], now=100.0)
+    (gone,) = departures.mark([], now=100.5, changed={"r1"})
+    assert gone.left == STOPPED
+
+
+def test_a_node_that_went_from_another_state_lost_its_session() -> None:
+    departures = Departures()
+    departures.mark([_row("r1", "Leader"), _row("r2", "Attempter")], now=100.0)
+    (gone,) = departures.mark([_row("r2", "Attempter")], now=100.5, changed={"r2"})
+    assert (gone.name, gone.left, gone.state) == ("r1", SESSION_LOST, "Leader")
+
+
+def test_a_replica_that_comes_back_is_no_longer_shown_as_gone() -> None:
+    departures = Departures()
+    departures.mark([_row("r1", "Leader")], now=100.0)
+    assert len(departures.mark([], now=100.5)) == 1
+    assert departures.mark([_row("r1", "Init")], now=101.0) == []
