@@ -15,10 +15,11 @@ machine hits them alike):
   process; `takeover`: the kill → the other's `leader` line. It waits for the session.
 
 Then the keeper itself: its start-up with its first job (Popen → `started`, the lease
-given at once, the job /bin/true), beside `python -I -S -c pass`, and its RSS beside the
-daemon's while a job runs.
+given at once, the job /bin/true), beside `python -I -S -c pass`; its RSS beside the
+daemon's while a job runs; and the first term of a lone replica (Popen → its first leader
+file, and → its job's start), beside a tree from before the keeper with `--against REV`.
 
-    .venv/bin/python -m tools.bench.crash --runs 20 --sessions 2,10,30 --json > crash.json
+    .venv/bin/python -m tools.bench.crash --runs 20 --sessions 2,10,30 --against 8ffafc2 --json
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from election.keeper.records import record_path
+from election_testkit.filedir import leader_files
 from election_testkit.replicas import ReplicaSet
 from election_testkit.waiting import wait_until
 from election_testkit.zookeeper import ZooKeeperServer
@@ -46,6 +48,7 @@ from .handover import START_BOUND, machine, new_leader_record, summary
 from .lease import supervisor_start as keeper_start
 
 KINDS = ("election", "election-job", "recipe")
+ROOT = Path(__file__).resolve().parents[2]
 JOB = "sh -c 'sleep 600 & wait'"
 
 
@@ -145,6 +148,41 @@ def footprint(zk: ZooKeeperServer, workdir: Path) -> dict[str, Any]:
         return {"daemon_rss_kib": rss_kib(r.pid), "keeper_rss_kib": rss_kib(keeper)}
 
 
+def first_term(zk: ZooKeeperServer, workdir: Path, job: bool, src: Path | None) -> float:
+    """Popen of a lone replica → its first leader file (`job`: its job's start, on the
+    keeper's clock): the daemon's start and its first term, keeper included. `src`: run
+    another tree's daemon (an older release, `--against`) instead of this one."""
+    flags = {"metrics_address": "off", "leader_timeout": "1s"}
+    if job:
+        flags.update(exec=JOB, exec_grace="0.5s")
+    path = f"/bench-crash-first/{uuid.uuid4().hex}/leader"
+    with ReplicaSet(workdir, zk.connect_string, path, **flags) as replicas:
+        if src is not None:
+            replicas.env["PYTHONPATH"] = str(src)
+        (r,) = replicas.start(1)
+        assert r.started_wall is not None
+        if not job:
+            files = wait_until(lambda: leader_files(replicas.file_dir), 60, replicas.describe)
+            return files[0].written_wall - r.started_wall
+        started = wait_until(
+            lambda: r.find(
+                lambda x: x["event"]["type"] == "ChildStarted" and x["event"]["outcome"] == "ok"
+            ),
+            60,
+            replicas.describe,
+        )
+        return float(started["event"].get("started_at") or started["wall"]) - r.started_wall
+
+
+def tree_of(rev: str, workdir: Path) -> Path:
+    """The source tree of git revision `rev`, unpacked under `workdir`."""
+    out = workdir / f"tree-{rev}"
+    out.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "archive", rev], capture_output=True, check=True, cwd=ROOT)
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive.stdout, check=True)
+    return out
+
+
 def python_floor() -> float:
     t0 = time.monotonic()
     subprocess.run([sys.executable, "-I", "-S", "-c", "pass"], check=True)
@@ -159,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--recipe-runs", type=int, help="runs of the recipe (default --runs)")
     p.add_argument("--settle", type=float, default=0.5)
     p.add_argument("--startup-runs", type=int, default=30)
+    p.add_argument("--first-runs", type=int, default=10, help="lone replicas started")
+    p.add_argument("--against", help="a git revision to measure the first term beside")
     p.add_argument("--workdir", type=Path)
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
@@ -200,6 +240,17 @@ def main(argv: list[str] | None = None) -> int:
                         shown = ", ".join(f"{k}={v * 1000:.1f}ms" for k, v in measured.items())
                         print(f"  {kind} {session:g}s {i + 1}: {shown}", file=sys.stderr)
             rss = footprint(zk, workdir / "footprint")
+            trees: dict[str, Path | None] = {"this tree": None}
+            if args.against:
+                trees[args.against] = tree_of(args.against, workdir)
+            firsts: dict[str, dict[str, list[float]]] = {}
+            for i in range(args.first_runs):
+                for name, src in trees.items():
+                    for job in (False, True):
+                        key = "first_job_started" if job else "first_file"
+                        run_dir = workdir / f"first-{i}-{len(firsts)}-{key}"
+                        value = first_term(zk, run_dir, job, src)
+                        firsts.setdefault(name, {}).setdefault(key, []).append(value)
         starts = [keeper_start(workdir) for _ in range(args.startup_runs)]
         floors = [python_floor() for _ in range(args.startup_runs)]
     finally:
@@ -216,6 +267,10 @@ def main(argv: list[str] | None = None) -> int:
                 for kind, measures in by_kind.items()
             }
             for session, by_kind in results.items()
+        },
+        "first_term": {
+            name: {key: summary(values) for key, values in measures.items()}
+            for name, measures in firsts.items()
         },
         "keeper": {
             "start_with_first_job": summary(starts),
@@ -244,6 +299,12 @@ def render(report: dict[str, Any]) -> str:
                     f"median={s['median'] * 1000:8.1f} ms p95={s['p95'] * 1000:8.1f} ms "
                     f"max={s['max'] * 1000:8.1f} ms"
                 )
+    for name, measures in report["first_term"].items():
+        for key, s in measures.items():
+            lines.append(
+                f"{name:<12} Popen -> {key:<18} n={s['n']:>3} median={s['median'] * 1000:8.1f}"
+                f" ms max={s['max'] * 1000:8.1f} ms"
+            )
     k = report["keeper"]
     first = k["start_with_first_job"]["median"] * 1000
     lines.append(
