@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import shlex
 import signal
 import subprocess
@@ -24,11 +23,9 @@ import pytest
 from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import Outcome
-from election.runtime.keeper import Keeper
-from election.runtime.timers import ThreadTimerService
 from election_testkit.family import FAMILY_JOB, FamilyLog
 from election_testkit.waiting import wait_until
-from tests.fixed_leases import FixedLeases
+from tests.keeper_harness import KeeperHarness
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,6 +37,7 @@ from election.core import effects as fx
 from election.runtime.keeper import Keeper
 from election.runtime.timers import ThreadTimerService
 from tests.fixed_leases import FixedLeases
+from tests.keeper_harness import KeeperHarness
 lock, grace, lease, command = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4:]
 events = queue.SimpleQueue()
 timers = ThreadTimerService()
@@ -180,42 +178,15 @@ def test_a_frozen_daemon_cannot_keep_its_job_past_the_lease(
         daemon.close()
 
 
-class Harness:
+class Harness(KeeperHarness):
     def __init__(self, tmp: Path, grace: float) -> None:
-        self.events: queue.SimpleQueue[ev.Event] = queue.SimpleQueue()
-        self.timers = ThreadTimerService()
         self.log = FamilyLog(tmp / "family.log")
-        self.env = {"FAMILY_LOG": str(self.log.path), "FAMILY_MARK": str(tmp)}
-        self.sup = Keeper(
-            self.events.put,
-            self.timers,
-            lock_path=tmp / "job.lock",
-            env=self.env,
-            start_deadline=5.0,
-            grace=grace,
-            leases=FixedLeases(self.timers),
-            config={"servers": []},
+        super().__init__(
+            tmp, grace, env={"FAMILY_LOG": str(self.log.path), "FAMILY_MARK": str(tmp)}
         )
-        self.sup.start()
 
     def start(self, *command: str) -> int:
-        self.sup.run(fx.StartChild(request=1, token=7, command=command))
-        started = self.next(ev.ChildStarted)
-        assert isinstance(started, ev.ChildStarted) and started.outcome is Outcome.OK, started
-        assert started.pid is not None
-        return started.pid
-
-    def next(self, kind: type[ev.Event], timeout: float = 10.0) -> ev.Event:
-        deadline = time.monotonic() + timeout
-        while True:
-            event = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
-            if isinstance(event, kind):
-                return event
-
-    def close(self) -> None:
-        self.sup.close(0, graceful=True)
-        assert self.sup.wait(10), "the keeper did not exit after the daemon's stop"
-        self.timers.close()
+        return self.start_job(command)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ machine's job lock, reaping."""
 from __future__ import annotations
 
 import os
-import queue
 import signal
 import subprocess
 import sys
@@ -18,53 +17,18 @@ import pytest
 from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import Outcome
-from election.runtime.keeper import Keeper
-from election.runtime.timers import ThreadTimerService
-from tests.fixed_leases import FixedLeases
+from tests.keeper_harness import KeeperHarness
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class Harness:
+class Harness(KeeperHarness):
     def __init__(self, tmp: Path, grace: float = 1.0, deadline: float = 5.0) -> None:
-        self.events: queue.SimpleQueue[ev.Event] = queue.SimpleQueue()
-        self.timers = ThreadTimerService()
-        self.tmp = tmp
-        self.sup = Keeper(
-            self.events.put,
-            self.timers,
-            lock_path=tmp / "job.lock",
-            env={"ELECTION_REPLICA": "r1", "ELECTION_ELECTION_PATH": "/e/leader"},
-            start_deadline=deadline,
-            grace=grace,
-            leases=FixedLeases(self.timers),
-            config={"record": str(tmp / "journal.keeper"), "replica": "r1", "servers": []},
-        )
-        self.sup.start()
-        self._request = 0
+        env = {"ELECTION_REPLICA": "r1", "ELECTION_ELECTION_PATH": "/e/leader"}
+        super().__init__(tmp, grace, deadline, env)
 
     def start(self, script: str, token: int = 7) -> int:
-        self._request += 1
-        command = (sys.executable, "-c", textwrap.dedent(script))
-        self.sup.run(fx.StartChild(request=self._request, token=token, command=command))
-        started = self.next(ev.ChildStarted)
-        assert isinstance(started, ev.ChildStarted) and started.outcome is Outcome.OK, started
-        assert started.pid is not None
-        return started.pid
-
-    def next(self, kind: type[ev.Event], timeout: float = 10.0) -> ev.Event:
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            assert left > 0, f"no {kind.__name__} within {timeout}s"
-            event = self.events.get(timeout=left)
-            if isinstance(event, kind):
-                return event
-
-    def close(self) -> None:
-        self.sup.close(0, graceful=True)
-        assert self.sup.wait(10), "the keeper did not exit after the daemon's stop"
-        self.timers.close()
+        return self.start_job((sys.executable, "-c", textwrap.dedent(script)), token)
 
 
 @pytest.fixture
@@ -215,6 +179,7 @@ from election.core import effects as fx
 from election.runtime.keeper import Keeper
 from election.runtime.timers import ThreadTimerService
 from tests.fixed_leases import FixedLeases
+from tests.keeper_harness import KeeperHarness
 events = queue.SimpleQueue()
 timers = ThreadTimerService()
 sup = Keeper(events.put, timers, lock_path=Path(sys.argv[1]), env={}, start_deadline=5.0,
