@@ -137,8 +137,7 @@ class OperatorSession:
             isinstance(exc, ConnectionLoss | ConnectionClosedError)
             and self.client.client_state == KeeperState.AUTH_FAILED
         ):
-            shown = auth.redacted if auth is not None else "the credential"
-            return CommandFailed(EXIT_REFUSED, f"ZooKeeper refused {shown} (AUTH_FAILED)")
+            return _refused(self.connection)
         if isinstance(exc, KazooTimeoutError):
             return CommandFailed(
                 EXIT_UNREACHABLE,
@@ -151,6 +150,11 @@ class OperatorSession:
         if isinstance(exc, KazooException):
             return CommandFailed(EXIT_NOT_DONE, f"{what}: {_named(exc)}")
         return None
+
+
+def _refused(connection: Connection) -> CommandFailed:
+    shown = connection.auth.redacted if connection.auth is not None else "the credential"
+    return CommandFailed(EXIT_REFUSED, f"ZooKeeper refused {shown} (AUTH_FAILED)")
 
 
 def _named(exc: BaseException) -> str:
@@ -175,7 +179,7 @@ def open_session(connection: Connection, timeout: float) -> Iterator[OperatorSes
         tls=connection.tls,
         logger=logger,
     )
-    _start(client, causes, connection.servers, timeout)
+    _start(client, causes, connection, timeout)
     session = OperatorSession(client, connection, timeout)
     try:
         # The credential is sent after the handshake: a scheme the server refuses shows
@@ -191,11 +195,13 @@ _LOOK_EVERY: Final = 0.02
 
 
 def _start(
-    client: KazooClient, causes: ConnectionLog, servers: tuple[str, ...], timeout: float
+    client: KazooClient, causes: ConnectionLog, connection: Connection, timeout: float
 ) -> None:
     """The session, made within `timeout` seconds; CommandFailed (exit 3) otherwise: at
     once when every server refused the connection or does not resolve (nothing is
-    listening: waiting cannot help), at `timeout` while any server has not answered."""
+    listening: waiting cannot help), at `timeout` while any server has not answered;
+    exit 4 when the server refused the credential."""
+    servers = connection.servers
     shown = ",".join(servers)
     live = client.start_async()
     deadline = time.monotonic() + timeout
@@ -208,9 +214,14 @@ def _start(
             break
     if client.connected:
         return
+    # kazoo announces the connection before it sends the credential: on a loaded machine
+    # the refusal can come before we look, and is a refusal, not a silence.
+    auth_failed = client.client_state == KeeperState.AUTH_FAILED
     with contextlib.suppress(Exception):  # as kazoo's own start() does on a time-out
         client.stop()
         client.close()
+    if auth_failed:
+        raise _refused(connection)
     if refused:
         raise CommandFailed(
             EXIT_UNREACHABLE, f"cannot reach ZooKeeper at {shown}: {causes.describe()}"

@@ -419,6 +419,26 @@ def test_a_credential_zookeeper_refuses_exits_4(cluster: FakeCluster) -> None:
     assert result.stderr == "election status: ZooKeeper refused nosuchscheme:*** (AUTH_FAILED)\n"
 
 
+def test_a_refusal_seen_late_by_a_slow_machine_still_exits_4(
+    cluster: FakeCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kazoo announces the connection before it sends the credential: on a loaded machine
+    the refusal can land before `start()` looks, which then sees no connection. That is
+    a refusal, not a silence (it was exit 3, "no answer", under load)."""
+    start_async = KazooClient.start_async
+
+    def looks_late(self: KazooClient) -> Any:
+        event = start_async(self)
+        event.wait(15)
+        wait_until(lambda: self.client_state == "AUTH_FAILED", 5.0, "the refusal")
+        return event  # the command looks now, after the refusal
+
+    monkeypatch.setattr(KazooClient, "start_async", looks_late)
+    result = command(cluster, "status", "--zk-auth", "nosuchscheme:whatever")
+    assert result.exit_code == 4
+    assert result.stderr == "election status: ZooKeeper refused nosuchscheme:*** (AUTH_FAILED)\n"
+
+
 # ---------------------------------------------------------------- ZooKeeper unreachable
 
 
