@@ -82,6 +82,19 @@ def test_piped_the_report_fits_80_columns_and_breaks_no_file_name(short_tmp: Pat
     assert max(len(line.rstrip()) for line in at_seq.splitlines()) <= 80
 
 
+def test_a_file_name_longer_than_the_line_is_printed_whole(tmp_path: Path) -> None:
+    """A path wider than the pipe's 80 columns (a deep directory, a parallel test
+    worker's): where the report names a file, it prints it whole rather than fold it."""
+    deep = tmp_path / ("d" * 40) / ("e" * 40)
+    deep.mkdir(parents=True)
+    paths = incident(deep)
+    assert all(len(str(p)) > 80 for p in paths)
+    lines = piped(paths).splitlines()
+    for path in paths:
+        assert any(line.strip().startswith(str(path)) for line in lines), path
+    assert any(line.strip() == f"{paths[1]}:7" for line in lines)  # the divergence's
+
+
 def test_short_file_names_stay_in_the_journals_table(tmp_path: Path) -> None:
     report = piped(handover(tmp_path))
     assert "a.jsonl" in report and "Files" not in report

@@ -58,7 +58,7 @@ def render(analysis: Analysis, width: int | None = None, columns: int = COLUMNS)
         parts += [Text(""), tables.states_at(analysis)]
     parts += [p for d in analysis.divergences if (p := _divergence(d))]
     if analysis.violations:
-        parts.append(_violations(analysis))
+        parts.append(_violations(analysis, columns))
     if analysis.notes:
         notes = Table.grid(padding=(0, 1))
         notes.add_column(width=3, justify="right")
@@ -79,7 +79,7 @@ def _timeline_width(analysis: Analysis, columns: int, asked: int | None = None) 
 
 
 def print_report(analysis: Analysis, console: Console, width: int | None = None) -> None:
-    console.print(render(analysis, width, console.width))
+    console.print(render(analysis, width, console.width), crop=False)  # paths stay whole
 
 
 def save_picture(analysis: Analysis, path: Path, width: int | None = None) -> None:
@@ -131,29 +131,39 @@ def _folded_from(analysis: Analysis) -> str:
 _FROM = {"snapshot": "a snapshot", "header": "a header", "start": "the journal's start"}
 
 
-def _divergence(d: Divergence) -> Text:
+def _whole(text: str, style: str = "bold") -> Text:
+    """A line that is never wrapped nor cut, however narrow the console (a journal's path
+    is copied from here into an editor); `print_report` prints it past the width."""
+    return Text(text, style=style, no_wrap=True, overflow="ignore")
+
+
+def _divergence(d: Divergence) -> RenderableType:
     # No box around it: a box narrows the lines, and a file name must never break.
-    body = Text("\n")
-    body.append("DIVERGENCE", style="bold red underline")
-    body.append(f"  {d.where.replica}  seq {d.where.seq}  {stamp(d.where.wall)}\n")
-    body.append(f"  {d.where.journal}:{d.where.line}\n", style="bold")
-    body.append("  event\n", style="bold").append("    " + _compact(d.event))
+    head = Text("\n")
+    head.append("DIVERGENCE", style="bold red underline")
+    head.append(f"  {d.where.replica}  seq {d.where.seq}  {stamp(d.where.wall)}")
+    body = Text("  event\n", style="bold").append("    " + _compact(d.event))
     for field in d.fields:  # only what differs: the rest agreed
         body.append(f"\n  {field}\n", style="bold")
         body.append("    today     ", style="green").append(_compact(d.expected.get(field)))
         body.append("\n    recorded  ", style="red").append(_compact(d.recorded.get(field, "?")))
-    return body
+    return Group(head, _whole(f"  {d.where.journal}:{d.where.line}"), body)
 
 
-def _violations(analysis: Analysis) -> Text:
-    body = Text("\n")
-    body.append(f"VIOLATIONS ({len(analysis.violations)})", style="bold red underline")
+def _violations(analysis: Analysis, columns: int) -> RenderableType:
+    lines: list[RenderableType] = [
+        Text(f"\nVIOLATIONS ({len(analysis.violations)})", style="bold red underline")
+    ]
     for v in analysis.violations:
-        body.append(f"\n{v.kind}: ", style="bold red").append(v.message)
-        for w in v.records:  # the file name first and whole: the line wraps after it
-            body.append(f"\n  {w.journal}:{w.line}", style="bold")
-            body.append(f"  seq {w.seq}  {stamp(w.wall)}  ({w.replica})")
-    return body
+        lines.append(Text(f"{v.kind}: ", style="bold red").append(v.message))
+        for w in v.records:  # the file name first and whole; the rest after it or beneath
+            where = f"  {w.journal}:{w.line}"
+            rest = f"  seq {w.seq}  {stamp(w.wall)}  ({w.replica})"
+            if len(where + rest) <= columns:
+                lines.append(Text().append(where, style="bold").append(rest))
+            else:
+                lines += [_whole(where), Text(f"  {rest}")]
+    return Group(*lines)
 
 
 def _compact(value: Any) -> str:
