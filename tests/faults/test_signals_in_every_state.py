@@ -58,7 +58,7 @@ def test_sigterm_in_attempter_and_in_leader(
 ) -> None:
     c = cluster(zk_server.connect_string)
     c.start(3)
-    leader = c.wait_for_leader(START_BOUND, settle=0.3)
+    leader = c.wait_for_writing_leader(START_BOUND)  # and the others in Attempter, watching
     follower = next(r for r in c if r is not leader)
 
     follower.terminate()

@@ -33,11 +33,13 @@ ATTEMPTER_TIMEOUT = 30.0  # far beyond the test: a hand-over must come from the 
 class Replica:
     """One daemon's worth of wiring, as `run_daemon` does it, with a list as journal."""
 
-    def __init__(self, name: str, hosts: str, path: str, file_dir: Path) -> None:
+    def __init__(
+        self, name: str, hosts: str, path: str, file_dir: Path, session_timeout: float = 4.0
+    ) -> None:
         self.name = name
         self.journal: list[Record] = []
         self.timers = ThreadTimerService()
-        self.client = make_client((hosts,), 4.0)
+        self.client = make_client((hosts,), session_timeout)
         config = CoreConfig(
             replica=name,
             election_path=path,
@@ -183,7 +185,9 @@ def test_two_replicas_one_leader_and_fast_hand_over_on_stop(
 def test_leader_stops_writing_when_the_server_goes_and_resumes_its_term_after(
     zk_fresh: ZooKeeperServer, zk_path: str, tmp_path: Path
 ) -> None:
-    solo = Replica("solo", zk_fresh.connect_string, zk_path, tmp_path / "files")
+    # The session must outlive the server's restart, a JVM's start: 10 s (the server's
+    # maximum), as 4 s did not on a loaded machine. The kill is noticed at once either way.
+    solo = Replica("solo", zk_fresh.connect_string, zk_path, tmp_path / "files", 10.0)
     try:
         solo.start()
         wait_until(lambda: len(solo.records(written)) >= 2, 10.0, "a leader writing files")

@@ -68,6 +68,16 @@ class Links:
             p.close()
 
 
+def _watching(record: Record) -> bool:
+    """An Attempter's answered read of a node ahead of it in the queue (its watch set)."""
+    event = record["event"]
+    return (
+        record["state"] == "Attempter"
+        and event["type"] == "NodeRead"
+        and event.get("exists") is True
+    )
+
+
 def _flags(**flags: str) -> dict[str, str]:
     base = {
         "session_timeout": f"{SESSION_TIMEOUT:g}s",
@@ -137,9 +147,15 @@ class Cluster:
         return self.replicas.wait_for_leader(timeout, exclude=exclude, settle=settle)
 
     def wait_for_writing_leader(self, timeout: float) -> Replica:
-        """The leader, once it has written at least two files (settled into its work)."""
+        """The leader, once it has written at least two files (settled into its work), and
+        every other running replica waiting on a watch of a node ahead of it: a fault
+        injected then finds the cluster settled, its successor ready to take over by the
+        watch (on a loaded machine a replica may start a second after the first)."""
         leader = self.wait_for_leader(timeout, settle=0.3)
         wait_until(lambda: len(writes_of(leader)) >= 2, 10.0, self.replicas.describe)
+        for follower in self:
+            if follower is not leader and follower.running:
+                follower.wait_for(_watching, timeout, "watch of a node ahead of it")
         return leader
 
     def wait_one_leader_writing(self, timeout: float, after_wall: float) -> tuple[Replica, float]:
