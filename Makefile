@@ -1,6 +1,8 @@
 # election — build and test entry points.
 #
-#   make test        venv + ZooKeeper + lint, then the whole pytest suite (bounded)
+#   make test        venv + ZooKeeper + lint, then the whole pytest suite (bounded, parallel)
+#   make soak        the chaos soaks `make test` leaves out: 45 s without a job, then
+#                    10 minutes each of tools/chaos without and with jobs (SOAK_SECONDS)
 #   make lint        ruff check, ruff format --check, mypy
 #   make zookeeper   Debian's zookeeper package, a JRE, tmux, openssl, systemd, promtool: if missing
 #   make demo        python -m election_testkit.demo: ZooKeeper, three replicas, `election top`
@@ -21,6 +23,12 @@ ZOOKEEPER_JAR := /usr/share/java/zookeeper.jar
 
 # Hard upper bound for the test run (the suite must stay well under 15 minutes).
 TEST_TIMEOUT ?= 840
+# Parallel pytest workers: most tests wait on processes and ZooKeeper rather than compute,
+# so twice the CPUs of a 2-CPU machine. Each worker is handed one test at a time
+# (--maxschedchunk 1), the `long` ones first (tests/conftest.py). Bytecode is cached even
+# where the environment says not to: every worker and each of the hundreds of daemons the
+# suite starts would otherwise compile (and pytest rewrite) every module it imports.
+TEST_WORKERS ?= 4
 PYTEST_ARGS ?=
 
 # Type-check only the directories that exist and hold Python files (others land in parallel).
@@ -30,7 +38,7 @@ MYPY_DIRS = $(shell for d in election journal tools tests; do \
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: venv zookeeper lint test demo clean distclean
+.PHONY: venv zookeeper lint test soak demo clean distclean
 
 ## venv: .venv with the project installed editable, with the [test] extras
 venv: $(STAMP)
@@ -96,7 +104,16 @@ lint: venv
 
 ## test: the whole suite (unit, integration against a real ZooKeeper, end-to-end)
 test: venv zookeeper lint
-	timeout --kill-after=30 $(TEST_TIMEOUT) $(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= timeout --kill-after=30 $(TEST_TIMEOUT) \
+	  $(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist load --maxschedchunk 1 \
+	  $(PYTEST_ARGS)
+
+## soak: the chaos soaks (docs/faults.md): the short one without a job, then the long ones
+SOAK_SECONDS ?= 600
+soak: venv zookeeper
+	$(BIN)/pytest -q -p no:cacheprovider -m soak
+	$(BIN)/python -m tools.chaos --duration $(SOAK_SECONDS) --seed 2027
+	$(BIN)/python -m tools.chaos --duration $(SOAK_SECONDS) --seed 2029 --job
 
 ## demo: the scripted demo against a real ZooKeeper
 demo: venv zookeeper

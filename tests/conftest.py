@@ -23,6 +23,13 @@ from kazoo.client import KazooClient
 from election_testkit.zookeeper import ZooKeeperServer, ZooKeeperUnavailable, check_installed
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `long` tests first, the rest in their order after them: `make test`'s workers
+    each take the next test when they finish one, so the long ones run beside the many
+    short ones rather than alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 def _require_zookeeper() -> None:
     try:
         check_installed()

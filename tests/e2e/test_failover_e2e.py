@@ -40,6 +40,7 @@ def _changes(replica: Replica, start: float, end: float) -> list[Record]:
     return [r for r in replica.records() if r.get("previous") and start <= r["wall"] < end]
 
 
+@pytest.mark.long
 def test_a_zookeeper_outage_is_waited_out_in_failover(
     zk_fresh: ZooKeeperServer, zk_path: str, replica_set: MakeReplicaSet
 ) -> None:
@@ -86,6 +87,7 @@ def _terms(replicas: list[Replica], start: float, end: float) -> list[Record]:
     return [rec for r in replicas for rec in r.entered("Leader") if start <= rec["wall"] < end]
 
 
+@pytest.mark.long
 def test_a_crash_looping_job_backs_off_instead_of_flapping_leadership(
     zk_server: ZooKeeperServer, zk_path: str, replica_set: MakeReplicaSet
 ) -> None:

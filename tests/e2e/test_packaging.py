@@ -77,6 +77,7 @@ def test_wheel_holds_the_daemon_the_journal_the_tools_and_the_kit_but_no_tests(
     assert b"election-replay = election_replay.cli:main" in entry_points
 
 
+@pytest.mark.long
 def test_console_scripts_work_from_a_clean_venv(wheel: Path, tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     # A venv from the base interpreter, without system site-packages (the default).

@@ -75,6 +75,7 @@ def _leader_now(replicas: list[Replica]) -> Replica | None:
     return None
 
 
+@pytest.mark.long
 def test_a_window_around_the_crash_of_a_long_journal_folds_a_small_part(
     replica_set: MakeReplicaSet, zk_server: ZooKeeperServer, zk_path: str
 ) -> None:

@@ -205,6 +205,7 @@ def test_every_state_event_pair_moves_or_is_ignored_safely(
         assert t.state.name in TABLE[before.name][event_type].targets
 
 
+@pytest.mark.long
 @settings(max_examples=300, deadline=None)
 @given(data=st.data())
 def test_random_histories_keep_the_invariants(data: st.DataObject) -> None:

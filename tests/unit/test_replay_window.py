@@ -175,6 +175,7 @@ def test_seeking_decodes_a_few_lines_not_the_records_before(
 # --- the window against the full fold -----------------------------------------------
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("seed", [1, 3, 6])
 def test_windows_agree_with_the_full_fold_restricted_to_them(tmp_path: Path, seed: int) -> None:
     paths = sim(tmp_path, seed=seed, duration=120.0)

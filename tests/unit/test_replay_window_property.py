@@ -47,6 +47,7 @@ def incidents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Inciden
     yield made
 
 
+@pytest.mark.long
 @settings(
     max_examples=EXAMPLES,
     deadline=None,

@@ -64,6 +64,7 @@ def journals_dir(tmp_path: Path) -> Iterator[Path]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+@pytest.mark.long
 def test_seeded_runs_replay_cleanly_and_keep_every_invariant(journals_dir: Path) -> None:
     failures = []
     faults_seen: set[Fault] = set()
