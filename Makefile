@@ -4,6 +4,7 @@
 #   make soak        the chaos soaks `make test` leaves out: 45 s without a job, then
 #                    10 minutes each of tools/chaos without and with jobs (SOAK_SECONDS)
 #   make lint        ruff check, ruff format --check, mypy
+#   make lock        refresh the pinned dependencies (requirements*.lock) with uv
 #   make zookeeper   Debian's zookeeper package, a JRE, tmux, openssl, systemd, promtool: if missing
 #   make demo        python -m election_testkit.demo: ZooKeeper, three replicas, `election top`
 #   make clean       caches and build output; `make distclean` also drops .venv
@@ -19,6 +20,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The pins, with hashes: what make test, make demo and CI install (DEV_LOCK), and the
+# runtime alone (RUNTIME_LOCK: the container image). `make lock` refreshes both.
+DEV_LOCK := requirements-dev.lock
+RUNTIME_LOCK := requirements.lock
+UV_VERSION := 0.13.10
+LOCK_ARGS ?= --upgrade
 ZOOKEEPER_JAR := /usr/share/java/zookeeper.jar
 
 # Hard upper bound for the test run (the suite must stay well under 15 minutes).
@@ -38,12 +45,13 @@ MYPY_DIRS = $(shell for d in election journal tools tests; do \
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: venv zookeeper lint test soak demo clean distclean
+.PHONY: venv lock zookeeper lint test soak demo clean distclean
 
-## venv: .venv with the project installed editable, with the [test] extras
+## venv: .venv with the pinned dependencies (requirements-dev.lock: runtime, [test] and the
+## build backend, every file checked against its hash) and the project, editable
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(DEV_LOCK)
 	@if [ ! -x $(BIN)/python ]; then \
 	  if ! $(PYTHON) -m venv $(VENV) 2>/dev/null; then \
 	    echo "== $(PYTHON) -m venv failed; installing python3-venv"; \
@@ -53,8 +61,22 @@ $(STAMP): pyproject.toml
 	    $(PYTHON) -m venv $(VENV); \
 	  fi; \
 	fi
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --require-hashes -r $(DEV_LOCK)
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	@touch $@
+
+## lock: resolve the pins again (the newest releases within pyproject.toml's ranges; give
+## LOCK_ARGS='--upgrade-package kazoo' to move one), with the hashes of every file
+lock:
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q uv==$(UV_VERSION)
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_ARGS) $(UV_LOCK_FLAGS) -o $(RUNTIME_LOCK)
+	$(BIN)/uv pip compile pyproject.toml --extra test --group build -c $(RUNTIME_LOCK) \
+	  $(LOCK_ARGS) $(UV_LOCK_FLAGS) -o $(DEV_LOCK)
+
+# For every platform and Python the project supports (>= 3.11), hashes of every file.
+UV_LOCK_FLAGS = --generate-hashes --universal --python-version 3.11 \
+  --custom-compile-command 'make lock'
 
 ## zookeeper: Debian's ZooKeeper server (jar in /usr/share/java), a java runtime, tmux,
 ## openssl, systemd (for systemd-analyze verify of deploy/election.service), and

@@ -32,7 +32,7 @@ from election.observe.logs import LogObserver, setup_logging
 from election.observe.lookout import LeaderLookout
 from election.observe.metrics import Metrics
 from election.observe.tui import LiveView, ReplicaView
-from election.runtime import signals
+from election.runtime import kazoo_private, signals
 from election.runtime.connection_log import ConnectionLog
 from election.runtime.filedir import FileDir
 from election.runtime.journaling import JournalSink
@@ -216,6 +216,11 @@ def _open_journal(settings: Settings, started_wall: float) -> JournalSink:
 def run_daemon(settings: Settings) -> int:
     """Run one replica until it is stopped; returns the process exit code."""
     setup_logging(settings.log_level, settings.log_format, settings.replica_id)
+    # A job's lease is reckoned from the session timeout ZooKeeper grants, which only
+    # kazoo's inside tells: without it every job would be stopped by its lease.
+    missing = kazoo_private.check() if settings.exec_command else None
+    if missing is not None:
+        return _refuse("--exec", f"the job's lease cannot work with this kazoo: {missing}")
     # The two resources a flag names that only trying can check: bind the endpoint
     # first, then open the journal, so a refusal leaves nothing behind.
     try:
@@ -260,6 +265,7 @@ def run_daemon(settings: Settings) -> int:
         deadline=settings.session_timeout,
         auth=settings.zk_auth,
         member=member,
+        session_timeout=settings.session_timeout,
     )
     files = FileDir(
         settings.file_dir,

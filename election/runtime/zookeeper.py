@@ -25,7 +25,6 @@ from kazoo.exceptions import (
     NoNodeError,
     SessionExpiredError,
 )
-from kazoo.protocol.serialization import Connect
 from kazoo.protocol.states import KeeperState, WatchedEvent
 from kazoo.security import (
     ACL,
@@ -40,6 +39,7 @@ from election.control import ControlDataError, decode_handover, decode_pause
 from election.core import effects as fx
 from election.core import events as ev
 from election.observe.members import MemberRow, member_document, parse_member
+from election.runtime import kazoo_private
 from election.runtime.incarnation import Incarnation, started
 from election.runtime.lease import Answered, Proof
 from election.runtime.replies import Put, Reply
@@ -129,28 +129,6 @@ def create_refusal(acls: list[ACL], auth: ZkAuth | None, path: str) -> str | Non
     return f"NoAuth: {path} lets only {granted} create nodes; {ours}"
 
 
-def watch_negotiated_timeout(client: KazooClient, record: Callable[[float], None]) -> None:
-    """Call `record(seconds)` with the session timeout the server grants, on every
-    connection, before kazoo announces the connection. kazoo keeps only what was asked;
-    the lease must use what was granted (the server clamps it to its min/max). The
-    handshake's answer passes through the connection handler's `_invoke` (used only while
-    connecting): we wrap that method of this client's handler, before any connection is
-    made. (Its `_connect` returns the timeout too, but only after it has told the
-    listeners CONNECTED, and after any authentication round trips.)"""
-    connection = client._connection
-    invoke = connection._invoke
-
-    def _invoke(timeout: float, request: Any, xid: int | None = None) -> Any:
-        answer = invoke(timeout, request, xid)
-        if isinstance(request, Connect):
-            result = answer[0]
-            if result.time_out > 0:  # 0 or less: the session expired (kazoo raises)
-                record(result.time_out / 1000.0)
-        return answer
-
-    connection._invoke = _invoke
-
-
 @attrs.define
 class MemberFacts:
     """What a member node tells beside the state: the shell's facts about this replica.
@@ -197,15 +175,24 @@ class ZooKeeperAdapter:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         member: MemberFacts | None = None,
+        session_timeout: float | None = None,
     ) -> None:
         self._client = client
         self._clock = clock
         self._wall = wall
         self.member = member
-        self._asked_timeout = client._session_timeout / 1000.0
+        # What `client` asks for (by default, as kazoo keeps it).
+        if session_timeout is None:
+            session_timeout = kazoo_private.asked_timeout(client)
+        self._asked_timeout = session_timeout
         self._negotiated: float | None = None  # what the server granted, once connected
         self._priorities: dict[str, int] = {}  # member -> its priority, as read once
-        watch_negotiated_timeout(client, self._negotiated_is)
+        try:
+            kazoo_private.watch_granted_timeout(client, self._negotiated_is)
+        except kazoo_private.KazooIncompatible as exc:
+            # Only a job's lease needs it, and `election run --exec` refuses to start
+            # without it (daemon.py): a daemon without a job runs on.
+            log.warning("the session timeout ZooKeeper grants stays unknown: %s", exc)
         self._auth = auth
         self._auth_failed = False  # ZooKeeper refused our credential: kazoo gave up
         self._last_auth_log = float("-inf")
@@ -239,7 +226,8 @@ class ZooKeeperAdapter:
         if state == KazooState.CONNECTED:
             self.connected = True
             session_id = self._client.client_id[0] if self._client.client_id else 0
-            self._put(ev.SessionConnected(session_id=session_id, server=self._server()))
+            server = kazoo_private.peer(self._client)
+            self._put(ev.SessionConnected(session_id=session_id, server=server))
             with self._lock:
                 replies, self._connect_replies = self._connect_replies, []
             for reply in replies:
@@ -266,13 +254,6 @@ class ZooKeeperAdapter:
             "waiting in Failover and retrying",
             scheme,
         )
-
-    def _server(self) -> str:
-        try:
-            host, port = self._client._connection._socket.getpeername()[:2]
-        except Exception:  # the socket may already be gone; the name is only for logs
-            return ""
-        return f"{host}:{port}"
 
     def _watch(self, event: WatchedEvent) -> None:
         self._put(ev.NodeWatchFired(path=event.path or "", kind=str(event.type)))

@@ -5,12 +5,14 @@ packages work from a fresh virtualenv that sees nothing of this checkout or this
 environment (and has no pytest: the kit must not need it).
 
 The build runs `pip wheel --no-deps` (pip builds in an isolated environment with
-hatchling from the configured index); the fresh venv installs the wheel and its
-dependencies from the configured index and pip's cache.
+hatchling from the configured index); the fresh venv installs the pinned runtime
+(requirements.lock, as the container image does) and then the wheel, from the configured
+index and pip's cache.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -86,7 +88,16 @@ def test_console_scripts_work_from_a_clean_venv(wheel: Path, tmp_path: Path) -> 
     assert "include-system-site-packages = false" in (venv / "pyvenv.cfg").read_text()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)], tmp_path, env)
+    # As the image does: the pinned runtime (hashes checked), then the wheel, whose own
+    # requirements the pins must already meet (pip would fetch anything else).
+    pip = [str(venv / "bin" / "python"), "-m", "pip"]
+    lock = ROOT / "requirements.lock"
+    run([*pip, "install", "-q", "--require-hashes", "-r", str(lock)], tmp_path, env)
+    run([*pip, "install", "-q", str(wheel)], tmp_path, env)
+    listed = json.loads(run([*pip, "list", "--format", "json"], tmp_path, env))
+    pinned = {line.split("==")[0].lower() for line in lock.read_text().splitlines() if "==" in line}
+    extra = {p["name"].lower().replace("_", "-") for p in listed} - pinned
+    assert extra <= {"election", "pip", "setuptools"}, extra
 
     # Run from tmp_path: nothing of the checkout is importable from there.
     version = run([str(venv / "bin" / "election"), "--version"], tmp_path, env)
