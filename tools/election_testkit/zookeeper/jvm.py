@@ -220,12 +220,19 @@ class JavaProcess:
             self.proc.wait(timeout=10)
         self._forget()
 
-    def pause(self) -> None:
-        """SIGSTOP: the JVM freezes (a GC pause / hung host). Sockets stay open."""
+    def pause(self, timeout: float = 5.0) -> None:
+        """SIGSTOP: the JVM freezes (a GC pause / hung host). Sockets stay open. Returns
+        once every thread of it has stopped: the signal is taken by each thread when it
+        next runs, and on a loaded machine a request sent at once could still be served."""
         if not self.running:
             raise RuntimeError("ZooKeeper is not running")
         assert self.proc is not None
         os.kill(self.proc.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + timeout
+        while not _all_threads_stopped(self.proc.pid):
+            if time.monotonic() > deadline:
+                raise ZooKeeperStartError(f"ZooKeeper (pid {self.proc.pid}) did not stop")
+            time.sleep(0.005)
 
     def resume(self) -> None:
         if not self.running:
@@ -244,3 +251,14 @@ class JavaProcess:
         except OSError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
+
+
+def _all_threads_stopped(pid: int) -> bool:
+    """Every thread of `pid` is stopped (state T) or gone."""
+    states = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            states.append((task / "stat").read_bytes().rsplit(b")", 1)[1].split()[0])
+        except OSError:  # the thread ended meanwhile
+            continue
+    return bool(states) and all(state in (b"T", b"t", b"Z", b"X") for state in states)
