@@ -17,27 +17,26 @@ and measure from the moment SIGTERM was sent to the other's first moment as lead
 
 from __future__ import annotations
 
-import argparse
+import functools
 import json
-import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from election_testkit.waiting import wait_until
 from election_testkit.zookeeper import ZooKeeperServer
 
-from .handover import graceful_run, machine, summary
+from .handover import graceful_run
+from .report import collect, table
+from .runner import ROOT, Bench, Run
 
 KINDS = ("election", "recipe", "polling")
-ROOT = Path(__file__).resolve().parents[2]  # the checkout: the contenders run from it
 
 
 class Contender:
@@ -138,22 +137,22 @@ def baseline_run(
         a.stop()
 
 
+def render(report: Mapping[str, Any]) -> str:
+    return "\n\n".join(
+        table(f"{kind}: graceful hand-over", measures)
+        for kind, measures in report["results"].items()
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tools.bench.compare", description=__doc__)
-    p.add_argument("--runs", type=int, default=20)
-    p.add_argument("--settle", type=float, default=0.5)
-    p.add_argument("--session-timeout", type=float, default=2.0)
-    p.add_argument("--polling-attempter-timeout", type=float, default=2.0)
-    p.add_argument("--kinds", default=",".join(KINDS))
-    p.add_argument("--workdir", type=Path)
-    p.add_argument("--json", action="store_true")
-    args = p.parse_args(argv)
+    bench = Bench("compare", __doc__, argv, runs=20)
+    bench.add_argument("--settle", type=float, default=0.5)
+    bench.add_argument("--session-timeout", type=float, default=2.0)
+    bench.add_argument("--polling-attempter-timeout", type=float, default=2.0)
+    bench.add_argument("--kinds", default=",".join(KINDS))
+    args = bench.parse()
     kinds = [k for k in args.kinds.split(",") if k]
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="election-compare-"))
-    load_before = os.getloadavg()
-    started = time.monotonic()
-    results: dict[str, dict[str, list[float]]] = {k: {} for k in kinds}
-    errors: list[str] = []
+    runs: dict[str, list[Run]] = {k: [] for k in kinds}
     flags = {
         "session_timeout": f"{args.session_timeout}s",
         "leader_timeout": "0.5s",
@@ -162,69 +161,22 @@ def main(argv: list[str] | None = None) -> int:
         "metrics_address": "off",
         "log_level": "info",
     }
-    try:
-        with ZooKeeperServer(workdir / "zk") as zk:
-            info = machine(zk)
-            for i in range(args.runs):
-                for kind in kinds:
-                    run_dir = workdir / f"{kind}-{i:02d}"
-                    try:
-                        if kind == "election":
-                            m = graceful_run(zk, run_dir, flags, args.settle)
-                            measured = {k: m[k] for k in ("from_signal", "from_release")}
-                        else:
-                            measured = baseline_run(
-                                kind,
-                                zk,
-                                run_dir,
-                                args.settle,
-                                args.polling_attempter_timeout if kind == "polling" else 30.0,
-                                args.session_timeout,
-                            )
-                    except Exception as exc:
-                        errors.append(f"{kind} run {i}: {type(exc).__name__}: {exc!s:.1500}")
-                        print(f"  {kind} {i + 1}: ERROR {exc!s:.200}", file=sys.stderr)
-                        continue
-                    for key, value in measured.items():
-                        results[kind].setdefault(key, []).append(value)
-                    shown = ", ".join(f"{k}={v * 1000:.1f}ms" for k, v in measured.items())
-                    print(f"  {kind} {i + 1}/{args.runs}: {shown}", file=sys.stderr)
-    finally:
-        if args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
-    report: dict[str, Any] = {
-        "machine": info,
-        "load_average_before": load_before,
-        "load_average_after": os.getloadavg(),
-        "config": {
-            "runs": args.runs,
-            "settle": args.settle,
-            "session_timeout": args.session_timeout,
-            "polling_attempter_timeout": args.polling_attempter_timeout,
-            "election_attempter_timeout": 30.0,
-            "recipe_attempter_timeout": None,
-        },
-        "results": {
-            kind: {key: summary(values) for key, values in measures.items()}
-            for kind, measures in results.items()
-        },
-        "errors": errors,
-        "elapsed": time.monotonic() - started,
-    }
-    if args.json:
-        print(json.dumps(report, indent=1))
-    else:
-        print(f"load average before {load_before}, after {report['load_average_after']}")
-        for kind, measures in report["results"].items():
-            for key, s in measures.items():
-                print(
-                    f"{kind:<9} {key:<13} n={s['n']:>3} median={s['median'] * 1000:8.1f} ms "
-                    f"p95={s['p95'] * 1000:8.1f} ms min={s['min'] * 1000:8.1f} "
-                    f"max={s['max'] * 1000:8.1f}"
+
+    def one(kind: str, run_dir: Path, zk: ZooKeeperServer) -> Run:
+        if kind == "election":
+            m = graceful_run(zk, run_dir, flags, args.settle)
+            return {k: m[k] for k in ("from_signal", "from_release")}
+        retry = args.polling_attempter_timeout if kind == "polling" else 30.0
+        return baseline_run(kind, zk, run_dir, args.settle, retry, args.session_timeout)
+
+    with bench, bench.zookeeper() as zk:
+        for i in range(args.runs):  # interleaved: a change of load hits every kind alike
+            for kind in kinds:
+                runs[kind] += bench.repeat(
+                    f"{kind}-{i:02d}", 1, functools.partial(one, kind, zk=zk)
                 )
-        for e in errors:
-            print(e)
-    return 1 if errors else 0
+    report = bench.report(results={kind: collect(done) for kind, done in runs.items()})
+    return bench.finish(report, render)
 
 
 if __name__ == "__main__":

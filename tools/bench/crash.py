@@ -24,28 +24,32 @@ file, and → its job's start), beside a tree from before the keeper with `--aga
 
 from __future__ import annotations
 
-import argparse
+import contextlib
+import functools
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from election.keeper import wire
 from election.keeper.records import record_path
+from election.runtime.keeper import keeper_command
 from election_testkit.filedir import leader_files
 from election_testkit.replicas import ReplicaSet
 from election_testkit.waiting import wait_until
 from election_testkit.zookeeper import ZooKeeperServer
 
 from .compare import Contender
-from .handover import START_BOUND, machine, new_leader_record, summary
-from .lease import supervisor_start as keeper_start
+from .footprint import proc_status
+from .handover import START_BOUND, new_leader_record
+from .report import collect, ms, summary, table
+from .runner import Bench, Run
 
 KINDS = ("election", "election-job", "recipe")
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,13 +131,6 @@ def recipe_run(
             b.stop()
 
 
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
 def footprint(zk: ZooKeeperServer, workdir: Path) -> dict[str, Any]:
     """The keeper's RSS beside its daemon's, while a job runs."""
     flags = {"metrics_address": "off", "exec": JOB, "exec_grace": "0.5s"}
@@ -145,7 +142,10 @@ def footprint(zk: ZooKeeperServer, workdir: Path) -> dict[str, Any]:
         time.sleep(1.0)
         keeper = r.keeper_pid()
         assert r.pid is not None and keeper is not None
-        return {"daemon_rss_kib": rss_kib(r.pid), "keeper_rss_kib": rss_kib(keeper)}
+        return {
+            "daemon_rss_kib": proc_status(r.pid)["VmRSS"],
+            "keeper_rss_kib": proc_status(keeper)["VmRSS"],
+        }
 
 
 def first_term(zk: ZooKeeperServer, workdir: Path, job: bool, src: Path | None) -> float:
@@ -183,6 +183,52 @@ def tree_of(rev: str, workdir: Path) -> Path:
     return out
 
 
+def keeper_start(workdir: Path) -> float:
+    """Seconds from before Popen to the keeper's `started` line for its first job (lease
+    given at once; the job is /bin/true): a keeper's start-up and a job's start together."""
+    config = {"daemon": os.getpid(), "servers": []}
+    t0 = time.monotonic()
+    proc = subprocess.Popen(
+        keeper_command(config),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # its notes once we close its control pipe
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        start = wire.encode(
+            "start",
+            request=1,
+            token=1,
+            command=["/bin/true"],
+            env={},
+            grace=0.5,
+            lock=str(workdir / "job.lock"),
+            start_by=time.monotonic() + 5.0,
+        )
+        proc.stdin.write(start + wire.encode("lease", token=1, until=time.monotonic() + 10.0))
+        proc.stdin.flush()
+        for raw in proc.stdout:
+            message = json.loads(raw)
+            if message["type"] == "started":
+                return time.monotonic() - t0
+            if message["type"] == "failed":
+                raise RuntimeError(f"keeper failed: {message}")
+        raise RuntimeError(f"keeper exited {proc.wait(5)} without starting the job")
+    finally:
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
 def python_floor() -> float:
     t0 = time.monotonic()
     subprocess.run([sys.executable, "-I", "-S", "-c", "pass"], check=True)
@@ -190,130 +236,83 @@ def python_floor() -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tools.bench.crash", description=__doc__)
-    p.add_argument("--runs", type=int, default=20)
-    p.add_argument("--sessions", default="2,10,30", help="session timeouts, seconds")
-    p.add_argument("--kinds", default=",".join(KINDS))
-    p.add_argument("--recipe-runs", type=int, help="runs of the recipe (default --runs)")
-    p.add_argument("--settle", type=float, default=0.5)
-    p.add_argument("--startup-runs", type=int, default=30)
-    p.add_argument("--first-runs", type=int, default=10, help="lone replicas started")
-    p.add_argument("--against", help="a git revision to measure the first term beside")
-    p.add_argument("--workdir", type=Path)
-    p.add_argument("--json", action="store_true")
-    args = p.parse_args(argv)
+    bench = Bench("crash", __doc__, argv, runs=20)
+    bench.add_argument("--sessions", default="2,10,30", help="session timeouts, seconds")
+    bench.add_argument("--kinds", default=",".join(KINDS))
+    bench.add_argument("--recipe-runs", type=int, help="runs of the recipe (default --runs)")
+    bench.add_argument("--settle", type=float, default=0.5)
+    bench.add_argument("--startup-runs", type=int, default=30)
+    bench.add_argument("--first-runs", type=int, default=10, help="lone replicas started")
+    bench.add_argument("--against", help="a git revision to measure the first term beside")
+    args = bench.parse()
     sessions = [float(s) for s in args.sessions.split(",") if s]
     kinds = [k for k in args.kinds.split(",") if k]
     recipe_runs = args.runs if args.recipe_runs is None else args.recipe_runs
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="election-crash-"))
-    results: dict[str, dict[str, dict[str, list[float]]]] = {}
-    errors: list[str] = []
-    load_before = os.getloadavg()
-    started = time.monotonic()
-    try:
-        # The test kit's server grants at most 10 s by default: widen it to the longest.
-        longest = int(max(sessions) * 1000)
-        with ZooKeeperServer(workdir / "zk", max_session_ms=max(longest, 10_000)) as zk:
-            info = machine(zk)
-            for session in sessions:
-                at = results.setdefault(f"{session:g}s", {})
-                for i in range(args.runs):
-                    for kind in kinds:
-                        if kind == "recipe" and i >= recipe_runs:
-                            continue
-                        run_dir = workdir / f"{kind}-{session:g}-{i:02d}"
-                        try:
-                            if kind == "recipe":
-                                measured = recipe_run(zk, run_dir, session, args.settle)
-                            else:
-                                job = kind == "election-job"
-                                measured = election_run(zk, run_dir, session, job, args.settle)
-                        except Exception as exc:  # one bad run must not hide the rest
-                            errors.append(f"{kind} {session:g}s run {i}: {exc!s:.1500}")
-                            print(
-                                f"  {kind} {session:g}s {i + 1}: ERROR {exc!s:.200}",
-                                file=sys.stderr,
-                            )
-                            continue
-                        for key, value in measured.items():
-                            at.setdefault(kind, {}).setdefault(key, []).append(value)
-                        shown = ", ".join(f"{k}={v * 1000:.1f}ms" for k, v in measured.items())
-                        print(f"  {kind} {session:g}s {i + 1}: {shown}", file=sys.stderr)
-            rss = footprint(zk, workdir / "footprint")
-            trees: dict[str, Path | None] = {"this tree": None}
-            if args.against:
-                trees[args.against] = tree_of(args.against, workdir)
-            firsts: dict[str, dict[str, list[float]]] = {}
-            for i in range(args.first_runs):
-                for name, src in trees.items():
-                    for job in (False, True):
-                        key = "first_job_started" if job else "first_file"
-                        run_dir = workdir / f"first-{i}-{len(firsts)}-{key}"
-                        value = first_term(zk, run_dir, job, src)
-                        firsts.setdefault(name, {}).setdefault(key, []).append(value)
-        starts = [keeper_start(workdir) for _ in range(args.startup_runs)]
+    runs: dict[str, dict[str, list[Run]]] = {}
+
+    def one(kind: str, session: float, run_dir: Path) -> Run:
+        if kind == "recipe":
+            return recipe_run(zk, run_dir, session, args.settle)
+        return election_run(zk, run_dir, session, kind == "election-job", args.settle)
+
+    # The test kit's server grants at most 10 s by default: widen it to the longest.
+    longest = max(int(max(sessions) * 1000), 10_000)
+    with bench, bench.zookeeper(max_session_ms=longest) as zk:
+        for session in sessions:
+            at = runs.setdefault(f"{session:g}s", {})
+            for i in range(args.runs):  # interleaved: a change of load hits every kind alike
+                for kind in kinds:
+                    if kind == "recipe" and i >= recipe_runs:
+                        continue
+                    label = f"{kind}-{session:g}s-{i:02d}"
+                    at.setdefault(kind, [])
+                    at[kind] += bench.repeat(label, 1, functools.partial(one, kind, session))
+        rss = footprint(zk, bench.workdir / "footprint")
+        trees: dict[str, Path | None] = {"this tree": None}
+        if args.against:
+            trees[args.against] = tree_of(args.against, bench.workdir)
+        firsts: dict[str, dict[str, list[float]]] = {}
+        for i in range(args.first_runs):
+            for name, src in trees.items():
+                for job in (False, True):
+                    key = "first_job_started" if job else "first_file"
+                    run_dir = bench.workdir / f"first-{i}-{len(firsts)}-{key}"
+                    value = first_term(zk, run_dir, job, src)
+                    firsts.setdefault(name, {}).setdefault(key, []).append(value)
+        starts = [keeper_start(bench.workdir) for _ in range(args.startup_runs)]
         floors = [python_floor() for _ in range(args.startup_runs)]
-    finally:
-        if args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
-    report = {
-        "machine": info,
-        "load_average_before": load_before,
-        "load_average_after": os.getloadavg(),
-        "config": {"runs": args.runs, "recipe_runs": recipe_runs, "settle": args.settle},
-        "results": {
-            session: {
-                kind: {key: summary(values) for key, values in measures.items()}
-                for kind, measures in by_kind.items()
-            }
-            for session, by_kind in results.items()
+    report = bench.report(
+        results={
+            session: {kind: collect(done) for kind, done in by_kind.items()}
+            for session, by_kind in runs.items()
         },
-        "first_term": {
+        first_term={
             name: {key: summary(values) for key, values in measures.items()}
             for name, measures in firsts.items()
         },
-        "keeper": {
-            "start_with_first_job": summary(starts),
-            "python_floor": summary(floors),
-            **rss,
-        },
-        "errors": errors,
-        "elapsed": time.monotonic() - started,
-    }
-    if args.json:
-        print(json.dumps(report, indent=1))
-    else:
-        print(render(report))
-    return 1 if errors else 0
+        keeper={"start_with_first_job": summary(starts), "python_floor": summary(floors), **rss},
+    )
+    return bench.finish(report, render)
 
 
-def render(report: dict[str, Any]) -> str:
-    lines = [
-        f"load average before {report['load_average_before']}, after {report['load_average_after']}"
+def render(report: Mapping[str, Any]) -> str:
+    parts = [
+        table(f"{session} session: {kind}", measures)
+        for session, by_kind in report["results"].items()
+        for kind, measures in by_kind.items()
     ]
-    for session, by_kind in report["results"].items():
-        for kind, measures in by_kind.items():
-            for key, s in measures.items():
-                lines.append(
-                    f"session {session:>4} {kind:<13} {key:<12} n={s['n']:>3} "
-                    f"median={s['median'] * 1000:8.1f} ms p95={s['p95'] * 1000:8.1f} ms "
-                    f"max={s['max'] * 1000:8.1f} ms"
-                )
-    for name, measures in report["first_term"].items():
-        for key, s in measures.items():
-            lines.append(
-                f"{name:<12} Popen -> {key:<18} n={s['n']:>3} median={s['median'] * 1000:8.1f}"
-                f" ms max={s['max'] * 1000:8.1f} ms"
-            )
+    parts += [
+        table(f"{name}: Popen of a lone replica ->", measures)
+        for name, measures in report["first_term"].items()
+    ]
     k = report["keeper"]
-    first = k["start_with_first_job"]["median"] * 1000
-    lines.append(
-        f"keeper start-up with its first job: median {first:.1f}"
-        f" ms (python -I -S -c pass: {k['python_floor']['median'] * 1000:.1f} ms); RSS keeper "
+    first, floor = k["start_with_first_job"].get("median"), k["python_floor"].get("median")
+    parts.append(
+        f"keeper start-up with its first job: median {ms(first, 1)}"
+        f" ms (python -I -S -c pass: {ms(floor, 1)} ms); RSS keeper "
         f"{k['keeper_rss_kib'] / 1024:.1f} MiB, daemon {k['daemon_rss_kib'] / 1024:.1f} MiB"
     )
-    lines += report["errors"]
-    return "\n".join(lines)
+    return "\n\n".join(parts)
 
 
 if __name__ == "__main__":

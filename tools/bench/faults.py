@@ -26,14 +26,10 @@ fault suite's timing (session 2 s, leader 0.2 s, attempter 1 s). Then:
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
-import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from election_testkit.cluster import (
@@ -48,6 +44,9 @@ from election_testkit.injector import KINDS, Soak
 from election_testkit.measures import journal_writes, leaderless_gaps
 from election_testkit.waiting import wait_until
 from election_testkit.zookeeper import ZooKeeperEnsemble
+
+from .report import collect, summary, table
+from .runner import Bench
 
 
 def partition_run(c: Cluster) -> dict[str, float]:
@@ -98,81 +97,50 @@ def gap_run(soak: Soak, kind: str) -> float:
     return gaps[0][1] if gaps else float("nan")
 
 
-def stats(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    return {
-        "n": len(ordered),
-        "median": statistics.median(ordered),
-        "min": ordered[0],
-        "max": ordered[-1],
-    }
+def render(report: Mapping[str, Any]) -> str:
+    lines = [
+        table("partition of the leader", report["partition"], "s"),
+        table("longest leaderless gap per fault kind", report["leaderless_gap"], "s", "fault"),
+        f"election-replay: violations = {len(report['violations'])}",
+        *[f"  {v}" for v in report["violations"]],
+        *[f"  on disk, asked for by no journal: {n}" for n in report["unjournaled_files"]],
+        f"problems = {len(report['problems'])}",
+        *[f"  {p}" for p in report["problems"]],
+    ]
+    return "\n\n".join(lines[:2]) + "\n\n" + "\n".join(lines[2:])
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tools.bench.faults")
-    p.add_argument("--runs", type=int, default=5)
-    p.add_argument("--replicas", type=int, default=3)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--kinds", default=",".join(KINDS))
-    p.add_argument("--workdir", type=Path)
-    p.add_argument("--json", action="store_true")
-    args = p.parse_args(argv)
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="election-bench-faults-"))
-
-    def log(line: str) -> None:
-        print(f"{time.strftime('%H:%M:%S')} {line}", file=sys.stderr, flush=True)
-
-    ensemble = ZooKeeperEnsemble(workdir / "ensemble", 3)
+    bench = Bench("faults", __doc__, argv, runs=5)
+    bench.add_argument("--replicas", type=int, default=3)
+    bench.add_argument("--seed", type=int, default=1)
+    bench.add_argument("--kinds", default=",".join(KINDS))
+    args = bench.parse()
+    ensemble = ZooKeeperEnsemble(bench.workdir / "ensemble", 3)
     ensemble.start()
-    cluster = Cluster(workdir / "cluster", ensemble.connect_string, proxied=True)
-    soak = Soak(cluster, ensemble, random.Random(args.seed), log, leader_bias=1.0)
-    started = time.time()
-    partitions: list[dict[str, float]] = []
+    cluster = Cluster(bench.workdir / "cluster", ensemble.connect_string, proxied=True)
+    soak = Soak(cluster, ensemble, random.Random(args.seed), bench.log, leader_bias=1.0)
     gaps: dict[str, list[float]] = {}
-    try:
-        cluster.start(args.replicas)
-        cluster.wait_one_leader_writing(START_BOUND, 0.0)
-        for i in range(args.runs):
-            partitions.append(partition_run(cluster))
-            log(
-                f"partition {i + 1}: "
-                + json.dumps({k: round(v, 3) for k, v in partitions[-1].items()})
-            )
-        for kind in [k for k in args.kinds.split(",") if k]:
-            gaps[kind] = [gap_run(soak, kind) for _ in range(args.runs)]
-    finally:
-        cluster.close()
-        ensemble.close()
-    verdict = cluster.verdict()
-    result = {
-        "runs": args.runs,
-        "seconds": time.time() - started,
-        "partition": {k: stats([r[k] for r in partitions]) for k in partitions[0]},
-        "leaderless_gap": {k: stats(v) for k, v in gaps.items()},
-        "violations": verdict.violations,
-        "unjournaled_files": list(verdict.unjournaled),
-        "problems": soak.problems,
-    }
-    if args.json:
-        print(json.dumps(result, indent=1))
-    else:
-        print(f"partition of the leader, seconds, n = {args.runs}")
-        print("| measure | median | min | max |\n|---|---|---|---|")
-        for k, s in result["partition"].items():
-            print(f"| `{k}` | {s['median']:.3f} | {s['min']:.3f} | {s['max']:.3f} |")
-        print("\nlongest leaderless gap per fault kind (aimed at the leader), seconds")
-        print("| fault | n | median | min | max |\n|---|---|---|---|---|")
-        for k, s in result["leaderless_gap"].items():
-            print(f"| {k} | {s['n']} | {s['median']:.2f} | {s['min']:.2f} | {s['max']:.2f} |")
-        print(f"\nelection-replay: violations = {len(result['violations'])}")
-        for v in result["violations"]:
-            print(f"  {v}")
-        for name in result["unjournaled_files"]:
-            print(f"  on disk, asked for by no journal: {name}")
-        print(f"problems = {len(result['problems'])}")
-        for problem in result["problems"]:
-            print(f"  {problem}")
-    return 0 if verdict.ok and not soak.problems else 1
+    with bench:
+        try:
+            cluster.start(args.replicas)
+            cluster.wait_one_leader_writing(START_BOUND, 0.0)
+            partitions = bench.repeat("partition", args.runs, lambda d: partition_run(cluster))
+            for kind in [k for k in args.kinds.split(",") if k]:
+                gaps[kind] = [gap_run(soak, kind) for _ in range(args.runs)]
+        finally:
+            cluster.close()
+            ensemble.close()
+        verdict = cluster.verdict()
+    report = bench.report(
+        partition=collect(partitions),
+        leaderless_gap={kind: summary(values) for kind, values in gaps.items()},
+        violations=verdict.violations,
+        unjournaled_files=list(verdict.unjournaled),
+        problems=soak.problems,
+    )
+    code = bench.finish(report, render)
+    return code if verdict.ok and not soak.problems else 1
 
 
 if __name__ == "__main__":

@@ -14,15 +14,13 @@ threads while it leads at ``--leader-timeout 1s`` (metrics endpoint on, as deplo
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +29,8 @@ from election_testkit.replicas import ReplicaSet
 from election_testkit.waiting import wait_until
 from election_testkit.zookeeper import ZooKeeperServer, free_port
 
-from .handover import machine, summary
+from .report import summary, table
+from .runner import Bench
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -120,48 +119,29 @@ def leading_footprint(
         }
 
 
+def render(report: Mapping[str, Any]) -> str:
+    return "\n\n".join(
+        [
+            table(
+                "start to first file", {"start_to_first_file": report["start_to_first_file"]}, "s"
+            ),
+            "leading: " + json.dumps(report["leading"], indent=1),
+        ]
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tools.bench.footprint", description=__doc__)
-    p.add_argument("--leader-timeout", default="1s")
-    p.add_argument("--duration", type=float, default=60.0, help="seconds of leading (60)")
-    p.add_argument("--starts", type=int, default=10, help="start-to-first-file samples")
-    p.add_argument("--workdir", type=Path)
-    p.add_argument("--json", action="store_true")
-    args = p.parse_args(argv)
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="election-footprint-"))
-    load_before = os.getloadavg()
-    try:
-        with ZooKeeperServer(workdir / "zk") as zk:
-            info = machine(zk)
-            starts = []
-            for i in range(args.starts):
-                starts.append(start_to_first_file(zk, workdir / f"start-{i:02d}", "1s"))
-                print(f"  start {i + 1}/{args.starts}: {starts[-1]:.3f} s", file=sys.stderr)
-            load_mid = os.getloadavg()
-            lead = leading_footprint(zk, workdir / "lead", args.leader_timeout, args.duration)
-    finally:
-        if args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
-    report = {
-        "machine": info,
-        "load_average_before": load_before,
-        "load_average_before_leading": load_mid,
-        "load_average_after": os.getloadavg(),
-        "config": {"leader_timeout": args.leader_timeout, "duration": args.duration},
-        "start_to_first_file": summary(starts),
-        "leading": lead,
-    }
-    if args.json:
-        print(json.dumps(report, indent=1))
-    else:
-        s = summary(starts)
-        print(
-            f"start-to-first-file: median {s['median']:.3f} s, p95 {s['p95']:.3f} s "
-            f"(n={s['n']}), load {load_before}"
+    bench = Bench("footprint", __doc__, argv, runs=10)  # --runs: start-to-first-file samples
+    bench.add_argument("--leader-timeout", default="1s")
+    bench.add_argument("--duration", type=float, default=60.0, help="seconds of leading (60)")
+    args = bench.parse()
+    with bench, bench.zookeeper() as zk:
+        starts = bench.repeat(
+            "start", args.runs, lambda d: {"seconds": start_to_first_file(zk, d, "1s")}
         )
-        print(json.dumps(lead, indent=1))
-        print(f"load average after: {report['load_average_after']}")
-    return 0
+        lead = leading_footprint(zk, bench.workdir / "lead", args.leader_timeout, args.duration)
+    report = bench.report(start_to_first_file=summary(r["seconds"] for r in starts), leading=lead)
+    return bench.finish(report, render)
 
 
 if __name__ == "__main__":

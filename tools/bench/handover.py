@@ -30,20 +30,11 @@ Prints median, p95 (nearest rank), min and max of each measure.
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
-import json
-import math
-import os
-import platform
-import re
-import shutil
-import statistics
+import contextlib
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,80 +44,10 @@ from election_testkit.replicas import ReplicaSet
 from election_testkit.waiting import wait_until
 from election_testkit.zookeeper import ZooKeeperServer
 
+from .report import collect, summary, table
+from .runner import Bench, negotiated_timeouts, session_id
+
 START_BOUND = 30.0  # seconds for a first leader after starting the processes
-
-
-# ------------------------------------------------------------------------- statistics
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile (p in 0..100) of a non-empty list."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(p / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
-def summary(values: list[float]) -> dict[str, Any]:
-    if not values:
-        return {"n": 0}
-    return {
-        "n": len(values),
-        "median": statistics.median(values),
-        "p95": percentile(values, 95),
-        "min": min(values),
-        "max": max(values),
-        "values": values,
-    }
-
-
-# ------------------------------------------------------------------------ the machine
-
-
-def machine(zk: ZooKeeperServer) -> dict[str, Any]:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    zk_version = ""
-    try:
-        first = zk.four_letter_word("srvr").splitlines()[0]
-        # "Zookeeper version: 3.8.0-${mvngit.commit.id}, built on ...": keep "3.8.0"
-        text = first.split(":", 1)[1].strip()
-        found = re.match(r"[0-9][0-9.]*", text)
-        zk_version = found.group(0) if found else text
-    except (OSError, IndexError):
-        pass
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "zookeeper": zk_version,
-        "zookeeper_tick_ms": zk.tick_ms,
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
-
-
-def negotiated_timeouts(zk: ZooKeeperServer) -> dict[int, float]:
-    """Session id -> negotiated session timeout (seconds) of every connection, from
-    ZooKeeper's ``cons`` (``sid=0x...,...,to=2000``)."""
-    out: dict[int, float] = {}
-    for match in re.finditer(r"sid=0x([0-9a-f]+)[^)]*?\bto=(\d+)", zk.four_letter_word("cons")):
-        out[int(match.group(1), 16)] = int(match.group(2)) / 1000.0
-    return out
-
-
-def session_id(replica: Replica) -> int | None:
-    """The replica's current session id, from its last SessionConnected record."""
-    sid = None
-    for record in replica.records():
-        if record["event"]["type"] == "SessionConnected":
-            sid = record["event"]["session_id"]
-    return sid
 
 
 # --------------------------------------------------------------------------- the runs
@@ -144,15 +65,25 @@ def new_leader_record(
     return wait_until(found, timeout, lambda: f"no new leader\n{replicas.describe()}")
 
 
-def graceful_run(
+@contextlib.contextmanager
+def leading_pair(
     zk: ZooKeeperServer, workdir: Path, flags: dict[str, str], settle: float
-) -> dict[str, float]:
+) -> Iterator[tuple[ReplicaSet, Replica]]:
+    """Two replicas on a fresh election path, the leader, and the other settled into
+    Attempter with its watch (`settle` seconds); both stopped on the way out."""
     path = f"/bench/{uuid.uuid4().hex}/leader"
     with ReplicaSet(workdir, zk.connect_string, path, **flags) as replicas:
         replicas.start(2)
         old = replicas.wait_for_leader(START_BOUND)
-        time.sleep(settle)  # let the other replica settle into Attempter with its watch
+        time.sleep(settle)
         assert replicas.leaders() == [old], replicas.describe()
+        yield replicas, old
+
+
+def graceful_run(
+    zk: ZooKeeperServer, workdir: Path, flags: dict[str, str], settle: float
+) -> dict[str, float]:
+    with leading_pair(zk, workdir, flags, settle) as (replicas, old):
         old.terminate()
         signalled = old.signalled_wall
         assert signalled is not None
@@ -179,12 +110,7 @@ def graceful_run(
 def sigkill_run(
     zk: ZooKeeperServer, workdir: Path, flags: dict[str, str], settle: float
 ) -> dict[str, float]:
-    path = f"/bench/{uuid.uuid4().hex}/leader"
-    with ReplicaSet(workdir, zk.connect_string, path, **flags) as replicas:
-        replicas.start(2)
-        old = replicas.wait_for_leader(START_BOUND)
-        time.sleep(settle)
-        assert replicas.leaders() == [old], replicas.describe()
+    with leading_pair(zk, workdir, flags, settle) as (replicas, old):
         sid = session_id(old)
         negotiated = negotiated_timeouts(zk).get(sid) if sid is not None else None
         if negotiated is None:
@@ -204,86 +130,36 @@ def sigkill_run(
         }
 
 
-def repeat(
-    kind: str,
-    runs: int,
-    run: Callable[[Path], dict[str, float]],
-    workdir: Path,
-    progress: bool,
-) -> tuple[dict[str, list[float]], list[str]]:
-    results: dict[str, list[float]] = {}
-    errors: list[str] = []
-    for i in range(runs):
-        try:
-            measured = run(workdir / f"{kind}-{i:02d}")
-        except Exception as exc:  # report and go on: one bad run must not hide the rest
-            errors.append(f"{kind} run {i}: {type(exc).__name__}: {str(exc)[:2000]}")
-            if progress:
-                print(f"  {kind} {i + 1}/{runs}: ERROR {exc!s:.200}", file=sys.stderr)
-            continue
-        for key, value in measured.items():
-            results.setdefault(key, []).append(value)
-        if progress:
-            shown = ", ".join(f"{k}={v:.3f}" for k, v in measured.items())
-            print(f"  {kind} {i + 1}/{runs}: {shown}", file=sys.stderr)
-    return results, errors
+GRACEFUL = (
+    "from_release",
+    "from_stop_requested",
+    "from_signal",
+    "exit_record_after_signal",
+    "process_exit_after_signal",
+)
 
 
-# ------------------------------------------------------------------------------ main
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="python -m tools.bench.handover",
-        description="Measure graceful (SIGTERM) and crash (SIGKILL) leader hand-over.",
-    )
-    p.add_argument("--runs", type=int, default=20, help="runs of each kind (default 20)")
-    p.add_argument("--graceful-runs", type=int, help="override --runs for SIGTERM runs")
-    p.add_argument("--sigkill-runs", type=int, help="override --runs for SIGKILL runs")
-    p.add_argument("--session-timeout", default="2s", help="asked of ZooKeeper (default 2s)")
-    p.add_argument("--leader-timeout", default="0.5s", help="leader file cadence (0.5s)")
-    p.add_argument("--attempter-timeout", default="30s", help="retry period (default 30s)")
-    p.add_argument("--settle", type=float, default=0.5, help="seconds after the first leader")
-    p.add_argument("--workdir", type=Path, help="keep ZooKeeper, journals and logs here")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--quiet", action="store_true", help="no per-run progress on stderr")
-    return p.parse_args(argv)
-
-
-def render(report: dict[str, Any]) -> str:
-    lines = []
-    m = report["machine"]
-    lines.append(
-        f"machine: {m['nproc']} CPU ({m['cpu']}), Python {m['python']}, "
-        f"ZooKeeper {m['zookeeper']} (tick {m['zookeeper_tick_ms']} ms), {m['date']}"
-    )
+def render(report: Mapping[str, Any]) -> str:
     c = report["config"]
-    lines.append(
-        f"config: session-timeout asked {c['session_timeout']}, attempter-timeout "
-        f"{c['attempter_timeout']}, leader-timeout {c['leader_timeout']}"
+    return "\n\n".join(
+        [
+            f"session-timeout asked {c['session_timeout']}, attempter-timeout "
+            f"{c['attempter_timeout']}, leader-timeout {c['leader_timeout']}",
+            table("SIGTERM hand-over", report["graceful"], "s"),
+            table("SIGKILL take-over (ratio: of the negotiated timeout)", report["sigkill"], "s"),
+        ]
     )
-    header = f"{'measure':<42} {'n':>3} {'median':>8} {'p95':>8} {'min':>8} {'max':>8}"
-    for kind, title in (("graceful", "SIGTERM hand-over (s)"), ("sigkill", "SIGKILL take-over")):
-        lines += ["", title, header]
-        for key, stats in report[kind].items():
-            if not stats.get("n"):
-                lines.append(f"{key:<42} {0:>3}")
-                continue
-            unit = "" if key == "ratio" else " s"
-            name = f"{key}{unit}"
-            lines.append(
-                f"{name:<42} {stats['n']:>3} {stats['median']:>8.3f} {stats['p95']:>8.3f}"
-                f" {stats['min']:>8.3f} {stats['max']:>8.3f}"
-            )
-    if report["errors"]:
-        lines += ["", f"errors ({len(report['errors'])}):", *report["errors"]]
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    graceful_runs = args.graceful_runs if args.graceful_runs is not None else args.runs
-    sigkill_runs = args.sigkill_runs if args.sigkill_runs is not None else args.runs
+    bench = Bench("handover", __doc__, argv, runs=20)
+    bench.add_argument("--graceful-runs", type=int, help="override --runs for SIGTERM runs")
+    bench.add_argument("--sigkill-runs", type=int, help="override --runs for SIGKILL runs")
+    bench.add_argument("--session-timeout", default="2s", help="asked of ZooKeeper (2s)")
+    bench.add_argument("--leader-timeout", default="0.5s", help="leader file cadence (0.5s)")
+    bench.add_argument("--attempter-timeout", default="30s", help="retry period (30s)")
+    bench.add_argument("--settle", type=float, default=0.5, help="seconds after a first leader")
+    args = bench.parse()
     parse_duration(args.session_timeout)  # fail early on a typo
     flags = {
         "session_timeout": args.session_timeout,
@@ -293,65 +169,20 @@ def main(argv: list[str] | None = None) -> int:
         "metrics_address": "off",
         "log_level": "info",
     }
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="election-bench-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    progress = not args.quiet
-    started = time.monotonic()
-    try:
-        with ZooKeeperServer(workdir / "zk") as zk:
-            info = machine(zk)
-            if progress:
-                print(f"ZooKeeper {info['zookeeper']} on {zk.connect_string}", file=sys.stderr)
-            graceful, g_errors = repeat(
-                "graceful",
-                graceful_runs,
-                lambda d: graceful_run(zk, d, flags, args.settle),
-                workdir,
-                progress,
-            )
-            sigkill, k_errors = repeat(
-                "sigkill",
-                sigkill_runs,
-                lambda d: sigkill_run(zk, d, flags, args.settle),
-                workdir,
-                progress,
-            )
-    finally:
-        if args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
-    report = {
-        "machine": info,
-        "config": {
-            "graceful_runs": graceful_runs,
-            "sigkill_runs": sigkill_runs,
-            "session_timeout": args.session_timeout,
-            "attempter_timeout": args.attempter_timeout,
-            "leader_timeout": args.leader_timeout,
-            "settle": args.settle,
-            "command": " ".join(["python -m tools.bench.handover", *(argv or sys.argv[1:])]),
-        },
-        "graceful": {
-            k: summary(graceful.get(k, []))
-            for k in (
-                "from_release",
-                "from_stop_requested",
-                "from_signal",
-                "exit_record_after_signal",
-                "process_exit_after_signal",
-            )
-        },
-        "sigkill": {
-            k: summary(sigkill.get(k, []))
-            for k in ("takeover", "ratio", "negotiated_session_timeout")
-        },
-        "errors": g_errors + k_errors,
-        "elapsed": time.monotonic() - started,
-    }
-    if args.json:
-        print(json.dumps(report, indent=1))
-    else:
-        print(render(report))
-    return 1 if report["errors"] else 0
+    graceful_runs = args.runs if args.graceful_runs is None else args.graceful_runs
+    sigkill_runs = args.runs if args.sigkill_runs is None else args.sigkill_runs
+    with bench, bench.zookeeper() as zk:
+        graceful = bench.repeat(
+            "graceful", graceful_runs, lambda d: graceful_run(zk, d, flags, args.settle)
+        )
+        sigkill = bench.repeat(
+            "sigkill", sigkill_runs, lambda d: sigkill_run(zk, d, flags, args.settle)
+        )
+    report = bench.report(
+        graceful={k: summary(r[k] for r in graceful) for k in GRACEFUL},
+        sigkill=collect(sigkill),
+    )
+    return bench.finish(report, render)
 
 
 if __name__ == "__main__":

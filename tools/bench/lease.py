@@ -36,15 +36,8 @@ The instants (all `time.time()`, one host, one clock):
 * the old job's first ``term`` line (a SIGTERM arrived: the lease's at lease - grace,
   the daemon's stop, or the supervisor's at the daemon's death).
 
-Also:
-
-* keeper start-up: ``python -I -S election/keeper/__main__.py CONFIG`` with a
-  lease written at once, from before Popen to its ``started`` line (the job, /bin/true,
-  has been exec'd), ``--supervisor-runs`` times, beside ``python -I -S -c pass``;
-* graceful hand-over with ``--exec`` (session 2 s, leader 0.5 s, attempter 30 s, as
-  tools/bench/compare.py): SIGTERM to the leader -> the other's Leader record and its
-  job's start, interleaved run by run with compare.py's runs of `election` without a job
-  and of kazoo's ``Election`` recipe, ``--handover-runs`` times each.
+The keeper's start-up is measured by tools/bench/crash.py; the graceful hand-over with
+`--exec` beside kazoo's recipe was measured here until 0f14ad9 (docs/benchmarks.md).
 
     .venv/bin/python -m tools.bench.lease                      # 10 runs each, tables
     .venv/bin/python -m tools.bench.lease --runs 3 --sessions 2 --faults partition --json
@@ -54,26 +47,20 @@ Exit status 1 if any run overlapped or failed.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
+import functools
 import os
 import random
 import shlex
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from election.keeper import wire
-from election.runtime.keeper import keeper_command
 from election_testkit.family import FAMILY_JOB, FamilyLog, alive
 from election_testkit.proxy import TcpProxy
 from election_testkit.replica import Record, Replica
@@ -81,8 +68,8 @@ from election_testkit.replicas import ReplicaSet
 from election_testkit.waiting import wait_until
 from election_testkit.zookeeper import ZooKeeperServer
 
-from .compare import baseline_run
-from .handover import graceful_run, machine, negotiated_timeouts, session_id, summary
+from .report import collect, ms
+from .runner import Bench, negotiated_timeouts, session_id
 
 FAULTS = ("sigkill", "sigstop", "partition")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -453,119 +440,7 @@ def fault_run(
 # ---------------------------------------------------------------- graceful hand-over
 
 
-def exec_graceful_run(
-    zk: ZooKeeperServer, workdir: Path, flags: dict[str, str], settle: float, poll: float
-) -> dict[str, float]:
-    m = Machines(zk, workdir, flags, grace_for(2.0))
-    watch = DeathWatch(poll)
-    try:
-        old_job = m.job()
-        old = m.owner(old_job)
-        other = m.other(old)
-        child = wait_until(
-            lambda: m.tail.first("child", lambda t: t == old_job.token), 10, m.describe
-        )
-        for pid in (old_job.shell, old_job.worker, child[1]):
-            watch.add(pid)
-        wait_until(lambda: other.state == "Attempter", 10, m.describe)
-        time.sleep(settle)
-        watch.start()
-        old.terminate()
-        signalled = old.signalled_wall
-        assert signalled is not None
-        new_job = m.job(after_token=old_job.token, timeout=30)
-        code = old.wait(30)
-        if code != 0:
-            raise RuntimeError(f"old leader exited {code}\n{old.log_tail()}")
-        wait_until(watch.all_gone, 10, m.describe)
-        watch.stop()
-        gone = max(watch.gone.values())
-        entered = other.entered("Leader", signalled)
-        started = first_after(other, signalled, event_is("ChildStarted", pid=new_job.shell))
-        if not entered or started is None:
-            raise RuntimeError(f"no Leader / ChildStarted record\n{m.describe()}")
-        return {
-            "from_signal_to_leader": entered[0]["wall"] - signalled,
-            "from_signal_to_child_started": started["wall"] - signalled,
-            "from_signal_to_job_process": new_job.proc_start - signalled,
-            "from_signal_to_start_line": new_job.line - signalled,
-            "from_signal_to_old_job_gone": gone - signalled,
-            "margin": new_job.proc_start - gone,
-            "leader_to_child_started": started["wall"] - entered[0]["wall"],
-        }
-    finally:
-        watch.stop()
-        leftovers = m.close()
-        if leftovers:
-            raise RuntimeError("; ".join(leftovers))
-
-
-# ---------------------------------------------------------------- supervisor start-up
-
-
-def supervisor_start(workdir: Path) -> float:
-    """Seconds from before Popen to the keeper's `started` line for its first job (lease
-    given at once; the job is /bin/true): a keeper's start-up and a job's start together."""
-    config = {"daemon": os.getpid(), "servers": []}
-    t0 = time.monotonic()
-    proc = subprocess.Popen(
-        keeper_command(config),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,  # its notes once we close its control pipe
-        start_new_session=True,
-    )
-    try:
-        assert proc.stdin is not None and proc.stdout is not None
-        start = wire.encode(
-            "start",
-            request=1,
-            token=1,
-            command=["/bin/true"],
-            env={},
-            grace=0.5,
-            lock=str(workdir / "job.lock"),
-            start_by=time.monotonic() + 5.0,
-        )
-        proc.stdin.write(start + wire.encode("lease", token=1, until=time.monotonic() + 10.0))
-        proc.stdin.flush()
-        for raw in proc.stdout:
-            message = json.loads(raw)
-            if message["type"] == "started":
-                return time.monotonic() - t0
-            if message["type"] == "failed":
-                raise RuntimeError(f"supervisor failed: {message}")
-        raise RuntimeError(f"supervisor exited {proc.wait(5)} without starting the job")
-    finally:
-        if proc.stdin is not None:
-            with contextlib.suppress(OSError):
-                proc.stdin.close()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-
-def python_floor() -> float:
-    t0 = time.monotonic()
-    subprocess.run([sys.executable, "-I", "-S", "-c", "pass"], check=True)
-    return time.monotonic() - t0
-
-
 # ---------------------------------------------------------------------------- the report
-
-
-def collect(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    keys: list[str] = []
-    for run in runs:
-        keys += [k for k, v in run.items() if isinstance(v, float) and k not in keys]
-    out: dict[str, Any] = {
-        k: summary([r[k] for r in runs if isinstance(r.get(k), float)]) for k in keys
-    }
-    return out
 
 
 def overlaps(runs: list[dict[str, Any]]) -> int:
@@ -576,18 +451,8 @@ def overlaps(runs: list[dict[str, Any]]) -> int:
     )
 
 
-def ms(value: float | None) -> str:
-    return "-" if value is None else f"{value * 1000:.0f}"
-
-
-def render(report: dict[str, Any]) -> str:
-    lines = []
-    mi = report["machine"]
-    lines.append(
-        f"machine: {mi['nproc']} CPU ({mi['cpu']}), Python {mi['python']}, ZooKeeper "
-        f"{mi['zookeeper']} (tick {mi['zookeeper_tick_ms']} ms), {mi['date']}; load "
-        f"{report['load_average_before']} -> {report['load_average_after']}"
-    )
+def render(report: Mapping[str, Any]) -> str:
+    lines: list[str] = []
     faults = report["faults"]
     if faults:
         lines += [
@@ -636,207 +501,64 @@ def render(report: dict[str, Any]) -> str:
                 f"  {f['fault']} {f['session']:g} s: sigterm from {f.get('sigterm_from', {})}; "
                 f"death seen within {ms(res.get('median'))} ms (max {ms(res.get('max'))}), "
                 f"longest poll gap {ms(gap.get('max'))} ms; negotiated "
-                f"{neg.get('min', 0):g}-{neg.get('max', 0):g} s; errors {len(f['errors'])}"
+                f"{neg.get('min', 0):g}-{neg.get('max', 0):g} s"
             )
-    sup = report.get("supervisor")
-    if sup:
-        s, p = sup["start"], sup["python_floor"]
-        lines += [
-            "",
-            f"supervisor start-up (Popen -> `started`), n = {s['n']}: median {ms(s['median'])}"
-            f" ms, p95 {ms(s['p95'])}, max {ms(s['max'])}; python -I -S -c pass: median "
-            f"{ms(p['median'])} ms, max {ms(p['max'])}",
-        ]
-    hand = report.get("handover")
-    if hand:
-        lines += ["", "graceful hand-over (SIGTERM to the leader), ms"]
-        lines.append("| design | measure | n | median | p95 | min | max |")
-        lines.append("|---|---|---|---|---|---|---|")
-        for kind, measures in hand["results"].items():
-            for key, s in measures.items():
-                if not s.get("n"):
-                    continue
-                lines.append(
-                    f"| {kind} | {key} | {s['n']} | {s['median'] * 1000:.1f} "
-                    f"| {s['p95'] * 1000:.1f} | {s['min'] * 1000:.1f} | {s['max'] * 1000:.1f} |"
-                )
-    errors = report["errors"]
-    lines += ["", f"overlaps: {report['overlaps']}; errors: {len(errors)}"]
-    lines += [f"  {e}" for e in errors]
+    lines += ["", f"overlaps: {report['overlaps']}"]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tools.bench.lease", description=__doc__)
-    p.add_argument("--runs", type=int, default=10, help="runs per fault and session")
-    p.add_argument("--sessions", default="2,10", help="session timeouts, seconds")
-    p.add_argument("--faults", default=",".join(FAULTS))
-    p.add_argument("--handover-runs", type=int, default=10, help="0: skip the hand-over")
-    p.add_argument("--supervisor-runs", type=int, default=50, help="0: skip the start-up")
-    p.add_argument("--poll", type=float, default=0.001, help="death-watch poll, seconds")
-    p.add_argument("--settle", type=float, default=0.5, help="hand-over: settle, seconds")
-    p.add_argument("--seed", type=int, default=12)
-    p.add_argument("--workdir", type=Path, help="keep ZooKeeper, journals and logs here")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--quiet", action="store_true", help="no per-run progress on stderr")
-    args = p.parse_args(argv)
+    bench = Bench("lease", __doc__, argv, runs=10)
+    bench.add_argument("--sessions", default="2,10", help="session timeouts, seconds")
+    bench.add_argument("--faults", default=",".join(FAULTS))
+    bench.add_argument("--poll", type=float, default=0.001, help="death-watch poll, seconds")
+    bench.add_argument("--seed", type=int, default=12)
+    args = bench.parse()
     faults = [f for f in args.faults.split(",") if f]
     for f in faults:
         if f not in FAULTS:
-            p.error(f"unknown fault {f!r} (one of {', '.join(FAULTS)})")
+            bench.parser.error(f"unknown fault {f!r} (one of {', '.join(FAULTS)})")
     sessions = [float(s) for s in args.sessions.split(",") if s]
     for s in sessions:
         if not 0.4 <= s <= 10:
-            p.error("session timeouts must lie in [0.4, 10] s (the test ZooKeeper's range)")
+            bench.parser.error("session timeouts must lie in [0.4, 10] s (the test ZooKeeper's)")
     rng = random.Random(args.seed)
+
+    def run(workdir: Path, fault: str, session: float) -> dict[str, Any]:
+        return fault_run(zk, workdir, fault, session, args.poll, rng)
+
     # The death watch shares the interpreter with the proxies' threads and the waits:
     # hand the GIL over sooner than the default 5 ms.
     sys.setswitchinterval(0.0005)
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="election-bench-lease-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-
-    def log(line: str) -> None:
-        if not args.quiet:
-            print(f"{time.strftime('%H:%M:%S')} {line}", file=sys.stderr, flush=True)
-
-    load_before = os.getloadavg()
-    started = time.monotonic()
-    errors: list[str] = []
-    report: dict[str, Any] = {"faults": []}
-    info: dict[str, Any] = {}
-    try:
-        if args.supervisor_runs:
-            starts, floors = [], []
-            for _ in range(args.supervisor_runs):
-                floors.append(python_floor())
-                starts.append(supervisor_start(workdir))
-            report["supervisor"] = {"start": summary(starts), "python_floor": summary(floors)}
-            log(
-                f"supervisor start-up: median {ms(report['supervisor']['start']['median'])} ms,"
-                f" max {ms(report['supervisor']['start']['max'])} ms"
-            )
-        with ZooKeeperServer(workdir / "zk", tick_ms=200) as zk:
-            info = machine(zk)
-            for session in sessions:
-                for fault in faults:
-                    runs: list[dict[str, Any]] = []
-                    run_errors: list[str] = []
-                    for i in range(args.runs):
-                        run_dir = workdir / f"{fault}-{session:g}s-{i:02d}"
-                        try:
-                            r = fault_run(zk, run_dir, fault, session, args.poll, rng)
-                        except Exception as exc:  # report and go on
-                            run_errors.append(
-                                f"{fault} {session:g}s run {i}: {type(exc).__name__}: {exc!s:.1500}"
-                            )
-                            log(f"{fault} {session:g}s {i + 1}/{args.runs}: ERROR {exc!s:.300}")
-                            continue
-                        runs.append(r)
-                        flag = "  OVERLAP" if overlaps([r]) else ""
-                        log(
-                            f"{fault} {session:g}s {i + 1}/{args.runs}: margin "
-                            f"{ms(r['margin'])} ms (line {ms(r['margin_start_line'])}), fault → "
-                            f"gone {ms(r['fault_to_old_gone'])}, → new "
-                            f"{ms(r['fault_to_new_started'])}, → SIGTERM "
-                            f"{ms(r['fault_to_first_sigterm'])}"
-                            f"{', by ' + r['sigterm_from'] if 'sigterm_from' in r else ''}{flag}"
-                        )
-                    errors += run_errors
-                    by: dict[str, int] = {}
-                    for r in runs:
-                        if "sigterm_from" in r:
-                            by[r["sigterm_from"]] = by.get(r["sigterm_from"], 0) + 1
-                    report["faults"].append(
-                        {
-                            "fault": fault,
-                            "session": session,
-                            "grace": grace_for(session),
-                            "overlaps": overlaps(runs),
-                            "stats": collect(runs),
-                            "sigterm_from": by,
-                            "runs": runs,
-                            "errors": run_errors,
-                        }
-                    )
-            if args.handover_runs:
-                flags = {
-                    "session_timeout": "2.0s",
-                    "leader_timeout": "0.5s",
-                    "attempter_timeout": "30s",
-                    "storage_capacity": "3",
-                    "metrics_address": "off",
-                    "log_level": "info",
-                }
-                results: dict[str, dict[str, list[float]]] = {
-                    "election --exec": {},
-                    "election": {},
-                    "recipe": {},
-                }
-                for i in range(args.handover_runs):
-                    for kind in results:
-                        run_dir = workdir / f"handover-{kind.replace(' --', '-')}-{i:02d}"
-                        try:
-                            if kind == "election --exec":
-                                measured = exec_graceful_run(
-                                    zk, run_dir, flags, args.settle, args.poll
-                                )
-                            elif kind == "election":
-                                g = graceful_run(zk, run_dir, flags, args.settle)
-                                measured = {k: g[k] for k in ("from_signal", "from_release")}
-                            else:
-                                measured = baseline_run(
-                                    "recipe", zk, run_dir, args.settle, 30.0, 2.0
-                                )
-                        except Exception as exc:
-                            errors.append(f"hand-over {kind} run {i}: {exc!s:.1500}")
-                            log(f"hand-over {kind} {i + 1}: ERROR {exc!s:.300}")
-                            continue
-                        for key, value in measured.items():
-                            results[kind].setdefault(key, []).append(value)
-                        shown = ", ".join(f"{k}={v * 1000:.1f}" for k, v in measured.items())
-                        log(f"hand-over {kind} {i + 1}/{args.handover_runs}: {shown} ms")
-                report["handover"] = {
-                    "results": {
-                        kind: {key: summary(values) for key, values in measures.items()}
-                        for kind, measures in results.items()
-                    },
-                    "overlaps": sum(
-                        1 for v in results["election --exec"].get("margin", []) if v < 0
-                    ),
-                }
-    finally:
-        if args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
-    report.update(
-        machine=info,
-        load_average_before=load_before,
-        load_average_after=os.getloadavg(),
-        config={
-            "runs": args.runs,
-            "sessions": sessions,
-            "graces": [grace_for(s) for s in sessions],
-            "faults": faults,
-            "handover_runs": args.handover_runs,
-            "supervisor_runs": args.supervisor_runs,
-            "poll": args.poll,
-            "seed": args.seed,
-            "command": " ".join(["python -m tools.bench.lease", *(argv or sys.argv[1:])]),
-        },
-        overlaps=sum(f["overlaps"] for f in report["faults"])
-        + report.get("handover", {}).get("overlaps", 0),
-        errors=errors,
-        elapsed=time.monotonic() - started,
-    )
-    if args.json:
-        print(json.dumps(report, indent=1))
-    else:
-        print(render(report))
+    results = []
+    with bench, bench.zookeeper(tick_ms=200) as zk:
+        for session in sessions:
+            for fault in faults:
+                runs = bench.repeat(
+                    f"{fault}-{session:g}s",
+                    args.runs,
+                    functools.partial(run, fault=fault, session=session),
+                )
+                by: dict[str, int] = {}
+                for r in runs:
+                    if "sigterm_from" in r:
+                        by[r["sigterm_from"]] = by.get(r["sigterm_from"], 0) + 1
+                results.append(
+                    {
+                        "fault": fault,
+                        "session": session,
+                        "grace": grace_for(session),
+                        "overlaps": overlaps(runs),
+                        "stats": collect(runs),
+                        "sigterm_from": by,
+                        "runs": runs,
+                    }
+                )
+    report = bench.report(faults=results, overlaps=sum(f["overlaps"] for f in results))
+    code = bench.finish(report, render)
     if report["overlaps"]:
-        print(
-            f"OVERLAP: {report['overlaps']} run(s) started a job while another term's was alive",
-            file=sys.stderr,
-        )
-    return 1 if report["overlaps"] or errors else 0
+        print(f"OVERLAP: {report['overlaps']} run(s) started a job beside another term's")
+    return 1 if report["overlaps"] else code
 
 
 if __name__ == "__main__":

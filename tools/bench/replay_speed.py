@@ -1,274 +1,167 @@
-"""Replay throughput: `election-replay`'s fold over >= 1,000,000 journal events, against
+"""Replay throughput: `election-replay`'s fold of journals, in events per second, against
 the floor of merely parsing the same lines with `orjson.loads`, timed in the same run.
 
-    .venv/bin/python -m tools.bench.replay_speed                   # journals in a temp dir
-    .venv/bin/python -m tools.bench.replay_speed --journals /tmp/replay-bench --keep
-    .venv/bin/python -m tools.bench.replay_speed --json
-    .venv/bin/python -m tools.bench.replay_speed --journals /tmp/replay-bench --phases 15
+    .venv/bin/python -m tools.bench.replay_speed --journals DIR     # journals of real runs
+    .venv/bin/python -m tools.bench.replay_speed --journals DIR --record 40  # a run, then
+    .venv/bin/python -m tools.bench.replay_speed --simulate 1000000 # the simulator's
 
-The journals come from the deterministic simulator (`election_sim`: three replicas,
-every fault kind, seeds 0, 1, 2, ... until the set holds `--events` records); a directory
-given with `--journals` that already holds such a set is reused as it is. The fold is
-`election_replay.replay.analyse` over every journal (decode, reducer, comparison, terms,
-invariants: everything but printing the report); the floor is `orjson.loads` of every line
-of the same files. Each is timed `--repeat` times, alternately; the best time of each
-counts.
+The journals: every directory under `--journals` that holds `*.jsonl` files is one set
+(one incident: a chaos soak's `cluster/`, a test's replicas), folded by one `analyse`, as
+an engineer runs `election-replay` on one incident. With `--simulate N` (and an empty or
+missing directory) the deterministic simulator writes sets (three replicas, every fault
+kind, seeds 0, 1, ...) until they hold N records. The fold is
+`election_replay.replay.analyse` (decode, reducer, comparison, terms, invariants:
+everything but printing), in this process, after start-up; the floor is `orjson.loads` of
+every line. `--processes N` as `election-replay`'s (by default it folds journals of 8 MiB
+or more in all in a process each). Each is timed `--runs` times, alternately; the best
+time of each counts.
+With `--record SECONDS` a real run writes the set first: two `election run` replicas on a
+ZooKeeper of the benchmark's, the leader writing a file every 2 ms, SIGKILLed halfway.
+`--cli` also times the `election-replay` command on each set, start-up included.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gc
-import json
-import os
+import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any
 
-import click
 import orjson
 
-from election.core.effects import Effect
-from election.core.events import EVENT_TYPES, Event
-from election.core.reducer import reduce
-from election.core.state import initial_state
-from election.flags import core_config_from_header
-from election.record_codec import CODEC
 from election_replay.replay import analyse
 from election_sim.world import SimConfig, simulate
-from journal import JsonObject, read_journal
+from election_testkit.replicas import ReplicaSet
 
-TARGET_RATIO = 0.20
+from .report import summary, table
+from .runner import Bench
+
+REPLAY = Path(sys.executable).parent / "election-replay"
 
 
-def generate(directory: Path, events: int, duration: float) -> list[Path]:
+def sets_in(directory: Path) -> list[list[Path]]:
+    """The journal sets under `directory`: the `*.jsonl` files of each directory."""
+    found = [
+        sorted(d.glob("*.jsonl")) for d in sorted({p.parent for p in directory.rglob("*.jsonl")})
+    ]
+    return [s for s in found if s]
+
+
+def generate(directory: Path, events: int) -> None:
     """Simulate seed after seed (one sub-directory each) until `events` records exist."""
     total, seed = 0, 0
     while total < events:
-        result = simulate(
-            SimConfig(seed=seed, duration=duration, leader_timeout=0.1), directory / f"s{seed}"
-        )
-        total += result.records
+        config = SimConfig(seed=seed, duration=600.0, leader_timeout=0.1)
+        total += simulate(config, directory / f"s{seed}").records
         seed += 1
-        print(f"\rgenerating: {total:,} records ({seed} simulations)", end="", file=sys.stderr)
-    print(file=sys.stderr)
-    return journals_in(directory)
 
 
-def journals_in(directory: Path) -> list[Path]:
-    return sorted(directory.glob("s*/*.jsonl"))
+def record(bench: Bench, directory: Path, seconds: float) -> None:
+    """Journals of a real run: two `election run` replicas, the leader writing a file
+    every 2 ms, SIGKILLed halfway (its successor takes over at the session's expiry)."""
+    with bench.zookeeper() as zk:
+        path = f"/bench-replay/{uuid.uuid4().hex}/leader"
+        flags = {"leader_timeout": "2ms", "session_timeout": "2s", "metrics_address": "off"}
+        with ReplicaSet(directory, zk.connect_string, path, **flags) as replicas:
+            replicas.start(2)
+            leader = replicas.wait_for_leader(30)
+            time.sleep(seconds / 2)
+            leader.kill()
+            time.sleep(seconds / 2)
 
 
-def floor(paths: list[Path]) -> tuple[float, int]:
-    """Seconds to `orjson.loads` every line of `paths`, and the number of lines."""
-    loads = orjson.loads
-    lines = 0
+def floor(sets: list[list[Path]]) -> tuple[float, int]:
+    """Seconds to `orjson.loads` every line, and the number of lines."""
+    loads, lines = orjson.loads, 0
     start = time.perf_counter()
-    for path in paths:
+    for path in (p for s in sets for p in s):
         with path.open("rb") as f:
             for line in f:
-                # A torn line the simulator left for a crash: replay drops it too.
-                with contextlib.suppress(orjson.JSONDecodeError):
+                with contextlib.suppress(orjson.JSONDecodeError):  # a torn last line
                     loads(line)
                 lines += 1
     return time.perf_counter() - start, lines
 
 
-def fold(directory: Path, processes: int | None = None) -> tuple[float, int, bool]:
-    """Seconds to analyse every simulation's journals (one `analyse` per simulation, as
-    an engineer would run `election-replay` per incident), events, all replayed clean."""
-    groups = sorted(p for p in directory.glob("s*") if p.is_dir())
-    events = 0
-    clean = True
+def fold(sets: list[list[Path]], processes: int | None) -> tuple[float, int, bool]:
+    """Seconds to analyse every set, the events folded, and whether all replayed clean."""
+    events, clean = 0, True
     start = time.perf_counter()
-    for group in groups:
-        analysis = analyse(sorted(group.glob("*.jsonl")), processes=processes)
+    for paths in sets:
+        analysis = analyse(paths, processes=processes)
         events += analysis.events
-        clean = clean and not analysis.divergences
+        clean = clean and not analysis.divergences and not analysis.violations
     return time.perf_counter() - start, events, clean
 
 
-T = TypeVar("T")
+def cli(paths: list[Path]) -> float:
+    """Seconds of `election-replay --json` on one set, from exec to exit."""
+    start = time.perf_counter()
+    subprocess.run([str(REPLAY), "--json", *map(str, paths)], capture_output=True, timeout=600)
+    return time.perf_counter() - start
 
 
-def best(repeat: int, work: Callable[[], T]) -> tuple[float, T]:
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = work()
-        times.append(time.perf_counter() - start)
-    assert result is not None
-    return min(times), result
+def render(report: Mapping[str, Any]) -> str:
+    r = report["replay"]
+    lines = [
+        f"{r['sets']} set(s), {r['journals']} journals, {r['lines']:,} lines, "
+        f"{r['events']:,} events ({r['source']}), processes: {r['processes']}",
+        f"fold (analyse, after start-up): {r['fold_seconds']:.2f} s = "
+        f"{r['events_per_s']:,} events/s" + ("" if r["clean"] else " (NOT clean)"),
+        f"floor (orjson.loads per line):  {r['floor_seconds']:.2f} s = "
+        f"{r['floor_lines_per_s']:,} lines/s; the fold is {r['ratio']:.1%} of it",
+    ]
+    if "cli" in report:
+        lines += ["", table("election-replay per set, start-up included", report["cli"], "s")]
+    return "\n".join(lines)
 
 
-def phases(journals: Path, sims: int, repeat: int, as_json: bool) -> None:
-    """Where a replay's time goes, per event: each phase of the fold timed alone over
-    every record of the first `sims` simulations (reading and checking the lines,
-    decoding the events, reducing them, matching the recorded effects), then the whole
-    fold (`analyse`); the remainder is the observers and the loop's own bookkeeping.
-    The cyclic collector is off throughout. Best of `repeat`."""
-    groups = sorted((p for p in journals.glob("s*") if p.is_dir()), key=lambda p: int(p.name[1:]))
-    groups = groups[:sims]
-    paths = sorted(p for g in groups for p in g.glob("*.jsonl"))
-    gc.disable()
-    floor_s, (_, lines) = best(repeat, lambda: floor(paths))
-    read_s, files = best(repeat, lambda: [read_journal(p) for p in paths])
-    runs = [(run.header, run.records) for f in files for run in f.runs]
-    events = sum(len(records) for _, records in runs)
-    decoders = cast(  # each decodes to the event its name names
-        dict[str, Callable[[JsonObject, dict[str, Any]], Event]],
-        {cls.__name__: CODEC.decoder(cls.__name__) for cls in EVENT_TYPES},
-    )
-
-    def decode() -> list[list[Event]]:
-        return [
-            [decoders[r["event"]["type"]](r["event"], {"at": r["at"]}) for r in records]
-            for _, records in runs
-        ]
-
-    decode_s, decoded = best(repeat, decode)
-
-    def fold() -> list[list[tuple[Effect, ...]]]:
-        out = []
-        for (header, _), run_events in zip(runs, decoded, strict=True):
-            state = initial_state(core_config_from_header(header["config"]))
-            effects = []
-            for event in run_events:
-                transition = reduce(state, event)
-                state = transition.state
-                effects.append(transition.effects)
-            out.append(effects)
-        return out
-
-    reduce_s, computed = best(repeat, fold)
-
-    def match() -> bool:
-        return all(
-            CODEC.matches_many(effects, record["effects"])
-            for (_, records), run_effects in zip(runs, computed, strict=True)
-            for record, effects in zip(records, run_effects, strict=True)
-        )
-
-    match_s, matched = best(repeat, match)
-    whole_s, _ = best(
-        repeat, lambda: [analyse(sorted(g.glob("*.jsonl")), processes=1) for g in groups]
-    )
-    gc.enable()
-    per = {
-        "floor (orjson.loads)": floor_s * events / lines,  # per line, shown per event
-        "read and check lines": read_s,
-        "decode events": decode_s,
-        "reduce": reduce_s,
-        "match effects": match_s,
-        "rest (observers, loop)": whole_s - read_s - decode_s - reduce_s - match_s,
-        "whole fold (analyse)": whole_s,
-    }
-    result = {
-        "events": events,
-        "all_matched": matched,
-        "us_per_event": {k: round(v / events * 1e6, 2) for k, v in per.items()},
-        "ratio": round((events / whole_s) / (lines / floor_s), 4),
-    }
-    if as_json:
-        click.echo(json.dumps(result))
-        return
-    click.echo(f"{events:,} events from {len(groups)} simulations ({len(paths)} journals)")
-    for name, seconds in per.items():
-        click.echo(f"  {name:24s} {seconds / events * 1e6:6.2f} µs/event")
-    click.echo(f"ratio to the floor: {result['ratio']:.1%}")
-
-
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--events", type=click.IntRange(min=1), default=1_000_000, show_default=True)
-@click.option(
-    "--journals",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where the journal set is (reused if it holds one) or is made; default: a temp dir.",
-)
-@click.option(
-    "--duration",
-    type=float,
-    default=600.0,
-    show_default=True,
-    help="Simulated seconds per simulation when generating.",
-)
-@click.option("--repeat", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option(
-    "--processes",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Processes per analysis, as election-replay --processes [default: its default].",
-)
-@click.option(
-    "--phases",
-    "sims",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Instead: time each phase of the fold over the first SIMS simulations of --journals.",
-)
-def main(
-    events: int,
-    journals: Path | None,
-    duration: float,
-    repeat: int,
-    as_json: bool,
-    processes: int | None,
-    sims: int | None,
-) -> None:
-    """Time election-replay's fold against plain orjson.loads of the same lines."""
-    if sims is not None:
-        if journals is None or not journals_in(journals):
-            raise click.UsageError("--phases needs --journals DIR holding a set (sN/*.jsonl)")
-        phases(journals, sims, repeat, as_json)
-        return
-    with tempfile.TemporaryDirectory(prefix="replay-bench-") as temp:
-        directory = journals or Path(temp)
-        paths = journals_in(directory)
-        lines = sum(1 for p in paths for _ in p.open("rb"))
-        if lines < events:
-            if paths:
-                raise click.UsageError(f"{directory} holds {lines} lines: use an empty directory")
-            paths = generate(directory, events, duration)
-        # Alternate the two, so that a busy moment of the machine is as likely to slow
-        # either; the best time of each counts.
+def main(argv: list[str] | None = None) -> int:
+    bench = Bench("replay_speed", __doc__, argv, runs=3)
+    bench.add_argument("--journals", type=Path, help="a directory of journal sets")
+    bench.add_argument("--simulate", type=int, help="records to simulate into --journals")
+    bench.add_argument("--record", type=float, help="seconds of a real run into --journals")
+    bench.add_argument("--cli", action="store_true", help="also time the command per set")
+    bench.add_argument("--processes", type=int, help="as election-replay's (default: its own)")
+    args = bench.parse()
+    with bench:
+        directory = args.journals or bench.workdir / "sim"
+        sets = sets_in(directory) if directory.exists() else []
+        if not sets and args.record:
+            record(bench, directory, args.record)
+            sets = sets_in(directory)
+        if not sets and args.simulate:
+            generate(directory, args.simulate)
+            sets = sets_in(directory)
+        if not sets:
+            bench.parser.error(f"no journals under {directory} (give --simulate N for some)")
         floors, folds = [], []
-        for _ in range(repeat):
-            floors.append(floor(paths))
-            folds.append(fold(directory, processes))
-        floor_s, lines = min(floors)
-        fold_s, folded, clean = min(folds)
-    result = {
-        "journals": len(paths),
+        for _ in range(args.runs):  # alternately: a busy moment slows either alike
+            floors.append(floor(sets))
+            folds.append(fold(sets, args.processes))
+        (floor_s, lines), (fold_s, events, clean) = min(floors), min(folds)
+        timed = {"set": summary(cli(paths) for paths in sets)} if args.cli else None
+    replay = {
+        "source": "simulated" if args.simulate else "recorded" if args.record else str(directory),
+        "sets": len(sets),
+        "journals": sum(map(len, sets)),
         "lines": lines,
-        "events": folded,
-        "fold_seconds": round(fold_s, 3),
-        "events_per_s": round(folded / fold_s),
-        "floor_seconds": round(floor_s, 3),
+        "events": events,
+        "fold_seconds": fold_s,
+        "events_per_s": round(events / fold_s),
+        "floor_seconds": floor_s,
         "floor_lines_per_s": round(lines / floor_s),
-        "ratio": round((folded / fold_s) / (lines / floor_s), 4),
-        "target_ratio": TARGET_RATIO,
-        "replayed_clean": clean,
-        "processes": "auto" if processes is None else processes,
-        "cpus": os.cpu_count(),
+        "ratio": (events / fold_s) / (lines / floor_s),
+        "clean": clean,
+        "processes": args.processes or "default",
     }
-    if as_json:
-        click.echo(json.dumps(result))
-        return
-    click.echo(
-        f"{result['journals']} journals, {lines:,} lines, {folded:,} events, "
-        f"processes: {result['processes']} ({result['cpus']} CPUs)\n"
-        f"fold (election-replay analyse): {fold_s:.2f}s = {result['events_per_s']:,} events/s\n"
-        f"floor (orjson.loads per line):  {floor_s:.2f}s = "
-        f"{result['floor_lines_per_s']:,} lines/s\n"
-        f"ratio: {result['ratio']:.1%} of the floor (target {TARGET_RATIO:.0%})"
-        + ("" if clean else "\nWARNING: some journal diverged")
-    )
+    report = bench.report(replay=replay, **({"cli": timed} if timed else {}))
+    return bench.finish(report, render)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

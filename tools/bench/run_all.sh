@@ -4,10 +4,10 @@
 #
 #   tools/bench/run_all.sh [OUTDIR]        # default: /tmp/election-bench/<UTC date-time>
 #
-# Needs the project venv with the bench extra (`.venv/bin/pip install -e '.[test,bench]'`)
-# and ZooKeeper from Debian's package (`make zookeeper`). Took 7 minutes on a 2-CPU machine.
-# Writes one JSON per benchmark, the hand-over figure, and load.txt (the load average
-# before and after each step). RUNS=5 tools/bench/run_all.sh for a quick look.
+# Needs the project venv (`make venv`) and ZooKeeper from Debian's package (`make
+# zookeeper`). lease.py and faults.py run on their own (docs/benchmarks.md). Writes one
+# JSON per benchmark and load.txt (the load average before and after each step).
+# RUNS=5 tools/bench/run_all.sh for a quick look.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
@@ -30,16 +30,11 @@ step() {
   echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (dirty)')"
 } | tee "$OUT/load.txt"
 
-step compare   "$PY" -m tools.bench.compare --runs "$RUNS" --json
-step handover  "$PY" -m tools.bench.handover --runs "$RUNS" --json --quiet
-"$PY" -m tools.bench.handover --runs "$RUNS" --sigkill-runs 0 --quiet --workdir "$OUT/kept" \
-  > "$OUT/handover-kept.txt" 2>&1 || true
-"$PY" -m tools.bench.breakdown "$OUT/kept" | tee "$OUT/breakdown.txt"
-rm -rf "$OUT/kept"
-step footprint "$PY" -m tools.bench.footprint --duration 60 --json
-step scale     "$PY" -m tools.bench.scale --replicas 50 --idle 60 --handovers "$RUNS" --json
-step replay   "$PY" -m tools.bench.replay_speed --journals "$OUT/replay-journals" --repeat 3 --json
-step replay-phases "$PY" -m tools.bench.replay_speed --journals "$OUT/replay-journals" --phases 15 --repeat 3 --json
-rm -rf "$OUT/replay-journals"
-"$PY" -m tools.bench.plot "$OUT/compare.json" "$OUT/handover-latency.svg"
+step compare    "$PY" -m tools.bench.compare --runs "$RUNS" --json --quiet
+step handover   "$PY" -m tools.bench.handover --runs "$RUNS" --json --quiet
+step footprint  "$PY" -m tools.bench.footprint --duration 60 --json --quiet
+step scale      "$PY" -m tools.bench.scale --replicas 50 --idle 60 --runs "$RUNS" --json --quiet
+step replay-run "$PY" -m tools.bench.replay_speed --journals "$OUT/replay-run" --record 40 --cli --json --quiet
+step replay-sim "$PY" -m tools.bench.replay_speed --journals "$OUT/replay-sim" --simulate 1000000 --json --quiet
+rm -rf "$OUT/replay-run" "$OUT/replay-sim"
 echo "results in $OUT"

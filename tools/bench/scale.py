@@ -15,17 +15,13 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from election_testkit.replica import Record, Replica
@@ -34,20 +30,10 @@ from election_testkit.waiting import wait_until
 from election_testkit.zookeeper import ZooKeeperServer
 
 from .footprint import proc_pss_kb, proc_status
-from .handover import machine, summary
+from .report import summary, table
+from .runner import Bench, mntr
 
 POLL = 0.25  # seconds between journal scans: 50 journals, a busy machine
-
-
-def mntr(zk: ZooKeeperServer) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for line in zk.four_letter_word("mntr").splitlines():
-        key, _, value = line.partition("\t")
-        try:
-            out[key] = float(value)
-        except ValueError:
-            continue
-    return out
 
 
 def rate(zk: ZooKeeperServer, seconds: float) -> dict[str, float]:
@@ -82,16 +68,13 @@ def attempting(replica: Replica) -> Callable[[], bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tools.bench.scale", description=__doc__)
-    p.add_argument("--replicas", type=int, default=50)
-    p.add_argument("--baseline", type=float, default=20.0)
-    p.add_argument("--idle", type=float, default=60.0)
-    p.add_argument("--handovers", type=int, default=10)
-    p.add_argument("--workdir", type=Path)
-    p.add_argument("--json", action="store_true")
-    args = p.parse_args(argv)
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="election-scale-"))
-    report: dict[str, Any] = {"load_average_before": os.getloadavg()}
+    bench = Bench("scale", __doc__, argv, runs=10)  # --runs: hand-overs
+    bench.add_argument("--replicas", type=int, default=50)
+    bench.add_argument("--baseline", type=float, default=20.0)
+    bench.add_argument("--idle", type=float, default=60.0)
+    args = bench.parse()
+    workdir = bench.workdir
+    report: dict[str, Any] = {}
     path = f"/bench-scale/{uuid.uuid4().hex}/leader"
     flags = {
         "metrics_address": "off",
@@ -101,80 +84,79 @@ def main(argv: list[str] | None = None) -> int:
         "attempter_timeout": "10s",
         "session_timeout": "10s",
     }
-    try:
-        with (
-            ZooKeeperServer(workdir / "zk") as zk,
-            ReplicaSet(workdir / "replicas", zk.connect_string, path, **flags) as rs,
-        ):
-            report["machine"] = machine(zk)
-            report["baseline"] = rate(zk, args.baseline)
-            print(f"  baseline: {report['baseline']}", file=sys.stderr)
-            t0 = time.monotonic()
-            rs.start(args.replicas)
-            leader = rs.wait_for_leader(120)
-            wait_until(
-                lambda: all(r.state in ("Attempter", "Leader") for r in rs.running()),
-                180,
-                rs.describe,
-                interval=POLL,
-            )
-            report["all_started_seconds"] = time.monotonic() - t0
-            print(f"  {args.replicas} up in {report['all_started_seconds']:.1f} s", file=sys.stderr)
-            time.sleep(5.0)  # past the start-up burst
-            report["load_average_idle_start"] = os.getloadavg()
-            idle = rate(zk, args.idle)
-            idle["requests_per_s_over_baseline"] = (
-                idle["packets_received_per_s"] - report["baseline"]["packets_received_per_s"]
-            )
-            idle["requests_per_s_per_replica"] = idle["requests_per_s_over_baseline"] / len(
-                rs.running()
-            )
-            report["idle"] = idle
-            report["load_average_idle_end"] = os.getloadavg()
-            pids = [r.pid for r in rs.running() if r.pid is not None]
-            rss = [proc_status(pid)["VmRSS"] / 1024 for pid in pids]
-            pss = [(proc_pss_kb(pid) or 0) / 1024 for pid in pids]
-            threads = [proc_status(pid)["Threads"] for pid in pids]
-            report["memory"] = {
-                "replicas": len(pids),
-                "rss_mb_mean": statistics.mean(rss),
-                "rss_mb_max": max(rss),
-                "pss_mb_mean": statistics.mean(pss),
-                "pss_mb_total": sum(pss),
-                "threads_mean": statistics.mean(threads),
-            }
-            print(f"  idle: {idle}\n  memory: {report['memory']}", file=sys.stderr)
-            latencies: list[float] = []
-            errors: list[str] = []
-            for i in range(args.handovers):
-                try:
-                    leader = rs.wait_for_leader(60)
-                    leader.terminate()
-                    signalled = leader.signalled_wall
-                    assert signalled is not None
-                    entered = first_new_leader(rs.replicas, leader, signalled, 60)
-                    code = leader.wait(30)
-                    if code != 0:
-                        raise RuntimeError(f"{leader.id} exited {code}")
-                    latencies.append(entered["wall"] - signalled)
-                    print(f"  hand-over {i + 1}: {latencies[-1] * 1000:.1f} ms", file=sys.stderr)
-                    fresh = rs.add(f"x{i}").start()
-                    wait_until(attempting(fresh), 60, fresh.log_tail, interval=POLL)
-                    time.sleep(1.0)
-                except Exception as exc:
-                    errors.append(f"hand-over {i}: {type(exc).__name__}: {exc!s:.1500}")
-            report["handover_from_signal"] = summary(latencies)
-            report["errors"] = errors
-    finally:
-        if args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
-    report["load_average_after"] = os.getloadavg()
-    report["config"] = {"replicas": args.replicas, "idle": args.idle, **flags}
-    if args.json:
-        print(json.dumps(report, indent=1))
-    else:
-        print(json.dumps({k: v for k, v in report.items() if k != "machine"}, indent=1))
-    return 1 if report.get("errors") else 0
+    with (
+        bench,
+        bench.zookeeper() as zk,
+        ReplicaSet(workdir / "replicas", zk.connect_string, path, **flags) as rs,
+    ):
+        report["baseline"] = rate(zk, args.baseline)
+        print(f"  baseline: {report['baseline']}", file=sys.stderr)
+        t0 = time.monotonic()
+        rs.start(args.replicas)
+        leader = rs.wait_for_leader(120)
+        wait_until(
+            lambda: all(r.state in ("Attempter", "Leader") for r in rs.running()),
+            180,
+            rs.describe,
+            interval=POLL,
+        )
+        report["all_started_seconds"] = time.monotonic() - t0
+        print(f"  {args.replicas} up in {report['all_started_seconds']:.1f} s", file=sys.stderr)
+        time.sleep(5.0)  # past the start-up burst
+        report["load_average_idle_start"] = os.getloadavg()
+        idle = rate(zk, args.idle)
+        idle["requests_per_s_over_baseline"] = (
+            idle["packets_received_per_s"] - report["baseline"]["packets_received_per_s"]
+        )
+        idle["requests_per_s_per_replica"] = idle["requests_per_s_over_baseline"] / len(
+            rs.running()
+        )
+        report["idle"] = idle
+        report["load_average_idle_end"] = os.getloadavg()
+        pids = [r.pid for r in rs.running() if r.pid is not None]
+        rss = [proc_status(pid)["VmRSS"] / 1024 for pid in pids]
+        pss = [(proc_pss_kb(pid) or 0) / 1024 for pid in pids]
+        threads = [proc_status(pid)["Threads"] for pid in pids]
+        report["memory"] = {
+            "replicas": len(pids),
+            "rss_mb_mean": statistics.mean(rss),
+            "rss_mb_max": max(rss),
+            "pss_mb_mean": statistics.mean(pss),
+            "pss_mb_total": sum(pss),
+            "threads_mean": statistics.mean(threads),
+        }
+        print(f"  idle: {idle}\n  memory: {report['memory']}", file=sys.stderr)
+        latencies: list[float] = []
+        for i in range(args.runs):
+            try:
+                leader = rs.wait_for_leader(60)
+                leader.terminate()
+                signalled = leader.signalled_wall
+                assert signalled is not None
+                entered = first_new_leader(rs.replicas, leader, signalled, 60)
+                code = leader.wait(30)
+                if code != 0:
+                    raise RuntimeError(f"{leader.id} exited {code}")
+                latencies.append(entered["wall"] - signalled)
+                print(f"  hand-over {i + 1}: {latencies[-1] * 1000:.1f} ms", file=sys.stderr)
+                fresh = rs.add(f"x{i}").start()
+                wait_until(attempting(fresh), 60, fresh.log_tail, interval=POLL)
+                time.sleep(1.0)
+            except Exception as exc:
+                bench.errors.append(f"hand-over {i}: {type(exc).__name__}: {exc!s:.1500}")
+        report["handover_from_signal"] = summary(latencies)
+    return bench.finish(bench.report(flags=flags, **report), render)
+
+
+def render(report: Mapping[str, Any]) -> str:
+    shown = {k: v for k, v in report.items() if k in ("baseline", "idle", "memory")}
+    return "\n\n".join(
+        [
+            f"{report['config']['replicas']} replicas up in {report['all_started_seconds']:.1f} s",
+            json.dumps(shown, indent=1),
+            table("hand-over (SIGTERM)", {"from_signal": report["handover_from_signal"]}),
+        ]
+    )
 
 
 if __name__ == "__main__":
