@@ -207,6 +207,8 @@ def _start(
     deadline = time.monotonic() + timeout
     refused = False
     while not live.wait(max(0.0, min(_LOOK_EVERY, deadline - time.monotonic()))):
+        if causes.auth_failed:
+            break
         if causes.all_said_no(servers, resolved):
             refused = True
             break
@@ -214,13 +216,12 @@ def _start(
             break
     if client.connected:
         return
-    # kazoo announces the connection before it sends the credential: on a loaded machine
-    # the refusal can come before we look, and is a refusal, not a silence.
-    auth_failed = client.client_state == KeeperState.AUTH_FAILED
     with contextlib.suppress(Exception):  # as kazoo's own start() does on a time-out
         client.stop()
         client.close()
-    if auth_failed:
+    # kazoo announces the connection before it sends the credential: on a loaded machine
+    # the refusal can come before we look, and is a refusal, not a silence.
+    if causes.auth_failed:
         raise _refused(connection)
     if refused:
         raise CommandFailed(

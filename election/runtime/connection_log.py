@@ -44,12 +44,17 @@ class ConnectionLog(logging.Handler):
         self._causes: dict[str, str] = {}
         self._refused: set[tuple[str, str, int]] = set()  # (host, address, port)
         self._unresolved: set[str] = set()  # host names
+        # The server refused our credential: kazoo stops connecting (and its state moves
+        # on to CLOSED at once, so only this line of its log keeps it).
+        self.auth_failed = False
 
     def emit(self, record: logging.LogRecord) -> None:
         args = record.args if isinstance(record.args, tuple) else ()
         message = record.getMessage()
         said: tuple[str, str] | None = None
         with self._lock:
+            if message.startswith("AUTH_FAILED"):
+                self.auth_failed = True
             if message.startswith("Connecting to ") and len(args) >= 3:
                 self._server = f"{args[0]}:{args[2]}"
                 self._attempt = (str(args[0]), str(args[1]), _port(args[2]))
