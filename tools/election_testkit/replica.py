@@ -139,7 +139,16 @@ class Replica:
 
     @property
     def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        """Whether the process is alive. A dead one is left uncollected (a zombie) until
+        `wait`, `stop` or `returncode`: its keeper reads how it died from its zombie's
+        /proc entry, and a test that merely looked must not take that from it."""
+        if self.proc is None or self.proc.returncode is not None:
+            return False
+        try:
+            exited = os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:  # collected meanwhile (by `wait` on another thread)
+            return self.proc.poll() is None
+        return exited is None
 
     @property
     def returncode(self) -> int | None:
