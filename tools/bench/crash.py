@@ -218,7 +218,8 @@ def keeper_start(workdir: Path) -> float:
         raise RuntimeError(f"keeper exited {proc.wait(5)} without starting the job")
     finally:
         if proc.stdin is not None:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError):  # a stop, as the daemon says it: no session
+                proc.stdin.write(wire.encode("exit", code=0, graceful=True))
                 proc.stdin.close()
         try:
             proc.wait(5)
@@ -273,10 +274,10 @@ def main(argv: list[str] | None = None) -> int:
             trees[args.against] = tree_of(args.against, bench.workdir)
         firsts: dict[str, dict[str, list[float]]] = {}
         for i in range(args.first_runs):
-            for name, src in trees.items():
+            for t, (name, src) in enumerate(trees.items()):
                 for job in (False, True):
                     key = "first_job_started" if job else "first_file"
-                    run_dir = bench.workdir / f"first-{i}-{len(firsts)}-{key}"
+                    run_dir = bench.workdir / f"first-{t}-{i}-{key}"  # one of each
                     value = first_term(zk, run_dir, job, src)
                     firsts.setdefault(name, {}).setdefault(key, []).append(value)
         starts = [keeper_start(bench.workdir) for _ in range(args.startup_runs)]
