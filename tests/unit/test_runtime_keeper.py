@@ -151,6 +151,9 @@ def test_a_second_job_on_this_machine_waits_until_the_first_is_gone(tmp_path: Pa
         started = second.next(ev.ChildStarted)
         assert isinstance(started, ev.ChildStarted) and started.outcome is Outcome.OK
         assert _wait_file(marker) == "y\n"
+        # The second job is done: no lock file is left behind (none piles up in $TMPDIR).
+        second.next(ev.ChildExited)
+        assert not (tmp_path / "job.lock").exists()
     finally:
         first.close()
         second.close()
