@@ -9,7 +9,7 @@ from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import Outcome
 from election.core.state import Shutdown, StateName, initial_state
-from tests.unit.core_script import CONFIG, SESSION, TOKEN, Script, to_attempter
+from tests.unit.core_script import CONFIG, SESSION, TOKEN, Script, join, lead, to_attempter
 
 MEMBER_CONFIG = attrs.evolve(CONFIG, member_node=True)
 PATH = "/election/members/r1"
@@ -45,14 +45,15 @@ def test_a_state_change_while_a_publish_is_in_flight_waits_and_the_latest_wins()
     s.send(ev.PathEnsured(request=s.last(fx.EnsurePath).request, outcome=Outcome.OK, at=101.0))
     assert s.name is StateName.ATTEMPTER
     assert publishes(s) == []  # one at a time: Init's is still in flight
-    s.send(
-        ev.NodeCreated(
-            request=s.one(fx.CreateNode).request, outcome=Outcome.OK, token=TOKEN, at=102.0
-        )
-    )
-    assert s.state.name is StateName.LEADER and publishes(s) == []
+    s.none(fx.CreateNode)  # and until it answers, the replica id is not known ours
     s.answer(first, ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
-    # Attempter was never shown: the node goes from Init straight to Leader.
+    (attempter,) = publishes(s)
+    assert attempter.state == "Attempter"
+    name = join(s)  # queued now
+    s.send(ev.QueueRead(request=s.one(fx.ReadQueue).request, outcome=Outcome.OK, names=(name,),
+                        at=102.0))  # fmt: skip
+    assert s.state.name is StateName.LEADER and publishes(s) == []
+    s.answer(attempter, ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
     (update,) = publishes(s)
     assert (update.state, update.since, update.token, update.create) == (
         "Leader",
@@ -63,6 +64,16 @@ def test_a_state_change_while_a_publish_is_in_flight_waits_and_the_latest_wins()
     s.answer(update, ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
     assert publishes(s) == []  # shown as it is: nothing more to say
     assert s.state.member.shown == (SESSION, "Leader", 102.0, TOKEN)
+
+
+def test_a_second_replica_of_one_id_never_queues() -> None:
+    s = member_script()
+    to_attempter(s)
+    s.none(fx.CreateNode)  # the member node's publish has not answered
+    s.answer(s.last(fx.PublishMember), ev.MemberPublished, outcome=Outcome.FAILED,
+             reason="held by another live session", held_by=HELD)  # fmt: skip
+    assert s.state.name is StateName.STOPPING
+    assert not [e for _, effects in s.history for e in effects if isinstance(e, fx.CreateNode)]
 
 
 def test_nothing_is_published_while_disconnected_and_a_new_session_creates_again() -> None:
@@ -152,8 +163,8 @@ def test_a_member_node_held_by_another_live_replica_stops_this_one_with_exit_2()
 def test_a_leader_that_finds_its_id_in_use_ends_its_term_and_stops() -> None:
     s = member_script()
     to_attempter(s)
-    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=TOKEN)
-    assert s.name is StateName.LEADER
+    s.answer(s.last(fx.PublishMember), ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
+    lead(s)
     # Say a new session's create found another's node (its own expired meanwhile).
     s.answer(s.last(fx.PublishMember), ev.MemberPublished, outcome=Outcome.FAILED,
              reason="held by another live session", held_by=HELD)  # fmt: skip

@@ -59,7 +59,8 @@ def incident(tmp_path: Path) -> list[Path]:
     b.at(T0 + 1.5).tick()
     write_run(paths[0], "a", a.lines())
     lines = b.lines()
-    lines[5]["state"] = "Failover"
+    first_leader = next(i for i, line in enumerate(lines) if line["state"] == "Leader")
+    lines[first_leader]["state"] = "Failover"
     write_run(paths[1], "b", lines)
     return paths
 
