@@ -1077,9 +1077,9 @@ def member_published(step: Step, event: ev.MemberPublished) -> None:
             # replica of one id is refused, as an invalid --replica-id is (exit 2).
             _begin_stopping(step, in_use(step.config.replica, event.held_by), EXIT_IN_USE)
             return
-    if step.config.member_claim and step.name is ATTEMPTER:
-        if not step.place.name and not step.place.busy:
-            _join(step)  # the claim is settled, the id ours: queue now
+    settled = step.config.member_claim and step.name is ATTEMPTER
+    if settled and not step.place.name and not step.place.busy:
+        _join(step)  # the claim is settled, the id ours: queue now
 
 
 EXIT_IN_USE = 2  # as for any invalid flag: the replica id is taken

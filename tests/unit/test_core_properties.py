@@ -333,10 +333,10 @@ def _check_controls(after: State, effects: tuple[fx.Effect, ...]) -> None:
         assert isinstance(phase, Candidate) and (phase.head or phase.below == 1)
     assert len([e for e in effects if isinstance(e, fx.ReadControl)]) <= 1
     assert len([e for e in effects if isinstance(e, fx.ReadMembers)]) <= 1
-    # Never a try while this session's claim of our replica id is unanswered.
+    # Never queued nor leading while this session's claim of our replica id is unanswered.
     member, session = after.member, after.session
     claiming = member.request is not None and (
         member.shown is None or member.shown[0] != session.id
     )
     if cfg.member_claim and claiming:
-        assert not tries
+        assert not queues

@@ -13,7 +13,7 @@ For each size N (``--sizes``, default 2,50,100) and each design (``--kinds``: ``
    contender (RSS and PSS from /proc; for `election run`, its keeper's beside it).
    The second design starts beside the first: its idle figures are both's less the
    first's.
-3. ``--handovers`` graceful hand-overs of each, interleaved one by one (a change of load
+3. ``--runs`` graceful hand-overs of each, interleaved one by one (a change of load
    on a shared machine hits both alike): SIGTERM the leader and measure to the first
    moment its successor leads, from the signal and from the old leader's release (the
    record asking to delete its node, journaled just before the request goes out; the
@@ -31,24 +31,21 @@ clocks of one machine: journals for `election run`, ``time.time()`` lines of
 session timeout (``--session-timeout``, the daemon's default 10 s), so their pings cost
 alike; `election run` otherwise runs with its defaults (metrics off, log level warning).
 
-    .venv/bin/python -m tools.bench.queue --json > queue.json
-    .venv/bin/python -m tools.bench.queue --sizes 2 --handovers 5 --idle 10    # a quick look
+    .venv/bin/python -m tools.bench.queue --runs 10 --json > queue.json
+    .venv/bin/python -m tools.bench.queue --sizes 2 --runs 5 --idle 10    # a quick look
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +57,10 @@ from election_testkit.replicas import ReplicaSet
 from election_testkit.waiting import wait_until
 from election_testkit.zookeeper import ZooKeeperServer
 
-from .compare import ROOT
 from .footprint import proc_pss_kb, proc_status
-from .handover import machine, summary
-from .scale import mntr, rate
+from .report import summary
+from .runner import ROOT, Bench, mntr
+from .scale import rate
 
 POLL = 0.01  # seconds between looks at the one successor's output while the clock runs
 SLOW_POLL = 0.25  # elsewhere: N contenders' outputs, a busy machine
@@ -363,12 +360,12 @@ def _per_contender(idle: dict[str, float], less: dict[str, float] | None, n: int
 
 
 def run_size(
-    size: int, zk: ZooKeeperServer, workdir: Path, args: argparse.Namespace, baseline: float
+    bench: Bench, size: int, zk: ZooKeeperServer, baseline: float
 ) -> dict[str, dict[str, Any]]:
     """Both designs at `size` contenders: each started and measured at idle (the first
     alone, the second beside it, its figures less the first's), then their hand-overs
     interleaved one by one, so that a change of load on a shared machine hits both."""
-    progress = not args.quiet
+    args, workdir = bench.args, bench.workdir
     client = KazooClient(hosts=zk.connect_string, timeout=30)
     client.start(30)
     fleets: dict[str, Fleet] = {}
@@ -390,28 +387,27 @@ def run_size(
             report["idle"] = _per_contender(idle, first_idle, size)
             first_idle = first_idle or idle
             report["memory"] = _memory(fleet.pids())
-            if progress:
-                print(f"  {kind} x{size}: idle {report['idle']}", file=sys.stderr)
+            bench.log(f"{kind} x{size}: idle {report['idle']}")
         # Both run now: the requests a hand-over causes are counted over both's idle rate.
         both = _idle(zk, args.idle, baseline)["requests_per_s"]
         runs: dict[str, dict[str, list[float]]] = {kind: {} for kind in fleets}
         errors: dict[str, list[str]] = {kind: [] for kind in fleets}
-        for i in range(args.handovers):
+        for i in range(args.runs):
             for kind, fleet in fleets.items():
                 try:
                     measured = hand_over(fleet, zk, client, args.after, both)
                     for key, value in measured.items():
                         runs[kind].setdefault(key, []).append(value)
-                    if progress:
-                        shown = ", ".join(f"{k}={v:.4f}" for k, v in measured.items())
-                        print(f"  {kind} x{size} {i + 1}: {shown}", file=sys.stderr)
+                    shown = ", ".join(f"{k}={v:.4f}" for k, v in measured.items())
+                    bench.log(f"{kind} x{size} {i + 1}/{args.runs}: {shown}")
                     fleet.add()  # N contend again: the replacement queues at the back
                     wait_until(_settled(fleet, client), 120, kind, interval=SLOW_POLL)
                     time.sleep(args.between)
                 except Exception as exc:  # report and go on: one bad run must not hide the rest
-                    errors[kind].append(f"hand-over {i}: {type(exc).__name__}: {exc!s:.1500}")
-                    if progress:
-                        print(f"  {kind} x{size}: {errors[kind][-1][:300]}", file=sys.stderr)
+                    error = f"{kind} x{size} hand-over {i}: {type(exc).__name__}: {exc!s:.1500}"
+                    errors[kind].append(error)
+                    bench.errors.append(error)
+                    bench.log(error[:300])
         for kind, report in reports.items():
             report["handover"] = {key: summary(values) for key, values in runs[kind].items()}
             requests = runs[kind].get("requests", [])
@@ -431,76 +427,65 @@ def run_size(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tools.bench.queue", description=__doc__)
-    p.add_argument("--sizes", default="2,50,100", help="contenders per run (2,50,100)")
-    p.add_argument("--kinds", default=",".join(KINDS), help="election,recipe")
-    p.add_argument("--handovers", type=int, default=10)
-    p.add_argument("--idle", type=float, default=30.0, help="idle window, seconds (30)")
-    p.add_argument("--baseline", type=float, default=10.0, help="ZooKeeper alone, seconds")
-    p.add_argument("--settle", type=float, default=5.0, help="after all are up, seconds")
-    p.add_argument("--after", type=float, default=0.5, help="window past the successor (s)")
-    p.add_argument("--between", type=float, default=1.0, help="after a replacement (s)")
-    p.add_argument("--session-timeout", default="10s", help="asked by both designs (10s)")
-    p.add_argument("--workdir", type=Path)
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--quiet", action="store_true")
-    p.add_argument("--render", type=Path, help="print the table of a saved --json report")
-    args = p.parse_args(argv)
+    bench = Bench("queue", __doc__, argv, runs=10)  # --runs: hand-overs of each design
+    bench.add_argument("--sizes", default="2,50,100", help="contenders per run (2,50,100)")
+    bench.add_argument("--kinds", default=",".join(KINDS), help="election,recipe")
+    bench.add_argument("--idle", type=float, default=30.0, help="idle window, seconds (30)")
+    bench.add_argument("--baseline", type=float, default=10.0, help="ZooKeeper alone, seconds")
+    bench.add_argument("--settle", type=float, default=5.0, help="after all are up, seconds")
+    bench.add_argument("--after", type=float, default=0.5, help="window past the successor (s)")
+    bench.add_argument("--between", type=float, default=1.0, help="after a replacement (s)")
+    bench.add_argument("--session-timeout", default="10s", help="asked by both designs (10s)")
+    bench.add_argument("--render", type=Path, help="print the table of a saved --json report")
+    args = bench.parse()
     if args.render is not None:
         print(render(json.loads(args.render.read_text())))
         return 0
     sizes = [int(s) for s in args.sizes.split(",")]
     args.kinds = kinds = [k for k in args.kinds.split(",") if k]
     if any(k not in KINDS for k in kinds) or any(s < 2 for s in sizes):
-        p.error(f"--kinds from {', '.join(KINDS)}; --sizes of at least 2")
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="election-queue-bench-"))
-    report: dict[str, Any] = {"load_average_before": os.getloadavg(), "runs": []}
-    try:
-        with ZooKeeperServer(workdir / "zk", max_session_ms=60_000) as zk:
-            report["machine"] = machine(zk)
-            baseline = rate(zk, args.baseline)["packets_received_per_s"]
-            report["baseline_requests_per_s"] = baseline
-            for size in sizes:
-                for kind, measured in run_size(size, zk, workdir, args, baseline).items():
-                    report["runs"].append({"kind": kind, **measured})
-    finally:
-        if args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
-    report["load_average_after"] = os.getloadavg()
-    report["config"] = {k: v for k, v in vars(args).items() if k not in ("workdir", "json")}
-    if args.json:
-        print(json.dumps(report, indent=1))
-    else:
-        print(render(report))
-    return 1 if any(run["errors"] for run in report["runs"]) else 0
+        bench.parser.error(f"--kinds from {', '.join(KINDS)}; --sizes of at least 2")
+    runs: list[dict[str, Any]] = []
+    with bench, bench.zookeeper(max_session_ms=60_000) as zk:
+        baseline = rate(zk, args.baseline)["packets_received_per_s"]
+        for size in sizes:
+            for kind, measured in run_size(bench, size, zk, baseline).items():
+                runs.append({"kind": kind, **measured})
+        report = bench.report(baseline_requests_per_s=baseline, runs=runs)
+    return bench.finish(report, render)
 
 
-def render(report: dict[str, Any]) -> str:
+def render(report: Mapping[str, Any]) -> str:
+    """Markdown: one row per design and size (ms, medians unless said)."""
     lines = [
-        "kind       N  from signal: median    p95     min  from release: median  "
-        "(→ notified, → leads)  requests/hand-over  idle req/s/contender  watches/contender  RSS MB"
+        "| design | N | from signal (p95, min) | from release | release → notified "
+        "| notified → leads | requests per hand-over (mean ± sd) | idle requests/s per "
+        "contender | watches per contender | RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in report["runs"]:
         h = run["handover"]
-        sig, rel = h.get("from_signal", {}), h.get("from_release", {})
-        notified, leads = h.get("release_to_notified", {}), h.get("notified_to_leads", {})
+        sig = h.get("from_signal", {})
         memory = run["memory"].get("daemon") or run["memory"].get("recipe") or {}
-        requests = run["requests_per_handover"]["mean"]
+        requests = run["requests_per_handover"]
+        spread = "" if requests.get("stdev") is None else f" ± {requests['stdev']:.1f}"
+        mean = "-" if requests.get("mean") is None else f"{requests['mean']:.1f}{spread}"
         lines.append(
-            f"{run['kind']:<8} {run['contenders']:>3}  "
-            f"{_ms(sig, 'median')} {_ms(sig, 'p95')} {_ms(sig, 'min')}  {_ms(rel, 'median')} "
-            f"({_ms(notified, 'median')}, {_ms(leads, 'median')})  "
-            f"{requests if requests is not None else float('nan'):>6.1f}  "
-            f"{run['idle']['requests_per_s_per_contender']:>8.3f}  "
-            f"{run['idle']['watches_per_contender']:>6.2f}  {memory.get('rss_mb_mean', 0):>6.1f}"
+            f"| {run['kind']} | {run['contenders']} | {_ms(sig.get('median'))} "
+            f"({_ms(sig.get('p95'))}, {_ms(sig.get('min'))}) "
+            f"| {_ms(h.get('from_release', {}).get('median'))} "
+            f"| {_ms(h.get('release_to_notified', {}).get('median'))} "
+            f"| {_ms(h.get('notified_to_leads', {}).get('median'))} | {mean} "
+            f"| {run['idle']['requests_per_s_per_contender']:.3f} "
+            f"| {run['idle']['watches_per_contender']:.2f} | {memory.get('rss_mb_mean', 0):.1f} |"
         )
-    lines.append(f"baseline: {report['baseline_requests_per_s']:.3f} requests/s without clients")
+    lines.append("")
+    lines.append(f"ZooKeeper without clients: {report['baseline_requests_per_s']:.3f} requests/s")
     return "\n".join(lines)
 
 
-def _ms(stats: dict[str, Any], key: str) -> str:
-    value = stats.get(key)
-    return f"{value * 1000:8.2f} ms" if isinstance(value, int | float) else "       - ms"
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1000:.2f}"
 
 
 if __name__ == "__main__":
