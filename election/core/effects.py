@@ -83,10 +83,13 @@ class ReadNode(Effect):
 
 @attrs.frozen(kw_only=True)
 class ReadQueue(Effect):
-    """List the children of the election path `path` (no watch). Answer: `QueueRead`."""
+    """List the children of the election path `path`; with `watch`, leave a watch on the
+    list (only a head waiting for one who may lead to queue asks for it). Answer:
+    `QueueRead`; with `watch`, later `QueueChanged`."""
 
     request: int
     path: str
+    watch: bool = False
 
 
 @attrs.frozen(kw_only=True)

@@ -195,6 +195,14 @@ class QueueRead(Event):
 
 
 @attrs.frozen(kw_only=True)
+class QueueChanged(Event):
+    """The watch on the queue's children fired: a candidate came or went. Only a head
+    that holds its place for one who may lead but has not queued sets it."""
+
+    path: str
+
+
+@attrs.frozen(kw_only=True)
 class NodeMarked(Event):
     """Outcome of `MarkNode`: our node's data was written again as we took office."""
 
@@ -364,6 +372,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     NodeWatchFired,
     NodeReleased,
     QueueRead,
+    QueueChanged,
     NodeMarked,
     FileWritten,
     FilesPruned,

@@ -257,9 +257,15 @@ def _join(step: Step) -> None:
     step.place = Place(place.session, creating=request)
 
 
-def _read_queue(step: Step) -> None:
-    if not step.awaits(fx.ReadQueue):
-        step.request(fx.ReadQueue, path=step.config.election_path)
+def _read_queue(step: Step, watch: bool = False) -> None:
+    """List the queue (unless a listing is in flight); `watch`: and watch the list (a head
+    holding its place for one who may lead, until it queues)."""
+    if step.awaits(fx.ReadQueue):
+        return
+    request = step.request(fx.ReadQueue, path=step.config.election_path, watch=watch)
+    phase = step.phase
+    if watch and isinstance(phase, Candidate):
+        step.phase = attrs.evolve(phase, watch_request=request)
 
 
 def _forget_place(step: Step) -> None:
@@ -333,8 +339,10 @@ def _at_head(step: Step) -> None:
         if takers is not None:
             if any(replica in takers for replica, _ in behind):
                 _move_back(step)
-            elif not candidate.fresh:
-                _read_queue(step)  # who waits behind us now?
+            elif not candidate.fresh or not candidate.queue_watched:
+                # Who waits behind us now? And tell us when one queues: we hold our place
+                # for it (the only watch on the whole queue, the head's).
+                _read_queue(step, watch=True)
             return  # hold our place until one who may lead queues, or the request goes
     if not (control.handover and control.handover_to == me):
         # (The one yielding by a hand-over is no contender while the request stands, nor
@@ -565,6 +573,7 @@ def attempter_queue(step: Step, event: ev.QueueRead) -> None:
     elif place.unsure:
         step.place = Place(session, place.name, place.token)
     candidate, index = step.candidate, nodes.index(node)
+    watched = candidate.queue_watched or candidate.watch_request == event.request
     behind = tuple((n.replica, n.priority) for n in nodes[index + 1 :])
     ahead = tuple((n.replica, n.priority) for n in nodes[:index])
     queued = {n.replica for n in nodes}
@@ -578,6 +587,7 @@ def attempter_queue(step: Step, event: ev.QueueRead) -> None:
             fresh=True,
             waited=candidate.waited,
             left=left,
+            queue_watched=watched,
         )
         _at_head(step)
         return
@@ -591,6 +601,7 @@ def attempter_queue(step: Step, event: ev.QueueRead) -> None:
         behind=behind,
         ahead=ahead,
         left=left,
+        queue_watched=watched,
     )
     if not watching:
         step.request(fx.ReadNode, path=_child_path(step, predecessor))
@@ -651,6 +662,7 @@ def _predecessor_gone(step: Step, at: float, answered_at: float | None) -> None:
             behind=candidate.behind,
             waited=candidate.waited,
             left=_left(candidate, (replica for replica, _ in candidate.ahead)),
+            queue_watched=candidate.queue_watched,
         )
         _at_head(step)
     else:
@@ -683,6 +695,17 @@ def attempter_watch(step: Step, event: ev.NodeWatchFired) -> None:
     elif event.path == cfg.election_path and event.kind == "DELETED":
         step.request(fx.EnsurePath, path=cfg.election_path)  # the single-node leader went
     # Any other: a watch of a node no longer below ours, or gone with the connection.
+
+
+def attempter_queue_changed(step: Step, event: ev.QueueChanged) -> None:
+    """A candidate came or went while we hold the head for one who may lead: look."""
+    candidate = step.candidate
+    if event.path != step.config.election_path:
+        return
+    step.phase = attrs.evolve(candidate, queue_watched=False)
+    if candidate.head:
+        step.phase = attrs.evolve(step.phase, fresh=False)
+        _read_queue(step, watch=True)
 
 
 def attempter_path(step: Step, event: ev.PathEnsured) -> None:
@@ -1432,6 +1455,7 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.SessionLost: _LOST,
         ev.PathEnsured: Rule(attempter_path),
         ev.QueueRead: Rule(attempter_queue, (LEADER,)),
+        ev.QueueChanged: Rule(attempter_queue_changed),
         ev.NodeCreated: Rule(attempter_created),
         ev.NodeRead: Rule(attempter_read, (LEADER,)),
         ev.NodeWatchFired: Rule(attempter_watch, (LEADER,)),
@@ -1516,13 +1540,15 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
 _CHECKS = frozenset({ev.ConnectResult, ev.FileDirChecked, ev.PathEnsured})  # Init/Failover's
 # Attempter's reads of the queue and the nodes in it, Leader's of its own node (and the
 # watches they set), Leader's mark of its node as it took office.
-_ELECTION = frozenset({ev.QueueRead, ev.NodeRead, ev.NodeWatchFired, ev.NodeMarked})
+_ELECTION = frozenset(
+    {ev.QueueRead, ev.QueueChanged, ev.NodeRead, ev.NodeWatchFired, ev.NodeMarked}
+)
 _WORK = frozenset({ev.FileWritten, ev.FilesPruned})  # Leader's leader files
 
 STALE: Mapping[StateName, frozenset[type[Event]]] = {
     INIT: _ELECTION | _WORK,
     ATTEMPTER: frozenset({ev.ConnectResult, ev.FileDirChecked, ev.FilesPruned, ev.NodeMarked}),
-    LEADER: _CHECKS | frozenset({ev.QueueRead}),
+    LEADER: _CHECKS | frozenset({ev.QueueRead, ev.QueueChanged}),
     FAILOVER: _ELECTION | frozenset({ev.FilesPruned}),
     STOPPING: _CHECKS | _ELECTION | frozenset({ev.FilesPruned}),
 }

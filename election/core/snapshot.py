@@ -107,6 +107,8 @@ class Snapshot:
     candidate_waited: bool = False
     candidate_ahead: tuple[tuple[str, int], ...] = ()
     candidate_left: tuple[str, ...] = ()
+    candidate_queue_watched: bool = False
+    candidate_watch_request: int | None = None
     place_session: int | None = None
     place_name: str = ""
     place_token: int | None = None
@@ -186,6 +188,8 @@ def snapshot_of(state: State) -> Snapshot:
         candidate_waited=candidate.waited,
         candidate_ahead=candidate.ahead,
         candidate_left=candidate.left,
+        candidate_queue_watched=candidate.queue_watched,
+        candidate_watch_request=candidate.watch_request,
         place_session=place.session,
         place_name=place.name,
         place_token=place.token,
@@ -220,6 +224,8 @@ def state_of(snapshot: Snapshot) -> State:
             waited=s.candidate_waited,
             ahead=s.candidate_ahead,
             left=s.candidate_left,
+            queue_watched=s.candidate_queue_watched,
+            watch_request=s.candidate_watch_request,
         )
     elif s.name is StateName.LEADER:
         if s.token is None:

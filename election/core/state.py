@@ -169,6 +169,8 @@ class Candidate:
     waited: bool = False
     ahead: Queued = ()  # the candidates below ours at the last read
     left: tuple[str, ...] = ()  # replicas of those since gone from the queue
+    queue_watched: bool = False  # a watch on the queue's children is set (the head's)
+    watch_request: int | None = None  # the read in flight that sets it
 
 
 @attrs.frozen

@@ -464,8 +464,8 @@ class ZooKeeperAdapter:
         self._call(reply, lambda: self._client.exists_async(path, watch=self._watch), done, failed)
 
     def _read_queue(self, effect: fx.ReadQueue) -> None:
-        """The election path's children, no watch: the core watches only the node just
-        below its own. A path that is gone is said so (`exists` false)."""
+        """The election path's children; watched only when the core asks (a head holding
+        its place for one who may lead). A path that is gone is said so (`exists` false)."""
         reply = self._reply(ev.QueueRead, effect.request)
 
         def listed(children: list[str]) -> None:
@@ -477,7 +477,10 @@ class ZooKeeperAdapter:
             else:
                 reply.failed(_describe(exc))
 
-        self._call(reply, lambda: self._client.get_children_async(effect.path), listed, failed)
+        watch = self._queue_watch if effect.watch else None
+        self._call(
+            reply, lambda: self._client.get_children_async(effect.path, watch=watch), listed, failed
+        )
 
     def _mark(self, effect: fx.MarkNode) -> None:
         """Write our node's data again (the replica id it holds): its version grows, and
@@ -612,6 +615,9 @@ class ZooKeeperAdapter:
             return False
         left = Incarnation(host=holder.host, pid=holder.pid, started=holder.started)
         return left.replaceable_by(self.member.incarnation)
+
+    def _queue_watch(self, event: WatchedEvent) -> None:
+        self._put(ev.QueueChanged(path=event.path or ""))
 
     def _control_watch(self, event: WatchedEvent) -> None:
         self._put(ev.ControlChanged(path=event.path or "", kind=str(event.type)))

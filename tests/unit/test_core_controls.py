@@ -213,13 +213,22 @@ def test_only_the_replica_a_hand_over_names_may_lead_however_low_its_priority() 
     assert s.name is LEADER  # at once: no priority wait for the one named
 
 
-def test_a_head_whose_named_successor_is_not_queued_holds_its_place() -> None:
+def test_a_head_whose_named_successor_is_not_queued_holds_its_place_and_watches() -> None:
     s = to_candidate(script("r2"))
     control(s, handover="h1", handover_leader="r0", handover_token=1, handover_to="r3")
     joined(s, ours(s), other("r4", 9))
     members(s, r2=1, r3=1, r4=1)
     assert s.name is ATTEMPTER
     s.none(fx.ReleaseNode)
+    # It looks again with a watch on the queue (the only one: the head's) and holds.
+    read = s.last(fx.ReadQueue)
+    assert read.watch
+    queue(s, ours(s), other("r4", 9))
+    assert s.effects == ()  # still not there: nothing more to ask
+    s.send(ev.QueueChanged(path="/election/leader"))  # r3 queued (it was starting)
+    assert s.last(fx.ReadQueue).watch
+    queue(s, ours(s), other("r4", 9), other("r3", 11))
+    s.one(fx.ReleaseNode)  # r3 waits behind us now: we step aside for it
 
 
 def test_a_head_of_lower_priority_moves_behind_a_higher_one_queued() -> None:

@@ -45,15 +45,12 @@ def test_a_state_change_while_a_publish_is_in_flight_waits_and_the_latest_wins()
     s.send(ev.PathEnsured(request=s.last(fx.EnsurePath).request, outcome=Outcome.OK, at=101.0))
     assert s.name is StateName.ATTEMPTER
     assert publishes(s) == []  # one at a time: Init's is still in flight
-    s.none(fx.CreateNode)  # and until it answers, the replica id is not known ours
-    s.answer(first, ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
-    (attempter,) = publishes(s)
-    assert attempter.state == "Attempter"
-    name = join(s)  # queued now
+    name = join(s)
     s.send(ev.QueueRead(request=s.one(fx.ReadQueue).request, outcome=Outcome.OK, names=(name,),
                         at=102.0))  # fmt: skip
     assert s.state.name is StateName.LEADER and publishes(s) == []
-    s.answer(attempter, ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
+    s.answer(first, ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
+    # Attempter was never shown: the node goes from Init straight to Leader.
     (update,) = publishes(s)
     assert (update.state, update.since, update.token, update.create) == (
         "Leader",
@@ -64,16 +61,6 @@ def test_a_state_change_while_a_publish_is_in_flight_waits_and_the_latest_wins()
     s.answer(update, ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
     assert publishes(s) == []  # shown as it is: nothing more to say
     assert s.state.member.shown == (SESSION, "Leader", 102.0, TOKEN)
-
-
-def test_a_second_replica_of_one_id_never_queues() -> None:
-    s = member_script()
-    to_attempter(s)
-    s.none(fx.CreateNode)  # the member node's publish has not answered
-    s.answer(s.last(fx.PublishMember), ev.MemberPublished, outcome=Outcome.FAILED,
-             reason="held by another live session", held_by=HELD)  # fmt: skip
-    assert s.state.name is StateName.STOPPING
-    assert not [e for _, effects in s.history for e in effects if isinstance(e, fx.CreateNode)]
 
 
 def test_nothing_is_published_while_disconnected_and_a_new_session_creates_again() -> None:
@@ -188,8 +175,8 @@ CLAIM_CONFIG = attrs.evolve(MEMBER_CONFIG, controls=True, member_claim=True)
 
 
 def _candidate_claiming() -> Script:
-    """Init -> Attempter with the controls and members read, while the first publish of
-    the session (the claim of our replica id) is in flight."""
+    """Init -> Attempter with the controls read, while the first publish of the session
+    (the claim of our replica id) is in flight: not queued."""
     s = Script(initial_state(CLAIM_CONFIG))
     s.send(ev.Started(at=100.0))
     s.answer(s.one(fx.CheckFileDir), ev.FileDirChecked, outcome=Outcome.OK)
@@ -197,8 +184,6 @@ def _candidate_claiming() -> Script:
     s.answer(s.last(fx.Connect), ev.ConnectResult, outcome=Outcome.OK)
     s.answer(s.last(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
     assert s.name is StateName.ATTEMPTER
-    s.answer(s.last(fx.ReadMembers), ev.MembersRead, outcome=Outcome.OK, replicas=("r1",),
-             priorities=(1,))  # fmt: skip
     s.answer(s.last(fx.ReadControl), ev.ControlRead, outcome=Outcome.OK)
     return s
 
@@ -212,7 +197,7 @@ def test_a_replica_competes_only_once_its_replica_id_is_its_own() -> None:
     assert _creates(s) == []  # the controls are read, but the claim is still in flight
     first = [e for _, effects in s.history for e in effects if isinstance(e, fx.PublishMember)]
     s.answer(first[0], ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
-    assert len(_creates(s)) == 1 and s.name is StateName.ATTEMPTER
+    assert len(_creates(s)) == 1 and s.name is StateName.ATTEMPTER  # queued now
 
 
 def test_a_refused_replica_never_competes() -> None:

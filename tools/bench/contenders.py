@@ -6,9 +6,7 @@
   ``--attempter-timeout``; a released node is only taken at the next try.
 
 Each prints one JSON object a line on stdout, with ``time.time()`` wall clocks:
-``{"event": "contending"|"notified"|"leader"|"stopping"|"released", "wall": ..., "id":
-...}`` (``notified``: the recipe's watch on its predecessor fired, before it reads the
-children; printed from kazoo's callback, a private method wrapped here).
+``{"event": "contending"|"leader"|"stopping"|"released", "wall": ..., "id": ...}``.
 SIGTERM is the graceful stop: a leader returns from its work (the recipe then deletes its
 lock node; the poller deletes its node), prints ``released`` and exits 0.
 
@@ -30,8 +28,8 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NodeExistsError
 
 
-def emit(event: str, replica: str, wall: float | None = None) -> None:
-    wall = time.time() if wall is None else wall
+def emit(event: str, replica: str) -> None:
+    wall = time.time()
     sys.stdout.write(json.dumps({"event": event, "wall": wall, "id": replica}) + "\n")
     sys.stdout.flush()
 
@@ -39,17 +37,6 @@ def emit(event: str, replica: str, wall: float | None = None) -> None:
 def run_recipe(zk: KazooClient, args: argparse.Namespace, stop: threading.Event) -> None:
     election = zk.Election(args.path, args.id)
     leading = threading.Event()
-    # When the watch on the predecessor fires (kazoo's callback; the recipe then reads the
-    # children and leads): `notified`, the moment to compare with our own take-over leg.
-    lock = election.lock
-    woken = lock._watch_predecessor
-
-    def watched(event: Any) -> None:
-        wall = time.time()
-        woken(event)  # first: the recipe's own path is not delayed by the line
-        emit("notified", args.id, wall)
-
-    lock._watch_predecessor = watched
 
     def on_term(signum: int, frame: Any) -> None:
         stop.set()

@@ -17,8 +17,9 @@ For each size N (``--sizes``, default 2,50,100) and each design (``--kinds``: ``
    on a shared machine hits both alike): SIGTERM the leader and measure to the first
    moment its successor leads, from the signal and from the old leader's release (the
    record asking to delete its node, journaled just before the request goes out; the
-   recipe's ``stopping``, printed just before its lock node's delete), and in two legs:
-   the release to the notification reaching the successor, and that to its leading;
+   recipe's ``stopping``, printed just before its lock node's delete), and, for `election
+   run`, in two legs: the release to the notification reaching the successor, and that to
+   its leading;
    ZooKeeper's
    requests in the window from just before the signal to ``--after`` seconds after the
    successor leads, less the idle rate of both designs together over that window. Then
@@ -244,14 +245,7 @@ class RecipeFleet:
         return stopping
 
     def legs(self, old: str, successor: str, after_wall: float) -> dict[str, float]:
-        """The recipe's legs: `stopping` (just before its delete) to `notified` (its watch
-        on the predecessor fired), and that to `leader` (after it read the children)."""
-        stopping = self._first(old, "stopping", after_wall)
-        notified = self._first(successor, "notified", after_wall)
-        leads = self._first(successor, "leader", after_wall)
-        if stopping is None or notified is None or leads is None:
-            return {}
-        return {"release_to_notified": notified - stopping, "notified_to_leads": leads - notified}
+        return {}  # (its notification is kazoo's inside: not timed here)
 
     def leaders(self) -> list[str]:
         found = []

@@ -185,7 +185,9 @@ class SimClient:
         def deliver() -> None:
             if not self._path_ok(epoch):
                 return
-            if kind == CHILD:
+            if kind == CHILD and path == self.run.world.config.election_path:
+                self.run.deliver(ev.QueueChanged(path=path))
+            elif kind == CHILD:
                 self.run.deliver(ev.MembersChanged(path=path))
             elif "/control/" in path:
                 self.run.deliver(ev.ControlChanged(path=path, kind=kind))

@@ -281,8 +281,8 @@ class ZooKeeperHandler:
         elif isinstance(effect, fx.ReadQueue):
             reply = self._reply(ev.QueueRead, effect.request)
 
-            def listed(_: Session) -> Callable[[], object]:
-                names = zk.children(effect.path)
+            def listed(session: Session) -> Callable[[], object]:
+                names = zk.children(effect.path, session if effect.watch else None)
                 if names is None:
                     return lambda: reply.ok(exists=False, answered_at=self.proc.now())
                 found = tuple(names)
