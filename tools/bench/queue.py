@@ -4,6 +4,8 @@ against one ZooKeeper in one run (issue 20).
 For each size N (``--sizes``, default 2,50,100) and each design (``--kinds``: ``election``,
 ``recipe``), on a fresh election path:
 
+0. Warm ZooKeeper's JVM up (``--warmup`` requests of the queue's kinds), then measure its
+   request rate without clients (``--baseline`` seconds).
 1. Start N contenders, wait until one leads and the others wait (every `election run`
    in Attempter with its queue node made; every recipe contender's lock node made),
    then let them settle (``--settle``).
@@ -420,6 +422,24 @@ def run_size(
     return reports
 
 
+def warm_up(zk: ZooKeeperServer, requests: int) -> None:
+    """A fresh ZooKeeper's JVM runs its request path interpreted at first: the first
+    size's hand-overs would pay for the compilation. Queue-like work until it is warm."""
+    client = KazooClient(hosts=zk.connect_string, timeout=30)
+    client.start(30)
+    try:
+        path = f"/bench-warmup/{uuid.uuid4().hex}"
+        client.ensure_path(path)
+        for _ in range(requests // 4):
+            made = client.create(f"{path}/n-", b"x", ephemeral=True, sequence=True)
+            client.get_children(path)
+            client.exists(made, watch=lambda event: None)
+            client.delete(made)
+    finally:
+        client.stop()
+        client.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     bench = Bench("queue", __doc__, argv, runs=10)  # --runs: hand-overs of each design
     bench.add_argument("--sizes", default="2,50,100", help="contenders per run (2,50,100)")
@@ -430,6 +450,9 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--after", type=float, default=0.5, help="window past the successor (s)")
     bench.add_argument("--between", type=float, default=1.0, help="after a replacement (s)")
     bench.add_argument("--session-timeout", default="10s", help="asked by both designs (10s)")
+    bench.add_argument(
+        "--warmup", type=int, default=2000, help="requests to warm ZooKeeper's JVM first (2000)"
+    )
     bench.add_argument("--render", type=Path, help="print the table of a saved --json report")
     args = bench.parse()
     if args.render is not None:
@@ -441,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
         bench.parser.error(f"--kinds from {', '.join(KINDS)}; --sizes of at least 2")
     runs: list[dict[str, Any]] = []
     with bench, bench.zookeeper(max_session_ms=60_000) as zk:
+        warm_up(zk, args.warmup)
         baseline = rate(zk, args.baseline)["packets_received_per_s"]
         for size in sizes:
             for kind, measured in run_size(bench, size, zk, baseline).items():
