@@ -21,10 +21,11 @@ For each size N (``--sizes``, default 2,50,100) and each design (``--kinds``: ``
    record asking to delete its node, journaled just before the request goes out; the
    recipe's ``stopping``, printed just before its lock node's delete), and, for `election
    run`, in two legs: the release to the notification reaching the successor, and that to
-   its leading;
-   ZooKeeper's
-   requests in the window from just before the signal to ``--after`` seconds after the
-   successor leads, less the idle rate of both designs together over that window. Then
+   its leading; ZooKeeper's requests in the window from just before the signal to
+   ``--after`` seconds after the successor leads, less the idle rate of both designs
+   together over that window; and, of them, those naming a node of this design
+   (ZooKeeper's reads and writes "per namespace", the first component of its path: no
+   pings, no session's close), less their own idle rate (periodic re-reads). Then
    a replacement joins (at the back) and settles, so that N contend every time.
 
 The successor is known before the signal (the second node of the queue, read before the
@@ -294,10 +295,35 @@ def _memory(pids: dict[str, list[int]]) -> dict[str, Any]:
     return out
 
 
+def path_requests(counters: Mapping[str, float], path: str) -> float:
+    """ZooKeeper's count of the requests on nodes under `path`'s first component (its
+    reads and writes "per namespace": every request that names a node; not pings, not a
+    session's creation or close)."""
+    namespace = path.split("/")[1]
+    return sum(
+        counters.get(f"zk_cnt_{namespace}_{kind}_per_namespace", 0.0) for kind in ("read", "write")
+    )
+
+
+def idle_rates(zk: ZooKeeperServer, seconds: float, paths: list[str]) -> dict[str, float]:
+    """Requests per second over ``seconds``: all (``packets``) and, per path in `paths`,
+    those naming a node under it."""
+    before, t0 = mntr(zk), time.monotonic()
+    time.sleep(seconds)
+    after, t1 = mntr(zk), time.monotonic()
+    span = t1 - t0
+    rates = {"packets": (after["zk_packets_received"] - before["zk_packets_received"]) / span}
+    for path in paths:
+        rates[path] = (path_requests(after, path) - path_requests(before, path)) / span
+    return rates
+
+
 def hand_over(
-    fleet: Fleet, zk: ZooKeeperServer, client: KazooClient, after: float, idle_rate: float
+    fleet: Fleet, zk: ZooKeeperServer, client: KazooClient, after: float, idle: dict[str, float]
 ) -> dict[str, float]:
-    """One graceful hand-over: its latencies and ZooKeeper's requests for it."""
+    """One graceful hand-over: its latencies and ZooKeeper's requests for it: all its
+    packets, and those naming a node of this design (its election path's first
+    component), each less its idle rate over the window."""
     order = fleet.order(client)
     old, successor = order[0], order[1]
     before, t0 = mntr(zk), time.monotonic()
@@ -317,11 +343,14 @@ def hand_over(
     if leaders != [successor]:
         raise RuntimeError(f"after {old}: leaders {leaders}, not [{successor}] alone")
     requests = spent["zk_packets_received"] - before["zk_packets_received"]
+    on_path = path_requests(spent, fleet.path) - path_requests(before, fleet.path)
     return {
         "from_signal": leads - signalled,
         "from_release": leads - fleet.released(old, signalled),
         **fleet.legs(old, successor, signalled),
-        "requests": requests - idle_rate * (t1 - t0),
+        "requests": requests - idle["packets"] * (t1 - t0),
+        "path_requests": on_path - idle[fleet.path] * (t1 - t0),
+        "path_requests_counted": on_path,
         "window_s": t1 - t0,
     }
 
@@ -385,7 +414,8 @@ def run_size(
             report["memory"] = _memory(fleet.pids())
             bench.log(f"{kind} x{size}: idle {report['idle']}")
         # Both run now: the requests a hand-over causes are counted over both's idle rate.
-        both = _idle(zk, args.idle, baseline)["requests_per_s"]
+        both = idle_rates(zk, args.idle, [fleet.path for fleet in fleets.values()])
+        both["packets"] -= baseline
         runs: dict[str, dict[str, list[float]]] = {kind: {} for kind in fleets}
         errors: dict[str, list[str]] = {kind: [] for kind in fleets}
         for i in range(args.runs):
@@ -410,7 +440,14 @@ def run_size(
             report["requests_per_handover"] = {
                 "mean": statistics.mean(requests) if requests else None,
                 "stdev": statistics.stdev(requests) if len(requests) > 1 else None,
-                "idle_rate_subtracted_per_s": both,
+                "idle_rate_subtracted_per_s": both["packets"],
+            }
+            on_path = runs[kind].get("path_requests", [])
+            report["path_requests_per_handover"] = {
+                "median": statistics.median(on_path) if on_path else None,
+                "mean": statistics.mean(on_path) if on_path else None,
+                "stdev": statistics.stdev(on_path) if len(on_path) > 1 else None,
+                "idle_rate_subtracted_per_s": both[fleets[kind].path],
             }
             report["errors"] = errors[kind]
             report["load_average_end"] = os.getloadavg()
@@ -477,9 +514,9 @@ def render(report: Mapping[str, Any]) -> str:
     """Markdown: one row per design and size (ms, medians unless said)."""
     lines = [
         "| design | N | from signal (p95, min) | from release | release → notified "
-        "| notified → leads | requests per hand-over (mean ± sd) | idle requests/s per "
-        "contender | watches per contender | RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| notified → leads | requests per hand-over (mean ± sd) | of them on its nodes "
+        "(median; mean ± sd) | idle requests/s per contender | watches per contender | RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in report["runs"]:
         h = run["handover"]
@@ -488,12 +525,18 @@ def render(report: Mapping[str, Any]) -> str:
         requests = run["requests_per_handover"]
         spread = "" if requests.get("stdev") is None else f" ± {requests['stdev']:.1f}"
         mean = "-" if requests.get("mean") is None else f"{requests['mean']:.1f}{spread}"
+        on_path = run.get("path_requests_per_handover") or {}
+        nodes = "-"
+        if on_path.get("median") is not None:
+            nodes = f"{on_path['median']:.1f}; {on_path['mean']:.1f}"
+            if on_path.get("stdev") is not None:
+                nodes += f" ± {on_path['stdev']:.1f}"
         lines.append(
             f"| {run['kind']} | {run['contenders']} | {_ms(sig.get('median'))} "
             f"({_ms(sig.get('p95'))}, {_ms(sig.get('min'))}) "
             f"| {_ms(h.get('from_release', {}).get('median'))} "
             f"| {_ms(h.get('release_to_notified', {}).get('median'))} "
-            f"| {_ms(h.get('notified_to_leads', {}).get('median'))} | {mean} "
+            f"| {_ms(h.get('notified_to_leads', {}).get('median'))} | {mean} | {nodes} "
             f"| {run['idle']['requests_per_s_per_contender']:.3f} "
             f"| {run['idle']['watches_per_contender']:.2f} | {memory.get('rss_mb_mean', 0):.1f} |"
         )
