@@ -41,6 +41,7 @@ from typing import Any, Final
 
 import attrs
 
+from election.core.queue import PROTOCOL
 from election.core.state import CoreConfig, ExecExit
 from election.flagspec import (
     ENTRY,
@@ -66,6 +67,7 @@ from election.kinds import (
     SERVERS,
     SIZE,
     SWITCH,
+    TEXT,
     TLS,
     ZNODE,
     choice,
@@ -430,6 +432,10 @@ class Settings:
     member_stopping: bool = attrs.field(
         **derived(BOOL, lambda _: True, core=to_core("member_stopping", bool, absent=False))
     )
+    # Not a flag: the election protocol this build speaks, the candidates' queue. A header
+    # without it is of the single-node protocol (one ephemeral node at --election-path),
+    # which today's reducer does not fold again: election-replay tells such runs apart.
+    protocol: str = attrs.field(**derived(TEXT, lambda _: PROTOCOL))
 
     def as_header_config(self) -> dict[str, object]:
         """The settings as JSON-friendly values for the journal header (`header_config`):

@@ -200,6 +200,7 @@ SWITCH: Final = Kind(what="on or off", parse=parse_switch, valid=lambda v: isins
 
 # Kinds of values computed from flags.
 BOOL: Final = Kind(what="true or false", parse=None, valid=lambda v: isinstance(v, bool))
+TEXT: Final = Kind(what="a word", parse=None, valid=lambda v: isinstance(v, str) and v != "")
 TLS: Final = Kind(
     what="TLS files, or None (no TLS)",
     parse=None,

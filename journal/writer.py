@@ -1,7 +1,7 @@
 """JournalWriter: appends records to a JSONL journal, one `os.write` per line.
 
 Each line goes out in a single `os.write` (looping only on a short write), then
-`os.fsync`, so a crash tears at most the final line, which the reader drops. Opening a
+`os.fdatasync`, so a crash tears at most the final line, which the reader drops. Opening a
 journal always writes a fresh header: a restarted daemon pointed at the same path starts
 a new run in the same file.
 
@@ -112,6 +112,12 @@ def make_parents(directory: Path) -> None:
         # Made by someone else meanwhile: fine (open() fails later if it is no directory).
         with contextlib.suppress(FileExistsError):
             path.mkdir(mode=0o700)
+
+
+def _sync_line(fd: int) -> None:
+    """A line appended, durable: its bytes and the file's new size (fdatasync leaves out
+    only the times, which no reader needs; half the cost of an fsync on ext4 here)."""
+    os.fdatasync(fd)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -337,7 +343,7 @@ class JournalWriter:
             raise
 
     def append(self, record: Mapping[str, Any]) -> None:
-        """Write `record` as one line (and fsync it unless `fsync=False`).
+        """Write `record` as one line (and sync it unless `fsync=False`).
 
         Raises ValueError for a malformed record or a `seq` not above the previous
         one, OSError if the write fails (the writer is then unusable: reopen the
@@ -360,7 +366,7 @@ class JournalWriter:
         self._next_line()
         self._last_seq = seq
         if self._fsync:
-            os.fsync(fd)
+            _sync_line(fd)
         if self._max_bytes is not None and self._segment_bytes >= self._max_bytes:
             self._rotate()
 

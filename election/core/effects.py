@@ -55,7 +55,8 @@ class CheckFileDir(Effect):
 
 @attrs.frozen(kw_only=True)
 class EnsurePath(Effect):
-    """Make the parents of `path` (persistent nodes). Answer: `PathEnsured`."""
+    """Make `path` (the election path: the queue's parent) and its parents, persistent
+    nodes, if missing. Answer: `PathEnsured`."""
 
     request: int
     path: str
@@ -63,7 +64,9 @@ class EnsurePath(Effect):
 
 @attrs.frozen(kw_only=True)
 class CreateNode(Effect):
-    """Create the ephemeral node `path` holding `replica`. Answer: `NodeCreated`."""
+    """Create our queue node: ephemeral and sequential, named `path` (the election path
+    and our prefix, `election.core.queue.node_prefix`) plus ZooKeeper's sequence number,
+    holding `replica`. Answer: `NodeCreated` (with the node's path and czxid)."""
 
     request: int
     path: str
@@ -73,6 +76,27 @@ class CreateNode(Effect):
 @attrs.frozen(kw_only=True)
 class ReadNode(Effect):
     """Stat `path` and leave a watch on it. Answer: `NodeRead`, later `NodeWatchFired`."""
+
+    request: int
+    path: str
+
+
+@attrs.frozen(kw_only=True)
+class ReadQueue(Effect):
+    """List the children of the election path `path`; with `watch`, leave a watch on the
+    list (only a head waiting for one who may lead to queue asks for it). Answer:
+    `QueueRead`; with `watch`, later `QueueChanged`."""
+
+    request: int
+    path: str
+    watch: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class MarkNode(Effect):
+    """Write our queue node `path`'s data again (the same replica id): its version
+    grows, so the watch of the candidate behind us fires and it reads the queue — off the
+    hand-over's path — and learns it is next in line. Answer: `NodeMarked`."""
 
     request: int
     path: str
@@ -156,10 +180,13 @@ class ReadControl(Effect):
 @attrs.frozen(kw_only=True)
 class ReadMembers(Effect):
     """List the live member nodes under `path` with their priorities, and watch the
-    list. Answer: `MembersRead`; later `MembersChanged`."""
+    list. `known`: (replica, priority) of members whose priority the caller knows
+    already (from the queue's names): their nodes need not be read. Answer:
+    `MembersRead`; later `MembersChanged`."""
 
     request: int
     path: str
+    known: tuple[tuple[str, int], ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -179,6 +206,8 @@ EFFECT_TYPES: tuple[type[Effect], ...] = (
     EnsurePath,
     CreateNode,
     ReadNode,
+    ReadQueue,
+    MarkNode,
     ReleaseNode,
     WriteLeaderFile,
     PruneFiles,
@@ -190,3 +219,18 @@ EFFECT_TYPES: tuple[type[Effect], ...] = (
     Exit,
 )
 """Every concrete effect type; the journal tags each by its class name."""
+
+ZOOKEEPER_EFFECTS: tuple[type[Effect], ...] = (
+    Connect,
+    CloseSession,
+    EnsurePath,
+    CreateNode,
+    ReadNode,
+    ReadQueue,
+    MarkNode,
+    ReleaseNode,
+    PublishMember,
+    ReadControl,
+    ReadMembers,
+)
+"""The effects a ZooKeeper handler runs: the daemon's adapter and the simulator's."""

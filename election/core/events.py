@@ -24,12 +24,15 @@ class Outcome(enum.StrEnum):
 
 
 class CreateFailure(enum.StrEnum):
-    """Why a create of the election node failed, as far as the reducer cares."""
+    """Why a create of our queue node failed, as far as the reducer cares."""
 
     NONE = ""
-    NODE_EXISTS = "node-exists"  # someone (maybe our own earlier session) holds it
-    NO_PARENT = "no-parent"  # the parent path vanished: ensure it again
-    CONNECTION = "connection"  # the session is in trouble; the listener will tell
+    NODE_EXISTS = "node-exists"  # (journals of the single-node protocol: someone held it)
+    NO_PARENT = "no-parent"  # the election path vanished: ensure it again
+    # The election path is an ephemeral node: a replica of the single-node protocol leads
+    # (an upgrade in progress). Wait until it is gone.
+    PARENT_EPHEMERAL = "parent-ephemeral"
+    CONNECTION = "connection"  # the session is in trouble: the create may have happened
     OTHER = "other"
 
 
@@ -116,7 +119,7 @@ class FileDirChecked(Event):
 
 @attrs.frozen(kw_only=True)
 class PathEnsured(Event):
-    """Outcome of `EnsurePath`: the election node's parent exists."""
+    """Outcome of `EnsurePath`: the election path (the queue's parent) exists."""
 
     request: int
     outcome: Outcome
@@ -125,7 +128,9 @@ class PathEnsured(Event):
 
 @attrs.frozen(kw_only=True)
 class NodeCreated(Event):
-    """Outcome of `CreateNode`. On ok, `token` is the new node's czxid."""
+    """Outcome of `CreateNode`. On ok, `path` is our new queue node (the prefix asked
+    for and ZooKeeper's sequence number) and `token` its czxid. Failed with `connection`
+    and unknown leave it open whether the node was made."""
 
     request: int
     outcome: Outcome
@@ -133,11 +138,12 @@ class NodeCreated(Event):
     failure: CreateFailure = CreateFailure.NONE
     reason: str = ""
     answered_at: float | None = None  # monotonic: when the answer arrived (see NodeRead)
+    path: str = ""
 
 
 @attrs.frozen(kw_only=True)
 class NodeRead(Event):
-    """Outcome of `ReadNode` (an exists call that also sets a watch).
+    """Outcome of `ReadNode` of `path` (an exists call that also sets a watch).
 
     `owner` is the node's ephemeralOwner (a session id) and `token` its czxid.
     """
@@ -152,19 +158,53 @@ class NodeRead(Event):
     # a process frozen in between (SIGSTOP, a swap storm) finds an old answer on its
     # queue, which no longer proves the node ours: the reducer looks again.
     answered_at: float | None = None
+    path: str = ""  # (empty in journals from before the queue)
 
 
 @attrs.frozen(kw_only=True)
 class NodeWatchFired(Event):
-    """A watch on the election node fired: it was created, deleted or changed."""
+    """A watch on a node fired (our queue node, our predecessor's, or the election path):
+    it was created, deleted or changed. `answered_at` (monotonic) is when the
+    notification arrived: one that waited long for the loop proves nothing any more."""
 
     path: str
     kind: str  # "CREATED", "DELETED", "CHANGED", "NONE" (session event)
+    answered_at: float | None = None
 
 
 @attrs.frozen(kw_only=True)
 class NodeReleased(Event):
     """Outcome of `ReleaseNode`: our node is deleted (or was already gone)."""
+
+    request: int
+    outcome: Outcome
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class QueueRead(Event):
+    """Outcome of `ReadQueue`: the children of the election path (`names`, as listed;
+    `election.core.queue` orders them), or `exists` false when the path itself is gone."""
+
+    request: int
+    outcome: Outcome
+    names: tuple[str, ...] = ()
+    exists: bool = True
+    reason: str = ""
+    answered_at: float | None = None  # monotonic: when the answer arrived (see NodeRead)
+
+
+@attrs.frozen(kw_only=True)
+class QueueChanged(Event):
+    """The watch on the queue's children fired: a candidate came or went. Only a head
+    that holds its place for one who may lead but has not queued sets it."""
+
+    path: str
+
+
+@attrs.frozen(kw_only=True)
+class NodeMarked(Event):
+    """Outcome of `MarkNode`: our node's data was written again as we took office."""
 
     request: int
     outcome: Outcome
@@ -331,6 +371,9 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     NodeRead,
     NodeWatchFired,
     NodeReleased,
+    QueueRead,
+    QueueChanged,
+    NodeMarked,
     FileWritten,
     FilesPruned,
     ChildStarted,

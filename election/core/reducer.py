@@ -8,14 +8,20 @@ state set. Any other event in a state cannot happen: `reduce` raises `Unexpected
 (an internal error: the daemon reports it and exits 3). The README's state diagram is
 drawn from the declared targets (`election/diagram.py`).
 
-The seed's diagram, with the repairs it implies:
+Leadership is a queue of candidates (`election.core.queue`): each keeps one ephemeral
+sequential node under the election path and watches only the node just below its own;
+the lowest leads. The seed's diagram, on the queue, with the repairs it implies:
 
     Init      -> Attempter  checks passed (session, file-dir, election path)
     Init      -> Failover   a check failed or the session was suspended/lost
-    Attempter -> Leader     our ephemeral node was created (or found ours)
+    Attempter -> Leader     our node is the lowest: a read of the queue says so, or the
+                            node below ours went while our last read showed no other
+                            below it (no request at all) — unless a pause, a hand-over
+                            to another or a higher priority holds the head back
     Attempter -> Failover   the session was suspended/lost
     Leader    -> Failover   session suspended/lost, the work failed, or superseded
-    Leader    -> Attempter  our node vanished while the session lives
+    Leader    -> Attempter  our node vanished while the session lives, or the operator
+                            paused the cluster or asked for a hand-over
     Failover  -> Init       repaired: what failed works again (the session is back,
                             file-dir passes its check, the election path is made; each
                             asked for again on every back-off tick, from Failover), the
@@ -30,7 +36,7 @@ one out, not one pair per back-off step.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 import attrs
@@ -40,8 +46,10 @@ from election.core import effects as fx
 from election.core import events as ev
 from election.core.effects import Effect
 from election.core.events import Event, Outcome
+from election.core.queue import in_order, node_prefix
 from election.core.state import (
     NO_JOB,
+    NO_PLACE,
     Candidate,
     Checks,
     Control,
@@ -50,6 +58,7 @@ from election.core.state import (
     Job,
     Member,
     Peers,
+    Place,
     Repair,
     Repairs,
     Session,
@@ -138,11 +147,31 @@ def _check(step: Step) -> None:
         step.request(fx.Connect)
 
 
-def _enter_attempter(step: Step, cause: str, release: int | None = None) -> None:
-    step.goto(ATTEMPTER, cause, Candidate(waiting=True, release=release))
+def _enter_attempter(
+    step: Step,
+    cause: str,
+    release: int | None = None,
+    head: bool = False,
+    writes: tuple[tuple[int, type[Effect]], ...] = (),
+) -> None:
+    """Enter Attempter: find our place in the queue (or take one). `release`: the node
+    of the term just yielded, to go once idle; `head`: we know our node leads the queue
+    (a leader holding its place through a pause); `writes`: leader files in flight, still
+    awaited (the node goes only once they have landed)."""
+    step.goto(ATTEMPTER, cause, Candidate(release=release, head=head, below=0 if head else -1))
+    step.pending = (*step.pending, *writes)
     if step.streaks.failures:
         step.streaks = attrs.evolve(step.streaks, failures=0)
-    _contend(step)
+    if step.place.name and step.session.connected:
+        # Our node survived (a reconnect, a step aside): watch it again, it may have gone.
+        step.request(fx.ReadNode, path=_own_path(step))
+    if release is not None:
+        _release_when_idle(step)
+    elif head:
+        _at_head(step)
+    else:
+        _join(step)
+    _keep_ticking(step)
 
 
 def _fail_over(step: Step, cause: str, repair: tuple[Repair, ...], wait: float = 0.0) -> None:
@@ -153,7 +182,9 @@ def _fail_over(step: Step, cause: str, repair: tuple[Repair, ...], wait: float =
     step.start_timer(Timer.RETRY, max(step.backoff(), wait))
 
 
-def _become_leader(step: Step, token: int, cause: str) -> None:
+def _become_leader(step: Step, cause: str) -> None:
+    token = step.place.token
+    assert token is not None
     # A new term numbers its files from 1; the same term resumed continues its sequence,
     # so (token, seq) never names two different files.
     last = step.streaks.last_term
@@ -162,17 +193,20 @@ def _become_leader(step: Step, token: int, cause: str) -> None:
     step.streaks = attrs.evolve(step.streaks, last_term=None)  # the term is the last now
     cfg = step.config
     if cfg.write_files:
-        _write_file(step)  # at once: the create (or our read) just confirmed us
+        _write_file(step)  # at once: the queue (a read, or our watch) just confirmed us
         step.start_timer(Timer.WRITE, cfg.leader_timeout)
+    own = _own_path(step)
+    # Tell the candidate behind us (its watch fires) to read the queue now, off this
+    # hand-over's path, so that it knows itself next in line when we go.
+    step.request(fx.MarkNode, path=own)
     # Watch our own node: if it is deleted under us, we are no longer leader.
-    step.request(fx.ReadNode, path=cfg.election_path)
+    step.request(fx.ReadNode, path=own)
     _start_child(step)
 
 
 def _begin_stopping(step: Step, cause: str, exit_code: int = 0) -> None:
     """Enter Stopping: the job is stopped and a leader file in flight lands (or fails)
-    first; only then does the session close, which deletes our node on the server in the
-    same request (one round trip, and the watchers hear of it at once), so nothing of
+    first; only then does our node go (deleted, then the session closed), so nothing of
     this term happens after another replica's term began."""
     writes = _writes_in_flight(step)
     step.goto(STOPPING, cause, Shutdown(exit_code))
@@ -181,52 +215,70 @@ def _begin_stopping(step: Step, cause: str, exit_code: int = 0) -> None:
     _stopping_proceed(step)
 
 
-# --- shared pieces --------------------------------------------------------------------
+# --- the queue: our place in it ------------------------------------------------------
 
 
-def _try_create(step: Step) -> None:
-    """Attempter: try to create the node now, and again after `attempter-timeout`."""
-    cfg = step.config
-    if not step.awaits(fx.CreateNode):
-        step.request(fx.CreateNode, path=cfg.election_path, replica=cfg.replica)
-    step.start_timer(Timer.ATTEMPT, cfg.attempter_timeout)
+def _own_path(step: Step) -> str:
+    return f"{step.config.election_path}/{step.place.name}"
 
 
-def _contend(step: Step, waited: bool = False) -> None:
-    """Attempter: try for leadership — now, or after a higher priority's turn (`waited`:
-    that turn is over), or once nothing holds us back (a pause, a hand-over request that
-    is not ours to take, the controls not read yet, or being a standby of priority 0)."""
-    if not step.config.controls:  # a journal from before the controls: as it ran then
-        _try_create(step)
+def _child_path(step: Step, name: str) -> str:
+    return f"{step.config.election_path}/{name}"
+
+
+def _keep_ticking(step: Step) -> None:
+    """Attempter: read the queue again after `attempter-timeout` (a watch may have been
+    missed; a failed read or create is retried)."""
+    if not step.has_timer(Timer.ATTEMPT):
+        step.start_timer(Timer.ATTEMPT, step.config.attempter_timeout)
+
+
+def _join(step: Step) -> None:
+    """Attempter: take our place in the queue, or learn where our node stands. A node of
+    ours known (or maybe made: an answer in doubt) is looked for in one read of the queue;
+    only when none can exist is one created. A standby (priority 0) never queues."""
+    if step.config.priority == 0 or not step.session.connected:
         return
-    candidate = step.candidate
-    if _held_back(step):
-        if not candidate.waiting:
-            step.phase = Candidate(True, candidate.release)
-        if not step.has_timer(Timer.ATTEMPT):  # a failed read of the controls is retried
-            step.start_timer(Timer.ATTEMPT, step.config.attempter_timeout)
-        return
-    delay = 0.0 if waited else _priority_delay(step)
-    if delay > 0:
-        if not step.has_timer(Timer.CONTEND):
-            step.start_timer(Timer.CONTEND, delay)
-        if not candidate.waiting:
-            step.phase = Candidate(True, candidate.release)
-        return
-    if candidate.waiting:
-        step.phase = Candidate(False, candidate.release)
-    _try_create(step)
-
-
-def _held_back(step: Step) -> bool:
-    """True while this replica may not try for leadership, whatever the priorities."""
-    peers = step.peers
-    if not step.control.certain or (not peers.known and peers.request is not None):
-        return True  # not sure yet what the operator wants, or who else is there (a
-        # re-read of the members does not hold us: what it may add costs a wait at most)
+    place = step.place
+    if place.busy:
+        return  # the create or delete in flight answers first
     if _claiming(step):
-        return True  # our replica id may be another live replica's: not before we know
-    return _excluded(step)
+        return  # our member node first: a second replica of one id never queues
+    if place.session != step.session.id:
+        place = step.place = Place(step.session.id)  # an earlier session's node is gone
+    if place.name or place.unsure:
+        _read_queue(step)
+        return
+    request = step.new_id()
+    prefix = node_prefix(step.config.replica, place.session or 0, step.config.priority)
+    step.effects.append(
+        fx.CreateNode(request=request, path=_child_path(step, prefix), replica=step.config.replica)
+    )
+    step.place = Place(place.session, creating=request)
+
+
+def _read_queue(step: Step, watch: bool = False) -> None:
+    """List the queue (unless a listing is in flight); `watch`: and watch the list (a head
+    holding its place for one who may lead, until it queues)."""
+    if step.awaits(fx.ReadQueue):
+        return
+    request = step.request(fx.ReadQueue, path=step.config.election_path, watch=watch)
+    phase = step.phase
+    if watch and isinstance(phase, Candidate):
+        step.phase = attrs.evolve(phase, watch_request=request)
+
+
+def _forget_place(step: Step) -> None:
+    """Our node is gone (deleted, or never made): none of this session now."""
+    step.place = Place(step.session.id if step.session.connected else step.place.session)
+
+
+def _lost_place(step: Step) -> None:
+    """Attempter: our node is gone under us: queue again, at the back."""
+    _forget_place(step)
+    candidate = step.candidate
+    step.phase = Candidate(release=candidate.release, waited=candidate.waited)
+    _join(step)
 
 
 def _claiming(step: Step) -> bool:
@@ -254,19 +306,83 @@ def _excluded(step: Step) -> bool:
     return False
 
 
-def _priority_delay(step: Step) -> float:
-    """How long to leave free leadership to the live candidates of a higher priority:
-    `contend_step` for each, at most `contend_max`; none for the one a hand-over names."""
-    cfg, control = step.config, step.control
-    if control.handover and control.handover_to == cfg.replica:
-        return 0.0
-    yielding = control.handover_leader if control.handover else None
-    higher = sum(
-        1
-        for replica, priority in step.peers.priorities
-        if priority > cfg.priority and replica not in (cfg.replica, yielding)
-    )
-    return min(higher * cfg.contend_step, cfg.contend_max)
+def _at_head(step: Step) -> None:
+    """Attempter, our node the lowest: lead — unless the operator's controls are not
+    known yet, the cluster is paused, a hand-over names another replica (or we are the
+    one yielding), or a live candidate of a higher priority is there. Whoever may take
+    over is queued behind us: we move to the back, and it comes forward. A higher
+    priority not queued (starting, failed) is given `contend_step` each, at most
+    `contend_max`, before we lead all the same."""
+    candidate, place = step.candidate, step.place
+    if candidate.release is not None:
+        _release_when_idle(step)  # a move (or a yielded term's node) comes first
+        return
+    if place.token is None or place.busy:
+        return  # the node is not ready: its token not read yet, a create or delete in flight
+    cfg = step.config
+    if not cfg.controls:  # a journal from before the controls: as it ran then
+        _become_leader(step, _lead_cause(candidate))
+        return
+    control, peers, me = step.control, step.peers, cfg.replica
+    if not control.certain or (not peers.known and not peers.failed):
+        return  # their reads answer, then we look again
+    behind = candidate.behind
+    if control.paused:
+        return  # the head holds its place
+    if control.handover:
+        to = control.handover_to
+        takers: tuple[str, ...] | None = None  # who may lead instead of us (None: we may)
+        if to is not None and to != me:
+            takers = (to,)
+        elif to is None and control.handover_leader == me:
+            takers = tuple(replica for replica, _ in behind)  # we are the one yielding
+        if takers is not None:
+            if any(replica in takers for replica, _ in behind):
+                _move_back(step)
+            elif not candidate.fresh or not candidate.queue_watched:
+                # Who waits behind us now? And tell us when one queues: we hold our place
+                # for it (the only watch on the whole queue, the head's).
+                _read_queue(step, watch=True)
+            return  # hold our place until one who may lead queues, or the request goes
+    if not (control.handover and control.handover_to == me):
+        # (The one yielding by a hand-over is no contender while the request stands, nor
+        # is one whose node went from below ours: it stopped, crashed or stepped aside.)
+        skip = (me, *candidate.left)
+        if control.handover:
+            skip = (*skip, control.handover_leader)
+        mine = cfg.priority
+        if any(priority > mine and replica not in skip for replica, priority in behind):
+            _move_back(step)  # a higher priority waits behind us: it comes forward
+            return
+        queued = {replica for replica, _ in (*candidate.ahead, *behind)}
+        higher = {
+            replica
+            for replica, priority in peers.priorities
+            if priority > mine and replica not in skip and replica not in queued
+        }
+        if higher:  # live, of a higher priority, and not queued (as far as we know)
+            if not candidate.fresh:
+                _read_queue(step)  # has it queued behind us since our last read?
+                return
+            if not candidate.waited:
+                if not step.has_timer(Timer.CONTEND):
+                    delay = min(len(higher) * cfg.contend_step, cfg.contend_max)
+                    step.start_timer(Timer.CONTEND, delay)
+                return
+    _become_leader(step, _lead_cause(candidate))
+
+
+def _lead_cause(candidate: Candidate) -> str:
+    if candidate.fresh:
+        return "our node leads the queue"
+    return "the node below ours went: we are next"
+
+
+def _move_back(step: Step) -> None:
+    """At the head, step aside: our node goes (once idle) and a new one queues at the
+    back — a new, younger node, so the next term's token is higher still."""
+    step.phase = Candidate(release=step.place.token)
+    _release_when_idle(step)
 
 
 def _write_file(step: Step) -> None:
@@ -303,6 +419,19 @@ def _stopping_proceed(step: Step) -> None:
         return  # the job's ChildExited (or ChildStarted) comes first
     if step.awaits(fx.WriteLeaderFile):
         return  # the file in flight first: its FileWritten (or deadline) comes first
+    place = step.place
+    if place.releasing is not None:
+        return  # our node's delete first
+    if place.name and place.token is not None and not place.unsure and step.session.connected:
+        # Delete our node first, then close the session: the one behind us hears of the
+        # delete as soon as it is committed (a close commits later, and costs ZooKeeper
+        # more); one round trip, the node's name being of our session alone.
+        request = step.new_id()
+        step.effects.append(
+            fx.ReleaseNode(request=request, path=_own_path(step), token=place.token)
+        )
+        step.place = attrs.evolve(place, releasing=request)
+        return
     if not step.awaits(fx.CloseSession):
         step.request(fx.CloseSession)
 
@@ -336,6 +465,8 @@ def stop(step: Step, event: ev.StopRequested) -> None:
 
 def session_connected(step: Step, event: ev.SessionConnected) -> None:
     step.session = Session(True, event.session_id)
+    if step.place.session not in (None, event.session_id):
+        step.place = NO_PLACE  # a new session: the old one's node went with it
 
 
 def session_suspended(step: Step, event: ev.SessionSuspended) -> None:
@@ -344,7 +475,7 @@ def session_suspended(step: Step, event: ev.SessionSuspended) -> None:
 
 
 def session_lost(step: Step, event: ev.SessionLost) -> None:
-    step.session = Session(False, None)
+    lost_meanwhile(step, event)
     _fail_over(step, "session lost", (SESSION,))
 
 
@@ -354,6 +485,7 @@ def suspended_meanwhile(step: Step, event: ev.SessionSuspended) -> None:
 
 def lost_meanwhile(step: Step, event: ev.SessionLost) -> None:
     step.session = Session(False, None)
+    step.place = NO_PLACE  # every ephemeral node of the session is gone, and its requests
 
 
 # --- Init -----------------------------------------------------------------------------
@@ -413,58 +545,172 @@ def init_timer(step: Step, event: ev.TimerFired) -> None:
 # --- Attempter ------------------------------------------------------------------------
 
 
-def attempter_created(step: Step, event: ev.NodeCreated) -> None:
-    if not _accept(step, event):
+def attempter_queue(step: Step, event: ev.QueueRead) -> None:
+    """The queue as listed: where our node stands (or whether an answer in doubt made
+    one), then lead at the head, or watch the node just below ours."""
+    if not _accept(step, event) or event.outcome is not Outcome.OK:
+        return  # the attempt timer reads again
+    place = step.place
+    if place.busy:
+        return  # a create or delete went out since: its answer decides
+    if not event.exists:  # the election path is gone, and every node in it
+        _forget_place(step)
+        step.request(fx.EnsurePath, path=step.config.election_path)
         return
-    if event.outcome is Outcome.OK and event.token is not None:
-        if step.config.stale(event.at, event.answered_at):
-            step.request(fx.ReadNode, path=step.config.election_path)  # look again first
-        else:
-            _lead_unless_held_back(step, event.token, "election node created")
-    elif event.outcome is Outcome.UNKNOWN or event.failure is ev.CreateFailure.NODE_EXISTS:
-        # Someone holds it, or maybe we do (an unanswered create): look, and watch it.
-        step.request(fx.ReadNode, path=step.config.election_path)
+    if step.config.stale(event.at, event.answered_at):
+        _read_queue(step)  # an answer that waited for us proves nothing now: look again
+        return
+    nodes = in_order(event.names)
+    session = step.session.id
+    mine = [n for n in nodes if n.of_session(session)]
+    if not mine:  # ours is gone (deleted under us), or the create in doubt never happened
+        _lost_place(step)
+        return
+    node = mine[0]  # (never two of one session: we look before every create)
+    if node.name != place.name:  # a create in doubt did happen: its czxid is our token
+        step.place = Place(session, node.name)
+        step.request(fx.ReadNode, path=_own_path(step))
+    elif place.unsure:
+        step.place = Place(session, place.name, place.token)
+    candidate, index = step.candidate, nodes.index(node)
+    watched = candidate.queue_watched or candidate.watch_request == event.request
+    behind = tuple((n.replica, n.priority) for n in nodes[index + 1 :])
+    ahead = tuple((n.replica, n.priority) for n in nodes[:index])
+    queued = {n.replica for n in nodes}
+    left = _left(candidate, (r for r, _ in candidate.ahead if r not in queued))
+    if index == 0:
+        step.phase = Candidate(
+            release=candidate.release,
+            head=True,
+            below=0,
+            behind=behind,
+            fresh=True,
+            waited=candidate.waited,
+            left=left,
+            queue_watched=watched,
+        )
+        _at_head(step)
+        return
+    predecessor = nodes[index - 1].name
+    watching = candidate.watching and predecessor == candidate.predecessor
+    step.phase = Candidate(
+        release=candidate.release,
+        below=index,
+        predecessor=predecessor,
+        watching=watching,
+        behind=behind,
+        ahead=ahead,
+        left=left,
+        queue_watched=watched,
+    )
+    if not watching:
+        step.request(fx.ReadNode, path=_child_path(step, predecessor))
+
+
+def attempter_created(step: Step, event: ev.NodeCreated) -> None:
+    if not _place_created(step, event):
+        return
+    if step.place.name:  # ours: watch it (it may be deleted under us), and find its place
+        step.request(fx.ReadNode, path=_own_path(step))
+        _read_queue(step)
+    elif step.place.unsure:
+        _join(step)  # look for it
     elif event.failure is ev.CreateFailure.NO_PARENT:
         step.request(fx.EnsurePath, path=step.config.election_path)
-    # Otherwise (connection trouble, other errors) the attempt timer tries again.
+    elif event.failure is ev.CreateFailure.PARENT_EPHEMERAL:
+        # A replica of the single-node protocol leads: its ephemeral node stands where our
+        # queue's parent goes. Watch it; when it goes, make the parent and queue.
+        step.request(fx.ReadNode, path=step.config.election_path)
+    # Otherwise (refused, say) the attempt timer tries again.
 
 
 def attempter_read(step: Step, event: ev.NodeRead) -> None:
+    """A read of our node (its token; is it still there), of the node below ours (its
+    watch is set, or it has gone already), or of a single-node leader's node."""
     if not _accept(step, event) or event.outcome is not Outcome.OK:
         return
-    if not event.exists:
-        _contend(step)  # gone between our create and our look: try at once
-    elif event.owner is not None and event.owner == step.session.id and event.token is not None:
-        # Ours by ephemeralOwner (an unanswered create that did happen): never by mere
-        # existence, since a node of our own earlier session is not ours; and never by
-        # an answer that waited too long for us.
-        if step.config.stale(event.at, event.answered_at):
-            step.request(fx.ReadNode, path=step.config.election_path)
+    place, candidate, cfg = step.place, step.candidate, step.config
+    if place.name and event.path == _own_path(step):
+        if not event.exists or event.owner != step.session.id or event.token is None:
+            if not place.busy:
+                _lost_place(step)
+        elif place.token is None:  # found again after a create in doubt
+            step.place = Place(place.session, place.name, event.token)
+            if candidate.head:
+                _at_head(step)
+    elif candidate.predecessor and event.path == _child_path(step, candidate.predecessor):
+        if event.exists:
+            step.phase = attrs.evolve(candidate, watching=True)
         else:
-            _lead_unless_held_back(step, event.token, "election node found ours")
-    # Held by another session: the watch tells us when it goes.
+            _predecessor_gone(step, event.at, event.answered_at)
+    elif event.path == cfg.election_path and (not event.exists or event.owner == 0):
+        # The single-node leader's node is gone (or the path is a queue's parent now).
+        step.request(fx.EnsurePath, path=cfg.election_path)
 
 
-def _lead_unless_held_back(step: Step, token: int, cause: str) -> None:
-    """The node is ours: lead — unless, since the create was sent, a pause or a
-    hand-over to another replica was seen: then let the node go at once, unused."""
-    if step.config.controls and _excluded(step):
-        if step.session.connected:
-            step.request(fx.ReleaseNode, path=step.config.election_path, token=token)
-        return
-    _become_leader(step, token, cause)
+def _predecessor_gone(step: Step, at: float, answered_at: float | None) -> None:
+    """The node below ours went. Sequence numbers only grow, so none can have come below
+    ours since we read the queue: if it was the only one below, ours is the lowest now,
+    and we need not ask (unless the news waited long for us: then we look)."""
+    candidate = step.candidate
+    fresh_news = not step.config.stale(at, answered_at)
+    if candidate.below == 1 and fresh_news and step.place.token is not None:
+        step.phase = Candidate(
+            release=candidate.release,
+            head=True,
+            below=0,
+            behind=candidate.behind,
+            waited=candidate.waited,
+            left=_left(candidate, (replica for replica, _ in candidate.ahead)),
+            queue_watched=candidate.queue_watched,
+        )
+        _at_head(step)
+    else:
+        step.phase = Candidate(
+            release=candidate.release,
+            waited=candidate.waited,
+            ahead=candidate.ahead,
+            left=candidate.left,
+        )
+        _read_queue(step)
+
+
+def _left(candidate: Candidate, gone: Iterable[str]) -> tuple[str, ...]:
+    """`candidate.left` with the replicas of nodes below ours seen gone."""
+    return tuple(sorted({*candidate.left, *gone}))
 
 
 def attempter_watch(step: Step, event: ev.NodeWatchFired) -> None:
-    if event.kind == "DELETED":
-        _contend(step)  # fast hand-over: no waiting for the next attempt
-    elif event.kind in ("CREATED", "CHANGED") and not step.awaits(fx.ReadNode):
-        step.request(fx.ReadNode, path=step.config.election_path)  # re-arm the watch
+    place, candidate, cfg = step.place, step.candidate, step.config
+    if place.name and event.path == _own_path(step):
+        if event.kind == "DELETED" and not place.busy:
+            _lost_place(step)  # deleted under us: queue again
+    elif candidate.predecessor and event.path == _child_path(step, candidate.predecessor):
+        if event.kind == "DELETED":
+            _predecessor_gone(step, event.at, event.answered_at)
+        elif event.kind == "CHANGED":
+            # It took office (`MarkNode`): read how many are below us now, and watch again.
+            step.phase = attrs.evolve(candidate, watching=False)
+            _read_queue(step)
+    elif event.path == cfg.election_path and event.kind == "DELETED":
+        step.request(fx.EnsurePath, path=cfg.election_path)  # the single-node leader went
+    # Any other: a watch of a node no longer below ours, or gone with the connection.
+
+
+def attempter_queue_changed(step: Step, event: ev.QueueChanged) -> None:
+    """A candidate came or went while we hold the head for one who may lead: look."""
+    candidate = step.candidate
+    if event.path != step.config.election_path:
+        return
+    step.phase = attrs.evolve(candidate, queue_watched=False)
+    if candidate.head:
+        step.phase = attrs.evolve(step.phase, fresh=False)
+        _read_queue(step, watch=True)
 
 
 def attempter_path(step: Step, event: ev.PathEnsured) -> None:
     if _accept(step, event) and event.outcome is Outcome.OK:
-        _contend(step)
+        _join(step)
 
 
 def attempter_timer(step: Step, event: ev.TimerFired) -> None:
@@ -473,9 +719,18 @@ def attempter_timer(step: Step, event: ev.TimerFired) -> None:
             # A read of the controls (or of the members) failed: try it again now.
             step.control = attrs.evolve(step.control, failed=False)
             step.peers = attrs.evolve(step.peers, failed=False)
-        _contend(step)
+        candidate = step.candidate
+        if candidate.release is not None:
+            _release_when_idle(step)
+        elif candidate.head and step.place.name:
+            _at_head(step)
+        else:
+            _join(step)
+        _keep_ticking(step)
     elif _fired(step, event, Timer.CONTEND):
-        _contend(step, waited=True)  # the higher priorities had their turn
+        # The higher priorities had their turn: one more look, then we lead.
+        step.phase = attrs.evolve(step.candidate, waited=True, fresh=False)
+        _at_head(step)
 
 
 def attempter_written(step: Step, event: ev.FileWritten) -> None:
@@ -484,7 +739,8 @@ def attempter_written(step: Step, event: ev.FileWritten) -> None:
 
 
 def attempter_released(step: Step, event: ev.NodeReleased) -> None:
-    _accept(step, event)  # the node of the term we yielded is gone: the others compete
+    if _place_released(step, event):
+        _join(step)  # queue again, at the back (or look whether the delete happened)
 
 
 def attempter_child_started(step: Step, event: ev.ChildStarted) -> None:
@@ -495,6 +751,46 @@ def attempter_child_started(step: Step, event: ev.ChildStarted) -> None:
 def attempter_child_exited(step: Step, event: ev.ChildExited) -> None:
     child_exited_meanwhile(step, event)
     _release_when_idle(step)  # the yielded term's job has gone: its node may go
+
+
+# --- our node's create and delete, in every state ------------------------------------
+
+
+def _place_created(step: Step, event: ev.NodeCreated) -> bool:
+    """The answer to our create: the node is ours (`place.name`), maybe made (`unsure`:
+    a lost or failed connection), or not made. False for a stale answer."""
+    place = step.place
+    if event.request != place.creating:
+        return False
+    name = event.path.rsplit("/", 1)[-1]
+    if event.outcome is Outcome.OK and event.token is not None and name:
+        step.place = Place(place.session, name, event.token)
+    elif event.outcome is Outcome.UNKNOWN or event.failure is ev.CreateFailure.CONNECTION:
+        step.place = Place(place.session, unsure=True)
+    else:
+        step.place = Place(place.session, unsure=place.unsure)
+    return True
+
+
+def _place_released(step: Step, event: ev.NodeReleased) -> bool:
+    """The answer to our delete: the node is gone, or maybe not (`unsure`: the queue is
+    looked at before another create). False for a stale answer."""
+    place = step.place
+    if event.request != place.releasing:
+        return False
+    if event.outcome is Outcome.OK:
+        step.place = Place(place.session)
+    else:
+        step.place = Place(place.session, place.name, place.token, unsure=True)
+    return True
+
+
+def created_meanwhile(step: Step, event: ev.NodeCreated) -> None:
+    _place_created(step, event)  # ours (found again in Attempter) or gone with the session
+
+
+def released_meanwhile(step: Step, event: ev.NodeReleased) -> None:
+    _place_released(step, event)
 
 
 # --- Leader ---------------------------------------------------------------------------
@@ -513,7 +809,7 @@ def leader_timer(step: Step, event: ev.TimerFired) -> None:
     term = step.term
     if not (term.write_due or step.awaits(fx.WriteLeaderFile)):
         step.phase = Term(term.token, term.seq, True)
-        step.request(fx.ReadNode, path=step.config.election_path)
+        step.request(fx.ReadNode, path=_own_path(step))
     step.start_timer(Timer.WRITE, step.config.leader_timeout)
 
 
@@ -526,16 +822,34 @@ def leader_read(step: Step, event: ev.NodeRead) -> None:
     if event.outcome is not Outcome.OK:
         return  # unconfirmed: skip this file; session trouble arrives as SUSPENDED/LOST
     if not event.exists or event.owner != step.session.id or event.token != term.token:
-        _enter_attempter(step, "election node no longer ours")
+        _forget_place(step)
+        _enter_attempter(step, "queue node no longer ours")
     elif term.write_due and not step.config.stale(event.at, event.answered_at):
         _write_file(step)  # (a confirmation that waited too long confirms nothing: skip)
 
 
 def leader_watch(step: Step, event: ev.NodeWatchFired) -> None:
+    if event.path != _own_path(step):
+        return  # a watch of our candidacy (the node below ours), late
     if event.kind == "DELETED":
-        _enter_attempter(step, "election node deleted")
+        _forget_place(step)
+        _enter_attempter(step, "queue node deleted")
     elif event.kind in ("CREATED", "CHANGED") and not step.awaits(fx.ReadNode):
-        step.request(fx.ReadNode, path=step.config.election_path)
+        step.request(fx.ReadNode, path=_own_path(step))  # watch it again
+
+
+def leader_connected(step: Step, event: ev.SessionConnected) -> None:
+    """The same session again: nothing changed. Another one (the old one expired unheard):
+    our node went with the old session, and so did leadership."""
+    before = step.session.id
+    session_connected(step, event)
+    if event.session_id != before:
+        _enter_attempter(step, "a new session: our queue node went with the old one")
+
+
+def leader_marked(step: Step, event: ev.NodeMarked) -> None:
+    # Failed or not, nothing waits for it: the candidate behind reads at its next tick.
+    _accept(step, event)
 
 
 def leader_written(step: Step, event: ev.FileWritten) -> None:
@@ -558,7 +872,7 @@ def _step_down(step: Step, cause: str, wait: float = 0.0) -> None:
     is not ours any more) — once a leader file still in flight has landed or failed, so
     that it cannot land in the next term, and once our job has exited, so that no job
     of another machine starts while ours still runs. Nothing to repair: Failover waits
-    out the back-off (or `wait`, a failed job's, if longer)."""
+    out the back-off (or `wait`, a failed job's, if longer); we queue again after it."""
     token = step.term.token
     writes = _writes_in_flight(step)
     _fail_over(step, cause, (BACKOFF,), wait)
@@ -569,16 +883,25 @@ def _step_down(step: Step, cause: str, wait: float = 0.0) -> None:
 
 def _release_when_idle(step: Step) -> None:
     """The node of a term left while the session lives goes once that term is idle: no
-    leader file in flight, no job (Failover after a step-down; Attempter after a pause or
-    a hand-over)."""
+    leader file in flight, no job (Failover after a step-down; Attempter after a
+    hand-over, or a move to the back)."""
     phase = step.phase
     if not isinstance(phase, Repairs | Candidate) or phase.release is None:
         return
     if step.awaits(fx.WriteLeaderFile) or step.job.busy:
         return  # the file in flight and the job first: their answers come first
-    if step.session.connected:
-        step.request(fx.ReleaseNode, path=step.config.election_path, token=phase.release)
+    place = step.place
+    if place.busy:
+        return  # its answer first
+    if place.name and place.token == phase.release and step.session.connected:
+        request = step.new_id()
+        step.effects.append(
+            fx.ReleaseNode(request=request, path=_own_path(step), token=phase.release)
+        )
+        step.place = attrs.evolve(place, releasing=request)
     step.phase = attrs.evolve(phase, release=None)
+    if isinstance(phase, Candidate) and not step.place.busy:
+        _join(step)  # nothing to release after all (gone with the session): queue
 
 
 # --- the job, in every state ----------------------------------------------------------
@@ -777,8 +1100,9 @@ def member_published(step: Step, event: ev.MemberPublished) -> None:
             # replica of one id is refused, as an invalid --replica-id is (exit 2).
             _begin_stopping(step, in_use(step.config.replica, event.held_by), EXIT_IN_USE)
             return
-    if step.config.member_claim and step.name is ATTEMPTER and step.candidate.waiting:
-        _contend(step)  # the claim is settled: compete, unless something else holds us
+    settled = step.config.member_claim and step.name is ATTEMPTER
+    if settled and not step.place.name and not step.place.busy:
+        _join(step)  # the claim is settled, the id ours: queue now
 
 
 EXIT_IN_USE = 2  # as for any invalid flag: the replica id is taken
@@ -818,16 +1142,32 @@ def _keep_reads(step: Step) -> None:
         step.control = attrs.evolve(control, request=request, stale=False)
     peers = step.peers
     if (
-        step.config.priority > 0  # a standby never competes: others' priorities are moot
+        _near_head(step)  # only there do the others' priorities matter
         and peers.request is None
         and not peers.failed
         and (peers.stale or not peers.known)
     ):
         request = step.new_id()
+        phase, cfg = step.phase, step.config
+        queued = (*phase.ahead, *phase.behind) if isinstance(phase, Candidate) else ()
+        known = ((cfg.replica, cfg.priority), *queued)  # priorities the queue's names tell
         step.effects.append(
-            fx.ReadMembers(request=request, path=members_path(step.config.election_path))
+            fx.ReadMembers(request=request, path=members_path(cfg.election_path), known=known)
         )
         step.peers = attrs.evolve(peers, request=request, stale=False)
+
+
+def _near_head(step: Step) -> bool:
+    """Attempter at the head of the queue or next in line: the only candidates that read
+    (and watch) the members' priorities, so that a member coming or going wakes no crowd.
+    The one next in line reads them before its turn, to lead without a read when it comes."""
+    phase = step.phase
+    return (
+        step.config.priority > 0
+        and step.name is ATTEMPTER
+        and isinstance(phase, Candidate)
+        and (phase.head or phase.below == 1)
+    )
 
 
 def control_read(step: Step, event: ev.ControlRead) -> None:
@@ -850,8 +1190,8 @@ def control_read(step: Step, event: ev.ControlRead) -> None:
     )
     if step.name is LEADER:
         _maybe_yield(step)
-    elif step.name is ATTEMPTER and step.candidate.waiting:
-        _contend(step)
+    elif step.name is ATTEMPTER and step.candidate.head:
+        _at_head(step)
 
 
 def control_changed(step: Step, event: ev.ControlChanged) -> None:
@@ -869,8 +1209,8 @@ def members_read(step: Step, event: ev.MembersRead) -> None:
     else:
         priorities = tuple(zip(event.replicas, event.priorities, strict=True))
         step.peers = Peers(known=True, stale=peers.stale, priorities=priorities)
-    if step.name is ATTEMPTER and step.candidate.waiting:
-        _contend(step)
+    if step.name is ATTEMPTER and step.candidate.head:
+        _at_head(step)
 
 
 def members_changed(step: Step, event: ev.MembersChanged) -> None:
@@ -884,22 +1224,24 @@ def _maybe_yield(step: Step) -> None:
     control, term, me = step.control, step.term, step.config.replica
     by = control.handover_by or "an operator"
     if control.paused:
-        _yield(step, f"paused by {control.paused_by or 'an operator'}")
+        _yield(step, f"paused by {control.paused_by or 'an operator'}", move=False)
     elif control.handover and control.handover_token == term.token:
         to = f" to {control.handover_to}" if control.handover_to else ""
-        _yield(step, f"hand-over{to} asked by {by}")
+        _yield(step, f"hand-over{to} asked by {by}", move=True)
     elif control.handover and control.handover_to not in (None, me):
-        _yield(step, f"a hand-over to {control.handover_to} asked by {by} stands")
+        _yield(step, f"a hand-over to {control.handover_to} asked by {by} stands", move=True)
 
 
-def _yield(step: Step, cause: str) -> None:
-    """Leave Leader for Attempter: the job is stopped and a file in flight lands first;
-    then our node is released, which lets the next leader take over at once."""
-    token = step.term.token
-    writes = _writes_in_flight(step)
-    _enter_attempter(step, cause, release=token)
-    step.pending = (*step.pending, *writes)
-    _release_when_idle(step)
+def _yield(step: Step, cause: str, move: bool) -> None:
+    """Leave Leader for Attempter: the job is stopped and a file in flight lands first.
+    For a hand-over (`move`) our node then goes and a new one queues at the back, which
+    lets the next in line take over at once; through a pause we hold our place at the
+    head, leading again when it ends."""
+    token, writes = step.term.token, _writes_in_flight(step)
+    if move:
+        _enter_attempter(step, cause, release=token, writes=writes)
+    else:
+        _enter_attempter(step, cause, head=True, writes=writes)
 
 
 # --- Failover -------------------------------------------------------------------------
@@ -1021,7 +1363,7 @@ def failover_written(step: Step, event: ev.FileWritten) -> None:
 
 
 def failover_released(step: Step, event: ev.NodeReleased) -> None:
-    _accept(step, event)  # the release after a failed work: nothing more to do
+    _place_released(step, event)  # the release after a failed work: we queue again later
 
 
 # --- Stopping -------------------------------------------------------------------------
@@ -1052,6 +1394,11 @@ def stopping_child_exited(step: Step, event: ev.ChildExited) -> None:
     _stopping_proceed(step)
 
 
+def stopping_released(step: Step, event: ev.NodeReleased) -> None:
+    if _place_released(step, event):
+        _stopping_proceed(step)  # gone (or maybe not: the close takes it all the same)
+
+
 def stopping_again(step: Step, event: ev.StopRequested) -> None:
     _exit(step, 1, f"forced by a second {event.signal}")
 
@@ -1068,6 +1415,10 @@ _LEASE_EXPIRED = Rule(lease_expired_meanwhile)
 # The member node's publishes span states too; one that finds the id in use stops.
 _MEMBER = Rule(member_published, (STOPPING,))
 _MEMBER_STOPPING = Rule(member_published)  # already stopping: a late answer, nothing more
+# Our queue node outlives states, and so do its create and its delete: their answers are
+# heard anywhere (a create that made the node while we were away is still ours).
+_CREATED = Rule(created_meanwhile)
+_RELEASED = Rule(released_meanwhile)
 # The controls and the members' priorities are read, and their watches fire, anywhere.
 _CONTROL_READ = Rule(control_read)
 _CONTROL_CHANGED = Rule(control_changed)
@@ -1085,6 +1436,8 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.ConnectResult: Rule(init_connect_result, (FAILOVER,)),
         ev.FileDirChecked: Rule(init_file_dir, (ATTEMPTER, FAILOVER)),
         ev.PathEnsured: Rule(init_path, (ATTEMPTER, FAILOVER)),
+        ev.NodeCreated: _CREATED,
+        ev.NodeReleased: _RELEASED,
         ev.ChildStarted: _CHILD_STARTED,
         ev.ChildExited: _CHILD_EXITED,
         ev.ChildLeaseExpired: _LEASE_EXPIRED,
@@ -1096,33 +1449,38 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
     },
     ATTEMPTER: {
         ev.StopRequested: _STOP,
-        ev.TimerFired: Rule(attempter_timer),
+        ev.TimerFired: Rule(attempter_timer, (LEADER,)),
         ev.SessionConnected: Rule(session_connected),
         ev.SessionSuspended: _SUSPENDED,
         ev.SessionLost: _LOST,
         ev.PathEnsured: Rule(attempter_path),
-        ev.NodeCreated: Rule(attempter_created, (LEADER,)),
+        ev.QueueRead: Rule(attempter_queue, (LEADER,)),
+        ev.QueueChanged: Rule(attempter_queue_changed),
+        ev.NodeCreated: Rule(attempter_created),
         ev.NodeRead: Rule(attempter_read, (LEADER,)),
-        ev.NodeWatchFired: Rule(attempter_watch),
+        ev.NodeWatchFired: Rule(attempter_watch, (LEADER,)),
         ev.NodeReleased: Rule(attempter_released),
         ev.FileWritten: Rule(attempter_written),
         ev.ChildStarted: Rule(attempter_child_started),
         ev.ChildExited: Rule(attempter_child_exited),
         ev.ChildLeaseExpired: _LEASE_EXPIRED,
         ev.MemberPublished: _MEMBER,
-        ev.ControlRead: _CONTROL_READ,
+        ev.ControlRead: Rule(control_read, (LEADER,)),  # the head may lead once it knows
         ev.ControlChanged: _CONTROL_CHANGED,
-        ev.MembersRead: _MEMBERS_READ,
+        ev.MembersRead: Rule(members_read, (LEADER,)),
         ev.MembersChanged: _MEMBERS_CHANGED,
     },
     LEADER: {
         ev.StopRequested: _STOP,
         ev.TimerFired: Rule(leader_timer),
-        ev.SessionConnected: Rule(session_connected),
+        ev.SessionConnected: Rule(leader_connected, (ATTEMPTER,)),
         ev.SessionSuspended: _SUSPENDED,
         ev.SessionLost: _LOST,
         ev.NodeRead: Rule(leader_read, (ATTEMPTER,)),
         ev.NodeWatchFired: Rule(leader_watch, (ATTEMPTER,)),
+        ev.NodeMarked: Rule(leader_marked),
+        ev.NodeCreated: _CREATED,
+        ev.NodeReleased: _RELEASED,
         ev.FileWritten: Rule(leader_written, (FAILOVER,)),
         ev.FilesPruned: Rule(leader_pruned),
         ev.ChildStarted: Rule(leader_child_started, (FAILOVER, STOPPING)),
@@ -1143,6 +1501,7 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.ConnectResult: Rule(failover_connect_result, (INIT,)),
         ev.FileDirChecked: Rule(failover_file_dir, (INIT,)),
         ev.PathEnsured: Rule(failover_path, (INIT,)),
+        ev.NodeCreated: _CREATED,
         ev.NodeReleased: Rule(failover_released),
         ev.FileWritten: Rule(failover_written, (INIT,)),
         ev.ChildStarted: Rule(failover_child_started, (INIT,)),
@@ -1161,6 +1520,8 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.SessionSuspended: Rule(suspended_meanwhile),
         ev.SessionLost: Rule(lost_meanwhile),
         ev.SessionClosed: Rule(stopping_closed),
+        ev.NodeCreated: _CREATED,
+        ev.NodeReleased: Rule(stopping_released),
         ev.FileWritten: Rule(stopping_written),
         ev.ChildStarted: Rule(stopping_child_started),
         ev.ChildExited: Rule(stopping_child_exited),
@@ -1177,16 +1538,19 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
 # state change forgets the old state's requests, so their answers, arriving later, are
 # recognised here as stale. Watches set by an earlier state fire late the same way.
 _CHECKS = frozenset({ev.ConnectResult, ev.FileDirChecked, ev.PathEnsured})  # Init/Failover's
-_ELECTION = frozenset({ev.NodeCreated, ev.NodeRead, ev.NodeWatchFired})  # Attempter/Leader's
+# Attempter's reads of the queue and the nodes in it, Leader's of its own node (and the
+# watches they set), Leader's mark of its node as it took office.
+_ELECTION = frozenset(
+    {ev.QueueRead, ev.QueueChanged, ev.NodeRead, ev.NodeWatchFired, ev.NodeMarked}
+)
 _WORK = frozenset({ev.FileWritten, ev.FilesPruned})  # Leader's leader files
-_RELEASE = frozenset({ev.NodeReleased})  # Failover's release after a step-down
 
 STALE: Mapping[StateName, frozenset[type[Event]]] = {
-    INIT: _ELECTION | _WORK | _RELEASE,
-    ATTEMPTER: frozenset({ev.ConnectResult, ev.FileDirChecked, ev.FilesPruned}),
-    LEADER: _CHECKS | frozenset({ev.NodeCreated}) | _RELEASE,
+    INIT: _ELECTION | _WORK,
+    ATTEMPTER: frozenset({ev.ConnectResult, ev.FileDirChecked, ev.FilesPruned, ev.NodeMarked}),
+    LEADER: _CHECKS | frozenset({ev.QueueRead, ev.QueueChanged}),
     FAILOVER: _ELECTION | frozenset({ev.FilesPruned}),
-    STOPPING: _CHECKS | _ELECTION | _RELEASE | frozenset({ev.FilesPruned}),
+    STOPPING: _CHECKS | _ELECTION | frozenset({ev.FilesPruned}),
 }
 """Per state, the events that are late answers of an earlier state (or watches it set):
 journaled, and changing nothing. Only `Started` outside Init and `SessionClosed` outside

@@ -25,6 +25,7 @@ from election.core.state import (
     Member,
     Peers,
     Phase,
+    Place,
     Repair,
     Repairs,
     Session,
@@ -75,8 +76,9 @@ class Snapshot:
     member_asked: Shown | None = None
     member_shown: Shown | None = None
     member_failed: bool = False
-    # Attempter's wait, the operator's controls and the members' priorities (snapshots
-    # journaled before the controls lack these).
+    # The operator's controls and the members' priorities (snapshots journaled before
+    # the controls lack these). `candidate_waiting`: not at the head of the queue (the
+    # single-node protocol's "a try is held back").
     candidate_waiting: bool = True
     control_known: bool = False
     control_stale: bool = False
@@ -94,6 +96,25 @@ class Snapshot:
     peers_request: int | None = None
     peers_failed: bool = False
     peers: tuple[tuple[str, int], ...] = ()
+    # Attempter's view of the queue, and our node in it (the single-node protocol's
+    # snapshots lack these).
+    candidate_head: bool = False
+    candidate_below: int = -1
+    candidate_predecessor: str = ""
+    candidate_watching: bool = False
+    candidate_behind: tuple[tuple[str, int], ...] = ()
+    candidate_fresh: bool = False
+    candidate_waited: bool = False
+    candidate_ahead: tuple[tuple[str, int], ...] = ()
+    candidate_left: tuple[str, ...] = ()
+    candidate_queue_watched: bool = False
+    candidate_watch_request: int | None = None
+    place_session: int | None = None
+    place_name: str = ""
+    place_token: int | None = None
+    place_creating: int | None = None
+    place_releasing: int | None = None
+    place_unsure: bool = False
 
 
 def snapshot_of(state: State) -> Snapshot:
@@ -108,6 +129,8 @@ def snapshot_of(state: State) -> Snapshot:
         last_token, seq = None, 0
     checks = phase if isinstance(phase, Checks) else Checks()
     shutdown = phase if isinstance(phase, Shutdown) else Shutdown()
+    candidate = phase if isinstance(phase, Candidate) else Candidate()
+    place = state.place
     return Snapshot(
         name=state.name,
         config=state.config,
@@ -139,7 +162,7 @@ def snapshot_of(state: State) -> Snapshot:
         member_asked=state.member.asked,
         member_shown=state.member.shown,
         member_failed=state.member.failed,
-        candidate_waiting=not isinstance(phase, Candidate) or phase.waiting,
+        candidate_waiting=not candidate.head,
         control_known=control.known,
         control_stale=control.stale,
         control_request=control.request,
@@ -156,6 +179,23 @@ def snapshot_of(state: State) -> Snapshot:
         peers_request=peers.request,
         peers_failed=peers.failed,
         peers=peers.priorities,
+        candidate_head=candidate.head,
+        candidate_below=candidate.below,
+        candidate_predecessor=candidate.predecessor,
+        candidate_watching=candidate.watching,
+        candidate_behind=candidate.behind,
+        candidate_fresh=candidate.fresh,
+        candidate_waited=candidate.waited,
+        candidate_ahead=candidate.ahead,
+        candidate_left=candidate.left,
+        candidate_queue_watched=candidate.queue_watched,
+        candidate_watch_request=candidate.watch_request,
+        place_session=place.session,
+        place_name=place.name,
+        place_token=place.token,
+        place_creating=place.creating,
+        place_releasing=place.releasing,
+        place_unsure=place.unsure,
     )
 
 
@@ -173,7 +213,20 @@ def state_of(snapshot: Snapshot) -> State:
     if s.name is StateName.INIT:
         phase = Checks(s.file_dir_ok, s.path_ok)
     elif s.name is StateName.ATTEMPTER:
-        phase = Candidate(s.candidate_waiting, s.release_token)
+        phase = Candidate(
+            release=s.release_token,
+            head=s.candidate_head,
+            below=s.candidate_below,
+            predecessor=s.candidate_predecessor,
+            watching=s.candidate_watching,
+            behind=s.candidate_behind,
+            fresh=s.candidate_fresh,
+            waited=s.candidate_waited,
+            ahead=s.candidate_ahead,
+            left=s.candidate_left,
+            queue_watched=s.candidate_queue_watched,
+            watch_request=s.candidate_watch_request,
+        )
     elif s.name is StateName.LEADER:
         if s.token is None:
             raise ValueError("a Leader without a token")
@@ -211,4 +264,12 @@ def state_of(snapshot: Snapshot) -> State:
             handover_by=s.handover_by,
         ),
         Peers(s.peers_known, s.peers_stale, s.peers_request, s.peers_failed, s.peers),
+        Place(
+            s.place_session,
+            s.place_name,
+            s.place_token,
+            s.place_creating,
+            s.place_releasing,
+            s.place_unsure,
+        ),
     )

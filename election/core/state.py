@@ -13,6 +13,8 @@ record of the state it is in):
 - `job`: the job (`--exec`); it outlives states, since its stop takes a grace period.
 - `streaks`: counts and memories that span states (back-offs, the last term's files).
 - `member`: the member node, published through the effects like every other call.
+- `place`: our node in the candidates' queue; it outlives states (a reconnect with the
+  same session finds it still ours), and so do the create and the delete of it.
 """
 
 from __future__ import annotations
@@ -45,12 +47,12 @@ class Timer(enum.StrEnum):
     events carry them as plain strings (a `Timer` is one)."""
 
     INIT_DEADLINE = "init-deadline"  # Init must finish its checks by then
-    ATTEMPT = "attempt"  # Attempter: the next create try
+    ATTEMPT = "attempt"  # Attempter: read the queue again (or retry what failed)
     WRITE = "write"  # Leader: the next leader file
     RETRY = "retry"  # Failover: back-off before the next repair
     STOP_DEADLINE = "stop-deadline"  # Stopping: exit even if ZooKeeper never answers
     CHILD_RESTART = "child-restart"  # Leader: back-off before restarting the job
-    CONTEND = "contend"  # Attempter: a lower priority's wait before it tries for free leadership
+    CONTEND = "contend"  # Attempter at the head: a lower priority's wait before it leads
 
 
 class Repair(enum.StrEnum):
@@ -58,7 +60,7 @@ class Repair(enum.StrEnum):
 
     SESSION = "session"  # the ZooKeeper session: Connect again until it is back
     FILE_DIR = "file-dir"  # file-dir's check: CheckFileDir again until it passes
-    PATH = "path"  # the election node's parent: EnsurePath again (once connected)
+    PATH = "path"  # the election path: EnsurePath again (once connected)
     BACKOFF = "back-off"  # nothing broken, the work failed: wait out the back-off
 
 
@@ -138,14 +140,37 @@ class Session:
     id: int | None = None  # kept while suspended: the same session may come back
 
 
+Queued = tuple[tuple[str, int], ...]  # (replica, priority) of queue nodes, in order
+
+
 @attrs.frozen
 class Candidate:
-    """Attempter: whether a try for leadership is wanted but held back (by a pause, a
-    hand-over request, a higher priority, or controls not read yet), and the node of the
-    term just yielded, to release once idle (no file in flight, no job left)."""
+    """Attempter: where our node stands in the queue as we last learnt it, and the node
+    of a term just yielded (or of a move to the back), to release once idle (no file in
+    flight, no job left).
 
-    waiting: bool = True
+    `below` counts the nodes below ours at the last read (-1: not read yet); `predecessor`
+    is the one just below, whose watch we hold. Sequence numbers only grow, so the nodes
+    below ours can only go: with one below, its deletion proves us the lowest without a
+    read. `head`: our node is the lowest (read, or so proven); `behind`, the replicas
+    queued behind us at the last read, `fresh` when that read was made at the head.
+    `waited`: a lower priority at the head has given the higher ones their turn.
+    `behind` and `ahead` are (replica, priority) pairs, as the queue's names say; `left`,
+    the replicas of nodes below ours that went since, left (stopped, crashed, stepped
+    aside): a higher priority among them is no reason to wait at the head."""
+
     release: int | None = None
+    head: bool = False
+    below: int = -1
+    predecessor: str = ""
+    watching: bool = False  # the predecessor's watch is set (its read said it exists)
+    behind: Queued = ()
+    fresh: bool = False
+    waited: bool = False
+    ahead: Queued = ()  # the candidates below ours at the last read
+    left: tuple[str, ...] = ()  # replicas of those since gone from the queue
+    queue_watched: bool = False  # a watch on the queue's children is set (the head's)
+    watch_request: int | None = None  # the read in flight that sets it
 
 
 @attrs.frozen
@@ -268,6 +293,30 @@ NO_PEERS = Peers()
 
 
 @attrs.frozen
+class Place:
+    """Our node in the queue, on `session`: its `name` under the election path and its
+    czxid `token` ("" and None: none that we know of), the create or delete of it
+    awaiting an answer (their requests outlive states, as the node does), and `unsure`:
+    a create or a delete of this session went unanswered, so the queue is looked at for
+    our prefix before another create (never two nodes of one session)."""
+
+    session: int | None = None
+    name: str = ""
+    token: int | None = None
+    creating: int | None = None
+    releasing: int | None = None
+    unsure: bool = False
+
+    @property
+    def busy(self) -> bool:
+        """A create or a delete of our node is in flight: its answer comes first."""
+        return self.creating is not None or self.releasing is not None
+
+
+NO_PLACE = Place()
+
+
+@attrs.frozen
 class Streaks:
     """What spans states: consecutive failovers (for the back-off; reset on reaching
     Attempter), consecutive job failures (reset only by a job that ran long), restarts
@@ -294,6 +343,7 @@ class State:
     member: Member = NO_MEMBER
     control: Control = NO_CONTROL
     peers: Peers = NO_PEERS
+    place: Place = NO_PLACE
 
     # --- views: what the observers, the replay and the tests read ---------------------
 

@@ -26,6 +26,7 @@ from election.core.state import (
     Peers,
     Pending,
     Phase,
+    Place,
     Repairs,
     Session,
     Shutdown,
@@ -65,6 +66,7 @@ class Step:
         "peers",
         "pending",
         "phase",
+        "place",
         "previous",
         "session",
         "streaks",
@@ -88,6 +90,7 @@ class Step:
         self.member: Member = state.member
         self.control: Control = state.control
         self.peers: Peers = state.peers
+        self.place: Place = state.place
         self.effects: list[fx.Effect] = []
         self.previous: StateName | None = None  # set by a state change
 
@@ -117,6 +120,7 @@ class Step:
             and self.member is before.member
             and self.control is before.control
             and self.peers is before.peers
+            and self.place is before.place
         ):
             return before
         return State(
@@ -131,6 +135,7 @@ class Step:
             self.member,
             self.control,
             self.peers,
+            self.place,
         )
 
     # --- the phase of the current state ------------------------------------------------

@@ -1,5 +1,10 @@
-"""One election as ZooKeeper holds it, read in one round: the election node (who leads,
-the term's token, the session that holds it), the member nodes, the operator's controls.
+"""One election as ZooKeeper holds it, read in one round: the head of the candidates'
+queue (who leads, the term's token, the session that holds it), the member nodes, the
+operator's controls.
+
+Who leads is the lowest child of the election path (`election.core.queue`): its data
+names the replica, its czxid is the token. During an upgrade from release 0.1 the
+election path may still be a single-node leader's ephemeral node: then it is the leader.
 
 `election top` reads it on every refresh, `election status` once, the TUI's leader line
 (`read_leader`) every second. All reads are asynchronous and share one deadline; the
@@ -28,6 +33,7 @@ from election.control import (
     handover_path,
     pause_path,
 )
+from election.core.queue import head
 from election.observe.members import MemberRow, judge, members_path, parse_member
 from election.values import parse_replica_id
 
@@ -37,24 +43,28 @@ __all__ = [
     "LeaderNode",
     "leader_node",
     "read_cluster",
-    "read_holder",
     "read_leader",
 ]
 
 CALL_DEADLINE: Final = 2.0  # seconds for one round of ZooKeeper reads
-_MAX_REPLICA: Final = 128  # the election node's data is a replica id; more is not ours
+_MAX_REPLICA: Final = 128  # a leader node's data is a replica id; more is not ours
 _D = TypeVar("_D")
 
 
 @attrs.frozen(kw_only=True)
 class LeaderNode:
-    """The election node: its data names the leader, its czxid is the term's fencing
-    token, its ephemeralOwner the leader's session, its ctime when the term began."""
+    """The leader's queue node (the lowest): its data names the leader, its czxid is the
+    term's fencing token, its ephemeralOwner the leader's session, its ctime when it
+    queued (or, of a single-node leader, when its term began)."""
 
     replica: str
     token: int
     session: int
     created: float  # Unix seconds
+    # The leader took office with this node: it marks its node as it does (`MarkNode`:
+    # its version grows), while a head still held back (a hand-over to another, a higher
+    # priority's turn) has not. A single-node leader's node is in office by being there.
+    in_office: bool = True
 
 
 @attrs.frozen(kw_only=True)
@@ -83,7 +93,7 @@ class ClusterView:
 
     def leader_since(self) -> float | None:
         """When the leader's term began: the leader's member node says when it entered
-        Leader; failing that (not yet published), the election node's creation."""
+        Leader; failing that (not yet published), its queue node's creation."""
         if self.leader is None:
             return None
         row = self.leader_row()
@@ -106,15 +116,54 @@ def _read(result: Any, until: float) -> tuple[bytes, Any] | None:
 
 
 def leader_node(data: bytes, stat: Any) -> LeaderNode:
-    """The election node from its data and stat (as kazoo's `get` gives them)."""
+    """The leader's node from its data and stat (as kazoo's `get` gives them)."""
     replica = data.decode("utf-8", "replace")[:_MAX_REPLICA] if data else ""
     return LeaderNode(
-        replica=replica, token=stat.czxid, session=stat.ephemeralOwner, created=stat.ctime / 1000
+        replica=replica,
+        token=stat.czxid,
+        session=stat.ephemeralOwner,
+        created=stat.ctime / 1000,
+        in_office=stat.version > 0,
     )
 
 
-def _leader_node(found: tuple[bytes, Any] | None) -> LeaderNode | None:
-    return None if found is None else leader_node(*found)
+def _children(result: Any, until: float) -> list[str]:
+    try:
+        names: list[str] = _get(result, until)
+    except NoNodeError:
+        return []
+    return names
+
+
+def read_head(
+    client: KazooClient,
+    election_path: str,
+    until: float,
+    listing: Any = None,
+    watch: Callable[[Any], None] | None = None,
+) -> LeaderNode | None:
+    """Who leads: the lowest queue node under the election path (a listing, then a read
+    of it; again if it went in between, a few times at most), or the election path itself
+    when it is a single-node leader's ephemeral node. `listing`: a `get_children_async`
+    of the election path already sent; `watch`: left on the listing, the head and the
+    path, so that it is called when any of them changes."""
+    path_async = client.get_async(election_path, watch=watch)
+    children = listing
+    for _ in range(3):  # bounded: heads that go between our looks, again and again
+        if children is None:
+            children = client.get_children_async(election_path, watch=watch)
+        first = head(_children(children, until))
+        if first is None:
+            break
+        found = _read(client.get_async(f"{election_path}/{first.name}", watch=watch), until)
+        if found is not None:
+            return leader_node(*found)
+        children = None
+    path = _read(path_async, until)
+    if path is not None and path[1].ephemeralOwner != 0:
+        single = leader_node(*path)  # the single-node protocol's leader (an upgrade)
+        return attrs.evolve(single, in_office=True)
+    return None
 
 
 def _members(
@@ -162,15 +211,12 @@ def read_cluster(
     on ZooKeeper trouble: a time-out, a lost connection, NoAuth). `watch`, if given,
     is set on every member node read (`election top` hears of a change between reads)."""
     until = time.monotonic() + deadline
-    leader_async = client.get_async(election_path)
+    listing = client.get_children_async(election_path)
     pause_async = client.get_async(pause_path(election_path))
     handover_async = client.get_async(handover_path(election_path))
-    try:
-        names = _get(client.get_children_async(members_path(election_path)), until)
-    except NoNodeError:
-        names = []
+    names = _children(client.get_children_async(members_path(election_path)), until)
+    leader = read_head(client, election_path, until, listing)
     members, sessions = _members(client, election_path, until, names, watch)
-    leader = _leader_node(_read(leader_async, until))
     pause_found = _read(pause_async, until)
     handover_found = _read(handover_async, until)
     return ClusterView(
@@ -187,28 +233,18 @@ def read_cluster(
 def read_leader(
     client: KazooClient, election_path: str, deadline: float = CALL_DEADLINE
 ) -> ClusterView:
-    """Who leads and since when, in two reads: the election node, then its replica's
-    member node (the only member in the view)."""
+    """Who leads and since when: the head of the queue, then its replica's member node
+    (the only member in the view)."""
     until = time.monotonic() + deadline
-    leader = _leader_node(_read(client.get_async(election_path), until))
+    leader = read_head(client, election_path, until)
     if leader is None or not _member_name(leader.replica):
         return ClusterView(leader=leader, wall=time.time())
     members, sessions = _members(client, election_path, until, [leader.replica])
     return ClusterView(leader=leader, members=_judged(members, sessions, leader), wall=time.time())
 
 
-def read_holder(
-    client: KazooClient, election_path: str, deadline: float = CALL_DEADLINE
-) -> ClusterView:
-    """Who holds the election node, and its term, in one read (no member node)."""
-    until = time.monotonic() + deadline
-    return ClusterView(
-        leader=_leader_node(_read(client.get_async(election_path), until)), wall=time.time()
-    )
-
-
 def _member_name(replica: str) -> bool:
-    """Whether the election node's data can name a member node (it is anyone's to write)."""
+    """Whether the leader node's data can name a member node (it is anyone's to write)."""
     try:
         return parse_replica_id(replica) == replica
     except ValueError:

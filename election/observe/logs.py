@@ -164,8 +164,12 @@ class LogObserver:
                 "%s -> %s (%s)%s", record.previous, record.state, record.cause, token, extra=extra
             )
         outcome = getattr(event, "outcome", None)
-        if isinstance(event, ev.NodeCreated) and event.failure is ev.CreateFailure.NODE_EXISTS:
-            log.debug("election node is held by another replica", extra=extra)
+        if isinstance(event, ev.NodeCreated) and event.failure is ev.CreateFailure.PARENT_EPHEMERAL:
+            log.warning(
+                "the election path is the node of a leader of the single-node protocol "
+                "(an older release, mid-upgrade): queueing once it is gone",
+                extra=extra,
+            )
         elif outcome is not None and outcome is not ev.Outcome.OK and not told:
             log.warning(
                 "%s %s: %s",

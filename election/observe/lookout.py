@@ -1,10 +1,11 @@
 """Who leads the election now, and since when, for `election run --tui`.
 
 A non-leader's own records cannot say who leads: only ZooKeeper can. The lookout reads
-the election node and the leader's member node (`election.observe.cluster.read_leader`)
-every second, on a thread of its own, through the daemon's kazoo client: asynchronous
-reads with a deadline, never while the client is disconnected (kazoo would queue them),
-never a word to the core. The TUI shows the latest `Sighting`.
+the head of the candidates' queue and the leader's member node
+(`election.observe.cluster.read_leader`) every second, on a thread of its own, through
+the daemon's kazoo client: asynchronous reads with a deadline, never while the client
+is disconnected (kazoo would queue them), never a word to the core. The TUI shows the
+latest `Sighting`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Final
 import attrs
 from kazoo.client import KazooClient
 
-from election.observe.cluster import ClusterView, read_holder, read_leader
+from election.observe.cluster import read_leader
 
 __all__ = ["LeaderLookout", "Sighting"]
 
@@ -38,7 +39,7 @@ class Sighting:
 
 
 class LeaderLookout:
-    """Looks at the election node every `every` seconds until `close()`."""
+    """Looks at the head of the queue every `every` seconds until `close()`."""
 
     def __init__(
         self,
@@ -71,17 +72,10 @@ class LeaderLookout:
 
     def look(self) -> Sighting:
         """One look, now (what the thread does every `every` seconds)."""
-        return self._look(read_leader)
-
-    def look_at_holder(self) -> Sighting:
-        """Who holds the election node and its term, in one read (no `since`)."""
-        return self._look(read_holder)
-
-    def _look(self, read: Callable[[KazooClient, str, float], ClusterView]) -> Sighting:
         if not self._client.connected:
             return Sighting(problem="not connected", at=self._wall())
         try:
-            view = read(self._client, self._path, self._deadline)
+            view = read_leader(self._client, self._path, self._deadline)
         except Exception as exc:  # a time-out, a lost connection: say so, look again
             text = str(exc)
             problem = f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -87,7 +87,7 @@ class MemberRow:
 
     @property
     def leader(self) -> bool:
-        """It says Leader, and the election node agrees."""
+        """It says Leader, and the head of the queue agrees."""
         return self.readable and self.state == "Leader" and not self.stale
 
     def in_state(self, now: float) -> float | None:
@@ -242,21 +242,21 @@ def judge(
     holder_token: int | None,
 ) -> list[MemberRow]:
     """The rows with their sessions (member name -> ephemeralOwner), and those that say
-    Leader against the election node marked stale: a replica that stopped answering
-    keeps its member node until its session expires, and its last word may be Leader.
-    Only the election node says who leads: held by the member's own session, of the
-    token the member names. `holder*` describe it (None: there is none)."""
+    Leader against the queue marked stale: a replica that stopped answering keeps its
+    member node until its session expires, and its last word may be Leader. Only the head
+    of the queue says who leads: a node of the member's own session, of the token the
+    member names. `holder*` describe it (None: nobody queues)."""
     judged = []
     for row in rows:
         session = sessions.get(row.name)
         stale = ""
         if row.readable and row.state == "Leader":
             if holder_session is None:
-                stale = "says Leader, but no replica holds the election node"
+                stale = "says Leader, but no replica leads the queue"
             elif session != holder_session:
-                stale = f"says Leader, but another session holds the election node ({holder})"
+                stale = f"says Leader, but another session leads the queue ({holder})"
             elif row.token is not None and row.token != holder_token:
-                stale = f"says Leader of token {row.token}, the election node's is {holder_token}"
+                stale = f"says Leader of token {row.token}, the queue's head's is {holder_token}"
         judged.append(attrs.evolve(row, session=session, stale=stale))
     return ordered(judged)
 

@@ -1,11 +1,11 @@
 """`election top`: a live table of every replica, from the member nodes in ZooKeeper.
 
 It polls (every 0.5 s by default) rather than keeping watches: each refresh is one
-round of `election.observe.cluster` (the election node, the member nodes with their
+round of `election.observe.cluster` (the queue's head, the member nodes with their
 sessions, the pause), all asynchronous and bounded by a deadline, so a reconnect, a
 vanished node or a slow server never leaves the table stale without saying so. What a
 member node holds is parsed by `election.observe.members` (hostile data is a row marked
-unreadable, never a crash), and a member that says Leader while the election node is
+unreadable, never a crash), and a member that says Leader while the queue's head is
 not its session's is marked stale, never shown as the leader.
 """
 
@@ -42,11 +42,11 @@ from election.observe.tui import state_style
 
 @attrs.frozen(kw_only=True)
 class Snapshot:
-    """One poll: the rows, who holds the election node, and whether it worked."""
+    """One poll: the rows, who leads the queue, and whether it worked."""
 
     rows: tuple[MemberRow, ...] = ()
     left: tuple[MemberRow, ...] = ()  # replicas gone within a few seconds, and how
-    holder: str = ""  # the election node's data (the leader's replica id), if any
+    holder: str = ""  # the queue head's data (the leader's replica id), if any
     holder_token: int | None = None  # its czxid
     paused: bool = False  # the operator's pause node exists
     error: str = ""  # why this poll failed (the rows are then the last good ones)
@@ -64,7 +64,7 @@ def poll(
     deadline: float = CALL_DEADLINE,
     watch: Callable[[WatchedEvent], None] | None = None,
 ) -> Snapshot:
-    """Read every member node and the election node (raises on ZooKeeper trouble);
+    """Read every member node and the head of the queue (raises on ZooKeeper trouble);
     `watch` is set on every member node read."""
     view = read_cluster(client, election_path, deadline, watch=watch)
     leader = view.leader

@@ -8,7 +8,9 @@ command waits, and goes when the command deletes it on the way out or when its s
 ends, so a command killed outright withdraws it within its session timeout. The leader
 of the request's term ends it gracefully and stays a candidate; while the request
 stands, only `to` (or, without it, anyone but the old leader, the highest priority
-first) may take the node. Done is a new term, of a higher token, held by the right one.
+first) may lead: the old leader moves to the back of the candidates' queue, and so does
+every candidate ahead of `to`. Done is a new term, of a higher token, held by the right
+one: the head of the queue, in office.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from collections.abc import Callable
 from typing import Final
 
 import attrs
-from kazoo.exceptions import NodeExistsError, NoNodeError
+from kazoo.exceptions import NodeExistsError
 
 from election.control import Handover, encode_handover, handover_path
-from election.observe.cluster import ClusterView, LeaderNode, leader_node
+from election.observe.cluster import ClusterView, LeaderNode, read_head
 from election.operate.connection import (
     EXIT_NOT_DONE,
     EXIT_USAGE,
@@ -114,22 +116,12 @@ def _withdraw(session: OperatorSession, request: Handover) -> None:
 
 
 def _current(session: OperatorSession, fired: Callable[[object], None]) -> LeaderNode | None:
-    """The election node now, watched: `fired` is called when it next changes."""
+    """The head of the queue now, watched (the listing and the head): `fired` is called
+    when a candidate comes or goes, or the head takes office."""
     path = session.connection.election_path
-    for _ in range(3):  # bounded: a node made and gone between our looks, again and again
-        try:
-            data, stat = session.call(
-                lambda: session.client.get_async(path, watch=fired), f"reading {path}"
-            )
-        except NoNodeError:
-            there = session.call(
-                lambda: session.client.exists_async(path, watch=fired), f"watching {path}"
-            )
-            if there is None:
-                return None  # the watch tells when it is made
-            continue  # made between the two looks (the watch is on it now): read it
-        return leader_node(data, stat)
-    return None
+    with session.guarded(f"reading {path}"):
+        until = time.monotonic() + session.timeout
+        return read_head(session.client, path, until, watch=fired)
 
 
 def _await_new_term(
@@ -144,7 +136,7 @@ def _await_new_term(
     while True:
         changed.clear()
         node = _current(session, fired)
-        if node is not None and node.token > request.token:
+        if node is not None and node.token > request.token and node.in_office:
             if request.to is None or node.replica == request.to:
                 return HandedOver(
                     replica=node.replica, token=node.token, took=time.monotonic() - started

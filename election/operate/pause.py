@@ -4,7 +4,8 @@ again, without stopping a daemon.
 The pause is a persistent node (`election.control.pause_path`) made under the
 election's ACL, so it survives restarts of the replicas and of the command, and only a
 holder of the credential may make or remove it. The replicas do the rest: the leader
-ends its term when it reads the pause, and none takes leadership until it is gone. The
+ends its term when it reads the pause and holds its place at the head of the queue, and
+none leads until it is gone. The
 command waits up to `--timeout` to see that happen and says whether it did.
 """
 
@@ -40,13 +41,15 @@ def operator() -> str:
 
 
 def _nobody_leads(view: ClusterView) -> bool:
-    """The leader's term is over: the node released and no member says Leader."""
-    said = any(row.readable and row.state == "Leader" for row in view.members)
-    return view.leader is None and not said
+    """The leader's term is over: no member says Leader (the head of the queue holds its
+    place through a pause; its member node tells whether it still works)."""
+    return not any(row.readable and row.state == "Leader" for row in view.members)
 
 
 def _someone_leads(view: ClusterView) -> bool:
-    return view.leader is not None and not view.paused
+    """A leader is back: the head of the queue, and its member node says so."""
+    row = view.leader_row()
+    return not view.paused and row is not None and row.leader
 
 
 def _watch(

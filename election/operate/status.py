@@ -33,8 +33,8 @@ def read_status(session: OperatorSession) -> ClusterView:
 
 
 def leads(view: ClusterView) -> bool:
-    """A replica leads: one holds the election node and the cluster is not paused (a
-    leader still holding it when paused is ending its term)."""
+    """A replica leads: one heads the queue and the cluster is not paused (a head that
+    holds its place while paused does not lead)."""
     return view.leader is not None and not view.paused
 
 
@@ -65,9 +65,17 @@ def _member(row: MemberRow, now: float) -> dict[str, Any]:
 
 def status_document(view: ClusterView, election_path: str, now: float) -> dict[str, Any]:
     """`status --json`: one object (the contract's `leader`, `paused`, `members`,
-    `handover`, and what else helps a script)."""
-    leader = None
+    `handover`, and what else helps a script: `head`, the head of the candidates' queue,
+    which holds its place, not leading, while the cluster is paused)."""
+    leader = head = None
     if view.leader is not None:
+        head = {
+            "replica": view.leader.replica,
+            "token": view.leader.token,
+            "session": f"0x{view.leader.session:x}",
+            "in_office": view.leader.in_office,
+        }
+    if view.leader is not None and leads(view):
         leader = {
             "replica": view.leader.replica,
             "token": view.leader.token,
@@ -83,6 +91,7 @@ def status_document(view: ClusterView, election_path: str, now: float) -> dict[s
         "election_path": election_path,
         "leads": leads(view),
         "leader": leader,
+        "head": head,
         "paused": view.paused,
         "pause": None if view.pause is None else attrs.asdict(view.pause),
         "handover": handover,
@@ -108,14 +117,16 @@ def _fact(label: str, value: Text | str) -> Text:
 def _facts(view: ClusterView, now: float) -> list[Text]:
     """The leader, the pause and the hand-over request: a line each."""
     lines = []
-    if view.leader is not None:
+    if view.leader is not None and view.paused:
+        line = Text("none", style="yellow")
+        line.append(f"  ({view.leader.replica} holds its place at the head of the queue)")
+        lines.append(_fact("leader", line))
+    elif view.leader is not None:
         since = view.leader_since()
         line = Text(view.leader.replica, style="bold green")
         line.append(f"  token {view.leader.token}")
         if since is not None:
             line.append(f"  since {_clock(since)} ({format_duration(max(0.0, now - since))})")
-        if view.paused:
-            line.append("  (paused: ending its term)", style="yellow")
         lines.append(_fact("leader", line))
     else:
         lines.append(_fact("leader", Text("none", style="yellow")))

@@ -276,9 +276,10 @@ def run_daemon(settings: Settings) -> int:
         may_write=lambda: zookeeper.connected,
         mode=settings.file_mode,
     )
-    # The job's lease: extended only after ZooKeeper answers a heartbeat (lease.py).
+    # The job's lease: extended only after ZooKeeper answers a heartbeat (lease.py) that
+    # reads our own queue node.
     leases = LeaseKeeper(
-        lambda token, answered: zookeeper.heartbeat(settings.election_path, token, answered),
+        zookeeper.heartbeat,
         timers,
         timeout=lambda: zookeeper.session_timeout,
     )
@@ -316,10 +317,8 @@ def run_daemon(settings: Settings) -> int:
     # The core and the loop around it; the observers watch its records.
     config = core_config_from_header(settings.as_header_config())
     metrics = Metrics(priority=settings.priority)
-    # Who leads, told once per change while we wait (read beside the core, never fed to it).
-    news = LeaderNews(
-        LeaderLookout(client, settings.election_path).look_at_holder, replica=settings.replica_id
-    )
+    # Who leads, told once per change while we wait (from the queue's names, no request).
+    news = LeaderNews(replica=settings.replica_id)
     in_use = _InUse()
     observers: list[Observer] = [metrics, LogObserver(config), news, in_use]
     live_view = _live_view(settings, observers, client)
@@ -352,7 +351,6 @@ def run_daemon(settings: Settings) -> int:
         "on" if settings.zk_tls is not None else "off",
     )
     inbox.put(Started())
-    news.start()
     if live_view is not None:
         live_view.start()
     graceful = False
@@ -370,7 +368,6 @@ def run_daemon(settings: Settings) -> int:
             live_view.close()
             setup_logging(settings.log_level, settings.log_format, settings.replica_id)
         restore_signals()
-        news.close()
         # No job outlives its daemon: the keeper stops what is left of it and, once this
         # process has exited, closes the session (after a stop, it is closed already).
         if not jobs.close(code, graceful) and not graceful:

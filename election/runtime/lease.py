@@ -20,7 +20,7 @@ The margin (10 %, so 1 s of a 10 s session, 200 ms of a 2 s one) covers:
   job's exit, a few milliseconds on an idle machine, tens to a hundred on a loaded one.
 `t0` is read before the request is handed to kazoo: queueing only makes it earlier.
 
-The leader sends a heartbeat — `sync` then `exists` of its own node, asynchronous —
+The leader sends a heartbeat — `sync` then `exists` of its own queue node, asynchronous —
 every timeout / 6 while a job runs, and only an answer showing the node still of our
 term (czxid = token) and our session (ephemeralOwner) extends the lease. Extensions are
 not journaled (far too many); a lease that runs out is (`ChildLeaseExpired`).

@@ -21,6 +21,7 @@ from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import (
     ConnectionLoss,
     NoAuthError,
+    NoChildrenForEphemeralsError,
     NodeExistsError,
     NoNodeError,
     SessionExpiredError,
@@ -38,6 +39,7 @@ from kazoo.security import (
 from election.control import ControlDataError, decode_handover, decode_pause
 from election.core import effects as fx
 from election.core import events as ev
+from election.core.queue import parse_node
 from election.observe.members import MemberRow, member_document, parse_member
 from election.runtime import kazoo_private
 from election.runtime.incarnation import Incarnation, started
@@ -163,7 +165,8 @@ def _parent(path: str) -> str:
 
 
 class ZooKeeperAdapter:
-    """Handles Connect, CloseSession, EnsurePath, CreateNode, ReadNode and ReleaseNode."""
+    """Runs the core's ZooKeeper effects (`effects.ZOOKEEPER_EFFECTS`): each kazoo call
+    asynchronous, each effect answered by exactly one event."""
 
     def __init__(
         self,
@@ -203,6 +206,8 @@ class ZooKeeperAdapter:
         self._connect_replies: list[Reply] = []
         self._lock = threading.Lock()
         self.connected = False  # read by the file writer: no write while this is False
+        # Our queue node as last seen ours (path, czxid): the lease's heartbeat reads it.
+        self._own: tuple[str, int] | None = None
         client.add_listener(self._on_state)
 
     @property
@@ -256,23 +261,18 @@ class ZooKeeperAdapter:
         )
 
     def _watch(self, event: WatchedEvent) -> None:
-        self._put(ev.NodeWatchFired(path=event.path or "", kind=str(event.type)))
+        # Stamped as it arrives: a loop that takes it much later (the process was frozen)
+        # does not trust it (a deletion that may no longer make us next in line).
+        self._put(
+            ev.NodeWatchFired(
+                path=event.path or "", kind=str(event.type), answered_at=self._clock()
+            )
+        )
 
     # --- effects (loop thread) ---------------------------------------------------------
 
     def handles(self, effect: fx.Effect) -> bool:
-        return isinstance(
-            effect,
-            fx.Connect
-            | fx.CloseSession
-            | fx.EnsurePath
-            | fx.CreateNode
-            | fx.ReadNode
-            | fx.ReleaseNode
-            | fx.PublishMember
-            | fx.ReadControl
-            | fx.ReadMembers,
-        )
+        return isinstance(effect, fx.ZOOKEEPER_EFFECTS)
 
     def run(self, effect: fx.Effect) -> None:
         if isinstance(effect, fx.Connect):
@@ -285,6 +285,10 @@ class ZooKeeperAdapter:
             self._create(effect)
         elif isinstance(effect, fx.ReadNode):
             self._read(effect)
+        elif isinstance(effect, fx.ReadQueue):
+            self._read_queue(effect)
+        elif isinstance(effect, fx.MarkNode):
+            self._mark(effect)
         elif isinstance(effect, fx.ReleaseNode):
             self._release(effect)
         elif isinstance(effect, fx.PublishMember):
@@ -294,18 +298,20 @@ class ZooKeeperAdapter:
         elif isinstance(effect, fx.ReadMembers):
             self._read_members(effect)
 
-    def heartbeat(self, path: str, token: int, answered: Answered) -> None:
-        """The job's lease heartbeat: `sync`, then `exists` of our node; `answered` gets a
-        `Proof` (sent at `t0`, on a session of the granted timeout) when the node is still
-        the one of term `token` (czxid) and of this session (ephemeralOwner), else None.
-        Exactly one call. `sync` first, so that the server that answers is in touch with
-        ZooKeeper's leader (a server cut off from it would still answer a read)."""
+    def heartbeat(self, token: int, answered: Answered) -> None:
+        """The job's lease heartbeat: `sync`, then `exists` of our queue node; `answered`
+        gets a `Proof` (sent at `t0`, on a session of the granted timeout) when the node is
+        still the one of term `token` (czxid) and of this session (ephemeralOwner), else
+        None. Exactly one call. `sync` first, so that the server that answers is in touch
+        with ZooKeeper's leader (a server cut off from it would still answer a read)."""
         sent_at = self._clock()  # before the request leaves: the proof may only start earlier
         client_id = self._client.client_id
         granted = self._negotiated
-        if not self.connected or client_id is None or granted is None:
+        own = self._own
+        if not self.connected or client_id is None or granted is None or own is None:
             answered(None)
             return
+        path = own[0]
         session = client_id[0]
         once = threading.Lock()
 
@@ -372,15 +378,14 @@ class ZooKeeperAdapter:
         threading.Thread(target=close, name="election-zk-close", daemon=True).start()
 
     def _ensure_path(self, effect: fx.EnsurePath) -> None:
+        """Make the election path (the queue's parent) and its parents, and check that
+        its ACL lets us create our node in it."""
         reply = self._reply(ev.PathEnsured, effect.request)
-        parent = _parent(effect.path)
-        if parent == "/":
-            reply.ok()
-            return
+        path = effect.path
 
         def checked(result: Any) -> None:
             acls = None if result.exception else result.value[0]
-            refusal = None if acls is None else create_refusal(acls, self._auth, parent)
+            refusal = None if acls is None else create_refusal(acls, self._auth, path)
             if refusal is None:  # allowed, or we cannot tell: the create will say
                 reply.ok()
             else:
@@ -388,27 +393,30 @@ class ZooKeeperAdapter:
                 reply.failed(refusal)
 
         def done(_: Any) -> None:
-            # A parent made by others may refuse us: say so now, clearly, and wait in
+            # A path made by others may refuse us: say so now, clearly, and wait in
             # Failover, rather than fail every attempt with NoAuth.
-            self._client.get_acls_async(parent).rawlink(checked)
+            self._client.get_acls_async(path).rawlink(checked)
 
-        self._call(reply, lambda: self._client.ensure_path_async(parent), done)
+        self._call(reply, lambda: self._client.ensure_path_async(path), done)
 
     def _create(self, effect: fx.CreateNode) -> None:
+        """Our queue node: ephemeral, sequential, named by the prefix the core gives
+        (replica and session). Its answer names the node made and its czxid."""
         reply = self._reply(ev.NodeCreated, effect.request)
         data = effect.replica.encode()
 
         def done(result: Any) -> None:
-            _, stat = result
-            reply.ok(token=stat.czxid, answered_at=self._clock())
+            path, stat = result
+            self._own = (path, stat.czxid)
+            reply.ok(token=stat.czxid, path=path, answered_at=self._clock())
 
         def failed(exc: BaseException) -> None:
-            if isinstance(exc, NodeExistsError):
-                failure = ev.CreateFailure.NODE_EXISTS
-            elif isinstance(exc, NoNodeError):
+            if isinstance(exc, NoNodeError):
                 failure = ev.CreateFailure.NO_PARENT
+            elif isinstance(exc, NoChildrenForEphemeralsError):
+                failure = ev.CreateFailure.PARENT_EPHEMERAL  # a single-node leader's node
             elif isinstance(exc, ConnectionLoss | SessionExpiredError):
-                failure = ev.CreateFailure.CONNECTION
+                failure = ev.CreateFailure.CONNECTION  # maybe made: the core looks first
             else:
                 failure = ev.CreateFailure.OTHER
             reason = _describe(exc)
@@ -419,30 +427,78 @@ class ZooKeeperAdapter:
 
         self._call(
             reply,
-            lambda: self._client.create_async(effect.path, data, ephemeral=True, include_data=True),
+            lambda: self._client.create_async(
+                effect.path, data, ephemeral=True, sequence=True, include_data=True
+            ),
             done,
             failed,
         )
 
     def _read(self, effect: fx.ReadNode) -> None:
         reply = self._reply(ev.NodeRead, effect.request)
+        path = effect.path
+        client_id = self._client.client_id
+        session = client_id[0] if client_id else None
 
         def done(stat: Any) -> None:
             if stat is None:
+                reply.ok(exists=False, answered_at=self._clock(), path=path)
+                return
+            if (
+                session is not None
+                and stat.ephemeralOwner == session
+                and parse_node(path.rsplit("/", 1)[-1])
+            ):
+                self._own = (path, stat.czxid)  # ours (found again after a create in doubt)
+            reply.ok(
+                exists=True,
+                owner=stat.ephemeralOwner,
+                token=stat.czxid,
+                answered_at=self._clock(),
+                path=path,
+            )
+
+        def failed(exc: BaseException) -> None:
+            reply.failed(_describe(exc), path=path)
+
+        self._call(reply, lambda: self._client.exists_async(path, watch=self._watch), done, failed)
+
+    def _read_queue(self, effect: fx.ReadQueue) -> None:
+        """The election path's children; watched only when the core asks (a head holding
+        its place for one who may lead). A path that is gone is said so (`exists` false)."""
+        reply = self._reply(ev.QueueRead, effect.request)
+
+        def listed(children: list[str]) -> None:
+            reply.ok(names=tuple(children), answered_at=self._clock())
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, NoNodeError):
                 reply.ok(exists=False, answered_at=self._clock())
             else:
-                reply.ok(
-                    exists=True,
-                    owner=stat.ephemeralOwner,
-                    token=stat.czxid,
-                    answered_at=self._clock(),
-                )
+                reply.failed(_describe(exc))
 
-        self._call(reply, lambda: self._client.exists_async(effect.path, watch=self._watch), done)
+        watch = self._queue_watch if effect.watch else None
+        self._call(
+            reply, lambda: self._client.get_children_async(effect.path, watch=watch), listed, failed
+        )
+
+    def _mark(self, effect: fx.MarkNode) -> None:
+        """Write our node's data again (the replica id it holds): its version grows, and
+        the watch of the candidate behind us fires."""
+        reply = self._reply(ev.NodeMarked, effect.request)
+        node = parse_node(effect.path.rsplit("/", 1)[-1])
+        data = (node.replica if node is not None else "").encode()
+
+        def done(_: Any) -> None:
+            reply.ok()
+
+        self._call(reply, lambda: self._client.set_async(effect.path, data), done)
 
     def _release(self, effect: fx.ReleaseNode) -> None:
         """Delete the node only if it is still the one of our term (its czxid), at the
-        version we saw: a node created by someone else since is never deleted."""
+        version we saw: a node created by someone else since is never deleted. A queue
+        node named after our current session is ours by its name alone (a session makes
+        one node at a time, and a name is never made twice): deleted in one round trip."""
         reply = self._reply(ev.NodeReleased, effect.request)
 
         def deleted(_: Any) -> None:
@@ -453,6 +509,14 @@ class ZooKeeperAdapter:
                 reply.ok(reason="already gone")
             else:
                 reply.failed(_describe(exc))
+
+        client_id = self._client.client_id
+        node = parse_node(effect.path.rsplit("/", 1)[-1])
+        if node is not None and client_id is not None and node.of_session(client_id[0]):
+            self._call(
+                reply, lambda: self._client.delete_async(effect.path), deleted, delete_failed
+            )
+            return
 
         def seen(stat: Any) -> None:
             if stat is None:
@@ -552,6 +616,9 @@ class ZooKeeperAdapter:
         left = Incarnation(host=holder.host, pid=holder.pid, started=holder.started)
         return left.replaceable_by(self.member.incarnation)
 
+    def _queue_watch(self, event: WatchedEvent) -> None:
+        self._put(ev.QueueChanged(path=event.path or ""))
+
     def _control_watch(self, event: WatchedEvent) -> None:
         self._put(ev.ControlChanged(path=event.path or "", kind=str(event.type)))
 
@@ -606,7 +673,10 @@ class ZooKeeperAdapter:
             for gone in set(known) - set(names):
                 del known[gone]
             # A priority is a replica's flag: read each member's once, not on every change
-            # of the list (with fifty replicas, fifty reads each, on every join).
+            # of the list (with fifty replicas, fifty reads each, on every join); and not
+            # at all for a queued one, whose queue node's name says it (the effect brings
+            # them): a new head's read costs the listing alone, however long the queue.
+            known.update((n, p) for n, p in effect.known if n in names)
             priorities: dict[str, int | None] = {n: known[n] for n in names if n in known}
             if len(priorities) == len(names):
                 reply.ok(replicas=tuple(names), priorities=tuple(known[n] for n in names))

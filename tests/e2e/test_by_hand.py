@@ -52,8 +52,7 @@ def test_the_kits_zookeeper_serves_two_replicas_by_hand_until_ctrl_c(
         leader = replicas.wait_for_leader(20)
         other = r2 if leader is r1 else r1
         # The one that waits says whom it waits behind (it said only `Init -> Attempter`).
-        term = leader.entered("Leader")[0]["token"]
-        said = f"{leader.id} leads (token {term}); waiting behind it"
+        said = f"{leader.id} leads the queue; waiting behind it (1 ahead of us)"
         wait_until(lambda: said in other.log_path.read_text(), 10, other.log_tail)
         leader.interrupt()  # Ctrl-C in the leader's terminal
         assert leader.wait(15) == 0

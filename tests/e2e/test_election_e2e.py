@@ -91,15 +91,17 @@ def test_three_replicas_elect_exactly_one_leader(
     states = {r.id: r.state for r in replicas}
     assert sorted(states.values()) == ["Attempter", "Attempter", "Leader"], replicas.describe()
     assert all(r.running for r in replicas)
-    # The leader's token is the czxid of the node it created; the others found it taken.
+    # The leader's token is the czxid of its own queue node, the lowest; the others queued
+    # behind it, one node each.
     entered = leader.entered("Leader")
     assert len(entered) == 1
     assert isinstance(entered[0]["token"], int) and entered[0]["token"] > 0
-    assert entered[0]["cause"] == "election node created"
+    assert entered[0]["cause"] == "our node leads the queue"
     for r in replicas:
+        created = [rec["event"] for rec in r.records() if rec["event"]["type"] == "NodeCreated"]
+        assert [e["outcome"] for e in created] == ["ok"], created
         if r is not leader:
-            created = [rec["event"] for rec in r.records() if rec["event"]["type"] == "NodeCreated"]
-            assert created and all(e["failure"] == "node-exists" for e in created), created
+            assert created[0]["token"] > entered[0]["token"]
             assert not r.entered("Leader")
     _no_overlap(replicas)
 
@@ -228,8 +230,8 @@ def test_sigkill_leader_taken_over_within_session_timeout(
     new, entered = _new_leader_record(replicas, old, old.killed_wall, timeout=bound + 5.0)
     latency = entered["wall"] - old.killed_wall
     assert latency < bound, f"take-over took {latency:.3f}s\n{replicas.describe()}"
-    # It was the watch (the node deleted on expiry), not the 30 s attempt timer.
-    assert entered["cause"] == "election node created"
+    # It was the watch (the node below ours deleted on expiry), not the 30 s attempt timer.
+    assert entered["cause"] == "the node below ours went: we are next"
     deleted = new.find(
         lambda r: r["event"]["type"] == "NodeWatchFired" and r["event"]["kind"] == "DELETED",
         after_wall=old.killed_wall,

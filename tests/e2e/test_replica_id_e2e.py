@@ -71,7 +71,7 @@ def test_a_second_replica_of_one_id_is_refused_before_it_competes(
         "replica (host "
     ), line
     assert f", pid {first.pid}, session 0x" in line
-    # Refused before it competed: it never asked for the election node.
+    # Refused before it competed: it never queued.
     assert "NodeCreated" not in _types(second) and "MemberPublished" in _types(second)
     assert first.is_leader() and first.running
 
@@ -96,7 +96,7 @@ def test_a_replica_restarted_right_after_a_crash_is_not_refused(
     since = again.started_wall
     assert since is not None
     # Its dead run's member node is its own (this host, that pid gone): it takes it over
-    # and waits for the election node, which goes with the dead run's session.
+    # and queues behind the dead run's node, which goes with the dead run's session.
     record = again.wait_for(
         lambda r: r["event"]["type"] == "MemberPublished" and r["event"]["outcome"] == "ok",
         20,
@@ -104,7 +104,7 @@ def test_a_replica_restarted_right_after_a_crash_is_not_refused(
         after_wall=since,
     )
     assert record["state"] in ("Init", "Attempter"), again.log_tail()
-    said = "an earlier run of dup holds the election node (token "
+    said = "an earlier run of dup heads the queue until its session ends"
     wait_until(lambda: said in again.log_path.read_text(), 10, again.log_tail)
     again.wait_for_state("Leader", 30, after_wall=since)
     assert again.running

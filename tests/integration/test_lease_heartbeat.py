@@ -1,5 +1,5 @@
 """The lease's heartbeat against a real ZooKeeper: the timeout the server granted, and a
-proof only for our own node of our own term."""
+proof only for our own queue node of our own term."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from election.core import effects as fx
+from election.core import events as ev
+from election.core.queue import node_prefix
 from election.runtime.lease import Proof, lease_until
 from election.runtime.zookeeper import ZooKeeperAdapter
 from election_testkit.zookeeper import ZooKeeperServer
@@ -22,7 +25,7 @@ PATH = "/lease-test/leader"
 
 def _beat(adapter: ZooKeeperAdapter, token: int) -> Proof | None:
     answers: queue.SimpleQueue[Proof | None] = queue.SimpleQueue()
-    adapter.heartbeat(PATH, token, answers.put)
+    adapter.heartbeat(token, answers.put)
     return answers.get(timeout=5)
 
 
@@ -52,10 +55,12 @@ def test_a_heartbeat_proves_our_own_node_from_when_it_was_sent(
     try:
         ours.connect()
         theirs.connect()
-        ours.client.ensure_path("/lease-test")
-        if ours.client.exists(PATH):
-            ours.client.delete(PATH)
-        _, stat = ours.client.create(PATH, b"r1", ephemeral=True, include_data=True)
+        ours.client.ensure_path(PATH)
+        assert _beat(ours.adapter, 1) is None  # no queue node of ours yet
+        prefix = f"{PATH}/{node_prefix('r1', ours.session)}"
+        created = ours.ask(fx.CreateNode, ev.NodeCreated, path=prefix, replica="r1")
+        stat = ours.client.exists(created.path)
+        assert stat is not None
         before = time.monotonic()
         proof = _beat(ours.adapter, stat.czxid)
         assert proof is not None
@@ -65,7 +70,7 @@ def test_a_heartbeat_proves_our_own_node_from_when_it_was_sent(
         # Not our term's node, or not our session's: no proof.
         assert _beat(ours.adapter, stat.czxid + 1) is None
         assert _beat(theirs.adapter, stat.czxid) is None
-        ours.client.delete(PATH)
+        ours.client.delete(created.path)
         assert _beat(ours.adapter, stat.czxid) is None  # gone: leadership is over
     finally:
         ours.close()

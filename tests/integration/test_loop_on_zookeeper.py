@@ -166,7 +166,8 @@ def test_two_replicas_one_leader_and_fast_hand_over_on_stop(
     assert leader.journal[-1].state == "Stopping"
     (second_term,) = other.records(became_leader)
     assert second_term.token is not None and second_term.token > old_token
-    assert second_term.cause == "election node created"
+    # Next in line: it led on its watch alone, asking ZooKeeper nothing first.
+    assert second_term.cause == "the node below ours went: we are next"
     # Never two leaders: the old term ended (Stopping) before the new one began.
     (old_end,) = leader.records(lambda r: r.changed and r.previous == "Leader")
     assert old_end.wall <= second_term.wall
@@ -203,8 +204,8 @@ def test_leader_stops_writing_when_the_server_goes_and_resumes_its_term_after(
         zk_fresh.restart()
         wait_until(lambda: len(solo.records(became_leader)) == 2, 10.0, "leading again")
         second_term = solo.records(became_leader)[1]
-        # The session survived the restart: the node is still ours, by ephemeralOwner.
-        assert second_term.cause == "election node found ours"
+        # The session survived the restart: the node is still ours, and leads the queue.
+        assert second_term.cause == "our node leads the queue"
         assert second_term.token == first_term.token
         wait_until(
             lambda: bool(solo.records(lambda r: written(r) and r.seq > second_term.seq)),

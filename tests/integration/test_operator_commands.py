@@ -1,6 +1,7 @@
 """`election status`, `pause`, `resume`, `handover` and `top --once` against a real
-ZooKeeper, with the replicas' nodes made by hand: an election node held by one kazoo
-session, member nodes of as many others (`FakeCluster`). What the replicas do when they
+ZooKeeper, with the replicas' nodes made by hand: the queue node of the leader's kazoo
+session at the head of the candidates' queue, member nodes of as many others
+(`FakeCluster`). What the replicas do when they
 read the controls is the core's; here a test thread plays that part where a command
 waits for it.
 """
@@ -24,6 +25,7 @@ from kazoo.security import ACL, Id, Permissions, make_digest_acl_credential
 
 from election.cli import main
 from election.control import decode_handover, decode_pause, handover_path, pause_path
+from election.core.queue import head, node_prefix
 from election.observe.members import member_document, members_path
 from election.runtime.zookeeper import node_acl
 from election.security import ZkAuth
@@ -40,7 +42,7 @@ AUTH = ZkAuth(scheme="digest", credential=f"{USER}:{PASSWORD}")
 
 class FakeCluster:
     """Replicas as ZooKeeper sees them: each a session with its member node; the leader's
-    session holds the election node."""
+    session heads the queue, its node marked (in office)."""
 
     def __init__(
         self, make: KazooFactory, servers: str, path: str, auth: ZkAuth | None = None
@@ -51,6 +53,7 @@ class FakeCluster:
         self.auth = auth
         self.sessions: dict[str, KazooClient] = {}
         self.priorities: dict[str, int] = {}
+        self.nodes: dict[str, str] = {}  # replica -> its queue node's path
 
     def _client(self) -> KazooClient:
         if self.auth is None:
@@ -79,21 +82,33 @@ class FakeCluster:
             host="vm", pid=100, version="test", priority=self.priorities.get(name, 1),
         )  # fmt: skip
 
-    def lead(self, name: str) -> int:
-        """`name` takes the election node; its member node says Leader. The token."""
+    def queue(self, name: str) -> str:
+        """`name` joins the queue (at the back): its node's path."""
         client = self.sessions[name]
-        client.create(self.path, name.encode(), ephemeral=True, makepath=True)
-        token: int = client.exists(self.path).czxid
+        client.ensure_path(self.path)
+        prefix = f"{self.path}/{node_prefix(name, client.client_id[0])}"
+        self.nodes[name] = client.create(prefix, name.encode(), ephemeral=True, sequence=True)
+        return self.nodes[name]
+
+    def lead(self, name: str) -> int:
+        """`name` queues, alone at the head, and takes office (marks its node); its member
+        node says Leader. The token."""
+        client = self.sessions[name]
+        node = self.queue(name)
+        client.set(node, name.encode())  # the mark: in office
+        token: int = client.exists(node).czxid
         client.set(self._member_path(name), self._doc(name, "Leader", token))
         return token
 
     def step_down(self, name: str) -> None:
         client = self.sessions[name]
-        client.delete(self.path)
+        client.delete(self.nodes.pop(name))
         client.set(self._member_path(name), self._doc(name, "Attempter"))
 
     def token(self) -> int | None:
-        stat = self.sessions[next(iter(self.sessions))].exists(self.path)
+        client = self.sessions[next(iter(self.sessions))]
+        first = head(client.get_children(self.path)) if client.exists(self.path) else None
+        stat = None if first is None else client.exists(f"{self.path}/{first.name}")
         return None if stat is None else stat.czxid
 
 
@@ -168,7 +183,7 @@ def test_status_exits_1_when_none_leads(cluster: FakeCluster) -> None:
 
 def test_a_leader_that_stopped_answering_is_not_shown_as_leader(cluster: FakeCluster) -> None:
     four(cluster)
-    # A replica whose last word was Leader, though the election node is r3's session's.
+    # A replica whose last word was Leader, though the head of the queue is r3's session's.
     cluster.member("old", state="Attempter")
     cluster.sessions["old"].set(
         f"{members_path(cluster.path)}/old", cluster._doc("old", "Leader", 5)
@@ -177,7 +192,7 @@ def test_a_leader_that_stopped_answering_is_not_shown_as_leader(cluster: FakeClu
     old = next(m for m in document["members"] if m["replica"] == "old")
     assert old["leader"] is False
     assert old["stale"] is True
-    assert old["stale_reason"] == "says Leader, but another session holds the election node (r3)"
+    assert old["stale_reason"] == "says Leader, but another session leads the queue (r3)"
     top = command(cluster, "top", "--once")
     assert top.exit_code == 0
     assert "Leader? stale" in top.stdout and "5 replicas; leader r3" in top.stdout
@@ -278,7 +293,7 @@ def test_handover_to_a_named_replica(cluster: FakeCluster, kazoo_client: KazooCl
     assert "@" in request.by and len(request.id) == 32
     assert stat.ephemeralOwner not in {c.client_id[0] for c in cluster.sessions.values()}
     assert [(a.perms, a.id.scheme) for a in acls] == [(Permissions.ALL, "world")]
-    assert kazoo_client.get(cluster.path)[0] == b"r1"
+    assert kazoo_client.get(cluster.nodes["r1"])[0] == b"r1"  # the head of the queue
     assert kazoo_client.exists(handover_path(cluster.path)) is None  # withdrawn on the way out
 
 
@@ -303,7 +318,7 @@ def test_handover_not_done_within_wait_is_withdrawn(
         "election handover: no new leader within 1s: the request is withdrawn (r3 leads)\n"
     )
     assert kazoo_client.exists(handover_path(cluster.path)) is None
-    assert kazoo_client.get(cluster.path)[0] == b"r3"
+    assert cluster.token() == kazoo_client.exists(cluster.nodes["r3"]).czxid  # r3 still leads
 
 
 def test_handover_fails_when_another_than_the_named_one_takes_over(cluster: FakeCluster) -> None:

@@ -99,16 +99,21 @@ def test_nodes_grant_all_to_the_credential_and_only_read_to_the_world(
     leader.wait_for_state("Leader", timeout=20)
     parent = zk_path.rsplit("/", 1)[0]
     member = f"{parent}/members/r0"
-    for path in (zk_path, parent, parent.rsplit("/", 1)[0], f"{parent}/members", member):
+    (name,) = privileged.get_children(zk_path)
+    node = f"{zk_path}/{name}"  # the leader's queue node
+    paths = (node, zk_path, parent, parent.rsplit("/", 1)[0], f"{parent}/members", member)
+    for path in paths:
         assert _acl(privileged, path) == EXPECTED_ACL, path
         assert _acl(anonymous, path) == AS_THE_WORLD_SEES_IT, path
 
-    data, _ = anonymous.get(zk_path)  # the world reads
+    data, _ = anonymous.get(node)  # the world reads
     assert data == b"r0"
     with pytest.raises(NoAuthError):
-        anonymous.delete(zk_path)
+        anonymous.delete(node)
     with pytest.raises(NoAuthError):
-        anonymous.set(zk_path, b"fake leader")
+        anonymous.set(node, b"fake leader")
+    with pytest.raises(NoAuthError):
+        anonymous.create(f"{zk_path}/intruder-0000000000-0000000000")  # no queue-jumping
     with pytest.raises(NoAuthError):
         anonymous.delete(member)
     with pytest.raises(NoAuthError):

@@ -16,6 +16,7 @@ from kazoo.client import KazooClient
 from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import CreateFailure, Outcome
+from election.core.queue import in_order, node_prefix, parse_node
 from election.runtime.timers import ThreadTimerService
 from election.runtime.zookeeper import ZooKeeperAdapter, make_client
 from election_testkit.zookeeper import ZooKeeperServer
@@ -102,7 +103,9 @@ def replica(replicas: Callable[..., Replica]) -> Replica:
 
 
 def create(r: Replica, path: str, replica: str = "r1") -> ev.NodeCreated:
-    return r.ask(fx.CreateNode, ev.NodeCreated, path=path, replica=replica)
+    """Make `r`'s queue node under the election path `path`."""
+    prefix = f"{path}/{node_prefix(replica, r.session)}"
+    return r.ask(fx.CreateNode, ev.NodeCreated, path=prefix, replica=replica)
 
 
 def ensure(r: Replica, path: str) -> None:
@@ -152,52 +155,75 @@ def test_close_session_answers_ok_and_the_session_is_lost(
     assert closed.outcome is Outcome.OK
     replica.expect(ev.SessionLost)
     assert not replica.adapter.connected
-    assert kazoo_client.exists(zk_path) is None  # our ephemeral node went with the session
+    assert kazoo_client.get_children(zk_path) == []  # our queue node went with the session
     late = create(replica, zk_path)  # a closed client answers at once, never hangs
     assert (late.outcome, late.failure) == (Outcome.FAILED, CreateFailure.CONNECTION)
 
 
-# --- the election node ------------------------------------------------------------------
+# --- the queue ------------------------------------------------------------------------
 
 
-def test_ensure_path_makes_the_parents_but_not_the_node(
+def test_ensure_path_makes_the_election_path_a_persistent_node(
     replica: Replica, kazoo_client: KazooClient, zk_path: str
 ) -> None:
     deep = zk_path.replace("/leader", "/a/b/leader")
     ensure(replica, deep)
-    assert kazoo_client.exists(deep.rsplit("/", 1)[0]) is not None
-    assert kazoo_client.exists(deep) is None
+    stat = kazoo_client.exists(deep)
+    assert stat is not None and stat.ephemeralOwner == 0  # the queue's parent: persistent
     ensure(replica, deep)  # again: already there is fine
 
 
-def test_create_answers_ok_with_the_nodes_czxid_as_token(
+def test_create_makes_our_sequential_node_and_answers_its_path_and_czxid(
     replica: Replica, kazoo_client: KazooClient, zk_path: str
 ) -> None:
     ensure(replica, zk_path)
     created = create(replica, zk_path, replica="replica-one")
     assert created.outcome is Outcome.OK
-    data, stat = kazoo_client.get(zk_path)
+    name = created.path.rsplit("/", 1)[-1]
+    node = parse_node(name)
+    assert node is not None and node.replica == "replica-one" and node.of_session(replica.session)
+    data, stat = kazoo_client.get(created.path)
     assert created.token == stat.czxid
     assert stat.ephemeralOwner == replica.session
     assert data == b"replica-one"
+    assert kazoo_client.get_children(zk_path) == [name]
 
 
-def test_second_replicas_create_fails_node_exists(
+def test_candidates_queue_in_the_order_they_came(
     replicas: Callable[..., Replica], zk_path: str
 ) -> None:
     first, second = replicas(), replicas()
     first.connect()
     second.connect()
     ensure(first, zk_path)
-    assert create(first, zk_path).outcome is Outcome.OK
-    refused = create(second, zk_path, replica="r2")
-    assert (refused.outcome, refused.failure) == (Outcome.FAILED, CreateFailure.NODE_EXISTS)
-    assert refused.token is None
+    a = create(first, zk_path, replica="ra")
+    b = create(second, zk_path, replica="rb")
+    assert a.outcome is b.outcome is Outcome.OK
+    assert a.token is not None and b.token is not None and a.token < b.token
+    listed = first.ask(fx.ReadQueue, ev.QueueRead, path=zk_path)
+    assert listed.outcome is Outcome.OK and listed.exists
+    assert [n.replica for n in in_order(listed.names)] == ["ra", "rb"]
 
 
 def test_create_without_its_parent_fails_no_parent(replica: Replica, zk_path: str) -> None:
     refused = create(replica, zk_path)
     assert (refused.outcome, refused.failure) == (Outcome.FAILED, CreateFailure.NO_PARENT)
+
+
+def test_create_under_a_single_node_leaders_node_fails_parent_ephemeral(
+    replica: Replica, kazoo_client: KazooClient, zk_path: str
+) -> None:
+    """An upgrade: the election path is a leader's ephemeral node of release 0.1."""
+    kazoo_client.ensure_path(zk_path.rsplit("/", 1)[0])
+    kazoo_client.create(zk_path, b"old-leader", ephemeral=True)
+    ensure(replica, zk_path)  # it exists: nothing to make
+    refused = create(replica, zk_path)
+    assert (refused.outcome, refused.failure) == (Outcome.FAILED, CreateFailure.PARENT_EPHEMERAL)
+
+
+def test_a_queue_whose_path_is_gone_reads_as_not_existing(replica: Replica, zk_path: str) -> None:
+    listed = replica.ask(fx.ReadQueue, ev.QueueRead, path=zk_path)
+    assert (listed.outcome, listed.exists, listed.names) == (Outcome.OK, False, ())
 
 
 def test_read_node_reports_the_owner_and_its_watch_fires_on_delete(
@@ -207,67 +233,56 @@ def test_read_node_reports_the_owner_and_its_watch_fires_on_delete(
     holder_session = holder.connect()
     watcher.connect()
     ensure(holder, zk_path)
-    token = create(holder, zk_path).token
+    created = create(holder, zk_path)
     asked = time.monotonic()
-    read = watcher.ask(fx.ReadNode, ev.NodeRead, path=zk_path)
+    read = watcher.ask(fx.ReadNode, ev.NodeRead, path=created.path)
     assert read == ev.NodeRead(
         request=read.request,
         outcome=Outcome.OK,
         exists=True,
         owner=holder_session,
-        token=token,
+        token=created.token,
         answered_at=read.answered_at,
+        path=created.path,
     )
     # Stamped when the answer arrived, so a loop frozen meanwhile can tell it is old.
     assert read.answered_at is not None and asked <= read.answered_at <= time.monotonic()
     assert holder_session != watcher.session
-    kazoo_client.delete(zk_path)
+    kazoo_client.delete(created.path)
     fired = watcher.expect(ev.NodeWatchFired)
-    assert fired == ev.NodeWatchFired(path=zk_path, kind="DELETED")
+    assert (fired.path, fired.kind) == (created.path, "DELETED")
+    assert fired.answered_at is not None and asked <= fired.answered_at <= time.monotonic()
 
 
-def test_read_of_a_missing_node_watches_for_its_creation(
-    replica: Replica, kazoo_client: KazooClient, zk_path: str
+def test_marking_our_node_wakes_the_one_watching_it(
+    replicas: Callable[..., Replica], kazoo_client: KazooClient, zk_path: str
 ) -> None:
-    ensure(replica, zk_path)
-    read = replica.ask(fx.ReadNode, ev.NodeRead, path=zk_path)
-    assert (read.outcome, read.exists, read.owner, read.token) == (Outcome.OK, False, None, None)
-    kazoo_client.create(zk_path, b"other", ephemeral=True)
-    assert replica.expect(ev.NodeWatchFired) == ev.NodeWatchFired(path=zk_path, kind="CREATED")
+    leader, behind = replicas(), replicas()
+    leader.connect()
+    behind.connect()
+    ensure(leader, zk_path)
+    created = create(leader, zk_path, replica="r-lead")
+    behind.ask(fx.ReadNode, ev.NodeRead, path=created.path)
+    marked = leader.ask(fx.MarkNode, ev.NodeMarked, path=created.path)
+    assert marked.outcome is Outcome.OK
+    fired = behind.expect(ev.NodeWatchFired)
+    assert (fired.path, fired.kind) == (created.path, "CHANGED")
+    data, stat = kazoo_client.get(created.path)
+    assert (data, stat.version) == (b"r-lead", 1)
 
 
 def test_release_deletes_the_node_of_our_token(
     replica: Replica, kazoo_client: KazooClient, zk_path: str
 ) -> None:
     ensure(replica, zk_path)
-    token = create(replica, zk_path).token
-    assert token is not None
-    released = replica.ask(fx.ReleaseNode, ev.NodeReleased, path=zk_path, token=token)
+    created = create(replica, zk_path)
+    assert created.token is not None
+    path, token = created.path, created.token
+    released = replica.ask(fx.ReleaseNode, ev.NodeReleased, path=path, token=token)
     assert released == ev.NodeReleased(request=released.request, outcome=Outcome.OK)
-    assert kazoo_client.exists(zk_path) is None
-    again = replica.ask(fx.ReleaseNode, ev.NodeReleased, path=zk_path, token=token)
+    assert kazoo_client.exists(path) is None
+    again = replica.ask(fx.ReleaseNode, ev.NodeReleased, path=path, token=token)
     assert (again.outcome, again.reason) == (Outcome.OK, "already gone")
-
-
-def test_release_leaves_a_node_of_another_term(
-    replicas: Callable[..., Replica], kazoo_client: KazooClient, zk_path: str
-) -> None:
-    old, new = replicas(), replicas()
-    old.connect()
-    new.connect()
-    ensure(old, zk_path)
-    old_token = create(old, zk_path).token
-    assert old_token is not None
-    kazoo_client.delete(zk_path)  # e.g. an operator removed it; a new term begins
-    new_token = create(new, zk_path, replica="r2").token
-    assert new_token is not None and new_token > old_token
-
-    released = old.ask(fx.ReleaseNode, ev.NodeReleased, path=zk_path, token=old_token)
-
-    assert released.outcome is Outcome.OK
-    assert released.reason == f"node is another term's (czxid {new_token})"
-    stat = kazoo_client.exists(zk_path)
-    assert stat is not None and stat.czxid == new_token
 
 
 # --- losing the server ------------------------------------------------------------------
@@ -285,7 +300,8 @@ def test_server_loss_suspends_requests_go_unknown_and_restart_reconnects(
     r.expect(ev.SessionSuspended)
     assert not r.adapter.connected
     # kazoo drops its watches on a disconnect: ours fires with no path and kind NONE.
-    assert r.expect(ev.NodeWatchFired) == ev.NodeWatchFired(path="", kind="NONE")
+    dropped = r.expect(ev.NodeWatchFired)
+    assert (dropped.path, dropped.kind) == ("", "NONE")
     started = time.monotonic()
     stuck = create(r, zk_path)
     assert stuck == ev.NodeCreated(

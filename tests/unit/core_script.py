@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import Outcome
+from election.core.queue import node_prefix
 from election.core.reducer import reduce
 from election.core.state import CoreConfig, State, StateName, initial_state
 
@@ -27,6 +28,17 @@ SESSION = 0x1001
 TOKEN = 4242
 
 
+def node_name(
+    replica: str = "r1", session: int = SESSION, sequence: int = 1, priority: int = 1
+) -> str:
+    """A queue node's name, as ZooKeeper makes it from a candidate's prefix."""
+    return f"{node_prefix(replica, session, priority)}{sequence:010d}"
+
+
+def node_path(name: str) -> str:
+    return f"{CONFIG.election_path}/{name}"
+
+
 class Script:
     """Feeds events to the reducer, keeping the latest state and effects."""
 
@@ -35,6 +47,12 @@ class Script:
         self.effects: tuple[fx.Effect, ...] = ()
         self.history: list[tuple[ev.Event, tuple[fx.Effect, ...]]] = []
         self.clock = 0.0
+        self.sequence = 0  # the queue's last sequence number handed out
+
+    @property
+    def own_path(self) -> str:
+        """Our queue node's path, as the state knows it."""
+        return node_path(self.state.place.name)
 
     def send(self, event: ev.Event) -> tuple[fx.Effect, ...]:
         self.clock += 0.001
@@ -101,11 +119,43 @@ def to_attempter(script: Script | None = None) -> Script:
     return s
 
 
-def to_leader(token: int = TOKEN) -> Script:
-    s = to_attempter()
-    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=token)
-    assert s.name is StateName.LEADER
+def join(s: Script, token: int = TOKEN) -> str:
+    """Answer the Attempter's create of its queue node (the latest): made, with `token`
+    and the next sequence number; returns its name."""
+    create = s.last(fx.CreateNode)
+    s.sequence += 1
+    name = create.path.rsplit("/", 1)[-1] + f"{s.sequence:010d}"
+    s.answer(create, ev.NodeCreated, outcome=Outcome.OK, token=token, path=node_path(name))
+    return name
+
+
+def queue_read(s: Script, *names: str) -> tuple[fx.Effect, ...]:
+    """Answer the pending ReadQueue with `names`."""
+    return s.answer(s.last(fx.ReadQueue), ev.QueueRead, outcome=Outcome.OK, names=names)
+
+
+def lead(s: Script, token: int = TOKEN) -> Script:
+    """From Attempter, its create asked for: the node is made and alone in the queue."""
+    name = join(s, token)
+    queue_read(s, name)  # ours is the only node: the head
+    assert s.name is StateName.LEADER, s.state
     return s
+
+
+def release_done(s: Script) -> None:
+    """Answer the delete of our node in flight, if any: gone."""
+    if s.state.place.releasing is not None:
+        s.answer(s.last(fx.ReleaseNode), ev.NodeReleased, outcome=Outcome.OK)
+
+
+def lose_node(s: Script) -> None:
+    """Leader: our queue node is deleted under us (back to Attempter, a new create)."""
+    s.send(ev.NodeWatchFired(path=s.own_path, kind="DELETED"))
+    assert s.name is StateName.ATTEMPTER
+
+
+def to_leader(token: int = TOKEN, script: Script | None = None) -> Script:
+    return lead(to_attempter(script), token)
 
 
 def to_failover() -> Script:

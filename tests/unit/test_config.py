@@ -365,6 +365,7 @@ def test_build_settings_takes_every_flag(tmp_path: Path, monkeypatch: pytest.Mon
         "controls": True,  # and reads the operator's controls
         "member_claim": True,  # and competes once its replica id is its own
         "member_stopping": True,  # and shows Stopping before it goes
+        "protocol": "queue",  # and speaks the candidates' queue
     }
 
 

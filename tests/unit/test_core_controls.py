@@ -1,6 +1,7 @@
-"""The operator's controls and the priorities in the pure core: scripted events in,
-states and effects out. A pause ends the term and keeps everyone out; a hand-over ends
-the term and lets only the one named in; free leadership goes to the highest priority."""
+"""The operator's controls and the priorities in the pure core, on the candidates' queue:
+scripted events in, states and effects out. A pause ends the term and the head holds its
+place; a hand-over moves the leader (and whoever stands before the one named) to the
+back; free leadership goes to the highest priority queued."""
 
 from __future__ import annotations
 
@@ -12,22 +13,32 @@ from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import Outcome
 from election.core.state import StateName, initial_state
-from tests.unit.core_script import CONFIG, SESSION, TOKEN, Script
+from tests.unit.core_script import CONFIG, SESSION, TOKEN, Script, node_name, node_path
 
 ATTEMPTER, LEADER = StateName.ATTEMPTER, StateName.LEADER
 CONTROLS = attrs.evolve(CONFIG, controls=True, exec_command=("job",), write_files=False)
+PAUSE, HANDOVER = "/election/control/pause", "/election/control/handover"
 
 
 def script(replica: str = "r1", priority: int = 1) -> Script:
     return Script(initial_state(attrs.evolve(CONTROLS, replica=replica, priority=priority)))
 
 
-def creates(s: Script) -> list[fx.CreateNode]:
-    return [e for e in s.effects if isinstance(e, fx.CreateNode)]
+def ours(s: Script, sequence: int = 5) -> str:
+    cfg = s.state.config
+    return node_name(cfg.replica, SESSION, sequence, cfg.priority)
+
+
+def other(replica: str, sequence: int, priority: int = 1) -> str:
+    """Another candidate's node: its name tells its priority."""
+    return node_name(replica, 0x7000 + sequence, sequence, priority)
 
 
 def control(s: Script, **fields: Any) -> None:
-    """Answer the control read in flight with `fields` (default: nothing stands)."""
+    """Answer the control read in flight with `fields` (default: nothing stands); with
+    none in flight, a watch fires first (a control node changed)."""
+    if s.state.control.request is None:
+        s.send(ev.ControlChanged(path=HANDOVER, kind="CHANGED"))
     s.answer(s.last(fx.ReadControl), ev.ControlRead, outcome=Outcome.OK, **fields)
 
 
@@ -41,88 +52,139 @@ def members(s: Script, **priorities: int) -> None:
     )
 
 
-def to_candidate(s: Script, **peers: int) -> Script:
-    """Through Init to Attempter with the controls and the members read (`peers`: the
-    other members' priorities; ours is added)."""
+def queue(s: Script, *names: str) -> None:
+    s.answer(s.last(fx.ReadQueue), ev.QueueRead, outcome=Outcome.OK, names=names)
+
+
+def to_candidate(s: Script) -> Script:
+    """Through Init to Attempter, the controls read (nothing stands), our node asked for."""
     s.send(ev.Started())
     s.send(ev.SessionConnected(session_id=SESSION))
     s.answer(s.last(fx.Connect), ev.ConnectResult, outcome=Outcome.OK)
     s.answer(s.last(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
     assert s.name is ATTEMPTER
-    assert not creates(s), "no try before the controls are read"
-    cfg = s.state.config
-    members(s, **{cfg.replica: cfg.priority}, **peers)
     control(s)
     return s
 
 
+def joined(s: Script, *names: str, token: int = TOKEN, sequence: int = 5) -> Script:
+    """Our node made (`sequence`, czxid `token`), the queue read as `names`."""
+    s.answer(s.last(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=token,
+             path=node_path(ours(s, sequence)))  # fmt: skip
+    queue(s, *names)
+    return s
+
+
 def to_leader(s: Script, **peers: int) -> Script:
-    to_candidate(s, **peers)
-    create = s.last(fx.CreateNode)
-    s.answer(create, ev.NodeCreated, outcome=Outcome.OK, token=TOKEN)
+    to_candidate(s)
+    joined(s, ours(s))
+    cfg = s.state.config
+    members(s, **{cfg.replica: cfg.priority}, **peers)
     assert s.name is LEADER
     s.answer(s.last(fx.StartChild), ev.ChildStarted, outcome=Outcome.OK, pid=500)
     return s
 
 
-def held_by_another(s: Script) -> None:
-    """Our try (after the higher priorities' turn, if any) finds the node held."""
-    if any(name == "contend" for name, _ in s.state.timers):
-        s.fire(s.last_timer("contend"))
-    s.answer(
-        s.last(fx.CreateNode),
-        ev.NodeCreated,
-        outcome=Outcome.FAILED,
-        failure=ev.CreateFailure.NODE_EXISTS,
-    )
+def released(s: Script) -> None:
+    s.answer(s.one(fx.ReleaseNode), ev.NodeReleased, outcome=Outcome.OK)
 
 
-def test_controls_and_members_are_read_once_connected_and_then_the_replica_competes() -> None:
+def test_a_candidate_queues_at_once_and_reads_the_controls_but_not_the_members() -> None:
     s = script()
     s.send(ev.Started())
     s.send(ev.SessionConnected(session_id=SESSION))
     read = s.one(fx.ReadControl)
-    assert (read.pause_path, read.handover_path) == (
-        "/election/control/pause",
-        "/election/control/handover",
-    )
-    assert s.one(fx.ReadMembers).path == "/election/members"
+    assert (read.pause_path, read.handover_path) == (PAUSE, HANDOVER)
+    s.none(fx.ReadMembers)  # only the head and the next in line read the priorities
     s.answer(s.last(fx.Connect), ev.ConnectResult, outcome=Outcome.OK)
     s.answer(s.last(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
-    assert s.name is ATTEMPTER and not creates(s)
+    s.one(fx.CreateNode)  # queueing is no leading: no control holds it back
+    joined(s, other("ra", 1), other("rb", 2), ours(s))
+    s.none(fx.ReadMembers)  # two below us: a member coming or going is no news to us
+
+
+def test_the_next_in_line_reads_the_priorities_before_its_turn() -> None:
+    s = to_candidate(script())
+    joined(s, other("ra", 1, priority=4), ours(s))
+    read = s.one(fx.ReadMembers)
+    assert read.path == "/election/members"
+    # The queue's names tell the queued ones' priorities: their nodes need no read.
+    assert read.known == (("r1", 1), ("ra", 4))
+    members(s, r1=1, ra=4)
+    s.send(ev.MembersChanged(path="/election/members"))  # ra's member node went with it
+    s.send(ev.NodeWatchFired(path=node_path(other("ra", 1, priority=4)), kind="DELETED"))
+    assert s.name is LEADER  # a higher priority that just left: queued no more, no wait
+
+
+def test_the_head_leads_only_once_the_controls_and_the_priorities_are_known() -> None:
+    s = script()
+    s.send(ev.Started())
+    s.send(ev.SessionConnected(session_id=SESSION))
+    s.answer(s.last(fx.Connect), ev.ConnectResult, outcome=Outcome.OK)
+    s.answer(s.last(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
+    joined(s, ours(s))
+    assert s.name is ATTEMPTER  # the controls are not read yet
     members(s, r1=1)
-    assert not creates(s)  # the controls are not read yet
+    assert s.name is ATTEMPTER
     control(s)
-    (create,) = creates(s)
-    assert create.path == "/election/leader"
+    assert s.name is LEADER
 
 
-def test_a_pause_ends_the_term_gracefully_and_keeps_everyone_out_until_resumed() -> None:
+def test_a_pause_ends_the_term_gracefully_and_the_head_holds_its_place() -> None:
     s = to_leader(script())
-    s.send(ev.ControlChanged(path="/election/control/pause", kind="CREATED"))
+    s.send(ev.ControlChanged(path=PAUSE, kind="CREATED"))
     assert s.name is LEADER  # not until it is read
     control(s, paused=True, paused_by="ops@host", pause_reason="kernel upgrade")
     assert s.name is ATTEMPTER and s.state.cause == "paused by ops@host"
-    s.one(fx.StopChild)  # the job first
-    s.none(fx.ReleaseNode)
+    s.one(fx.StopChild)
     s.send(ev.ChildExited(pid=500, code=143, signal="SIGTERM", ran_for=30.0))
-    assert s.one(fx.ReleaseNode).token == TOKEN  # then the node
-    s.send(ev.NodeWatchFired(path="/election/leader", kind="DELETED"))
-    assert not creates(s)  # paused: nobody takes it
-    s.send(ev.ControlChanged(path="/election/control/pause", kind="DELETED"))
+    s.none(fx.ReleaseNode)  # our place stays ours: no token is spent on a pause
+    s.send(ev.ControlChanged(path=PAUSE, kind="DELETED"))
     control(s)  # resumed
-    assert creates(s)
+    assert s.name is LEADER and s.state.token == TOKEN  # the same node, the same term
+    s.one(fx.StartChild)
 
 
-def test_a_hand_over_of_our_term_ends_it_and_keeps_us_out_while_it_stands() -> None:
+def test_the_next_in_line_waits_at_the_head_while_paused() -> None:
+    s = to_candidate(script())
+    joined(s, other("ra", 1), ours(s))
+    members(s, r1=1, ra=1)
+    s.send(ev.ControlChanged(path=PAUSE, kind="CREATED"))
+    control(s, paused=True)
+    s.send(ev.NodeWatchFired(path=node_path(other("ra", 1)), kind="DELETED"))
+    assert s.name is ATTEMPTER and s.state.phase.head  # type: ignore[union-attr]
+    s.none(fx.ReadQueue)
+    s.send(ev.ControlChanged(path=PAUSE, kind="DELETED"))
+    control(s)
+    assert s.name is LEADER
+
+
+def test_a_hand_over_of_our_term_moves_us_to_the_back() -> None:
     s = to_leader(script())
-    s.send(ev.ControlChanged(path="/election/control/handover", kind="CREATED"))
+    s.send(ev.ControlChanged(path=HANDOVER, kind="CREATED"))
     control(s, handover="h1", handover_leader="r1", handover_token=TOKEN, handover_by="ops")
     assert s.name is ATTEMPTER and s.state.cause == "hand-over asked by ops"
+    s.none(fx.ReleaseNode)  # the job first
     s.send(ev.ChildExited(pid=500, code=143, signal="SIGTERM", ran_for=30.0))
-    s.one(fx.ReleaseNode)
-    s.send(ev.NodeWatchFired(path="/election/leader", kind="DELETED"))
-    assert not creates(s)  # the one yielding may not take it back while the request stands
+    release = s.one(fx.ReleaseNode)
+    assert (release.path, release.token) == (node_path(ours(s)), TOKEN)
+    released(s)
+    s.one(fx.CreateNode)  # a new node, at the back: a new token if we lead again
+    joined(s, other("rb", 6), ours(s, 7), token=TOKEN + 9, sequence=7)
+    assert s.one(fx.ReadNode).path == node_path(other("rb", 6))
+
+
+def test_the_one_yielding_holds_its_place_while_nobody_else_queues() -> None:
+    s = to_leader(script())
+    control(s, handover="h1", handover_leader="r1", handover_token=TOKEN)
+    s.send(ev.ChildExited(pid=500, code=143, signal="SIGTERM", ran_for=30.0))
+    released(s)
+    joined(s, ours(s, 7), token=TOKEN + 9, sequence=7)  # the head again, alone
+    assert s.name is ATTEMPTER  # may not take it back while the request stands
+    s.none(fx.ReleaseNode)  # and nobody to make room for
+    s.send(ev.ControlChanged(path=HANDOVER, kind="DELETED"))
+    control(s)  # withdrawn
+    assert s.name is LEADER and s.state.token == TOKEN + 9
 
 
 def test_a_hand_over_of_another_term_is_not_ours_to_act_on() -> None:
@@ -131,43 +193,84 @@ def test_a_hand_over_of_another_term_is_not_ours_to_act_on() -> None:
     assert s.name is LEADER
 
 
-def test_only_the_replica_a_hand_over_names_may_take_over_however_low_its_priority() -> None:
-    named = to_candidate(script("r2", priority=1), r0=5, r1=3)
-    other = to_candidate(script("r3", priority=9), r0=5, r1=3)
-    request = {
-        "handover": "h1",
-        "handover_leader": "r0",
-        "handover_token": TOKEN,
-        "handover_to": "r2",
-    }
-    for s in (named, other):
-        held_by_another(s)
-        s.send(ev.ControlChanged(path="/election/control/handover", kind="CREATED"))
-        control(s, **request)
-        s.send(ev.NodeWatchFired(path="/election/leader", kind="DELETED"))
-    assert creates(named)  # at once: no priority wait for the one named
-    assert not creates(other)
+def test_a_head_before_the_one_a_hand_over_names_moves_to_the_back() -> None:
+    s = to_candidate(script("r2"))
+    request = {"handover": "h1", "handover_leader": "r0", "handover_token": 1, "handover_to": "r3"}
+    s.send(ev.ControlChanged(path=HANDOVER, kind="CREATED"))
+    control(s, **request)
+    joined(s, ours(s), other("r3", 9))
+    members(s, r2=9, r3=1)
+    assert s.name is ATTEMPTER
+    assert s.one(fx.ReleaseNode).token == TOKEN  # r3 waits behind us: it comes forward
 
 
-def test_free_leadership_waits_briefly_for_each_live_higher_priority() -> None:
-    s = to_candidate(script("r2", priority=1), r0=3, r1=2)
-    held_by_another(s)
-    s.send(ev.NodeWatchFired(path="/election/leader", kind="DELETED"))
-    assert not creates(s)
+def test_only_the_replica_a_hand_over_names_may_lead_however_low_its_priority() -> None:
+    s = to_candidate(script("r3", priority=1))
+    request = {"handover": "h1", "handover_leader": "r0", "handover_token": 1, "handover_to": "r3"}
+    control(s, **request)
+    joined(s, ours(s), other("r4", 9, priority=9))
+    members(s, r3=1, r4=9)
+    assert s.name is LEADER  # at once: no priority wait for the one named
+
+
+def test_a_head_whose_named_successor_is_not_queued_holds_its_place_and_watches() -> None:
+    s = to_candidate(script("r2"))
+    control(s, handover="h1", handover_leader="r0", handover_token=1, handover_to="r3")
+    joined(s, ours(s), other("r4", 9))
+    members(s, r2=1, r3=1, r4=1)
+    assert s.name is ATTEMPTER
+    s.none(fx.ReleaseNode)
+    # It looks again with a watch on the queue (the only one: the head's) and holds.
+    read = s.last(fx.ReadQueue)
+    assert read.watch
+    queue(s, ours(s), other("r4", 9))
+    assert s.effects == ()  # still not there: nothing more to ask
+    s.send(ev.QueueChanged(path="/election/leader"))  # r3 queued (it was starting)
+    assert s.last(fx.ReadQueue).watch
+    queue(s, ours(s), other("r4", 9), other("r3", 11))
+    s.one(fx.ReleaseNode)  # r3 waits behind us now: we step aside for it
+
+
+def test_a_head_of_lower_priority_moves_behind_a_higher_one_queued() -> None:
+    s = to_candidate(script("r1", priority=1))
+    joined(s, ours(s), other("r5", 9, priority=5))  # its node's name says it
+    assert s.name is ATTEMPTER
+    members(s, r1=1, r5=5)
+    assert s.one(fx.ReleaseNode).token == TOKEN
+    released(s)
+    s.one(fx.CreateNode)  # queued again, behind r5
+
+
+def test_a_higher_priority_that_is_not_queued_gets_a_brief_turn_first() -> None:
+    s = to_candidate(script("r2", priority=1))
+    joined(s, ours(s))
+    members(s, r0=3, r1=2, r2=1)
+    assert s.name is ATTEMPTER
     wait = s.timer("contend")
     assert wait.delay == 2 * CONTROLS.contend_step  # two live candidates rank above us
     s.fire(wait)
-    assert creates(s)  # they did not take it: we do
+    queue(s, ours(s))  # still nobody behind us: they did not queue in time
+    assert s.name is LEADER
+
+
+def test_a_higher_priority_that_queued_during_the_turn_gets_it() -> None:
+    s = to_candidate(script("r2", priority=1))
+    joined(s, ours(s))
+    members(s, r0=3, r2=1)
+    s.fire(s.timer("contend"))
+    queue(s, ours(s), other("r0", 8, priority=3))
+    assert s.name is ATTEMPTER
+    s.one(fx.ReleaseNode)
 
 
 def test_the_wait_is_bounded_however_many_rank_above() -> None:
-    s = to_candidate(script("r9", priority=1), **{f"r{i}": 5 for i in range(8)})
-    held_by_another(s)
-    s.send(ev.NodeWatchFired(path="/election/leader", kind="DELETED"))
+    s = to_candidate(script("r9", priority=1))
+    joined(s, ours(s))
+    members(s, r9=1, **{f"r{i}": 5 for i in range(8)})
     assert s.timer("contend").delay == CONTROLS.contend_max
 
 
-def test_a_standby_of_priority_0_never_tries_even_alone() -> None:
+def test_a_standby_of_priority_0_never_queues_even_alone() -> None:
     s = script(priority=0)
     s.send(ev.Started())
     s.send(ev.SessionConnected(session_id=SESSION))
@@ -177,35 +280,26 @@ def test_a_standby_of_priority_0_never_tries_even_alone() -> None:
     control(s)
     for _ in range(3):
         s.fire(s.last_timer("attempt"))
-        s.send(ev.NodeWatchFired(path="/election/leader", kind="DELETED"))
-        assert not creates(s)
+        s.none(fx.CreateNode)
+        s.none(fx.ReadQueue)
     assert s.name is ATTEMPTER
+    assert not [e for _, effects in s.history for e in effects if isinstance(e, fx.CreateNode)]
 
 
-def test_a_create_answered_after_a_pause_was_read_lets_the_node_go_unused() -> None:
-    s = to_candidate(script())
-    create = s.last(fx.CreateNode)
-    s.send(ev.ControlChanged(path="/election/control/pause", kind="CREATED"))
-    control(s, paused=True, paused_by="ops")
-    s.answer(create, ev.NodeCreated, outcome=Outcome.OK, token=TOKEN)
-    assert s.name is ATTEMPTER
-    assert s.one(fx.ReleaseNode).token == TOKEN
-    s.none(fx.StartChild)
-
-
-def test_a_failed_read_of_the_controls_holds_back_and_is_tried_again_on_the_next_tick() -> None:
+def test_a_failed_read_of_the_controls_holds_the_head_and_is_tried_again_on_the_next_tick() -> None:
     s = script()
     s.send(ev.Started())
     s.send(ev.SessionConnected(session_id=SESSION))
     s.answer(s.last(fx.Connect), ev.ConnectResult, outcome=Outcome.OK)
     s.answer(s.last(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
-    members(s, r1=1)
     s.answer(s.last(fx.ReadControl), ev.ControlRead, outcome=Outcome.FAILED, reason="x")
-    assert not creates(s) and not [e for e in s.effects if isinstance(e, fx.ReadControl)]
+    joined(s, ours(s))
+    members(s, r1=1)
+    assert s.name is ATTEMPTER
     s.fire(s.last_timer("attempt"))
     s.one(fx.ReadControl)  # tried again
     control(s)
-    assert creates(s)
+    assert s.name is LEADER
 
 
 def test_a_reconnect_reads_the_controls_again() -> None:

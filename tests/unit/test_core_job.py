@@ -10,7 +10,18 @@ from election.core import events as ev
 from election.core.events import Outcome
 from election.core.snapshot import snapshot_of, state_of
 from election.core.state import ExecExit, Repair, StateName, initial_state
-from tests.unit.core_script import CONFIG, SESSION, TOKEN, Script, to_attempter
+from tests.unit.core_script import (
+    CONFIG,
+    SESSION,
+    TOKEN,
+    Script,
+    join,
+    lead,
+    lose_node,
+    queue_read,
+    release_done,
+    to_attempter,
+)
 
 INIT, LEADER = StateName.INIT, StateName.LEADER
 FAILOVER, STOPPING = StateName.FAILOVER, StateName.STOPPING
@@ -21,10 +32,7 @@ def leader_with_job(policy: ExecExit = ExecExit.RELEASE, files: bool = False) ->
     config = attrs.evolve(
         CONFIG, exec_command=JOB, exec_exit=policy, write_files=files, exec_grace=3.0
     )
-    s = to_attempter(Script(initial_state(config)))
-    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=TOKEN)
-    assert s.name is LEADER
-    return s
+    return lead(to_attempter(Script(initial_state(config))))
 
 
 def running(s: Script, pid: int = 500) -> Script:
@@ -56,9 +64,8 @@ def test_losing_the_session_stops_the_job_at_once() -> None:
 
 def test_a_new_term_waits_until_the_old_job_has_gone() -> None:
     s = running(leader_with_job())
-    s.send(ev.NodeWatchFired(path="/election/leader", kind="DELETED"))  # to Attempter
-    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=TOKEN + 5)
-    assert s.name is LEADER
+    lose_node(s)  # to Attempter, queueing again
+    lead(s, TOKEN + 5)
     s.none(fx.StartChild)  # the old job still runs (in its grace period)
     s.send(ev.ChildExited(pid=500, code=143, signal="SIGTERM", ran_for=1.0))
     assert s.one(fx.StartChild).token == TOKEN + 5
@@ -75,8 +82,9 @@ def test_failover_waits_for_the_old_job_before_it_goes_to_init() -> None:
     assert s.name is INIT and s.state.cause == "the last term's job exited"
     s.none(fx.CheckFileDir)  # no file work: file-dir is not checked
     s.answer(s.one(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
-    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=TOKEN + 5)
-    assert s.one(fx.StartChild).token == TOKEN + 5  # at once: no job of ours runs
+    # The same session came back: our node still leads the queue, the term resumes.
+    queue_read(s, s.state.place.name)
+    assert s.one(fx.StartChild).token == TOKEN  # at once: no job of ours runs
 
 
 def test_failover_waits_for_a_start_in_flight_to_answer() -> None:
@@ -97,8 +105,10 @@ def test_stopping_lets_the_node_go_only_after_the_job_has_gone() -> None:
     s.send(ev.StopRequested(signal="SIGTERM"))
     assert s.name is STOPPING
     s.one(fx.StopChild)
-    s.none(fx.CloseSession)  # closing the session would delete our node
+    s.none(fx.ReleaseNode)  # the node goes only once the job has
+    s.none(fx.CloseSession)  # (and closing the session would take it too)
     s.send(ev.ChildExited(pid=500, code=0, ran_for=2.0))
+    s.answer(s.one(fx.ReleaseNode), ev.NodeReleased, outcome=Outcome.OK)
     s.one(fx.CloseSession)
 
 
@@ -109,6 +119,7 @@ def test_no_job_is_left_running_when_its_start_answers_during_shutdown() -> None
     s.answer(s.last(fx.StartChild), ev.ChildStarted, outcome=Outcome.OK, pid=77)
     assert fx.StopChild(pid=77, grace=3.0) in s.effects
     s.send(ev.ChildExited(pid=77, code=143, signal="SIGTERM"))
+    s.answer(s.one(fx.ReleaseNode), ev.NodeReleased, outcome=Outcome.OK)
     s.one(fx.CloseSession)
 
 
@@ -147,6 +158,7 @@ def test_exec_exit_stop_stops_the_daemon_with_the_job_exit_code() -> None:
     s = running(leader_with_job(ExecExit.STOP))
     s.send(ev.ChildExited(pid=500, code=4, ran_for=1.0))
     assert s.name is STOPPING
+    s.answer(s.one(fx.ReleaseNode), ev.NodeReleased, outcome=Outcome.OK)
     s.answer(s.one(fx.CloseSession), ev.SessionClosed, outcome=Outcome.OK)
     assert s.one(fx.Exit).code == 4
 
@@ -220,23 +232,26 @@ def test_a_new_term_never_releases_the_node_it_leads_with() -> None:
     s = to_attempter(Script(initial_state(attrs.evolve(CONFIG, exec_command=JOB))))
     # A release left over from an earlier step-down, in a snapshot journaled by an older
     # build: it means nothing outside Failover, and is dropped on the way in.
-    s.state = state_of(attrs.evolve(snapshot_of(s.state), release_token=TOKEN))
-    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=TOKEN)
+    s.state = state_of(attrs.evolve(snapshot_of(s.state), release_token=TOKEN - 1))
+    name = join(s)
+    queue_read(s, name)  # the stale release is dropped: the queue is read again
+    queue_read(s, name)
     assert s.name is LEADER and s.state.release_token is None
+    s.none(fx.ReleaseNode)
 
 
 # --- crash-looping jobs back off ------------------------------------------------------
 
 
 def compete_again(s: Script, token: int) -> Script:
-    """From Failover after a job failure: wait out the retry, pass Init and lead again."""
+    """From Failover after a job failure: the node is released, wait out the retry, pass
+    Init and queue again (a new node: a new term)."""
     assert s.name is FAILOVER
+    release_done(s)
     s.fire(s.last_timer("retry"))
     assert s.name is INIT
     s.answer(s.one(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
-    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=token)
-    assert s.name is LEADER
-    return s
+    return lead(s, token)
 
 
 def test_a_job_that_keeps_failing_waits_longer_each_term_up_to_the_cap() -> None:
@@ -294,8 +309,6 @@ def test_a_job_that_cannot_start_is_a_job_failure() -> None:
 def test_the_job_back_off_is_only_the_longer_of_the_two_waits() -> None:
     """A job back-off shorter than the usual Failover back-off does not shorten it."""
     config = attrs.evolve(CONFIG, exec_command=JOB, write_files=False, child_backoff_initial=0.05)
-    s = to_attempter(Script(initial_state(config)))
-    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=TOKEN)
-    running(s)
+    s = running(lead(to_attempter(Script(initial_state(config)))))
     s.send(ev.ChildExited(pid=500, code=1, ran_for=0.0))
     assert s.timer("retry").delay == 0.2

@@ -9,7 +9,7 @@ from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import Outcome
 from election.core.state import Shutdown, StateName, initial_state
-from tests.unit.core_script import CONFIG, SESSION, TOKEN, Script, to_attempter
+from tests.unit.core_script import CONFIG, SESSION, TOKEN, Script, join, lead, to_attempter
 
 MEMBER_CONFIG = attrs.evolve(CONFIG, member_node=True)
 PATH = "/election/members/r1"
@@ -45,11 +45,9 @@ def test_a_state_change_while_a_publish_is_in_flight_waits_and_the_latest_wins()
     s.send(ev.PathEnsured(request=s.last(fx.EnsurePath).request, outcome=Outcome.OK, at=101.0))
     assert s.name is StateName.ATTEMPTER
     assert publishes(s) == []  # one at a time: Init's is still in flight
-    s.send(
-        ev.NodeCreated(
-            request=s.one(fx.CreateNode).request, outcome=Outcome.OK, token=TOKEN, at=102.0
-        )
-    )
+    name = join(s)
+    s.send(ev.QueueRead(request=s.one(fx.ReadQueue).request, outcome=Outcome.OK, names=(name,),
+                        at=102.0))  # fmt: skip
     assert s.state.name is StateName.LEADER and publishes(s) == []
     s.answer(first, ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
     # Attempter was never shown: the node goes from Init straight to Leader.
@@ -152,8 +150,8 @@ def test_a_member_node_held_by_another_live_replica_stops_this_one_with_exit_2()
 def test_a_leader_that_finds_its_id_in_use_ends_its_term_and_stops() -> None:
     s = member_script()
     to_attempter(s)
-    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=TOKEN)
-    assert s.name is StateName.LEADER
+    s.answer(s.last(fx.PublishMember), ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
+    lead(s)
     # Say a new session's create found another's node (its own expired meanwhile).
     s.answer(s.last(fx.PublishMember), ev.MemberPublished, outcome=Outcome.FAILED,
              reason="held by another live session", held_by=HELD)  # fmt: skip
@@ -177,8 +175,8 @@ CLAIM_CONFIG = attrs.evolve(MEMBER_CONFIG, controls=True, member_claim=True)
 
 
 def _candidate_claiming() -> Script:
-    """Init -> Attempter with the controls and members read, while the first publish of
-    the session (the claim of our replica id) is in flight."""
+    """Init -> Attempter with the controls read, while the first publish of the session
+    (the claim of our replica id) is in flight: not queued."""
     s = Script(initial_state(CLAIM_CONFIG))
     s.send(ev.Started(at=100.0))
     s.answer(s.one(fx.CheckFileDir), ev.FileDirChecked, outcome=Outcome.OK)
@@ -186,8 +184,6 @@ def _candidate_claiming() -> Script:
     s.answer(s.last(fx.Connect), ev.ConnectResult, outcome=Outcome.OK)
     s.answer(s.last(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
     assert s.name is StateName.ATTEMPTER
-    s.answer(s.last(fx.ReadMembers), ev.MembersRead, outcome=Outcome.OK, replicas=("r1",),
-             priorities=(1,))  # fmt: skip
     s.answer(s.last(fx.ReadControl), ev.ControlRead, outcome=Outcome.OK)
     return s
 
@@ -201,7 +197,7 @@ def test_a_replica_competes_only_once_its_replica_id_is_its_own() -> None:
     assert _creates(s) == []  # the controls are read, but the claim is still in flight
     first = [e for _, effects in s.history for e in effects if isinstance(e, fx.PublishMember)]
     s.answer(first[0], ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
-    assert len(_creates(s)) == 1 and s.name is StateName.ATTEMPTER
+    assert len(_creates(s)) == 1 and s.name is StateName.ATTEMPTER  # queued now
 
 
 def test_a_refused_replica_never_competes() -> None:

@@ -13,17 +13,24 @@ from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import CreateFailure, Outcome
 from election.core.reducer import STALE, TABLE, UnexpectedEvent, reduce
-from election.core.state import ExecExit, State, StateName, initial_state
+from election.core.state import Candidate, ExecExit, State, StateName, initial_state
 from tests.unit.core_script import (
     CONFIG,
     SESSION,
     TOKEN,
     Script,
+    node_name,
+    node_path,
     to_attempter,
     to_failover,
     to_leader,
     to_stopping,
 )
+
+# Queue nodes a history may meet: ours (and another of our session, a create in doubt),
+# others' below and behind ours, and one of our earlier session.
+OTHERS = (node_name("r2", 0x2002, 1), node_name("r3", 0x3003, 2), node_name("r9", 0x9, 20))
+MINE = (node_name(sequence=10), node_name(sequence=11), node_name(session=SESSION - 1, sequence=3))
 
 REACH = {
     StateName.INIT: lambda: _started(),
@@ -80,7 +87,15 @@ def test_an_event_that_cannot_happen_is_an_error_not_a_silent_no_op(
 def _sample(event_type: type[ev.Event], state: State, pick: Any) -> ev.Event:
     """An event of `event_type` that may answer a pending request or a live timer."""
     # Requests awaited: those of the state, and those that span states.
-    spanning = (state.control.request, state.peers.request, state.member.request, state.job.request)
+    place = state.place
+    spanning = (
+        state.control.request,
+        state.peers.request,
+        state.member.request,
+        state.job.request,
+        place.creating,
+        place.releasing,
+    )
     requests = [rid for rid, _ in state.pending] + [r for r in spanning if r is not None]
     requests = requests or [999]
     fields: dict[str, Any] = {}
@@ -146,18 +161,47 @@ def _sample(event_type: type[ev.Event], state: State, pick: Any) -> ev.Event:
             fields["priorities"] = tuple(p for _, p in peers)
         elif field.name == "priorities":
             continue  # drawn with the replicas
-        elif field.name in ("name", "reason", "path", "server", "signal"):
+        elif field.name == "path":
+            fields["path"] = pick(st.sampled_from(_paths(state)))
+        elif field.name == "names":
+            fields["names"] = tuple(pick(st.lists(st.sampled_from([*OTHERS, *MINE]), max_size=4)))
+        elif field.name in ("name", "reason", "server", "signal"):
             fields[field.name] = pick(st.sampled_from(["", "x", "SIGTERM"]))
         else:  # a new field: make the test fail so it is thought about
             raise AssertionError(f"no strategy for {event_type.__name__}.{field.name}")
     return event_type(**fields)
 
 
+def _paths(state: State) -> list[str]:
+    """Paths an answer or a watch may name: our node, the one below ours, the election
+    path, others."""
+    phase = state.phase
+    found = [CONFIG.election_path, node_path(MINE[0]), node_path(OTHERS[0]), ""]
+    if state.place.name:
+        found.append(node_path(state.place.name))
+    if isinstance(phase, Candidate) and phase.predecessor:
+        found.append(node_path(phase.predecessor))
+    return found
+
+
 def _check_step(
     before: State, event: ev.Event, after: State, effects: tuple[fx.Effect, ...]
 ) -> None:
-    # Leadership and its token go together.
+    # Leadership and its token go together; the token is our own queue node's czxid.
     assert (after.token is not None) == (after.name is StateName.LEADER)
+    if after.name is StateName.LEADER:
+        assert after.token == after.place.token and after.place.name
+    # One create at a time, never while a node of ours (or a create or delete of one)
+    # is known or in doubt: never two queue nodes of one session.
+    creates = [e for e in effects if isinstance(e, fx.CreateNode)]
+    assert len(creates) <= 1
+    if creates:
+        place = after.place
+        assert place.creating == creates[0].request and not place.name and not place.unsure
+        assert after.session.connected and place.session == after.session.id
+        assert creates[0].path.endswith(f"-{SESSION & (2**64 - 1):016x}-") or (
+            after.session.id != SESSION
+        )
     # Work only ever asked for in Leader, never in the step that loses the session.
     if any(isinstance(e, fx.WriteLeaderFile) for e in effects):
         assert after.name is StateName.LEADER
@@ -275,21 +319,24 @@ def _check_job(
 
 
 def _check_controls(after: State, effects: tuple[fx.Effect, ...]) -> None:
-    """A standby never leads nor tries to; no step ends leading while the controls as
-    known say paused, nor tries for leadership then; one read of each at a time."""
+    """A standby never leads nor queues; no step ends leading while the controls as
+    known say paused; one read of each at a time; only the head and the next in line
+    read the members."""
     cfg, control = after.config, after.control
-    tries = [e for e in effects if isinstance(e, fx.CreateNode)]
+    queues = [e for e in effects if isinstance(e, fx.CreateNode)]
     if cfg.controls and cfg.priority == 0:
-        assert after.name is not StateName.LEADER and not tries
+        assert after.name is not StateName.LEADER and not queues
     if cfg.controls and control.known and control.paused and not control.stale:
         assert after.name is not StateName.LEADER
-        assert not tries
+    phase = after.phase
+    if any(isinstance(e, fx.ReadMembers) for e in effects):
+        assert isinstance(phase, Candidate) and (phase.head or phase.below == 1)
     assert len([e for e in effects if isinstance(e, fx.ReadControl)]) <= 1
     assert len([e for e in effects if isinstance(e, fx.ReadMembers)]) <= 1
-    # Never a try while this session's claim of our replica id is unanswered.
+    # Never queued nor leading while this session's claim of our replica id is unanswered.
     member, session = after.member, after.session
     claiming = member.request is not None and (
         member.shown is None or member.shown[0] != session.id
     )
     if cfg.member_claim and claiming:
-        assert not tries
+        assert not queues

@@ -7,8 +7,18 @@ import pytest
 from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import CreateFailure, Outcome
-from election.core.state import StateName
-from tests.unit.core_script import SESSION, TOKEN, Script, to_attempter, to_failover, to_leader
+from election.core.state import Candidate, Place, StateName
+from tests.unit.core_script import (
+    SESSION,
+    TOKEN,
+    Script,
+    node_name,
+    node_path,
+    queue_read,
+    to_attempter,
+    to_failover,
+    to_leader,
+)
 
 INIT, ATTEMPTER, LEADER = StateName.INIT, StateName.ATTEMPTER, StateName.LEADER
 FAILOVER, STOPPING = StateName.FAILOVER, StateName.STOPPING
@@ -73,76 +83,174 @@ def test_init_fails_over_on_session_suspended() -> None:
     assert s.name is FAILOVER
 
 
-# --- Attempter ------------------------------------------------------------------------
+# --- Attempter: the queue -------------------------------------------------------------
+
+OURS = node_name(sequence=3)
+A, B = node_name("ra", 0x2002, 1), node_name("rb", 0x3003, 2)
 
 
-def test_attempter_creates_at_once_and_again_every_attempter_timeout() -> None:
+def _queued(s: Script, *names: str, token: int = TOKEN) -> None:
+    """Our create answered (node `OURS`, czxid `token`) and the queue read as `names`."""
+    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=token,
+             path=node_path(OURS))  # fmt: skip
+    queue_read(s, *names)
+
+
+def test_attempter_queues_once_with_a_node_named_after_its_replica_priority_and_session() -> None:
     s = to_attempter()
     create = s.one(fx.CreateNode)
-    assert create.path == "/election/leader" and create.replica == "r1"
-    attempt = s.timer("attempt")
-    assert attempt.delay == 10.0
-    s.answer(create, ev.NodeCreated, outcome=Outcome.FAILED, failure=CreateFailure.CONNECTION)
-    assert s.name is ATTEMPTER
-    s.fire(attempt)
-    s.one(fx.CreateNode)
-    s.timer("attempt")
-
-
-def test_attempter_does_not_double_a_create_in_flight() -> None:
-    s = to_attempter()
+    assert create.path == f"/election/leader/r1-1-{SESSION:016x}-" and create.replica == "r1"
+    assert s.timer("attempt").delay == 10.0
     s.fire(s.timer("attempt"))
-    s.none(fx.CreateNode)
-    s.timer("attempt")
+    s.none(fx.CreateNode)  # one at a time: never two nodes of one session
+    s.none(fx.ReadQueue)
 
 
-def test_attempter_becomes_leader_when_its_create_succeeds() -> None:
+def test_a_new_node_is_watched_and_its_place_read() -> None:
     s = to_attempter()
-    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=77)
-    assert s.name is LEADER
-    assert s.state.token == 77
+    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=TOKEN,
+             path=node_path(OURS))  # fmt: skip
+    assert s.one(fx.ReadNode).path == node_path(OURS)  # deleted under us? we would hear
+    assert s.one(fx.ReadQueue).path == "/election/leader"
+    assert s.state.place.name == OURS and s.state.place.token == TOKEN
+
+
+def test_attempter_leads_when_its_node_is_the_lowest() -> None:
+    s = to_attempter()
+    _queued(s, OURS, node_name("rz", 0x9, 7))
+    assert s.name is LEADER and s.state.token == TOKEN
+    assert s.state.cause == "our node leads the queue"
     write = s.one(fx.WriteLeaderFile)
-    assert (write.token, write.seq, write.replica) == (77, 1, "r1")
-    s.one(fx.ReadNode)  # watches its own node
+    assert (write.token, write.seq, write.replica) == (TOKEN, 1, "r1")
+    assert s.one(fx.MarkNode).path == node_path(OURS)  # wakes the one behind us, off the path
+    assert s.one(fx.ReadNode).path == node_path(OURS)  # watches its own node
     s.one(fx.CancelTimer)  # the attempt timer
 
 
-def test_node_held_by_another_is_watched_and_its_deletion_triggers_a_create_at_once() -> None:
+def test_a_candidate_watches_only_the_node_just_below_its_own() -> None:
     s = to_attempter()
-    s.answer(
-        s.one(fx.CreateNode),
-        ev.NodeCreated,
-        outcome=Outcome.FAILED,
-        failure=CreateFailure.NODE_EXISTS,
-    )
-    read = s.one(fx.ReadNode)
-    s.answer(read, ev.NodeRead, outcome=Outcome.OK, exists=True, owner=0x2002, token=5)
+    _queued(s, B, OURS, A)  # listed in any order: ordered by sequence number
     assert s.name is ATTEMPTER
-    s.send(ev.NodeWatchFired(path="/election/leader", kind="DELETED"))
-    s.one(fx.CreateNode)  # fast hand-over: not waiting for the attempt timer
+    assert s.one(fx.ReadNode).path == node_path(B)
+    assert s.state.phase == Candidate(below=2, predecessor=B, ahead=(("ra", 1), ("rb", 1)))
 
 
-def test_unanswered_create_that_made_our_node_leads_to_leader() -> None:
+def test_when_the_only_node_below_goes_the_next_in_line_leads_without_a_request() -> None:
     s = to_attempter()
-    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.UNKNOWN)
-    read = s.one(fx.ReadNode)
-    s.answer(read, ev.NodeRead, outcome=Outcome.OK, exists=True, owner=SESSION, token=99)
+    _queued(s, A, OURS)
+    s.answer(s.one(fx.ReadNode), ev.NodeRead, outcome=Outcome.OK, exists=True, path=node_path(A))
+    effects = s.send(ev.NodeWatchFired(path=node_path(A), kind="DELETED", answered_at=0.0))
+    assert s.name is LEADER and s.state.token == TOKEN
+    assert s.state.cause == "the node below ours went: we are next"
+    # Leading asked ZooKeeper nothing first: every request here comes after it.
+    assert not [e for e in effects if isinstance(e, fx.ReadQueue)]
+
+
+def test_when_a_node_below_goes_with_others_below_it_one_read_decides() -> None:
+    s = to_attempter()
+    _queued(s, A, B, OURS)
+    s.send(ev.NodeWatchFired(path=node_path(B), kind="DELETED"))
+    assert s.name is ATTEMPTER
+    queue_read(s, A, OURS)  # A is still there: watch it now
+    assert s.one(fx.ReadNode).path == node_path(A)
+    s.send(ev.NodeWatchFired(path=node_path(A), kind="DELETED"))
+    assert s.name is LEADER
+
+
+def test_a_node_below_already_gone_when_its_watch_was_set_counts_as_gone() -> None:
+    s = to_attempter()
+    _queued(s, A, OURS)
+    s.answer(s.one(fx.ReadNode), ev.NodeRead, outcome=Outcome.OK, exists=False, path=node_path(A))
+    assert s.name is LEADER
+
+
+def test_the_watch_of_a_node_no_longer_below_ours_is_ignored() -> None:
+    s = to_attempter()
+    _queued(s, A, B, OURS)
+    s.send(ev.NodeWatchFired(path=node_path(B), kind="DELETED"))
+    queue_read(s, A, OURS)
+    assert s.send(ev.NodeWatchFired(path=node_path(B), kind="DELETED")) == ()
+
+
+def test_news_of_a_deletion_that_waited_long_for_us_is_checked_with_a_read() -> None:
+    s = to_attempter()
+    _queued(s, A, OURS)
+    late = s.state.config.answers_fresh_for + 1.0
+    s.send(ev.NodeWatchFired(path=node_path(A), kind="DELETED", answered_at=10.0, at=10.0 + late))
+    assert s.name is ATTEMPTER
+    s.one(fx.ReadQueue)
+
+
+def test_a_queue_read_that_waited_long_for_us_is_made_again() -> None:
+    s = to_attempter()
+    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=TOKEN,
+             path=node_path(OURS))  # fmt: skip
+    late = s.state.config.answers_fresh_for + 1.0
+    s.send(ev.QueueRead(request=s.one(fx.ReadQueue).request, outcome=Outcome.OK, names=(OURS,),
+                        answered_at=20.0, at=20.0 + late))  # fmt: skip
+    assert s.name is ATTEMPTER
+    queue_read(s, OURS)
+    assert s.name is LEADER
+
+
+def test_the_leader_marking_its_node_tells_the_one_behind_to_read_the_queue() -> None:
+    s = to_attempter()
+    _queued(s, A, B, OURS)
+    s.answer(s.one(fx.ReadNode), ev.NodeRead, outcome=Outcome.OK, exists=True, path=node_path(B))
+    s.send(ev.NodeWatchFired(path=node_path(B), kind="CHANGED"))  # B took office
+    queue_read(s, B, OURS)  # A went meanwhile: we are next in line now
+    assert s.one(fx.ReadNode).path == node_path(B)  # the watch, again
+    assert s.state.phase == Candidate(below=1, predecessor=B, ahead=(("rb", 1),), left=("ra",))
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"outcome": Outcome.UNKNOWN},
+        {"outcome": Outcome.FAILED, "failure": CreateFailure.CONNECTION},
+    ],
+)
+def test_a_create_in_doubt_is_looked_for_by_our_prefix_before_any_other(
+    answer: dict[str, object],
+) -> None:
+    s = to_attempter()
+    s.answer(s.one(fx.CreateNode), ev.NodeCreated, **answer)
+    s.none(fx.CreateNode)
+    assert s.state.place.unsure
+    queue_read(s, A, OURS)  # it was made: ours, found by its name
+    assert {e.path for e in s.effects if isinstance(e, fx.ReadNode)} == {
+        node_path(OURS),  # its czxid, our token
+        node_path(A),  # the one below
+    }
+    s.none(fx.CreateNode)
+    own = next(e for e in s.effects if isinstance(e, fx.ReadNode) and e.path == node_path(OURS))
+    s.answer(own, ev.NodeRead, outcome=Outcome.OK, exists=True, owner=SESSION, token=99,
+             path=node_path(OURS))  # fmt: skip
+    s.send(ev.NodeWatchFired(path=node_path(A), kind="DELETED"))
     assert s.name is LEADER and s.state.token == 99
 
 
-def test_a_node_left_by_our_own_earlier_session_is_not_ours() -> None:
+def test_a_create_in_doubt_that_did_not_happen_is_made_once_more() -> None:
     s = to_attempter()
-    s.answer(
-        s.one(fx.CreateNode),
-        ev.NodeCreated,
-        outcome=Outcome.FAILED,
-        failure=CreateFailure.NODE_EXISTS,
-    )
-    earlier_session = SESSION - 1
-    s.answer(
-        s.one(fx.ReadNode), ev.NodeRead, outcome=Outcome.OK, exists=True, owner=earlier_session
-    )
-    assert s.name is ATTEMPTER
+    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.UNKNOWN)
+    queue_read(s, A)
+    s.one(fx.CreateNode)
+    assert not s.state.place.unsure
+
+
+def test_a_node_of_our_own_earlier_session_is_not_ours() -> None:
+    s = to_attempter()
+    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.UNKNOWN)
+    queue_read(s, node_name(session=SESSION - 1))
+    s.one(fx.CreateNode)
+
+
+def test_our_node_deleted_under_us_is_made_again_at_the_back() -> None:
+    s = to_attempter()
+    _queued(s, A, OURS)
+    s.send(ev.NodeWatchFired(path=node_path(OURS), kind="DELETED"))
+    s.one(fx.CreateNode)
+    assert s.state.phase == Candidate()
 
 
 def test_missing_parent_is_ensured_then_create_retried() -> None:
@@ -153,8 +261,69 @@ def test_missing_parent_is_ensured_then_create_retried() -> None:
         outcome=Outcome.FAILED,
         failure=CreateFailure.NO_PARENT,
     )
+    assert s.one(fx.EnsurePath).path == "/election/leader"
     s.answer(s.one(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
     s.one(fx.CreateNode)
+
+
+def test_a_single_node_leader_of_an_older_release_is_waited_out() -> None:
+    """An upgrade: the election path is a leader's ephemeral node of the single-node
+    protocol. No child can be made under it; we watch it, and queue once it is gone."""
+    s = to_attempter()
+    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.FAILED,
+             failure=CreateFailure.PARENT_EPHEMERAL)  # fmt: skip
+    read = s.one(fx.ReadNode)
+    assert read.path == "/election/leader"
+    s.answer(read, ev.NodeRead, outcome=Outcome.OK, exists=True, owner=0x2002, token=5,
+             path="/election/leader")  # fmt: skip
+    assert s.effects == ()
+    s.send(ev.NodeWatchFired(path="/election/leader", kind="DELETED"))
+    s.answer(s.one(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
+    s.one(fx.CreateNode)
+
+
+def test_a_queue_whose_path_is_gone_makes_it_again() -> None:
+    s = to_attempter()
+    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=TOKEN,
+             path=node_path(OURS))  # fmt: skip
+    s.answer(s.one(fx.ReadQueue), ev.QueueRead, outcome=Outcome.OK, exists=False)
+    s.answer(s.one(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
+    s.one(fx.CreateNode)
+
+
+def test_the_queue_is_read_again_every_attempter_timeout_without_a_second_watch() -> None:
+    s = to_attempter()
+    _queued(s, A, OURS)
+    s.answer(s.one(fx.ReadNode), ev.NodeRead, outcome=Outcome.OK, exists=True, path=node_path(A))
+    s.fire(s.last_timer("attempt"))
+    s.timer("attempt")  # and again after the next attempter-timeout
+    queue_read(s, A, OURS)
+    s.none(fx.ReadNode)  # the watch on A is set already
+
+
+def test_a_create_answered_while_away_is_ours_when_we_come_back() -> None:
+    s = to_attempter()
+    create = s.one(fx.CreateNode)
+    s.send(ev.SessionSuspended())
+    s.answer(create, ev.NodeCreated, outcome=Outcome.OK, token=TOKEN, path=node_path(OURS))
+    assert s.name is FAILOVER and s.state.place.name == OURS
+    s.send(ev.SessionConnected(session_id=SESSION))  # the same session: the node lives
+    s.answer(s.one(fx.CheckFileDir), ev.FileDirChecked, outcome=Outcome.OK)
+    s.answer(s.last(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
+    s.none(fx.CreateNode)
+    queue_read(s, OURS)
+    assert s.name is LEADER and s.state.token == TOKEN
+
+
+def test_a_new_session_forgets_the_node_of_the_old_one() -> None:
+    s = to_attempter()
+    _queued(s, A, OURS)
+    s.send(ev.SessionLost())
+    assert s.state.place == Place()
+    s.send(ev.SessionConnected(session_id=SESSION + 1))
+    s.answer(s.one(fx.CheckFileDir), ev.FileDirChecked, outcome=Outcome.OK)
+    s.answer(s.last(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
+    assert s.one(fx.CreateNode).path.endswith(f"-{SESSION + 1:016x}-")
 
 
 @pytest.mark.parametrize("event", [ev.SessionSuspended(), ev.SessionLost()])
@@ -259,8 +428,9 @@ def test_leader_that_cannot_write_releases_leadership(outcome: Outcome) -> None:
 
 def test_leader_whose_node_is_deleted_goes_back_to_attempter() -> None:
     s = to_leader()
-    s.send(ev.NodeWatchFired(path="/election/leader", kind="DELETED"))
-    assert s.name is ATTEMPTER
+    assert s.send(ev.NodeWatchFired(path=node_path(A), kind="DELETED")) == ()  # not ours
+    s.send(ev.NodeWatchFired(path=s.own_path, kind="DELETED"))
+    assert s.name is ATTEMPTER and s.state.cause == "queue node deleted"
     s.one(fx.CreateNode)
 
 
@@ -279,16 +449,9 @@ def test_same_term_resumed_continues_the_file_sequence() -> None:
     s.answer(s.one(fx.CheckFileDir), ev.FileDirChecked, outcome=Outcome.OK)
     s.answer(s.last(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
     assert s.name is ATTEMPTER
-    s.answer(
-        s.one(fx.CreateNode),
-        ev.NodeCreated,
-        outcome=Outcome.FAILED,
-        failure=CreateFailure.NODE_EXISTS,
-    )
-    s.answer(
-        s.one(fx.ReadNode), ev.NodeRead, outcome=Outcome.OK, exists=True, owner=SESSION, token=TOKEN
-    )
-    assert s.name is LEADER
+    s.none(fx.CreateNode)  # the same session: our node lives on
+    queue_read(s, s.state.place.name)
+    assert s.name is LEADER and s.state.token == TOKEN
     assert s.one(fx.WriteLeaderFile).seq == 2
 
 
@@ -316,7 +479,7 @@ def test_reaching_attempter_resets_the_back_off() -> None:
 # --- Stopping -------------------------------------------------------------------------
 
 
-def test_stopping_leader_closes_its_session_once_its_file_landed_then_exits_zero() -> None:
+def test_stopping_leader_lets_its_node_go_once_its_file_landed_then_exits_zero() -> None:
     s = to_leader()
     s.send(ev.StopRequested(signal="SIGTERM"))
     assert s.name is STOPPING and s.state.cause == "SIGTERM received"
@@ -324,14 +487,27 @@ def test_stopping_leader_closes_its_session_once_its_file_landed_then_exits_zero
     # The file in flight lands first: nothing of this term after the next one began.
     s.none(fx.CloseSession)
     s.answer(s.last(fx.WriteLeaderFile), ev.FileWritten, outcome=Outcome.OK)
-    # Closing the session deletes our ephemeral node on the server in the same request:
-    # one round trip, where an explicit delete would take two (a check, then the delete).
+    # Our node first (the next in line hears of a delete as soon as it commits), then
+    # the session: the close waits for the delete's answer.
+    release = s.one(fx.ReleaseNode)
+    assert (release.path, release.token) == (s.own_path, TOKEN)
+    s.none(fx.CloseSession)
+    s.answer(release, ev.NodeReleased, outcome=Outcome.OK)
     close = s.one(fx.CloseSession)
-    s.none(fx.ReleaseNode)
     s.answer(close, ev.SessionClosed, outcome=Outcome.OK)
     assert s.one(fx.Exit) == fx.Exit(code=0, reason="stopped")
     assert s.state.exited
     assert s.send(ev.NodeWatchFired(path="/election/leader", kind="DELETED")) == ()
+
+
+@pytest.mark.parametrize("outcome", [Outcome.FAILED, Outcome.UNKNOWN])
+def test_a_delete_that_fails_in_stopping_leaves_the_node_to_the_close(outcome: Outcome) -> None:
+    s = to_leader()
+    s.answer(s.one(fx.WriteLeaderFile), ev.FileWritten, outcome=Outcome.OK)
+    s.send(ev.StopRequested(signal="SIGTERM"))
+    s.answer(s.one(fx.ReleaseNode), ev.NodeReleased, outcome=outcome, reason="ConnectionLoss")
+    s.one(fx.CloseSession)  # the close takes the node all the same: once, not again
+    s.none(fx.ReleaseNode)
 
 
 def test_stopping_from_failover_with_zookeeper_down_exits_zero_at_the_deadline() -> None:
@@ -362,21 +538,6 @@ def test_stop_cancels_every_timer_of_the_state_it_leaves() -> None:
 
 
 # --- answers that waited too long for a frozen process --------------------------------
-
-
-def test_a_create_answer_that_waited_too_long_is_looked_at_again_before_leading() -> None:
-    s = to_attempter()
-    create = s.one(fx.CreateNode)
-    fresh_for = s.state.config.answers_fresh_for
-    # Answered at 100.0; the loop, frozen meanwhile, takes it much later.
-    s.send(ev.NodeCreated(request=create.request, outcome=Outcome.OK, token=TOKEN,
-                          answered_at=100.0, at=100.0 + fresh_for + 1.0))  # fmt: skip
-    assert s.name is ATTEMPTER
-    look = s.one(fx.ReadNode)
-    # The fresh look finds it ours still (the session lived): now it leads.
-    s.send(ev.NodeRead(request=look.request, outcome=Outcome.OK, exists=True, owner=SESSION,
-                       token=TOKEN, answered_at=200.0, at=200.001))  # fmt: skip
-    assert s.name is LEADER
 
 
 def test_a_stale_found_ours_is_looked_at_again_and_a_stale_confirm_writes_nothing() -> None:

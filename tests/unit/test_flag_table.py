@@ -47,6 +47,7 @@ def test_settings_has_exactly_the_tables_fields() -> None:
         "controls",
         "member_claim",
         "member_stopping",
+        "protocol",
     ]
     assert [*FLAGS, *SWITCHES] == [*(n for n in BY_NAME if n != "tui"), "tui"]
     assert [*SWITCHES] == ["tui"]

@@ -149,6 +149,9 @@ _FIELD_VALUES: dict[object, st.SearchStrategy[Any]] = {
     float: st.floats(allow_nan=False, allow_infinity=False),
     str: st.text(max_size=5),
     tuple[str, ...]: st.lists(st.text(max_size=3), max_size=3).map(tuple),
+    tuple[tuple[str, int], ...]: st.lists(
+        st.tuples(st.text(max_size=3), st.integers(0, 2**31)), max_size=3
+    ).map(tuple),
     int | None: st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)),
     bool: st.booleans(),
 }

@@ -141,26 +141,26 @@ def test_bytes_written_counts_header_and_records(tmp_path: Path) -> None:
         assert writer.bytes_written == path.stat().st_size
 
 
-def test_each_append_is_one_write_then_fsync(
+def test_each_append_is_one_write_then_a_data_sync(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-    real_write, real_fsync = os.write, os.fsync
+    real_write, real_fdatasync = os.write, os.fdatasync
 
     def write(fd: int, data: bytes) -> int:
         calls.append("write")
         return real_write(fd, data)
 
-    def fsync(fd: int) -> None:
-        calls.append("fsync")
-        real_fsync(fd)
+    def fdatasync(fd: int) -> None:
+        calls.append("fdatasync")  # the line and the file's size: all a reader needs
+        real_fdatasync(fd)
 
     with JournalWriter(tmp_path / "j", HEADER) as writer:
         monkeypatch.setattr(os, "write", write)
-        monkeypatch.setattr(os, "fsync", fsync)
+        monkeypatch.setattr(os, "fdatasync", fdatasync)
         writer.append(record(1))
         writer.append(record(2))
-        assert calls == ["write", "fsync", "write", "fsync"]
+        assert calls == ["write", "fdatasync", "write", "fdatasync"]
 
 
 def test_fsync_false_syncs_only_on_close(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,7 @@ from election.core.reducer import reduce
 from election.core.state import CoreConfig, ExecExit, initial_state
 from election.observe.logs import LogObserver
 from election.observe.metrics import Metrics
-from tests.unit.core_script import CONFIG, Script, to_attempter
+from tests.unit.core_script import CONFIG, Script, lead, to_attempter
 
 
 def _record(seq: int, event: ev.Event, effects: tuple[fx.Effect, ...] = ()) -> Record:
@@ -69,8 +69,7 @@ def test_a_lease_run_out_is_counted() -> None:
 
 def _exit_record(config: CoreConfig, ran_for: float) -> Record:
     """The record the reducer makes of the job exiting after `ran_for` seconds."""
-    s = to_attempter(Script(initial_state(config)))
-    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=7)
+    s = lead(to_attempter(Script(initial_state(config))), 7)
     s.answer(s.one(fx.StartChild), ev.ChildStarted, outcome=Outcome.OK, pid=10)
     return _reduced(s, ev.ChildExited(pid=10, code=1, ran_for=ran_for))
 
@@ -117,8 +116,7 @@ def test_a_job_that_ran_long_and_exited_is_info(caplog: pytest.LogCaptureFixture
 def test_a_job_that_did_not_start_is_one_warning_with_the_wait(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    s = to_attempter(Script(initial_state(JOB_CONFIG)))
-    s.answer(s.one(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=7)
+    s = lead(to_attempter(Script(initial_state(JOB_CONFIG))), 7)
     start = s.one(fx.StartChild)
     failed = ev.ChildStarted(request=start.request, outcome=Outcome.FAILED, reason="ENOENT")
     with caplog.at_level(logging.INFO, logger="election"):

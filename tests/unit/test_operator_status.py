@@ -1,5 +1,5 @@
 """What `election status` and `election top` make of one read of the election: the
-leader from the election node, members that say Leader against it marked stale, the
+leader from the head of the queue, members that say Leader against it marked stale, the
 exit code, the JSON document and the table."""
 
 from __future__ import annotations
@@ -58,21 +58,21 @@ def test_a_member_saying_leader_of_another_session_is_stale() -> None:
     by_name = {row.name: row for row in judged}
     assert by_name["r1"].leader and not by_name["r1"].stale and by_name["r1"].session == 0xA1
     assert not by_name["r9"].leader
-    assert by_name["r9"].stale == "says Leader, but another session holds the election node (r1)"
+    assert by_name["r9"].stale == "says Leader, but another session leads the queue (r1)"
     assert [row.name for row in judged] == ["r1", "r9"]  # the leader first
 
 
 def test_a_member_saying_leader_with_no_election_node_is_stale() -> None:
     [row] = judge([parse_member("r1", doc("r1", "Leader", token=8))], {"r1": 0xA1},
                   holder=None, holder_session=None, holder_token=None)  # fmt: skip
-    assert row.stale == "says Leader, but no replica holds the election node"
+    assert row.stale == "says Leader, but no replica leads the queue"
     assert not row.leader
 
 
 def test_a_member_saying_leader_of_an_old_token_is_stale() -> None:
     [row] = judge([parse_member("r1", doc("r1", "Leader", token=8))], {"r1": 0xA1},
                   holder="r1", holder_session=0xA1, holder_token=12)  # fmt: skip
-    assert row.stale == "says Leader of token 8, the election node's is 12"
+    assert row.stale == "says Leader of token 8, the queue's head's is 12"
 
 
 def test_members_in_other_states_are_never_stale() -> None:
@@ -126,7 +126,7 @@ def test_stale_is_a_boolean_and_its_reason_beside_it() -> None:
     by_name = {m["replica"]: m for m in members}
     assert by_name["r9"]["stale"] is True
     assert by_name["r9"]["stale_reason"] == (
-        "says Leader, but another session holds the election node (r1)"
+        "says Leader, but another session leads the queue (r1)"
     )
     assert by_name["r2"]["stale"] is False and by_name["r2"]["stale_reason"] is None
 
@@ -183,7 +183,7 @@ def test_the_table_says_who_paused_why_and_the_pending_hand_over() -> None:
              handover=request, handover_standing=True)
     )  # fmt: skip
     assert "paused    yes, by ops@vm at " in text and "(5.0s ago): kernel upgrade" in text
-    assert "(paused: ending its term)" in text
+    assert "leader    none  (r1 holds its place at the head of the queue)" in text
     assert "handover  r1 (token 7) -> the highest priority, asked by ops@vm" in text
 
 
@@ -193,7 +193,7 @@ def test_the_table_marks_a_stale_member_and_says_why() -> None:
     text = text_of(view(leader=None, members=tuple(rows)))
     assert "leader    none" in text
     assert "Leader? stale" in text
-    assert "! r9 says Leader, but no replica holds the election node" in text
+    assert "! r9 says Leader, but no replica leads the queue" in text
 
 
 def test_top_shows_priority_and_never_a_stale_member_as_leader() -> None:
@@ -211,5 +211,5 @@ def test_top_shows_priority_and_never_a_stale_member_as_leader() -> None:
     r1 = next(line for line in text.splitlines() if "│ r1 " in line)
     assert "Leader? stale" in r9 and "│ ! │" in r9 and "│    4 │" in r9
     assert "│ * │" in r1 and "│    2 │" in r1
-    assert "! r9 says Leader, but another session holds the election node (r1)" in text
+    assert "! r9 says Leader, but another session leads the queue (r1)" in text
     assert "several replicas say Leader" not in text  # only one is believed

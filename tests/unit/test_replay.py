@@ -25,7 +25,7 @@ from election_replay import ReplayError, analyse
 from election_replay.model import Analysis
 from election_replay.timeline import build
 from journal import JournalWriter
-from tests.unit.core_script import Script, to_attempter
+from tests.unit.core_script import Script, join, queue_read, to_attempter
 
 T0 = 1_800_000_000.0  # wall time of the first record
 
@@ -46,6 +46,7 @@ def header_config(replica: str) -> dict[str, Any]:
         "log_level": "info",
         "log_format": "text",
         "stop_deadline": 2.0,
+        "protocol": "queue",
     }
 
 
@@ -87,12 +88,12 @@ class Replica(Script):
     # --- whole episodes -----------------------------------------------------------
 
     def lead(self, token: int) -> Replica:
-        """Init -> Attempter -> Leader with `token`, the first file written."""
+        """Init -> Attempter -> Leader with `token` (the czxid of its queue node, alone in
+        the queue), the first file written."""
         if self.state.name is StateName.INIT:
             to_attempter(self)
-        if not self.state.awaits(fx.CreateNode):  # waiting: the holder's node goes
-            self.send(ev.NodeWatchFired(path="/election/leader", kind="DELETED"))
-        self.answer(self.last(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=token)
+        join(self, token)  # answered only now: the one that led before has gone
+        queue_read(self, self.state.place.name)
         assert self.state.name is StateName.LEADER
         return self.write_ok()
 
@@ -120,15 +121,8 @@ class Replica(Script):
         return self
 
     def wait(self) -> Replica:
-        """Init -> Attempter, finding the node held by another session (and watching it)."""
+        """Init -> Attempter, queueing (its create's answer comes when it leads)."""
         to_attempter(self)
-        self.answer(
-            self.one(fx.CreateNode),
-            ev.NodeCreated,
-            outcome=Outcome.FAILED,
-            failure=ev.CreateFailure.NODE_EXISTS,
-        )
-        self.answer(self.one(fx.ReadNode), ev.NodeRead, outcome=Outcome.OK, exists=True, owner=7)
         assert self.state.name is StateName.ATTEMPTER
         return self
 
@@ -147,7 +141,7 @@ def write_run(path: Path, replica: str, lines: list[dict[str, Any]]) -> Path:
     """Append one run (a header, then `lines`) to the journal at `path`."""
     header = {
         "replica": replica,
-        "program": "election 0.1.0",
+        "program": "election 0.2.0",
         "started_wall": T0,
         "config": header_config(replica),
     }
@@ -228,7 +222,12 @@ def test_until_stops_each_journal_and_gives_the_state_at_that_moment(tmp_path: P
     assert snap is not None
     assert (snap.seq, snap.name, snap.token, snap.connected) == (leader_seq, "Leader", 10, True)
     assert [name for name, _ in snap.timers] == ["write"]
-    assert {kind for _, kind in snap.pending} == {"PruneFiles", "WriteLeaderFile", "ReadNode"}
+    assert {kind for _, kind in snap.pending} == {
+        "PruneFiles",
+        "WriteLeaderFile",
+        "MarkNode",
+        "ReadNode",
+    }
     assert analysis.terms[0].end is None
 
 
@@ -425,3 +424,59 @@ def test_a_replica_with_two_journal_files_gets_two_labelled_rows(tmp_path: Path)
     timeline = build(analyse([first, second]).journals, width=20)
     assert timeline is not None
     assert [row.label for row in timeline.rows] == ["a #1", "a #2"]
+
+
+# --- journals of the single-node protocol (before the candidates' queue) ---------------
+
+SINGLE_NODE = Path(__file__).parent / "journals" / "single-node"
+
+
+def test_journals_of_the_single_node_protocol_are_told_apart_and_still_checked() -> None:
+    """Two replicas of release 0.1.0 (simulated: a hand-over, a crash), whose header has
+    no `protocol`: today's reducer does not fold them again, says so, and reads their
+    terms and invariants from what they recorded."""
+    paths = sorted(SINGLE_NODE.glob("*.jsonl"))
+    analysis = analyse(paths)
+    assert analysis.ok and not analysis.divergences
+    assert analysis.events > 100
+    told = [n for n in analysis.notes if "single-node protocol: not folded again" in n]
+    assert len(told) == 2 and "election 0.1.0" in told[0]
+    assert [(t.replica, t.token, t.end_cause) for t in analysis.terms] == [
+        ("r0", 2, "handover"),
+        ("r1", 5, "write-failed"),
+        ("r1", 7, "stop"),
+        ("r0", 10, None),
+    ]
+
+
+def test_an_overlap_in_journals_of_the_single_node_protocol_is_still_found(
+    tmp_path: Path,
+) -> None:
+    lines = [orjson.loads(line) for line in (SINGLE_NODE / "r1.jsonl").read_bytes().splitlines()]
+    header, records = lines[0], lines[1:]
+    stolen = [{**r, "state": "Leader", "token": 2} if r.get("state") == "Attempter" else r
+              for r in records]  # fmt: skip
+    forged = tmp_path / "r1.jsonl"
+    forged.write_bytes(b"".join(orjson.dumps(x) + b"\n" for x in [header, *stolen]))
+    analysis = analyse([SINGLE_NODE / "r0.jsonl", forged])
+    assert not analysis.divergences  # not folded: nothing to compare
+    assert {v.kind for v in analysis.violations} & {"two-leaders-same-token", "overlapping-leaders"}
+
+
+def test_a_create_asked_while_a_node_of_the_session_stands_is_a_violation(tmp_path: Path) -> None:
+    """Never two queue nodes of one session: a journal that asks for a create while its
+    records say a node of its session stands (created, not released, not gone) is flagged."""
+    a = Replica("a").lead(10).tick()
+    lines = a.lines()
+    held = next(line for line in lines if line["event"]["type"] == "NodeCreated")["event"]
+    forged = dict(lines[-1])
+    forged["seq"] = lines[-1]["seq"] + 1
+    forged["effects"] = [
+        {"type": "CreateNode", "request": 999, "path": held["path"][:-10], "replica": "a"}
+    ]
+    path = a.write(tmp_path, [*lines, forged])
+    analysis = analyse([path])
+    assert [v.kind for v in analysis.violations] == ["second-queue-node"]
+    assert held["path"].rsplit("/", 1)[-1] in analysis.violations[0].message
+    # The records as the reducer made them: none.
+    assert analyse([Replica("b").lead(10).tick().stop().write(tmp_path)]).ok

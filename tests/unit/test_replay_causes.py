@@ -16,7 +16,7 @@ from election_replay.causes import CAUSES, TABLE, asked_by, end_cause
 from election_replay.model import Where
 from election_replay.terms import History
 from election_sim import Fault, SimConfig, simulate
-from tests.unit.core_script import to_attempter
+from tests.unit.core_script import lead, to_attempter
 from tests.unit.test_replay import T0, Replica, write_run
 
 
@@ -96,7 +96,7 @@ def test_a_suspended_session_ends_the_term_as_session(tmp_path: Path) -> None:
 def test_a_newer_token_in_file_dir_ends_the_term_as_superseded(tmp_path: Path) -> None:
     a = Replica("a")
     to_attempter(a)
-    a.answer(a.last(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=10)
+    lead(a, 10)
     a.answer(a.last(fx.WriteLeaderFile), ev.FileWritten, outcome=Outcome.FAILED, newer_token=12)
     assert a.state.name.value == "Failover"
     (term,) = analyse([a.write(tmp_path)]).terms

@@ -59,9 +59,13 @@ def incident(tmp_path: Path) -> list[Path]:
     b.at(T0 + 1.5).tick()
     write_run(paths[0], "a", a.lines())
     lines = b.lines()
-    lines[5]["state"] = "Failover"
+    assert lines[FIRST_LEADER - 2]["state"] == "Leader"  # (line 1 is the header)
+    lines[FIRST_LEADER - 2]["state"] = "Failover"
     write_run(paths[1], "b", lines)
     return paths
+
+
+FIRST_LEADER = 8  # the journal line of b's first record in Leader: the hand-edited one
 
 
 def test_piped_the_report_fits_80_columns_and_breaks_no_file_name(short_tmp: Path) -> None:
@@ -92,7 +96,7 @@ def test_a_file_name_longer_than_the_line_is_printed_whole(tmp_path: Path) -> No
     lines = piped(paths).splitlines()
     for path in paths:
         assert any(line.strip().startswith(str(path)) for line in lines), path
-    assert any(line.strip() == f"{paths[1]}:7" for line in lines)  # the divergence's
+    assert any(line.strip() == f"{paths[1]}:{FIRST_LEADER}" for line in lines)  # the divergence
 
 
 def test_short_file_names_stay_in_the_journals_table(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ window's report against the full fold's."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 from typing import Any
@@ -157,7 +158,12 @@ def test_seeking_decodes_a_few_lines_not_the_records_before(
     path = max(paths, key=lambda p: p.stat().st_size)
     lines = lines_of(path)
     assert len(lines) > 4 * SNAPSHOT_EVERY
-    since = lines[int(len(lines) * 0.8)]["wall"]
+    # A moment deep in the longest run, well past its first snapshot (a moment early in a
+    # run starts at its header, a snapshot of nothing).
+    headers = [i for i, line in enumerate(lines) if "journal" in line] + [len(lines)]
+    first, end = max(itertools.pairwise(headers), key=lambda run: run[1] - run[0])
+    assert end - first > 2 * SNAPSHOT_EVERY
+    since = lines[first + int((end - first) * 0.8)]["wall"]
     decoded = 0
     loads = orjson.loads
 

@@ -37,8 +37,10 @@ MONOTONIC_START = 100.0
 WALL_START = 1_700_000_000.0
 
 
-def ok_answers(effect: fx.Effect) -> list[ev.Event]:
-    """What a healthy world answers to each effect."""
+def ok_answers(effect: fx.Effect, queue: list[str] | None = None) -> list[ev.Event]:
+    """What a healthy world answers to each effect (`queue`: the names of the queue's
+    nodes, which a create adds to)."""
+    queue = [] if queue is None else queue
     if isinstance(effect, fx.Connect):
         return [
             ev.ConnectResult(request=effect.request, outcome=Outcome.OK),
@@ -49,11 +51,22 @@ def ok_answers(effect: fx.Effect) -> list[ev.Event]:
     if isinstance(effect, fx.EnsurePath):
         return [ev.PathEnsured(request=effect.request, outcome=Outcome.OK)]
     if isinstance(effect, fx.CreateNode):
-        return [ev.NodeCreated(request=effect.request, outcome=Outcome.OK, token=TOKEN)]
+        path = f"{effect.path}{len(queue):010d}"
+        queue.append(path.rsplit("/", 1)[-1])
+        return [ev.NodeCreated(request=effect.request, outcome=Outcome.OK, token=TOKEN, path=path)]
+    if isinstance(effect, fx.ReadQueue):
+        return [ev.QueueRead(request=effect.request, outcome=Outcome.OK, names=tuple(queue))]
+    if isinstance(effect, fx.MarkNode):
+        return [ev.NodeMarked(request=effect.request, outcome=Outcome.OK)]
     if isinstance(effect, fx.ReadNode):
         return [
             ev.NodeRead(
-                request=effect.request, outcome=Outcome.OK, exists=True, owner=SESSION, token=TOKEN
+                request=effect.request,
+                outcome=Outcome.OK,
+                exists=True,
+                owner=SESSION,
+                token=TOKEN,
+                path=effect.path,
             )
         ]
     if isinstance(effect, fx.WriteLeaderFile):
@@ -79,6 +92,7 @@ class FakeWorld:
         self.journaled_first: list[bool] = []  # per effect: its record was journaled
         self.put: Callable[[ev.Event], None] = lambda e: None
         self.only: tuple[type[fx.Effect], ...] | None = None  # restrict auto answers
+        self.queue: list[str] = []  # the election path's children
 
     def handles(self, effect: fx.Effect) -> bool:
         return not isinstance(effect, fx.StartTimer | fx.CancelTimer | fx.Exit)
@@ -87,7 +101,7 @@ class FakeWorld:
         self.journaled_first.append(any(effect in r.effects for r in self.journal))
         self.effects.append(effect)
         if self.auto and (self.only is None or isinstance(effect, self.only)):
-            for answer in ok_answers(effect):
+            for answer in ok_answers(effect, self.queue):
                 self.put(answer)
 
     def of(self, kind: type[F]) -> list[F]:
@@ -157,7 +171,7 @@ def test_every_effect_runs_only_after_its_record_is_journaled() -> None:
     )
 
 
-def test_observers_see_a_record_after_the_journal_and_before_its_effects() -> None:
+def test_effects_run_after_the_journal_and_observers_see_the_record_after_them() -> None:
     order: list[str] = []
 
     def journal(record: Record) -> None:
@@ -176,8 +190,9 @@ def test_observers_see_a_record_after_the_journal_and_before_its_effects() -> No
     h.world.put = answer
     h.send(ev.Started())
     # Started asks for Connect (answered with two events) and CheckFileDir: record 1's
-    # journal line and observers come before any handler answers.
-    assert order[:3] == ["journal 1", "observe 1", "effect"]
+    # journal line comes before any effect runs, its observers after them (a log line or
+    # a metric never delays a request).
+    assert order[:5] == ["journal 1", "effect", "effect", "effect", "observe 1"]
 
 
 def test_records_are_stamped_with_seq_monotonic_and_wall_time() -> None:
@@ -200,7 +215,7 @@ def test_record_names_the_state_change_and_its_cause() -> None:
     changes = [(r.previous, r.state, r.cause) for r in records if r.changed]
     assert changes == [
         ("Init", "Attempter", "checks passed"),
-        ("Attempter", "Leader", "election node created"),
+        ("Attempter", "Leader", "our node leads the queue"),
     ]
     assert records[-1].token == TOKEN
 
@@ -247,8 +262,10 @@ def test_restarted_timer_fires_only_under_its_new_id() -> None:
     assert h.state == "Attempter"
     first_attempt = h.loop._live_timers["attempt"][0]
     h.timers.advance(4.0)
-    # The node went away: try now, and restart the attempt timer from here.
-    h.send(ev.NodeWatchFired(path=CONFIG.election_path, kind="DELETED"))
+    # Away and back (the same session, repaired at once): Attempter anew restarts the
+    # attempt timer from here.
+    h.send(ev.SessionSuspended(), ev.SessionConnected(session_id=SESSION))
+    assert h.state == "Attempter"
     second_attempt = h.loop._live_timers["attempt"][0]
     assert second_attempt != first_attempt
     assert h.timers.pending == [4.0 + CONFIG.attempter_timeout]
@@ -268,9 +285,9 @@ def test_exit_effect_ends_run_with_code_zero_after_a_graceful_stop() -> None:
     assert run_bounded(h.loop) == 0
     assert h.journal[-1].state == "Stopping"
     assert fx.Exit(code=0, reason="stopped") in h.journal[-1].effects
-    # Closing the session deletes the leader's node on the server, in one round trip.
-    assert h.world.of(fx.CloseSession)
-    assert not h.world.of(fx.ReleaseNode)
+    # Its queue node first (one round trip: the node is of its session), then the session.
+    (release,) = h.world.of(fx.ReleaseNode)
+    assert h.world.effects.index(release) < h.world.effects.index(h.world.of(fx.CloseSession)[0])
 
 
 def test_second_stop_request_forces_exit_code_one_and_nothing_runs_after() -> None:
@@ -351,8 +368,13 @@ def test_whole_election_in_memory_reaches_leader_and_writes_at_leader_timeout_ca
     h.send(ev.PathEnsured(request=ensure.request, outcome=Outcome.OK))
     assert h.state == "Attempter"
     (create,) = h.world.of(fx.CreateNode)
-    assert create == fx.CreateNode(request=create.request, path=CONFIG.election_path, replica="r1")
-    h.send(ev.NodeCreated(request=create.request, outcome=Outcome.OK, token=TOKEN))
+    prefix = f"{CONFIG.election_path}/r1-1-{SESSION:016x}-"
+    assert create == fx.CreateNode(request=create.request, path=prefix, replica="r1")
+    h.send(ev.NodeCreated(request=create.request, outcome=Outcome.OK, token=TOKEN,
+                          path=f"{prefix}0000000001"))  # fmt: skip
+    (read,) = h.world.of(fx.ReadQueue)
+    names = (f"r1-1-{SESSION:016x}-0000000001",)
+    h.send(ev.QueueRead(request=read.request, outcome=Outcome.OK, names=names))
     assert h.state == "Leader"
     assert h.loop.state.token == TOKEN
     assert write_seqs(h.world.effects) == [1]

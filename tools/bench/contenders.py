@@ -29,7 +29,8 @@ from kazoo.exceptions import NodeExistsError
 
 
 def emit(event: str, replica: str) -> None:
-    sys.stdout.write(json.dumps({"event": event, "wall": time.time(), "id": replica}) + "\n")
+    wall = time.time()
+    sys.stdout.write(json.dumps({"event": event, "wall": wall, "id": replica}) + "\n")
     sys.stdout.flush()
 
 

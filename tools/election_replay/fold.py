@@ -5,6 +5,9 @@ observers (terms, invariants, the leader's work, freezes).
 Every run starts from `initial_state` of the configuration its header records; a rotated
 segment that continues a run, from the folded state (checked against the snapshot in its
 header, see `segments.py`); a window, from the snapshot nearest before it (`seek.py`).
+A run of the single-node protocol (a header without `protocol`: before the candidates'
+queue) is not folded again, since today's reducer speaks the queue: a note says so, and
+what it recorded is still read for its terms, its tokens and the invariants.
 The first mismatch of a journal is its divergence; the fold goes on (so the counts are
 whole) but compares no further, since after a divergence the recomputed and the recorded
 histories are different stories.
@@ -19,6 +22,7 @@ from typing import Any, cast
 
 from election.core import effects as fx
 from election.core.events import EVENT_TYPES, Event
+from election.core.queue import PROTOCOL, SINGLE_NODE
 from election.core.reducer import reduce
 from election.core.state import State, initial_state
 from election.flags import core_config_from_header
@@ -88,6 +92,7 @@ class Folder:
         self.stopped_on: tuple[int, JsonObject] | None = None  # the first record beyond it
         self.start: StartPoint | None = None  # a window's start, when it is not the journal's
         self._start_path = journal  # the file it lies in
+        self._old_noted = False  # a run of the single-node protocol was noted
 
     @property
     def run(self) -> tuple[Any, ...] | None:
@@ -127,6 +132,8 @@ class Folder:
         self._run, self._segment = run_key(start.header), segment_index(start.header)
         self._state, self._last_seq = state, checkpoint.seq
         self._last = (state, checkpoint.seq, start.wall)
+        if not self._foldable(start.header):
+            self._state = self._last = None
 
     def fold_file(
         self,
@@ -282,6 +289,10 @@ class Folder:
         if segment == 0 or not self._headers:
             self.runs += 1
         self._headers += 1
+        if not self._foldable(run.header):
+            self._initial(run)  # a header must be readable all the same
+            self._unfolded(run, segment, key)
+            return None
         if segment == 0:
             self.history.begin_run(_run_started(run.header))
             self.checks.begin_run()
@@ -350,6 +361,35 @@ class Folder:
             self._last_seq = seq
         self._run, self._segment = key, segment
         return state
+
+    def _foldable(self, header: JsonObject) -> bool:
+        """Whether today's reducer folds the run of `header` (its protocol is ours)."""
+        config = header.get("config")
+        protocol = config.get("protocol", SINGLE_NODE) if isinstance(config, dict) else None
+        if protocol == PROTOCOL:
+            return True
+        if not self._old_noted:
+            self._old_noted = True
+            program = header.get("program") or "an older election"
+            self.notes.append(
+                f"written by {program} with the {protocol or '?'} protocol: not folded "
+                "again (this election-replay folds the candidates' queue); its terms, "
+                "tokens and invariants are read from what it recorded"
+            )
+        return False
+
+    def _unfolded(self, run: Run, segment: int, key: tuple[Any, ...]) -> None:
+        """Start (or continue) a run that is not folded: only what it recorded is read."""
+        if segment == 0 or key != self._run:
+            self.history.begin_run()
+            self.checks.begin_run()
+            started = run.header.get("started_wall")
+            self.work.begin_run(
+                float(started) if isinstance(started, int | float) else None, _exec_grace(run)
+            )
+            self.freezes.begin_run(_session_timeout(run), mid_run=segment != 0)
+        self._run, self._segment, self._last_seq = key, segment, None
+        self._last = None
 
     def _resume_history(self, run: Run, seq: int, state: State) -> None:
         """A segment folded without the one before: where the state it starts in began,

@@ -3,7 +3,8 @@
 Per replica, record by record (`ReplicaChecks`): no leader file written and no write
 asked for outside Leader (a file asked for as Leader may land just after the state
 changed, as long as the node has not been released meanwhile); no Leader state while the
-session is not connected.
+session is not connected; never a second queue node of one session (no create asked for
+while a node of the session is known, from the records, to stand).
 Across replicas, on the leadership terms merged by wall time (`check_terms`): at most
 one leader per token, tokens only grow from term to term, no two leaders doing the work
 at once.
@@ -35,6 +36,15 @@ _SESSION_EVENTS = frozenset({ev.SessionConnected, ev.SessionSuspended, ev.Sessio
 _WRITE = fx.WriteLeaderFile
 _LETTING_GO = frozenset({fx.ReleaseNode, fx.CloseSession})
 _OK = Outcome.OK
+# What tells of our queue nodes: made, gone, listed (the queue's protocol only: a journal
+# of the single-node protocol names no queue node, and is never flagged here).
+_QUEUE_NEWS = frozenset(
+    {ev.NodeCreated, ev.NodeReleased, ev.QueueRead, ev.NodeRead, ev.NodeWatchFired}
+)
+
+
+def _name(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
 
 
 class ReplicaChecks:
@@ -50,6 +60,9 @@ class ReplicaChecks:
         # is still ours: the reducer releases the node only once it has landed.
         self._asked_as_leader: set[int] = set()  # WriteLeaderFile requests made as Leader
         self._released = False  # node released (or session lost) since leaving Leader
+        self._session: int | None = None  # the session of the run, as last connected
+        self._held: set[str] = set()  # our queue nodes of that session known to stand
+        self._releasing: dict[int, str] = {}  # ReleaseNode request -> the node's name
 
     def begin_run(self) -> None:
         """A new daemon process: no session yet, no state yet."""
@@ -58,6 +71,9 @@ class ReplicaChecks:
         self._flagged_disconnected = False
         self._asked_as_leader = set()
         self._released = False
+        self._session = None
+        self._held = set()
+        self._releasing = {}
 
     def resume(self, connected: bool, state: str) -> None:
         """Pick up mid-run from a snapshot (a rotated segment whose predecessor is missing)."""
@@ -66,6 +82,9 @@ class ReplicaChecks:
         self._flagged_disconnected = False
         self._asked_as_leader = set()
         self._released = False
+        self._session = None  # unknown until the next SessionConnected: nothing is flagged
+        self._held = set()
+        self._releasing = {}
 
     def observe(
         self, where: Where, event: ev.Event, state: str, effects: Sequence[fx.Effect]
@@ -78,6 +97,12 @@ class ReplicaChecks:
             self._connected = kind is _CONNECTED
             if kind is _LOST:
                 self._released = True
+                self._held.clear()  # every ephemeral node of the session went with it
+            elif isinstance(event, _CONNECTED) and event.session_id != self._session:
+                self._session = event.session_id
+                self._held.clear()
+        elif kind in _QUEUE_NEWS:
+            self._queue_news(event)
         elif (
             type(event) is _FILE_WRITTEN
             and event.outcome is _OK
@@ -105,6 +130,16 @@ class ReplicaChecks:
                     # Letting the node go (a delete, or closing the session, which deletes
                     # it) ends the grace of a file asked for as Leader: it must have landed.
                     self._released = True
+                    if type(effect) is fx.ReleaseNode:
+                        self._releasing[effect.request] = _name(effect.path)
+                elif type(effect) is fx.CreateNode and self._held:
+                    self._flag(
+                        "second-queue-node",
+                        f"{self.replica} asked for a queue node while its session "
+                        f"0x{self._session or 0:x} still held {', '.join(sorted(self._held))} "
+                        f"at {hms(where.wall)}",
+                        where,
+                    )
             if stray is not None:
                 self._flag(
                     "write-outside-leader",
@@ -124,6 +159,24 @@ class ReplicaChecks:
         elif self._flagged_disconnected:
             self._flagged_disconnected = False
         self._before = state
+
+    def _queue_news(self, event: ev.Event) -> None:
+        """What a record tells of our queue nodes: one made, one gone, the queue listed."""
+        if isinstance(event, ev.NodeCreated):
+            if event.outcome is _OK and event.path:
+                self._held.add(_name(event.path))
+        elif isinstance(event, ev.NodeReleased):
+            name = self._releasing.pop(event.request, None)
+            if name is not None and event.outcome is _OK:
+                self._held.discard(name)
+        elif isinstance(event, ev.QueueRead):
+            if event.outcome is _OK:
+                self._held.intersection_update(event.names if event.exists else ())
+        elif isinstance(event, ev.NodeRead):
+            if event.outcome is _OK and (not event.exists or event.owner != self._session):
+                self._held.discard(_name(event.path))
+        elif isinstance(event, ev.NodeWatchFired) and event.kind == "DELETED":
+            self._held.discard(_name(event.path))
 
     def _flag(self, kind: str, message: str, where: Where) -> None:
         self.violations.append(Violation(kind=kind, message=message, records=(where,)))

@@ -13,7 +13,7 @@ simulation's ground truth:
 
 Ground truth on file-dir: no file of an older token lands after the first file of a
 newer one. With jobs (`SimConfig.jobs`): at every job's start, no job of another term is
-alive (`election_sim.jobs`).
+alive (`election_sim.jobs`). On the server: no session ever holds two queue nodes at once.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ def check(result: SimResult) -> Verdict:
             problems.append(text)
     problems += _file_order(result.written)
     problems += result.job_problems
+    problems += result.queue_problems
     return Verdict(tuple(problems), tuple(excused), analysis.events)
 
 

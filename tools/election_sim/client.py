@@ -4,8 +4,11 @@ The client is CONNECTED, SUSPENDED (connection lost, the session may live on) or
 (expired: a new session follows). It notices a silent server after 2/3 of the session
 timeout (kazoo's read timeout) and a server that went down at once (the socket closes);
 it reconnects with back-off, resuming its session if the server still has it. Requests
-travel with small random latencies; one whose request or answer is lost gets no answer,
-so the daemon's deadline turns it into an UNKNOWN outcome.
+travel with small random latencies, in order on one connection as over TCP (ZooKeeper
+executes a client's requests in the order sent, and its answers and watch
+notifications reach the client in order: a read sent after a create sees the create);
+one whose request or answer is lost gets no answer, so the daemon's deadline turns it
+into an UNKNOWN outcome.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from election.core import events as ev
-from election_sim.zookeeper import Session, SimZooKeeper
+from election_sim.zookeeper import CHILD, Session, SimZooKeeper
 
 if TYPE_CHECKING:
     from election_sim.replica import Run
@@ -41,6 +44,10 @@ class SimClient:
         self.next_attempt = 0.0
         self.backoff = BACKOFF_INITIAL
         self.connect_waiters: list[Answer] = []
+        # One connection is one ordered stream each way: nothing overtakes what was sent
+        # (or answered) before it on the same connection.
+        self.sent_until = 0.0  # when the last request sent reaches the server
+        self.heard_until = 0.0  # when the last answer or notification reaches us
 
     @property
     def connected(self) -> bool:
@@ -94,6 +101,7 @@ class SimClient:
         self.session.last_contact = now
         self.state = CONNECTED
         self.epoch += 1
+        self.sent_until = self.heard_until = now
         self.last_heard = now
         self.backoff = BACKOFF_INITIAL
         self.run.deliver(ev.SessionConnected(session_id=self.session.id, server=SERVER))
@@ -108,7 +116,9 @@ class SimClient:
         self.run.deliver(ev.SessionSuspended())
         if self.session is not None:
             for path in self.zk.drop_watches(self.session.id):
-                self.run.deliver(ev.NodeWatchFired(path=path, kind="NONE"))
+                self.run.deliver(
+                    ev.NodeWatchFired(path=path, kind="NONE", answered_at=self.run.now())
+                )
 
     def _lost(self, now: float) -> None:
         self.session = None
@@ -151,9 +161,15 @@ class SimClient:
             else:
                 session.last_contact = clock.now
                 answer = apply(session)
-            clock.later(self._latency(), lambda: self._answer(epoch, answer))
+            clock.at(self._heard_at(), lambda: self._answer(epoch, answer))
 
-        clock.later(self._latency(), arrive)
+        self.sent_until = max(clock.now + self._latency(), self.sent_until)
+        clock.at(self.sent_until, arrive)
+
+    def _heard_at(self) -> float:
+        """When an answer (or a notification) sent now reaches us: after those before it."""
+        self.heard_until = max(self.run.world.clock.now + self._latency(), self.heard_until)
+        return self.heard_until
 
     def _answer(self, epoch: int, answer: Answer) -> None:
         if self._path_ok(epoch):
@@ -169,14 +185,18 @@ class SimClient:
         def deliver() -> None:
             if not self._path_ok(epoch):
                 return
-            if kind == "CHILD":
+            if kind == CHILD and path == self.run.world.config.election_path:
+                self.run.deliver(ev.QueueChanged(path=path))
+            elif kind == CHILD:
                 self.run.deliver(ev.MembersChanged(path=path))
             elif "/control/" in path:
                 self.run.deliver(ev.ControlChanged(path=path, kind=kind))
             else:
-                self.run.deliver(ev.NodeWatchFired(path=path, kind=kind))
+                # Stamped as it arrives, as the adapter does: a frozen loop takes it late.
+                now = self.run.now()
+                self.run.deliver(ev.NodeWatchFired(path=path, kind=kind, answered_at=now))
 
-        self.run.world.clock.later(self._latency(), deliver)
+        self.run.world.clock.at(self._heard_at(), deliver)
 
     def _latency(self) -> float:
         if self.rng.random() < 0.005:  # now and then a slow answer, past some deadlines

@@ -307,8 +307,14 @@ class JobHandler:
         timeout = run.world.config.session_timeout
 
         def look(session: Any) -> Callable[[], object]:
-            node = run.world.zk.nodes.get(path)
-            ours = node is not None and (node.czxid, node.owner) == (token, session.id)
+            # Our own queue node (the adapter's is the node it last saw ours): of our
+            # session, of the term's czxid.
+            zk = run.world.zk
+            ours = any(
+                (node.czxid, node.owner) == (token, session.id)
+                for name in zk.children(path) or ()
+                if (node := zk.nodes.get(f"{path}/{name}")) is not None
+            )
             return lambda: answered(Proof(sent, timeout) if ours else None)
 
         client.call(look, lambda why: answered(None))

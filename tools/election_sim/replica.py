@@ -68,6 +68,7 @@ class Replica:
             "stop_deadline": cfg.stop_deadline,
             "member_node": True,
             "controls": True,
+            "protocol": "queue",
             "priority": self.world.priority_of(self.id),
             **(
                 {
@@ -222,29 +223,16 @@ def _describe(name: str) -> str:
     return f"{name}: simulated"
 
 
-ZOOKEEPER_EFFECTS = (
-    fx.Connect,
-    fx.CloseSession,
-    fx.EnsurePath,
-    fx.CreateNode,
-    fx.ReadNode,
-    fx.ReleaseNode,
-    fx.PublishMember,
-    fx.ReadControl,
-    fx.ReadMembers,
-)
-
-
 class ZooKeeperHandler:
-    """Connect, CloseSession, EnsurePath, CreateNode, ReadNode, ReleaseNode on the
-    simulated server, answered as `election.runtime.zookeeper.ZooKeeperAdapter` does."""
+    """The ZooKeeper effects (`ZOOKEEPER_EFFECTS`) on the simulated server, answered as
+    `election.runtime.zookeeper.ZooKeeperAdapter` does."""
 
     def __init__(self, run: Run) -> None:
         self.proc = run
         self.deadline = run.world.config.session_timeout
 
     def handles(self, effect: fx.Effect) -> bool:
-        return isinstance(effect, ZOOKEEPER_EFFECTS)
+        return isinstance(effect, fx.ZOOKEEPER_EFFECTS)
 
     def _reply(self, make: Callable[..., ev.Event], request: int) -> Reply:
         run = self.proc
@@ -265,13 +253,9 @@ class ZooKeeperHandler:
             client.close(lambda: reply.ok())
         elif isinstance(effect, fx.EnsurePath):
             reply = self._reply(ev.PathEnsured, effect.request)
-            parent = effect.path.rsplit("/", 1)[0] or "/"
-            if parent == "/":
-                reply.ok()
-                return
 
             def ensure(_: Session) -> Callable[[], object]:
-                zk.ensure_path(parent)
+                zk.ensure_path(effect.path)
                 return lambda: reply.ok()
 
             client.call(ensure, lambda why: reply.failed(_describe(why)))
@@ -279,16 +263,41 @@ class ZooKeeperHandler:
             self._create(effect)
         elif isinstance(effect, fx.ReadNode):
             reply = self._reply(ev.NodeRead, effect.request)
+            path = effect.path
 
             def read(session: Session) -> Callable[[], object]:
-                node = zk.exists(session, effect.path, watch=True)
+                node = zk.exists(session, path, watch=True)
                 if node is None:
-                    return lambda: reply.ok(exists=False, answered_at=self.proc.now())
+                    return lambda: reply.ok(exists=False, answered_at=self.proc.now(), path=path)
                 return lambda: reply.ok(
-                    exists=True, owner=node.owner, token=node.czxid, answered_at=self.proc.now()
+                    exists=True,
+                    owner=node.owner,
+                    token=node.czxid,
+                    answered_at=self.proc.now(),
+                    path=path,
                 )
 
-            client.call(read, lambda why: reply.failed(_describe(why)))
+            client.call(read, lambda why: reply.failed(_describe(why), path=path))
+        elif isinstance(effect, fx.ReadQueue):
+            reply = self._reply(ev.QueueRead, effect.request)
+
+            def listed(session: Session) -> Callable[[], object]:
+                names = zk.children(effect.path, session if effect.watch else None)
+                if names is None:
+                    return lambda: reply.ok(exists=False, answered_at=self.proc.now())
+                found = tuple(names)
+                return lambda: reply.ok(names=found, answered_at=self.proc.now())
+
+            client.call(listed, lambda why: reply.failed(_describe(why)))
+        elif isinstance(effect, fx.MarkNode):
+            reply = self._reply(ev.NodeMarked, effect.request)
+
+            def mark(_: Session) -> Callable[[], object]:
+                if zk.set_data(effect.path) is None:
+                    return lambda: reply.failed(_describe("NoNodeError"))
+                return lambda: reply.ok()
+
+            client.call(mark, lambda why: reply.failed(_describe(why)))
         elif isinstance(effect, fx.ReleaseNode):
             reply = self._reply(ev.NodeReleased, effect.request)
 
@@ -337,15 +346,11 @@ class ZooKeeperHandler:
         zk = self.proc.world.zk
 
         def create(session: Session) -> Callable[[], object]:
-            result = zk.create_ephemeral(session, effect.path)
-            if isinstance(result, int):
-                return lambda: reply.ok(token=result, answered_at=self.proc.now())
-            failure = (
-                ev.CreateFailure.NODE_EXISTS
-                if result == "node-exists"
-                else ev.CreateFailure.NO_PARENT
-            )
-            return lambda: reply.failed(_describe(result), failure=failure)
+            result = zk.create_sequential(session, effect.path)
+            if isinstance(result, tuple):
+                path, czxid = result
+                return lambda: reply.ok(token=czxid, path=path, answered_at=self.proc.now())
+            return lambda: reply.failed(_describe(result), failure=ev.CreateFailure.NO_PARENT)
 
         self.proc.client.call(
             create,

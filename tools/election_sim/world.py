@@ -78,6 +78,7 @@ class SimResult:
     records: int  # journal records written, all replicas
     job_starts: int = 0
     job_problems: tuple[str, ...] = ()  # the job's promise broken, seen from the jobs
+    queue_problems: tuple[str, ...] = ()  # the server's ground truth: two nodes of a session
 
 
 class Simulation:
@@ -119,6 +120,7 @@ class Simulation:
             records=self.records,
             job_starts=self.jobs.starts,
             job_problems=tuple(self.jobs.problems),
+            queue_problems=tuple(self.zk.problems),
         )
 
     def observe(self, replica: Replica, record: Record) -> None:
@@ -217,7 +219,8 @@ class Simulation:
             self.faults.append(FaultRecord(kind, "cluster", now, now + length))
             return
         path = f"{parent}/control/handover"
-        node = self.zk.nodes.get(self.config.election_path)
+        head = self.zk.head(self.config.election_path)  # the lowest queue node leads
+        node = None if head is None else head[1]
         leader = next(
             (
                 r

@@ -1,11 +1,17 @@
-"""The simulated ZooKeeper server: sessions, expiry, ephemeral nodes and one-shot watches.
+"""The simulated ZooKeeper server: sessions, expiry, nodes, sequential names and watches.
 
 What the election depends on, and nothing more: a global `zxid` counter (a node's `czxid`
 is the fencing token), sessions that expire when their client has been silent for longer
-than their timeout, ephemeral nodes owned by a session (`ephemeralOwner`) and deleted
-with it, and one-shot watches that fire CREATED/DELETED. During an outage the server
-answers nothing and expires nothing; when it comes back every session's countdown starts
-again (a restarted ZooKeeper restores its sessions with fresh timeouts).
+than their timeout, persistent nodes (the election path, the queue's parent) and
+ephemeral ones owned by a session (`ephemeralOwner`) and deleted with it, sequential
+names from a per-parent counter (so a later node always sorts after an earlier one),
+and one-shot watches: data watches (exists) that fire CREATED/DELETED/CHANGED and child
+watches (get_children) that fire CHILD. During an outage the server answers nothing and
+expires nothing; when it comes back every session's countdown starts again (a restarted
+ZooKeeper restores its sessions with fresh timeouts).
+
+It also keeps the ground truth the simulation is judged by beside the journals: a
+session that ever held two queue nodes at once (`problems`).
 """
 
 from __future__ import annotations
@@ -14,7 +20,10 @@ from collections.abc import Callable
 
 import attrs
 
+from election.core.queue import SEQUENCE_DIGITS, in_order
+
 WatchSink = Callable[[str, str], None]  # (path, kind) -> deliver to the session's client
+CHILD = "CHILD"  # a child watch fired: a child came or went
 
 
 @attrs.define
@@ -30,8 +39,12 @@ class Session:
 @attrs.define
 class Node:
     czxid: int
-    owner: int  # ephemeralOwner: the session id
+    owner: int  # ephemeralOwner: the session id (0: a persistent node)
     version: int = 0
+
+
+def _parent(path: str) -> str:
+    return path.rsplit("/", 1)[0] or "/"
 
 
 class SimZooKeeper:
@@ -39,14 +52,17 @@ class SimZooKeeper:
         self.zxid = 0
         self.up = True
         self.sessions: dict[int, Session] = {}
-        self.nodes: dict[str, Node] = {}
-        self.persistent: set[str] = {"/"}
-        # Member nodes: path -> (owner session, what it shows); ephemeral like the
-        # election node, but kept apart so they do not count in the fencing tokens.
+        self.nodes: dict[str, Node] = {}  # ephemeral nodes: the candidates' queue nodes
+        self.persistent: dict[str, int] = {"/": 0}  # path -> czxid
+        self.counters: dict[str, int] = {}  # parent -> its next sequence number
+        # Member nodes: path -> (owner session, what it shows); ephemeral like the queue
+        # nodes, but kept apart so that they count in no listing of the queue.
         self.members: dict[str, tuple[int, object]] = {}
         # The operator's control nodes (`election.control`): path -> what it says.
         self.control: dict[str, object] = {}
-        self.watches: dict[str, list[int]] = {}  # path -> session ids, one-shot
+        self.watches: dict[str, list[int]] = {}  # path -> session ids, one-shot (data)
+        self.child_watches: dict[str, list[int]] = {}  # parent -> session ids, one-shot
+        self.problems: list[str] = []  # ground truth: what must never happen, if it did
         self._next_session = first_session_id
 
     # --- sessions ----------------------------------------------------------------------
@@ -71,17 +87,18 @@ class SimZooKeeper:
                 self.end_session(session)
 
     def end_session(self, session: Session) -> None:
-        """Expiry or close: its ephemeral nodes go (watchers hear DELETED), its watches go."""
+        """Expiry or close: its ephemeral nodes go (watchers hear of it), its watches go."""
         session.expired = True
         del self.sessions[session.id]
-        for paths in self.watches.values():
-            while session.id in paths:
-                paths.remove(session.id)
+        for registry in (self.watches, self.child_watches):
+            for ids in registry.values():
+                while session.id in ids:
+                    ids.remove(session.id)
         for path in [p for p, node in self.nodes.items() if node.owner == session.id]:
             self._delete(path)
         for path in [p for p, (owner, _) in self.members.items() if owner == session.id]:
             del self.members[path]
-            self._fire(path.rsplit("/", 1)[0], "CHILD")
+            self._fire_children(_parent(path))
 
     def outage(self) -> None:
         self.up = False
@@ -94,10 +111,11 @@ class SimZooKeeper:
     def drop_watches(self, session_id: int) -> list[str]:
         """The paths this session watched; the watches are gone (fired NONE by the client)."""
         paths = []
-        for path, ids in self.watches.items():
-            if session_id in ids:
-                paths.append(path)
-                ids[:] = [i for i in ids if i != session_id]
+        for registry in (self.watches, self.child_watches):
+            for path, ids in registry.items():
+                if session_id in ids:
+                    paths.append(path)
+                    ids[:] = [i for i in ids if i != session_id]
         return paths
 
     # --- operations (the session is live) -------------------------------------------------
@@ -105,26 +123,71 @@ class SimZooKeeper:
     def ensure_path(self, path: str) -> None:
         parts = path.strip("/").split("/")
         for i in range(1, len(parts) + 1):
-            self.persistent.add("/" + "/".join(parts[:i]))
+            made = "/" + "/".join(parts[:i])
+            if made not in self.persistent:
+                self.zxid += 1
+                self.persistent[made] = self.zxid
+                self._fire(made, "CREATED")
 
-    def create_ephemeral(self, session: Session, path: str) -> int | str:
-        """The new node's czxid, or why not: "node-exists" or "no-parent"."""
-        parent = path.rsplit("/", 1)[0] or "/"
+    def create_sequential(self, session: Session, prefix: str) -> tuple[str, int] | str:
+        """An ephemeral sequential node named `prefix` + the parent's next sequence
+        number: its path and czxid, or why not ("no-parent")."""
+        parent = _parent(prefix)
         if parent not in self.persistent:
             return "no-parent"
-        if path in self.nodes or path in self.persistent:
-            return "node-exists"
+        sequence = self.counters.get(parent, 0)
+        self.counters[parent] = sequence + 1
+        path = f"{prefix}{sequence:0{SEQUENCE_DIGITS}d}"
+        mine = [n.name for n in in_order(self.children(parent) or []) if n.of_session(session.id)]
+        if mine:
+            self.problems.append(
+                f"session 0x{session.id:x} made {path.rsplit('/', 1)[-1]} while it held "
+                f"{', '.join(mine)}: two queue nodes of one session"
+            )
         self.zxid += 1
         self.nodes[path] = Node(czxid=self.zxid, owner=session.id)
         self._fire(path, "CREATED")
-        return self.zxid
+        self._fire_children(parent)
+        return path, self.zxid
 
     def exists(self, session: Session, path: str, watch: bool) -> Node | None:
         if watch:
             watchers = self.watches.setdefault(path, [])
             if session.id not in watchers:
                 watchers.append(session.id)
+        if path in self.persistent:
+            return Node(czxid=self.persistent[path], owner=0)
         return self.nodes.get(path)
+
+    def children(self, parent: str, session: Session | None = None) -> list[str] | None:
+        """The names of the ephemeral nodes under `parent` (None: no such node), with a
+        child watch for `session` if given."""
+        if parent not in self.persistent:
+            return None
+        if session is not None:
+            watchers = self.child_watches.setdefault(parent, [])
+            if session.id not in watchers:
+                watchers.append(session.id)
+        prefix = parent.rstrip("/") + "/"
+        return sorted(p[len(prefix) :] for p in self.nodes if _parent(p) == parent)
+
+    def head(self, parent: str) -> tuple[str, Node] | None:
+        """The queue node of the lowest sequence under `parent`: who leads."""
+        nodes = in_order(self.children(parent) or [])
+        if not nodes:
+            return None
+        path = f"{parent}/{nodes[0].name}"
+        return path, self.nodes[path]
+
+    def set_data(self, path: str) -> Node | None:
+        """Write a node's data again: its version grows, its watchers hear CHANGED."""
+        node = self.nodes.get(path)
+        if node is None:
+            return None
+        node.version += 1
+        self.zxid += 1
+        self._fire(path, "CHANGED")
+        return node
 
     def publish_member(self, session: Session, path: str, shows: object) -> None:
         """Create or update the member node `path` for `session` (a node an earlier
@@ -132,11 +195,13 @@ class SimZooKeeper:
         new = path not in self.members
         self.members[path] = (session.id, shows)
         if new:
-            self._fire(path.rsplit("/", 1)[0], "CHILD")
+            self._fire_children(_parent(path))
 
     def members_of(self, session: Session, directory: str) -> list[str]:
         """The member nodes under `directory`, watching the list."""
-        self.exists(session, directory, watch=True)
+        watchers = self.child_watches.setdefault(directory, [])
+        if session.id not in watchers:
+            watchers.append(session.id)
         prefix = directory + "/"
         return sorted(p[len(prefix) :] for p in self.members if p.startswith(prefix))
 
@@ -169,9 +234,16 @@ class SimZooKeeper:
         del self.nodes[path]
         self.zxid += 1
         self._fire(path, "DELETED")
+        self._fire_children(_parent(path))
 
     def _fire(self, path: str, kind: str) -> None:
         for session_id in self.watches.pop(path, []):
             session = self.sessions.get(session_id)
             if session is not None:
                 session.on_watch(path, kind)
+
+    def _fire_children(self, parent: str) -> None:
+        for session_id in self.child_watches.pop(parent, []):
+            session = self.sessions.get(session_id)
+            if session is not None:
+                session.on_watch(parent, CHILD)

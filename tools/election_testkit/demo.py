@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -89,15 +90,27 @@ def main() -> int:
     replicas: list[subprocess.Popen[bytes]] = []
     top: subprocess.Popen[bytes] | None = None
     stopping = False
+    last: list[subprocess.Popen[bytes]] = []  # the leader: stopped once the others are
 
     def stop(signum: int = signal.SIGTERM, frame: object = None) -> None:
+        """The replicas that wait first, then the leader: the next in line takes over in
+        a millisecond, and would lead a moment at the end of the demo."""
         nonlocal stopping
         if stopping:
             return
         stopping = True
+        leading = [p for i, p in enumerate(replicas, 1) if _leads(work, i)]
+        last[:] = [p for p in leading if p.poll() is None]
         for proc in [*replicas, *([top] if top is not None else [])]:
-            if proc.poll() is None:
+            if proc.poll() is None and proc not in last:
                 proc.send_signal(signal.SIGTERM)
+
+    def stop_the_leader() -> None:
+        if last and all(p.poll() is not None for p in replicas if p not in last):
+            for proc in last:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            last.clear()
 
     # The replicas run in sessions of their own, so Ctrl-C reaches only this script (and
     # `election top`): each replica then gets exactly one SIGTERM, a graceful stop. (Two
@@ -141,10 +154,14 @@ def main() -> int:
                 deadline = None
             if top is not None and top.poll() is not None:
                 stop()  # q in election top ends the demo
+            stop_the_leader()
             time.sleep(0.2)
         codes = [p.wait() for p in replicas]
     finally:
         stop()
+        for proc in last:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
         for proc in [*replicas, *([top] if top is not None else [])]:
             try:
                 proc.wait(timeout=10)
@@ -163,6 +180,24 @@ def main() -> int:
     print(f"== journals: {work / 'journal'}; logs: {work / 'logs'}")
     print(f"== replay them: {replay_command()} {work / 'journal'}/*.jsonl")
     return demo_exit_code(codes)
+
+
+def _leads(work: Path, index: int) -> bool:
+    """Whether replica `index` leads, as its journal's last record says."""
+    try:
+        with open(work / "journal" / f"demo-{index}.jsonl", "rb") as journal:
+            journal.seek(0, os.SEEK_END)
+            journal.seek(max(0, journal.tell() - 65536))
+            lines = journal.read().splitlines()
+    except OSError:
+        return False
+    for line in reversed(lines):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a torn or partial line
+        return isinstance(record, dict) and record.get("state") == "Leader"
+    return False
 
 
 def demo_exit_code(codes: list[int]) -> int:
