@@ -58,6 +58,8 @@ def record_to_json(record: Record) -> dict[str, Any]:
     if record.previous:
         line["previous"] = record.previous
         line["cause"] = record.cause
+        if record.why:
+            line["why"] = record.why
     if record.token is not None:
         line["token"] = record.token
     return line
@@ -81,6 +83,7 @@ def record_from_json(line: dict[str, Any]) -> Record:
         effects=tuple(e for e in effects if isinstance(e, Effect)),  # all are, checked above
         previous=line.get("previous", ""),
         cause=line.get("cause", ""),
+        why=str(line.get("why", "")),
         token=line.get("token"),
     )
 

@@ -20,7 +20,8 @@ class Record:
     state: str  # name of the resulting state, e.g. "Leader"
     effects: tuple[Effect, ...] = ()
     previous: str = ""  # the state before, when it changed
-    cause: str = ""  # why the state changed (empty when it did not)
+    cause: str = ""  # why the state changed, for a reader (empty when it did not)
+    why: str = ""  # its kind (`election.core.cause.Why`); "" in journals from before it
     token: int | None = None  # fencing token while Leader
 
     @property

@@ -44,6 +44,7 @@ import attrs
 from election.control import handover_path, pause_path
 from election.core import effects as fx
 from election.core import events as ev
+from election.core.cause import Why
 from election.core.effects import Effect
 from election.core.events import Event, Outcome
 from election.core.queue import in_order, node_prefix
@@ -102,6 +103,7 @@ class Transition(NamedTuple):
     effects: tuple[Effect, ...]
     previous: StateName | None = None  # set when the state changed
     cause: str = ""
+    why: Why | None = None  # set with `previous`: the kind of `cause`
 
 
 def reduce(state: State, event: Event) -> Transition:
@@ -119,14 +121,14 @@ def reduce(state: State, event: Event) -> Transition:
         _keep_reads(step)
     if step.config.member_node:
         _keep_member(step, event)
-    return Transition(step.result(), tuple(step.effects), step.previous, step.cause)
+    return Transition(step.result(), tuple(step.effects), step.previous, step.cause, step.why)
 
 
 # --- entering states ------------------------------------------------------------------
 
 
-def _enter_init(step: Step, cause: str) -> None:
-    step.goto(INIT, cause, _no_checks_passed(step))
+def _enter_init(step: Step, why: Why, cause: str) -> None:
+    step.goto(INIT, why, cause, _no_checks_passed(step))
     _check(step)
 
 
@@ -149,6 +151,7 @@ def _check(step: Step) -> None:
 
 def _enter_attempter(
     step: Step,
+    why: Why,
     cause: str,
     release: int | None = None,
     head: bool = False,
@@ -158,7 +161,7 @@ def _enter_attempter(
     of the term just yielded, to go once idle; `head`: we know our node leads the queue
     (a leader holding its place through a pause); `writes`: leader files in flight, still
     awaited (the node goes only once they have landed)."""
-    step.goto(ATTEMPTER, cause, Candidate(release=release, head=head, below=0 if head else -1))
+    step.goto(ATTEMPTER, why, cause, Candidate(release=release, head=head, below=0 if head else -1))
     step.pending = (*step.pending, *writes)
     if step.streaks.failures:
         step.streaks = attrs.evolve(step.streaks, failures=0)
@@ -174,10 +177,12 @@ def _enter_attempter(
     _keep_ticking(step)
 
 
-def _fail_over(step: Step, cause: str, repair: tuple[Repair, ...], wait: float = 0.0) -> None:
+def _fail_over(
+    step: Step, why: Why, cause: str, repair: tuple[Repair, ...], wait: float = 0.0
+) -> None:
     """Enter Failover to repair `repair`; `(BACKOFF,)` when only the work failed. The
     first retry comes after the back-off, or after `wait` if longer (a failed job's)."""
-    step.goto(FAILOVER, cause, Repairs(repair))
+    step.goto(FAILOVER, why, cause, Repairs(repair))
     step.streaks = attrs.evolve(step.streaks, failures=step.streaks.failures + 1)
     step.start_timer(Timer.RETRY, max(step.backoff(), wait))
 
@@ -189,7 +194,7 @@ def _become_leader(step: Step, cause: str) -> None:
     # so (token, seq) never names two different files.
     last = step.streaks.last_term
     seq = last[1] if last is not None and last[0] == token else 0
-    step.goto(LEADER, cause, Term(token, seq))
+    step.goto(LEADER, Why.ELECTED, cause, Term(token, seq))
     step.streaks = attrs.evolve(step.streaks, last_term=None)  # the term is the last now
     cfg = step.config
     if cfg.write_files:
@@ -204,12 +209,12 @@ def _become_leader(step: Step, cause: str) -> None:
     _start_child(step)
 
 
-def _begin_stopping(step: Step, cause: str, exit_code: int = 0) -> None:
+def _begin_stopping(step: Step, why: Why, cause: str, exit_code: int = 0) -> None:
     """Enter Stopping: the job is stopped and a leader file in flight lands (or fails)
     first; only then does our node go (deleted, then the session closed), so nothing of
     this term happens after another replica's term began."""
     writes = _writes_in_flight(step)
-    step.goto(STOPPING, cause, Shutdown(exit_code))
+    step.goto(STOPPING, why, cause, Shutdown(exit_code))
     step.pending = writes
     step.start_timer(Timer.STOP_DEADLINE, step.config.stop_deadline)
     _stopping_proceed(step)
@@ -460,7 +465,7 @@ def _exit(step: Step, code: int, reason: str) -> None:
 
 
 def stop(step: Step, event: ev.StopRequested) -> None:
-    _begin_stopping(step, f"{event.signal} received")
+    _begin_stopping(step, Why.STOP, f"{event.signal} received")
 
 
 def session_connected(step: Step, event: ev.SessionConnected) -> None:
@@ -471,12 +476,12 @@ def session_connected(step: Step, event: ev.SessionConnected) -> None:
 
 def session_suspended(step: Step, event: ev.SessionSuspended) -> None:
     step.session = Session(False, step.session.id)
-    _fail_over(step, "session suspended", (SESSION,))
+    _fail_over(step, Why.SESSION_SUSPENDED, "session suspended", (SESSION,))
 
 
 def session_lost(step: Step, event: ev.SessionLost) -> None:
     lost_meanwhile(step, event)
-    _fail_over(step, "session lost", (SESSION,))
+    _fail_over(step, Why.SESSION_LOST, "session lost", (SESSION,))
 
 
 def suspended_meanwhile(step: Step, event: ev.SessionSuspended) -> None:
@@ -494,7 +499,7 @@ def lost_meanwhile(step: Step, event: ev.SessionLost) -> None:
 def _init_maybe_done(step: Step) -> None:
     checks = step.checks
     if step.session.connected and checks.file_dir and checks.path:
-        _enter_attempter(step, "checks passed")
+        _enter_attempter(step, Why.CHECKS_PASSED, "checks passed")
 
 
 def init_started(step: Step, event: ev.Started) -> None:
@@ -510,7 +515,7 @@ def init_connected(step: Step, event: ev.SessionConnected) -> None:
 
 def init_connect_result(step: Step, event: ev.ConnectResult) -> None:
     if _accept(step, event) and event.outcome is not Outcome.OK:
-        _fail_over(step, f"connect {_why(event)}", (SESSION,))
+        _fail_over(step, Why.CONNECT_FAILED, f"connect {_why(event)}", (SESSION,))
 
 
 def init_file_dir(step: Step, event: ev.FileDirChecked) -> None:
@@ -520,7 +525,7 @@ def init_file_dir(step: Step, event: ev.FileDirChecked) -> None:
         step.phase = Checks(True, step.checks.path)
         _init_maybe_done(step)
     else:
-        _fail_over(step, f"file-dir check {_why(event)}", (FILE_DIR,))
+        _fail_over(step, Why.FILE_DIR, f"file-dir check {_why(event)}", (FILE_DIR,))
 
 
 def init_path(step: Step, event: ev.PathEnsured) -> None:
@@ -530,7 +535,7 @@ def init_path(step: Step, event: ev.PathEnsured) -> None:
         step.phase = Checks(step.checks.file_dir, True)
         _init_maybe_done(step)
     else:
-        _fail_over(step, f"election path {_why(event)}", (PATH,))
+        _fail_over(step, Why.ELECTION_PATH, f"election path {_why(event)}", (PATH,))
 
 
 def init_timer(step: Step, event: ev.TimerFired) -> None:
@@ -539,7 +544,7 @@ def init_timer(step: Step, event: ev.TimerFired) -> None:
     checks = step.checks
     passed = ((SESSION, step.session.connected), (FILE_DIR, checks.file_dir), (PATH, checks.path))
     unmet = tuple(repair for repair, ok in passed if not ok)
-    _fail_over(step, "init deadline passed", unmet or (BACKOFF,))
+    _fail_over(step, Why.INIT_DEADLINE, "init deadline passed", unmet or (BACKOFF,))
 
 
 # --- Attempter ------------------------------------------------------------------------
@@ -823,7 +828,7 @@ def leader_read(step: Step, event: ev.NodeRead) -> None:
         return  # unconfirmed: skip this file; session trouble arrives as SUSPENDED/LOST
     if not event.exists or event.owner != step.session.id or event.token != term.token:
         _forget_place(step)
-        _enter_attempter(step, "queue node no longer ours")
+        _enter_attempter(step, Why.NODE_LOST, "queue node no longer ours")
     elif term.write_due and not step.config.stale(event.at, event.answered_at):
         _write_file(step)  # (a confirmation that waited too long confirms nothing: skip)
 
@@ -833,7 +838,7 @@ def leader_watch(step: Step, event: ev.NodeWatchFired) -> None:
         return  # a watch of our candidacy (the node below ours), late
     if event.kind == "DELETED":
         _forget_place(step)
-        _enter_attempter(step, "queue node deleted")
+        _enter_attempter(step, Why.NODE_LOST, "queue node deleted")
     elif event.kind in ("CREATED", "CHANGED") and not step.awaits(fx.ReadNode):
         step.request(fx.ReadNode, path=_own_path(step))  # watch it again
 
@@ -844,7 +849,7 @@ def leader_connected(step: Step, event: ev.SessionConnected) -> None:
     before = step.session.id
     session_connected(step, event)
     if event.session_id != before:
-        _enter_attempter(step, "a new session: our queue node went with the old one")
+        _enter_attempter(step, Why.NODE_LOST, "a new session: our queue node went with the old one")
 
 
 def leader_marked(step: Step, event: ev.NodeMarked) -> None:
@@ -856,9 +861,9 @@ def leader_written(step: Step, event: ev.FileWritten) -> None:
     if not _accept(step, event) or event.outcome is Outcome.OK:
         return
     if event.newer_token is not None:
-        _step_down(step, f"superseded by token {event.newer_token}")
+        _step_down(step, Why.SUPERSEDED, f"superseded by token {event.newer_token}")
     else:
-        _step_down(step, f"leader file write {_why(event)}")
+        _step_down(step, Why.WRITE_FAILED, f"leader file write {_why(event)}")
 
 
 def leader_pruned(step: Step, event: ev.FilesPruned) -> None:
@@ -866,7 +871,7 @@ def leader_pruned(step: Step, event: ev.FilesPruned) -> None:
     _accept(step, event)
 
 
-def _step_down(step: Step, cause: str, wait: float = 0.0) -> None:
+def _step_down(step: Step, why: Why, cause: str, wait: float = 0.0) -> None:
     """Leave Leader for Failover because the work failed, while the session lives:
     release the node so another replica can do the work we cannot (a no-op if the node
     is not ours any more) — once a leader file still in flight has landed or failed, so
@@ -875,7 +880,7 @@ def _step_down(step: Step, cause: str, wait: float = 0.0) -> None:
     out the back-off (or `wait`, a failed job's, if longer); we queue again after it."""
     token = step.term.token
     writes = _writes_in_flight(step)
-    _fail_over(step, cause, (BACKOFF,), wait)
+    _fail_over(step, why, cause, (BACKOFF,), wait)
     step.pending = (*step.pending, *writes)
     step.phase = Repairs(step.repairs.broken, release=token)
     _release_when_idle(step)
@@ -942,7 +947,7 @@ def leader_lease_expired(step: Step, event: ev.ChildLeaseExpired) -> None:
         return
     if not job.stopping:
         step.job = Job(job.request, job.token, job.pid, True)
-        _step_down(step, f"job lease expired: {event.reason}")
+        _step_down(step, Why.LEASE, f"job lease expired: {event.reason}")
 
 
 def lease_expired_meanwhile(step: Step, event: ev.ChildLeaseExpired) -> None:
@@ -961,14 +966,14 @@ def _job_ended(step: Step, code: int, cause: str, failed: bool) -> None:
         step.streaks = attrs.evolve(streaks, restarts=restarts)
         step.start_timer(Timer.CHILD_RESTART, step.job_backoff(restarts))
     elif cfg.exec_exit is ExecExit.STOP:
-        _begin_stopping(step, cause, exit_code=code)
+        _begin_stopping(step, Why.JOB_EXIT, cause, exit_code=code)
     else:  # release: let another replica run it; we compete again after a wait
         job_failures = streaks.job_failures + 1 if failed else 0
         step.streaks = attrs.evolve(streaks, job_failures=job_failures)
         wait = step.backoff(streaks.failures + 1)  # what Failover would wait anyway
         if failed:
             wait = max(wait, step.job_backoff(job_failures))
-        _step_down(step, f"{cause}; competing again in {wait:g}s", wait)
+        _step_down(step, Why.JOB_EXIT, f"{cause}; competing again in {wait:g}s", wait)
 
 
 def _unknown_child(step: Step, event: ev.ChildStarted) -> None:
@@ -1098,7 +1103,8 @@ def member_published(step: Step, event: ev.MemberPublished) -> None:
         if event.held_by and step.name is not STOPPING:
             # One live replica per id: another's session holds our member node. A second
             # replica of one id is refused, as an invalid --replica-id is (exit 2).
-            _begin_stopping(step, in_use(step.config.replica, event.held_by), EXIT_IN_USE)
+            cause = in_use(step.config.replica, event.held_by)
+            _begin_stopping(step, Why.ID_IN_USE, cause, EXIT_IN_USE)
             return
     settled = step.config.member_claim and step.name is ATTEMPTER
     if settled and not step.place.name and not step.place.busy:
@@ -1224,24 +1230,25 @@ def _maybe_yield(step: Step) -> None:
     control, term, me = step.control, step.term, step.config.replica
     by = control.handover_by or "an operator"
     if control.paused:
-        _yield(step, f"paused by {control.paused_by or 'an operator'}", move=False)
+        _yield(step, Why.PAUSE, f"paused by {control.paused_by or 'an operator'}", move=False)
     elif control.handover and control.handover_token == term.token:
         to = f" to {control.handover_to}" if control.handover_to else ""
-        _yield(step, f"hand-over{to} asked by {by}", move=True)
+        _yield(step, Why.HANDOVER, f"hand-over{to} asked by {by}", move=True)
     elif control.handover and control.handover_to not in (None, me):
-        _yield(step, f"a hand-over to {control.handover_to} asked by {by} stands", move=True)
+        stands = f"a hand-over to {control.handover_to} asked by {by} stands"
+        _yield(step, Why.HANDOVER, stands, move=True)
 
 
-def _yield(step: Step, cause: str, move: bool) -> None:
+def _yield(step: Step, why: Why, cause: str, move: bool) -> None:
     """Leave Leader for Attempter: the job is stopped and a file in flight lands first.
     For a hand-over (`move`) our node then goes and a new one queues at the back, which
     lets the next in line take over at once; through a pause we hold our place at the
     head, leading again when it ends."""
     token, writes = step.term.token, _writes_in_flight(step)
     if move:
-        _enter_attempter(step, cause, release=token, writes=writes)
+        _enter_attempter(step, why, cause, release=token, writes=writes)
     else:
-        _enter_attempter(step, cause, head=True, writes=writes)
+        _enter_attempter(step, why, cause, head=True, writes=writes)
 
 
 # --- Failover -------------------------------------------------------------------------
@@ -1259,7 +1266,7 @@ def _failover_done(step: Step, cause: str) -> None:
     repairs = step.repairs
     if repairs.broken or repairs.release is not None or step.job.busy:
         return
-    _enter_init(step, cause)
+    _enter_init(step, Why.REPAIRED, cause)
 
 
 def _repaired(step: Step, repair: Repair, cause: str) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from election.core import effects as fx
+from election.core.cause import Why
 from election.core.state import (
     Books,
     Candidate,
@@ -71,6 +72,7 @@ class Step:
         "session",
         "streaks",
         "timers",
+        "why",
     )
 
     def __init__(self, state: State, allowed: tuple[StateName, ...]) -> None:
@@ -87,6 +89,7 @@ class Step:
         self.job: Job = state.job
         self.streaks: Streaks = state.streaks
         self.cause: str = state.cause
+        self.why: Why | None = None  # set by a state change, with `previous`
         self.member: Member = state.member
         self.control: Control = state.control
         self.peers: Peers = state.peers
@@ -235,10 +238,11 @@ class Step:
 
     # --- state changes ---------------------------------------------------------------
 
-    def goto(self, target: StateName, cause: str, phase: Phase = None) -> None:
-        """Leave the current state for `target` with its `phase`: cancel the timers,
-        forget the requests, stop the job; the caller then runs `target`'s entry. Only
-        the declared targets of the rule are allowed."""
+    def goto(self, target: StateName, why: Why, cause: str, phase: Phase = None) -> None:
+        """Leave the current state for `target` with its `phase`, `why` (the kind) and
+        `cause` (what happened, for a reader): cancel the timers, forget the requests,
+        stop the job; the caller then runs `target`'s entry. Only the declared targets of
+        the rule are allowed."""
         if target not in self._allowed:
             raise IllegalTransition(f"{self.name} -> {target} is not in the table")
         if self.previous is None:
@@ -247,6 +251,7 @@ class Step:
             term = self.phase
             self.streaks = attrs.evolve(self.streaks, last_term=(term.token, term.seq))
         self.cause = cause
+        self.why = why
         self.cancel_timers()
         # Leadership ends with the state: the job learns it at once (SIGTERM now, SIGKILL
         # after the grace).

@@ -132,6 +132,7 @@ class State:
     graceful: bool = False  # it said it stopped gracefully: its journal tells it all
     session: Session | None = None
     closing: Closing = Closing.NOT_YET
+    close_sent: float | None = None  # monotonic: when the close went out
     last_exit: Exited | None = None
     exited: bool = False  # Exit has been asked for
 
@@ -503,7 +504,7 @@ class _Step:
             return
         if st.closing is Closing.NOT_YET:
             if st.session is not None:
-                self.set(closing=Closing.ASKED)
+                self.set(closing=Closing.ASKED, close_sent=self.now)
                 self.actions.append(CloseSession(st.session))
             else:
                 self.set(closing=Closing.DONE)
@@ -600,10 +601,13 @@ def _tick(s: _Step, e: Tick) -> None:
 
 
 def _close_done(s: _Step, e: SessionCloseDone) -> None:
-    session = s.state.session
-    assert session is not None
+    session, sent = s.state.session, s.state.close_sent
+    assert session is not None and sent is not None
     if not s.state.graceful or e.outcome == "closed":  # news only if it did something
-        s.record(type="session-closed", session=f"0x{session.id:x}", outcome=e.outcome)
+        # Dated by the close's sending: the server deletes the session's nodes (and the
+        # next replica may lead) before its answer comes back; `took` is the round trip.
+        fields = {"session": f"0x{session.id:x}", "outcome": e.outcome, "took": e.at - sent}
+        s.actions.append(Record(sent, {"type": "session-closed", **fields}))
     s.set(closing=Closing.DONE)
 
 

@@ -15,8 +15,10 @@ time it tells of:
     job-term      {pid, why, kill_in}    SIGTERM sent to the job's group
     job-kill      {pid}                  SIGKILL sent to what was left of it
     job-gone      {pid, code, signal, ran_for}   no process of the job is left
-    session-closed {session, outcome}    `closed`, `expired` (nothing was left to close)
-                                         or `failed: why` (it expires by itself)
+    session-closed {session, outcome, took}   `wall`: when the close was sent; `outcome`
+                                         `closed`, `expired` (nothing was left to close)
+                                         or `failed: why` (it expires by itself); `took`:
+                                         seconds until the answer
 
 Nothing is written for a graceful stop: the journal tells it all.
 """

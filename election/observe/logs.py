@@ -158,7 +158,12 @@ class LogObserver:
         if record.changed:
             token = f" token={record.token}" if record.token is not None else ""
             # A new dict: the event's line (maybe still unformatted in a handler) keeps its own.
-            fields = {**extra["fields"], "previous": record.previous, "cause": record.cause}
+            fields = {
+                **extra["fields"],
+                "previous": record.previous,
+                "cause": record.cause,
+                "why": record.why,
+            }
             extra = {"fields": fields}
             log.info(
                 "%s -> %s (%s)%s", record.previous, record.state, record.cause, token, extra=extra

@@ -24,26 +24,9 @@ from election.core.state import StateName, Timer
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 SESSION_STATES = ("none", "connected", "suspended", "lost")
-# Failover causes, by the event that caused the failover: a small fixed set of labels.
-FAILOVER_CAUSES = {
-    "SessionSuspended": "session-suspended",
-    "SessionLost": "session-lost",
-    "ConnectResult": "connect-failed",
-    "FileDirChecked": "file-dir",
-    "PathEnsured": "election-path",
-    "TimerFired": "init-deadline",
-}
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _JOURNAL_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1)
 _MAX_PENDING = 1000  # requests awaiting an outcome; every one has a deadline, this is a cap
-
-
-def failover_cause(event: Any) -> str:
-    """The bounded label for a failover caused by `event`."""
-    name = type(event).__name__
-    if name == "FileWritten":
-        return "superseded" if getattr(event, "newer_token", None) else "write-failed"
-    return FAILOVER_CAUSES.get(name, "other")
 
 
 class Metrics:
@@ -182,7 +165,8 @@ class Metrics:
             if record.state == StateName.LEADER.value:
                 self.handovers.inc()
             elif record.state == StateName.FAILOVER.value:
-                self.failovers.labels(cause=failover_cause(record.event)).inc()
+                # The reducer named the kind (`election.core.cause.Why`): a small fixed set.
+                self.failovers.labels(cause=record.why or "other").inc()
         self.is_leader.set(1 if record.state == StateName.LEADER.value else 0)
         self.token.set(record.token or 0)
         event: Any = record.event

@@ -122,6 +122,7 @@ class Loop:
             effects=transition.effects,
             previous=transition.previous.value if transition.previous else "",
             cause=transition.cause,
+            why=transition.why.value if transition.why is not None else "",
             token=transition.state.token,
         )
         try:

@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 
 from election.core import effects as fx
 from election.core import events as ev
+from election.core.cause import Why
 from election.core.events import Outcome
 from election.core.queue import node_prefix
 from election.core.reducer import reduce
@@ -45,6 +46,7 @@ class Script:
     def __init__(self, state: State | None = None) -> None:
         self.state = state or initial_state(CONFIG)
         self.effects: tuple[fx.Effect, ...] = ()
+        self.why: Why | None = None  # the kind of the last state change, if it was one
         self.history: list[tuple[ev.Event, tuple[fx.Effect, ...]]] = []
         self.clock = 0.0
         self.sequence = 0  # the queue's last sequence number handed out
@@ -57,7 +59,9 @@ class Script:
     def send(self, event: ev.Event) -> tuple[fx.Effect, ...]:
         self.clock += 0.001
         t = reduce(self.state, event)
-        self.state, self.effects = t.state, t.effects
+        # Every state change names its kind (metrics, logs and the replay read it).
+        assert (t.previous is None) == (t.why is None), t
+        self.state, self.effects, self.why = t.state, t.effects, t.why
         self.history.append((event, t.effects))
         return t.effects
 

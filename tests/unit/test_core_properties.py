@@ -14,6 +14,7 @@ from election.core import events as ev
 from election.core.events import CreateFailure, Outcome
 from election.core.reducer import STALE, TABLE, UnexpectedEvent, reduce
 from election.core.state import Candidate, ExecExit, State, StateName, initial_state
+from election_replay.causes import BY_WHY
 from tests.unit.core_script import (
     CONFIG,
     SESSION,
@@ -245,6 +246,7 @@ def test_every_state_event_pair_moves_or_is_ignored_safely(
         return
     t = reduce(before, event)
     _check_step(before, event, t.state, t.effects)
+    assert (t.previous is None) == (t.why is None), t  # a state change names its kind
     if t.previous is not None:
         assert t.state.name in TABLE[before.name][event_type].targets
 
@@ -262,6 +264,9 @@ def test_random_histories_keep_the_invariants(data: st.DataObject) -> None:
         event_type = data.draw(st.sampled_from(possible))
         event = _sample(event_type, before, data.draw)
         effects = script.send(event)
+        if before.name is StateName.LEADER and script.state.name is not StateName.LEADER:
+            # The replay reads a term's end cause from the kind: never `other`.
+            assert script.why is not None and script.why.value in BY_WHY, (event, script.why)
         _check_step(before, event, script.state, effects)
         _check_job(before, event, script.state, effects)
         _check_controls(script.state, effects)

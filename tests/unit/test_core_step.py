@@ -4,6 +4,7 @@ changed, the old state never changes, and a misspelt part is refused."""
 import pytest
 
 from election.core import effects as fx
+from election.core.cause import Why
 from election.core.state import CoreConfig, Session, State, StateName, Term, Timer, initial_state
 from election.core.step import Step
 
@@ -57,7 +58,8 @@ def test_answers_and_fires_are_consumed_once() -> None:
 def test_a_state_change_keeps_the_terms_files_for_a_resumed_term() -> None:
     leader = State(CONFIG, StateName.LEADER, phase=Term(token=9, seq=4))
     step = Step(leader, (StateName.ATTEMPTER,))
-    step.goto(StateName.ATTEMPTER, "election node deleted")
+    step.goto(StateName.ATTEMPTER, Why.NODE_LOST, "election node deleted")
     after = step.result()
     assert after.token is None and after.streaks.last_term == (9, 4)
     assert (step.previous, after.cause) == (StateName.LEADER, "election node deleted")
+    assert step.why is Why.NODE_LOST

@@ -36,6 +36,7 @@ class Ending:
     record: Where
     event: JsonObject | None
     run_ended: bool
+    why: str = ""  # the kind of the record's state change (journals from before it: "")
 
 
 def term_end(
@@ -82,7 +83,8 @@ def _search(
         record = decode_line_at(mm, at)
         if record is not None and isinstance(record.get("event"), dict):
             where = _where(replica, path, record, number + mm[start:at].count(b"\n"))
-            return Ending(record=where, event=record["event"], run_ended=False)
+            why = str(record.get("why", ""))
+            return Ending(record=where, event=record["event"], run_ended=False, why=why)
     if header >= 0:  # a new run began: the term ended with the one before, a crash
         before = _last_record(mm, start, header + 1)
         where = last if before is None else _where(replica, path, before[1], number + before[0])

@@ -1,10 +1,11 @@
-"""Why a leadership term ended: one table from the event that ended it (its type, and
-what it says) to the cause that `--json` gives as `end_cause` and the report shows.
+"""Why a leadership term ended: the cause that `--json` gives as `end_cause` and the
+report shows.
 
-The record that took a replica out of Leader carries the event that did it. The table
-reads that event as it was journaled (JSON), by its type's name, so that an event this
-program's reducer does not know yet (the operator's `ControlRead`, say, read from a
-newer daemon's journal by the classifier alone) is told right all the same.
+The record that took a replica out of Leader names the kind of its state change (`why`,
+`election.core.cause.Why`), chosen by the reducer: `BY_WHY` reads it. Journals written
+before the reducer named it are classified here, in this one place, by the old table:
+from the event that ended the term (its type, and what it says), read as journaled (JSON)
+by its type's name.
 
 Two causes come from no event: `crash`, the journal ends while Leader and the cluster
 went on without it (a later term of another replica, or a later run of the same one),
@@ -66,14 +67,34 @@ CAUSES: Final = (
     OTHER,
 )
 
+# The kind of the state change that left Leader -> the term's end cause: every kind that
+# can end a term (the random histories of tests/unit/test_core_properties.py hold it); the
+# others only enter Attempter, Leader or Init, or leave Init.
+BY_WHY: Final[Mapping[str, str]] = {
+    "stop": STOP,
+    "id-in-use": STOP,  # another live replica holds its id: it stops itself
+    "handover": HANDOVER,
+    "pause": PAUSE,
+    "session-suspended": SESSION,
+    "session-lost": SESSION,
+    "superseded": SUPERSEDED,
+    "write-failed": WRITE_FAILED,
+    "job-exit": JOB_EXIT,
+    "lease": LEASE,
+    "node-lost": NODE_LOST,
+}
+
 _BY_TYPE: dict[str, list[tuple[Callable[[EventJson], bool], str]]] = {}
 for _type, _holds, _cause in TABLE:
     _BY_TYPE.setdefault(_type, []).append((_holds, _cause))
 
 
-def end_cause(event: EventJson) -> str:
-    """The cause of a term's end, from the event (as journaled) of the record leaving
-    Leader; `other` for an event the table does not name."""
+def end_cause(event: EventJson, why: str = "") -> str:
+    """The cause of a term's end: from the kind the record leaving Leader names (`why`),
+    or, in a journal from before it, from that record's event (as journaled); `other`
+    for an event the old table does not name."""
+    if why:
+        return BY_WHY.get(why, OTHER)
     for holds, cause in _BY_TYPE.get(str(event.get("type")), ()):
         if holds(event):
             return cause

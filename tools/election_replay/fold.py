@@ -235,7 +235,7 @@ class Folder:
             if first_wall is None:
                 first_wall = wall
             last_wall, last_seq = wall, seq
-            history.observe(where, recorded, token, data)
+            history.observe(where, recorded, token, data, line.get("why", ""))
             checks.observe(where, event, recorded, effects)
             work.observe(where, event, effects)
             freezes.observe(where, at, event, recorded, effects)

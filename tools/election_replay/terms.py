@@ -70,7 +70,9 @@ class History:
             self._term = (token, began)
         self._last = at
 
-    def end_beyond(self, ended: Where, event: Mapping[str, Any] | None, run_ended: bool) -> None:
+    def end_beyond(
+        self, ended: Where, event: Mapping[str, Any] | None, run_ended: bool, why: str = ""
+    ) -> None:
         """The open term ends after the records folded (a window's end): at `ended`,
         the record leaving Leader (its `event` says why); without an event, `ended` is
         the last record of its run, which ended while Leader (`run_ended`: a restart
@@ -78,16 +80,17 @@ class History:
         if self._term is None:
             return
         if event is not None:
-            self._close_term(ended, event)
+            self._close_term(ended, event, why)
         elif run_ended:
             self._add_term(ended, ended.wall, ended.wall, CRASH, "")
         else:
             self._last = ended
 
     def observe(
-        self, where: Where, state: str, token: int | None, event: Mapping[str, Any]
+        self, where: Where, state: str, token: int | None, event: Mapping[str, Any], why: str = ""
     ) -> None:
-        """One record: `state` and `token` as recorded after its `event` (as journaled)."""
+        """One record: `state` and `token` as recorded after its `event` (as journaled),
+        and `why`, the kind of its state change (journals from before it: "")."""
         # Called once per record: most records change neither the state nor the term.
         current = self._state
         if current is None or current[0] != state:
@@ -98,9 +101,9 @@ class History:
             if state == LEADER:
                 self._term = (token, where)
         elif state != LEADER:
-            self._close_term(where, event)
+            self._close_term(where, event, why)
         elif token != term[0]:
-            self._close_term(where, event)
+            self._close_term(where, event, why)
             self._term = (token, where)
         self._last = where
 
@@ -119,12 +122,12 @@ class History:
             self.segments.append(Segment(state=state, start=start, end=max(wall, start)))
             self._state = None
 
-    def _close_term(self, ended: Where, event: Mapping[str, Any]) -> None:
+    def _close_term(self, ended: Where, event: Mapping[str, Any], why: str = "") -> None:
         self._add_term(
             ended,
             ended.wall,
             ended.wall,
-            end_cause(event),
+            end_cause(event, why),
             str(event.get("type")),
             detail=asked_by(event),
         )

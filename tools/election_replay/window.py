@@ -101,7 +101,7 @@ def replay_window(files: list[File], window: Window, until: int | None) -> Journ
     if not going_on and folder.stopped_at_wall:
         if folder.history.leading and last is not None and folder.run is not None:
             ending = term_end(names, position, cursor.start, cursor.line, folder.run, last)
-            folder.history.end_beyond(ending.record, ending.event, ending.run_ended)
+            folder.history.end_beyond(ending.record, ending.event, ending.run_ended, ending.why)
         if folder.stopped_on is not None:
             number, line = folder.stopped_on
             beyond = itertools.islice(lines, FREEZE_WATCH - 1)
