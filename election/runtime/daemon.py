@@ -49,6 +49,10 @@ EXIT_INTERNAL = 3
 EXIT_CONFIG = 2  # as for any invalid flag (election.cli)
 
 
+# The effect handlers the daemon wires, one per room; with the loop's own (timers, the
+# exit) they run every effect type exactly once (tests/unit/test_effect_handlers.py).
+EFFECT_HANDLERS = (ZooKeeperAdapter, FileDir, Keeper)
+
 HEALTHY_WITHIN = 5.0  # seconds since the loop last made progress (it ticks every 0.5 s)
 
 
@@ -326,7 +330,7 @@ def run_daemon(settings: Settings) -> int:
         initial_state(config),
         inbox=inbox,
         journal=metrics.timed(journal),
-        handlers=[zookeeper, files, jobs],
+        handlers=[zookeeper, files, jobs],  # EFFECT_HANDLERS
         timers=timers,
         observers=observers,
     )

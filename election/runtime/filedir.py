@@ -19,8 +19,9 @@ import os
 import re
 import socket
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import ClassVar
 
 from election.core import effects as fx
 from election.core import events as ev
@@ -30,6 +31,7 @@ from election.core.leaderfiles import (
     highest_token,
     leader_file_name,
 )
+from election.runtime.dispatch import EffectHandler
 from election.runtime.replies import Put, Reply
 from election.runtime.timers import TimerService
 
@@ -45,7 +47,7 @@ class NotConnected(Exception):
     """The session dropped: the last-moment gate refused the write."""
 
 
-class FileDir:
+class FileDir(EffectHandler):
     """Handles CheckFileDir, WriteLeaderFile and PruneFiles."""
 
     def __init__(
@@ -73,21 +75,23 @@ class FileDir:
     def close(self) -> None:
         self._worker.shutdown(wait=False, cancel_futures=True)
 
-    def handles(self, effect: fx.Effect) -> bool:
-        return isinstance(effect, fx.CheckFileDir | fx.WriteLeaderFile | fx.PruneFiles)
+    RUNS: ClassVar[Mapping[type[fx.Effect], str]] = {
+        fx.CheckFileDir: "_run_check",
+        fx.WriteLeaderFile: "_run_write",
+        fx.PruneFiles: "_run_prune",
+    }
 
-    def run(self, effect: fx.Effect) -> None:
-        if isinstance(effect, fx.CheckFileDir):
-            reply = Reply(
-                self._put, ev.FileDirChecked, effect.request, self._timers, self._deadline
-            )
-            self._submit(reply, self.check)
-        elif isinstance(effect, fx.WriteLeaderFile):
-            reply = Reply(self._put, ev.FileWritten, effect.request, self._timers, self._deadline)
-            self._submit(reply, lambda: self.write(effect))
-        elif isinstance(effect, fx.PruneFiles):
-            reply = Reply(self._put, ev.FilesPruned, effect.request, self._timers, self._deadline)
-            self._submit(reply, lambda: self.prune(effect))
+    def _run_check(self, effect: fx.CheckFileDir) -> None:
+        reply = Reply(self._put, ev.FileDirChecked, effect.request, self._timers, self._deadline)
+        self._submit(reply, self.check)
+
+    def _run_write(self, effect: fx.WriteLeaderFile) -> None:
+        reply = Reply(self._put, ev.FileWritten, effect.request, self._timers, self._deadline)
+        self._submit(reply, lambda: self.write(effect))
+
+    def _run_prune(self, effect: fx.PruneFiles) -> None:
+        reply = Reply(self._put, ev.FilesPruned, effect.request, self._timers, self._deadline)
+        self._submit(reply, lambda: self.prune(effect))
 
     def _submit(self, reply: Reply, work: Callable[[], dict[str, object]]) -> None:
         def job() -> None:

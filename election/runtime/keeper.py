@@ -32,12 +32,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import election.keeper
 from election.core import effects as fx
 from election.core import events as ev
 from election.keeper import wire
+from election.runtime.dispatch import EffectHandler
 from election.runtime.lease import LeaseSource
 from election.runtime.replies import Put, Reply
 from election.runtime.timers import TimerService
@@ -98,7 +99,7 @@ class _Process:
         return True
 
 
-class Keeper:
+class Keeper(EffectHandler):
     """The effect handler of StartChild and StopChild, through this daemon's keeper."""
 
     def __init__(
@@ -181,17 +182,16 @@ class Keeper:
 
     # --- effects (loop thread) ---------------------------------------------------------
 
-    def handles(self, effect: fx.Effect) -> bool:
-        return isinstance(effect, fx.StartChild | fx.StopChild)
+    RUNS: ClassVar[Mapping[type[fx.Effect], str]] = {
+        fx.StartChild: "_start_job",
+        fx.StopChild: "_stop_job",
+    }
 
-    def run(self, effect: fx.Effect) -> None:
-        if isinstance(effect, fx.StartChild):
-            self._start_job(effect)
-        elif isinstance(effect, fx.StopChild):
-            job = self._job
-            if job is not None and job.pid == effect.pid:
-                self._send(wire.encode("stop"))
-            # Otherwise already gone, and its ChildExited is on the way.
+    def _stop_job(self, effect: fx.StopChild) -> None:
+        job = self._job
+        if job is not None and job.pid == effect.pid:
+            self._send(wire.encode("stop"))
+        # Otherwise already gone, and its ChildExited is on the way.
 
     def _start_job(self, effect: fx.StartChild) -> None:
         reply = Reply(

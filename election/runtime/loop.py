@@ -14,7 +14,6 @@ import logging
 import queue
 import time
 from collections.abc import Callable, Iterable
-from typing import Protocol
 
 import attrs
 
@@ -23,17 +22,12 @@ from election.core.events import Event, TimerFired
 from election.core.record import Record
 from election.core.reducer import reduce
 from election.core.state import State
+from election.runtime.dispatch import EffectHandler, dispatch_table
 from election.runtime.timers import TimerHandle, TimerService
 
 log = logging.getLogger("election.loop")
 
 Observer = Callable[[Record], None]
-
-
-class EffectHandler(Protocol):
-    def handles(self, effect: fx.Effect) -> bool: ...
-
-    def run(self, effect: fx.Effect) -> None: ...
 
 
 class Inbox:
@@ -70,7 +64,7 @@ class Loop:
     ) -> None:
         self.state = state
         self._journal = journal
-        self._handlers = list(handlers)
+        self._runs = dispatch_table(handlers)
         self._timers = timers
         self._observers = list(observers)
         self._clock = clock
@@ -150,11 +144,10 @@ class Loop:
         elif isinstance(effect, fx.Exit):
             self.exit_code = effect.code
         else:
-            for handler in self._handlers:
-                if handler.handles(effect):
-                    handler.run(effect)
-                    return
-            raise LookupError(f"no handler for {type(effect).__name__}")
+            run = self._runs.get(type(effect))
+            if run is None:
+                raise LookupError(f"no handler for {type(effect).__name__}")
+            run(effect)
 
     def _start_timer(self, effect: fx.StartTimer) -> None:
         old = self._live_timers.pop(effect.name, None)

@@ -13,8 +13,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import attrs
 from kazoo.client import KazooClient, KazooState
@@ -42,6 +42,7 @@ from election.core import events as ev
 from election.core.queue import parse_node
 from election.observe.members import MemberRow, member_document, parse_member
 from election.runtime import kazoo_private
+from election.runtime.dispatch import EffectHandler
 from election.runtime.incarnation import Incarnation, started
 from election.runtime.lease import Answered, Proof
 from election.runtime.replies import Put, Reply
@@ -164,7 +165,7 @@ def _parent(path: str) -> str:
     return path.rsplit("/", 1)[0] or "/"
 
 
-class ZooKeeperAdapter:
+class ZooKeeperAdapter(EffectHandler):
     """Runs the core's ZooKeeper effects (`effects.ZOOKEEPER_EFFECTS`): each kazoo call
     asynchronous, each effect answered by exactly one event."""
 
@@ -271,32 +272,19 @@ class ZooKeeperAdapter:
 
     # --- effects (loop thread) ---------------------------------------------------------
 
-    def handles(self, effect: fx.Effect) -> bool:
-        return isinstance(effect, fx.ZOOKEEPER_EFFECTS)
-
-    def run(self, effect: fx.Effect) -> None:
-        if isinstance(effect, fx.Connect):
-            self._connect(effect)
-        elif isinstance(effect, fx.CloseSession):
-            self._close(effect)
-        elif isinstance(effect, fx.EnsurePath):
-            self._ensure_path(effect)
-        elif isinstance(effect, fx.CreateNode):
-            self._create(effect)
-        elif isinstance(effect, fx.ReadNode):
-            self._read(effect)
-        elif isinstance(effect, fx.ReadQueue):
-            self._read_queue(effect)
-        elif isinstance(effect, fx.MarkNode):
-            self._mark(effect)
-        elif isinstance(effect, fx.ReleaseNode):
-            self._release(effect)
-        elif isinstance(effect, fx.PublishMember):
-            self._publish(effect)
-        elif isinstance(effect, fx.ReadControl):
-            self._read_control(effect)
-        elif isinstance(effect, fx.ReadMembers):
-            self._read_members(effect)
+    RUNS: ClassVar[Mapping[type[fx.Effect], str]] = {
+        fx.Connect: "_connect",
+        fx.CloseSession: "_close",
+        fx.EnsurePath: "_ensure_path",
+        fx.CreateNode: "_create",
+        fx.ReadNode: "_read",
+        fx.ReadQueue: "_read_queue",
+        fx.MarkNode: "_mark",
+        fx.ReleaseNode: "_release",
+        fx.PublishMember: "_publish",
+        fx.ReadControl: "_read_control",
+        fx.ReadMembers: "_read_members",
+    }
 
     def heartbeat(self, token: int, answered: Answered) -> None:
         """The job's lease heartbeat: `sync`, then `exists` of our queue node; `answered`

@@ -18,6 +18,7 @@ from election.core.leaderfiles import leader_file_name
 from election.core.record import Record
 from election.core.reducer import UnexpectedEvent
 from election.core.state import CoreConfig, initial_state
+from election.runtime.dispatch import LOOP_EFFECTS, EffectHandler
 from election.runtime.loop import JournalFailure, Loop, Observer
 from election.runtime.timers import FakeTimerService
 
@@ -81,9 +82,11 @@ def ok_answers(effect: fx.Effect, queue: list[str] | None = None) -> list[ev.Eve
     raise AssertionError(f"unexpected effect {effect!r}")
 
 
-class FakeWorld:
+class FakeWorld(EffectHandler):
     """An effect handler for every world effect: records what it was asked and, when
     `auto`, answers like a healthy ZooKeeper and disk (by putting events)."""
+
+    RUNS = {kind: "run" for kind in fx.EFFECT_TYPES if kind not in LOOP_EFFECTS}
 
     def __init__(self, auto: bool, journal: list[Record]) -> None:
         self.auto = auto
@@ -93,9 +96,6 @@ class FakeWorld:
         self.put: Callable[[ev.Event], None] = lambda e: None
         self.only: tuple[type[fx.Effect], ...] | None = None  # restrict auto answers
         self.queue: list[str] = []  # the election path's children
-
-    def handles(self, effect: fx.Effect) -> bool:
-        return not isinstance(effect, fx.StartTimer | fx.CancelTimer | fx.Exit)
 
     def run(self, effect: fx.Effect) -> None:
         self.journaled_first.append(any(effect in r.effects for r in self.journal))

@@ -23,13 +23,14 @@ from __future__ import annotations
 import json
 import random
 import signal
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from election.core import effects as fx
 from election.core import events as ev
 from election.keeper import machine as m
 from election.keeper.records import record_path
+from election.runtime.dispatch import EffectHandler
 from election.runtime.lease import LeaseKeeper, Proof
 from election.runtime.replies import Reply
 
@@ -225,7 +226,7 @@ class SimKeeper:
         self.feed(m.DaemonExited(self.now(), status))
 
 
-class JobHandler:
+class JobHandler(EffectHandler):
     """StartChild and StopChild, through the run's keeper (the real `Keeper`'s part)."""
 
     def __init__(self, run: Run, keeper: SimKeeper) -> None:
@@ -244,30 +245,33 @@ class JobHandler:
         self.release: Callable[[], None] = lambda: None
         keeper.report = self._heard
 
-    def handles(self, effect: fx.Effect) -> bool:
-        return isinstance(effect, fx.StartChild | fx.StopChild)
+    RUNS: ClassVar[Mapping[type[fx.Effect], str]] = {
+        fx.StartChild: "_start",
+        fx.StopChild: "_stop",
+    }
 
-    def run(self, effect: fx.Effect) -> None:
+    def _stop(self, effect: fx.StopChild) -> None:
+        if self.pid == effect.pid:
+            self.keeper.feed(m.StopAsked(self.proc.now()))
+
+    def _start(self, effect: fx.StartChild) -> None:
         run = self.proc
-        if isinstance(effect, fx.StartChild):
-            reply = Reply(run.deliver, ev.ChildStarted, effect.request, run.timers, self.deadline)
-            self.job = (effect.request, effect.token, reply)
-            spec = m.JobSpec(
-                request=effect.request,
-                token=effect.token,
-                command=effect.command,
-                grace=self.keeper.grace,
-                lock=f"/sim/{run.replica.id}/job.lock",
-                start_by=run.now() + self.deadline - 0.5,
-            )
-            self.keeper.feed(m.StartAsked(run.now(), spec))
-            token = effect.token
-            self.release = self.leases.hold(
-                token,
-                lambda until: self.keeper.feed(m.LeaseGranted(self.keeper.now(), token, until)),
-            )
-        elif isinstance(effect, fx.StopChild) and self.pid == effect.pid:
-            self.keeper.feed(m.StopAsked(run.now()))
+        reply = Reply(run.deliver, ev.ChildStarted, effect.request, run.timers, self.deadline)
+        self.job = (effect.request, effect.token, reply)
+        spec = m.JobSpec(
+            request=effect.request,
+            token=effect.token,
+            command=effect.command,
+            grace=self.keeper.grace,
+            lock=f"/sim/{run.replica.id}/job.lock",
+            start_by=run.now() + self.deadline - 0.5,
+        )
+        self.keeper.feed(m.StartAsked(run.now(), spec))
+        token = effect.token
+        self.release = self.leases.hold(
+            token,
+            lambda until: self.keeper.feed(m.LeaseGranted(self.keeper.now(), token, until)),
+        )
 
     def _heard(self, fields: dict[str, Any]) -> None:
         """A status line from the keeper (the daemon reads it when it runs)."""

@@ -13,15 +13,16 @@ from __future__ import annotations
 import os
 import random
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from election import __version__
 from election.core import effects as fx
 from election.core import events as ev
 from election.core.state import initial_state
 from election.flags import core_config_from_header
+from election.runtime.dispatch import EffectHandler
 from election.runtime.journaling import JournalSink
 from election.runtime.loop import Loop
 from election.runtime.replies import Reply
@@ -223,7 +224,7 @@ def _describe(name: str) -> str:
     return f"{name}: simulated"
 
 
-class ZooKeeperHandler:
+class ZooKeeperHandler(EffectHandler):
     """The ZooKeeper effects (`ZOOKEEPER_EFFECTS`) on the simulated server, answered as
     `election.runtime.zookeeper.ZooKeeperAdapter` does."""
 
@@ -231,115 +232,138 @@ class ZooKeeperHandler:
         self.proc = run
         self.deadline = run.world.config.session_timeout
 
-    def handles(self, effect: fx.Effect) -> bool:
-        return isinstance(effect, fx.ZOOKEEPER_EFFECTS)
+    RUNS: ClassVar[Mapping[type[fx.Effect], str]] = {
+        fx.Connect: "_connect",
+        fx.CloseSession: "_close",
+        fx.EnsurePath: "_ensure_path",
+        fx.CreateNode: "_create",
+        fx.ReadNode: "_read",
+        fx.ReadQueue: "_read_queue",
+        fx.MarkNode: "_mark",
+        fx.ReleaseNode: "_release",
+        fx.PublishMember: "_publish",
+        fx.ReadControl: "_read_control",
+        fx.ReadMembers: "_read_members",
+    }
 
     def _reply(self, make: Callable[..., ev.Event], request: int) -> Reply:
         run = self.proc
         return Reply(run.deliver, make, request, run.timers, self.deadline)
 
-    def run(self, effect: fx.Effect) -> None:
+    def _connect(self, effect: fx.Connect) -> None:
         client = self.proc.client
+        reply = self._reply(ev.ConnectResult, effect.request)
+        if client.connected:
+            reply.ok()
+        else:
+            client.connect_waiters.append(lambda: reply.ok())
+            client.start(self.proc.world.clock.now)
+
+    def _close(self, effect: fx.CloseSession) -> None:
+        reply = self._reply(ev.SessionClosed, effect.request)
+        self.proc.client.close(lambda: reply.ok())
+
+    def _ensure_path(self, effect: fx.EnsurePath) -> None:
+        reply = self._reply(ev.PathEnsured, effect.request)
         zk = self.proc.world.zk
-        if isinstance(effect, fx.Connect):
-            reply = self._reply(ev.ConnectResult, effect.request)
-            if client.connected:
-                reply.ok()
-            else:
-                client.connect_waiters.append(lambda: reply.ok())
-                client.start(self.proc.world.clock.now)
-        elif isinstance(effect, fx.CloseSession):
-            reply = self._reply(ev.SessionClosed, effect.request)
-            client.close(lambda: reply.ok())
-        elif isinstance(effect, fx.EnsurePath):
-            reply = self._reply(ev.PathEnsured, effect.request)
 
-            def ensure(_: Session) -> Callable[[], object]:
-                zk.ensure_path(effect.path)
+        def ensure(_: Session) -> Callable[[], object]:
+            zk.ensure_path(effect.path)
+            return lambda: reply.ok()
+
+        self.proc.client.call(ensure, lambda why: reply.failed(_describe(why)))
+
+    def _read(self, effect: fx.ReadNode) -> None:
+        reply = self._reply(ev.NodeRead, effect.request)
+        zk, path = self.proc.world.zk, effect.path
+
+        def read(session: Session) -> Callable[[], object]:
+            node = zk.exists(session, path, watch=True)
+            if node is None:
+                return lambda: reply.ok(exists=False, answered_at=self.proc.now(), path=path)
+            return lambda: reply.ok(
+                exists=True,
+                owner=node.owner,
+                token=node.czxid,
+                answered_at=self.proc.now(),
+                path=path,
+            )
+
+        self.proc.client.call(read, lambda why: reply.failed(_describe(why), path=path))
+
+    def _read_queue(self, effect: fx.ReadQueue) -> None:
+        reply = self._reply(ev.QueueRead, effect.request)
+        zk = self.proc.world.zk
+
+        def listed(session: Session) -> Callable[[], object]:
+            names = zk.children(effect.path, session if effect.watch else None)
+            if names is None:
+                return lambda: reply.ok(exists=False, answered_at=self.proc.now())
+            found = tuple(names)
+            return lambda: reply.ok(names=found, answered_at=self.proc.now())
+
+        self.proc.client.call(listed, lambda why: reply.failed(_describe(why)))
+
+    def _mark(self, effect: fx.MarkNode) -> None:
+        reply = self._reply(ev.NodeMarked, effect.request)
+        zk = self.proc.world.zk
+
+        def mark(_: Session) -> Callable[[], object]:
+            if zk.set_data(effect.path) is None:
+                return lambda: reply.failed(_describe("NoNodeError"))
+            return lambda: reply.ok()
+
+        self.proc.client.call(mark, lambda why: reply.failed(_describe(why)))
+
+    def _release(self, effect: fx.ReleaseNode) -> None:
+        reply = self._reply(ev.NodeReleased, effect.request)
+        zk = self.proc.world.zk
+
+        def release(_: Session) -> Callable[[], object]:
+            outcome = zk.delete_if(effect.path, effect.token)
+            if outcome == "ok":
                 return lambda: reply.ok()
+            reason = "already gone" if outcome == "already gone" else "node is another term's"
+            return lambda: reply.ok(reason=reason)
 
-            client.call(ensure, lambda why: reply.failed(_describe(why)))
-        elif isinstance(effect, fx.CreateNode):
-            self._create(effect)
-        elif isinstance(effect, fx.ReadNode):
-            reply = self._reply(ev.NodeRead, effect.request)
-            path = effect.path
+        self.proc.client.call(release, lambda why: reply.failed(_describe(why)))
 
-            def read(session: Session) -> Callable[[], object]:
-                node = zk.exists(session, path, watch=True)
-                if node is None:
-                    return lambda: reply.ok(exists=False, answered_at=self.proc.now(), path=path)
-                return lambda: reply.ok(
-                    exists=True,
-                    owner=node.owner,
-                    token=node.czxid,
-                    answered_at=self.proc.now(),
-                    path=path,
-                )
+    def _publish(self, effect: fx.PublishMember) -> None:
+        reply = self._reply(ev.MemberPublished, effect.request)
+        zk = self.proc.world.zk
 
-            client.call(read, lambda why: reply.failed(_describe(why), path=path))
-        elif isinstance(effect, fx.ReadQueue):
-            reply = self._reply(ev.QueueRead, effect.request)
+        def publish(session: Session) -> Callable[[], object]:
+            zk.publish_member(session, effect.path, (effect.state, effect.token))
+            return lambda: reply.ok(session_id=session.id)
 
-            def listed(session: Session) -> Callable[[], object]:
-                names = zk.children(effect.path, session if effect.watch else None)
-                if names is None:
-                    return lambda: reply.ok(exists=False, answered_at=self.proc.now())
-                found = tuple(names)
-                return lambda: reply.ok(names=found, answered_at=self.proc.now())
+        self.proc.client.call(publish, lambda why: reply.failed(_describe(why)))
 
-            client.call(listed, lambda why: reply.failed(_describe(why)))
-        elif isinstance(effect, fx.MarkNode):
-            reply = self._reply(ev.NodeMarked, effect.request)
+    def _read_control(self, effect: fx.ReadControl) -> None:
+        reply = self._reply(ev.ControlRead, effect.request)
+        zk = self.proc.world.zk
 
-            def mark(_: Session) -> Callable[[], object]:
-                if zk.set_data(effect.path) is None:
-                    return lambda: reply.failed(_describe("NoNodeError"))
-                return lambda: reply.ok()
+        def read_control(session: Session) -> Callable[[], object]:
+            pause = zk.read_control(session, effect.pause_path)
+            handover = zk.read_control(session, effect.handover_path)
+            fields: dict[str, object] = {"paused": pause is not None}
+            if pause is not None:
+                fields.update(paused_by="sim-operator", pause_reason=str(pause))
+            if isinstance(handover, dict):
+                fields.update(handover_by="sim-operator", **handover)
+            return lambda: reply.ok(**fields)
 
-            client.call(mark, lambda why: reply.failed(_describe(why)))
-        elif isinstance(effect, fx.ReleaseNode):
-            reply = self._reply(ev.NodeReleased, effect.request)
+        self.proc.client.call(read_control, lambda why: reply.failed(_describe(why)))
 
-            def release(_: Session) -> Callable[[], object]:
-                outcome = zk.delete_if(effect.path, effect.token)
-                if outcome == "ok":
-                    return lambda: reply.ok()
-                reason = "already gone" if outcome == "already gone" else "node is another term's"
-                return lambda: reply.ok(reason=reason)
+    def _read_members(self, effect: fx.ReadMembers) -> None:
+        reply = self._reply(ev.MembersRead, effect.request)
+        zk = self.proc.world.zk
 
-            client.call(release, lambda why: reply.failed(_describe(why)))
-        elif isinstance(effect, fx.PublishMember):
-            reply = self._reply(ev.MemberPublished, effect.request)
+        def read_members(session: Session) -> Callable[[], object]:
+            names = tuple(zk.members_of(session, effect.path))
+            priorities = tuple(self.proc.world.priority_of(name) for name in names)
+            return lambda: reply.ok(replicas=names, priorities=priorities)
 
-            def publish(session: Session) -> Callable[[], object]:
-                zk.publish_member(session, effect.path, (effect.state, effect.token))
-                return lambda: reply.ok(session_id=session.id)
-
-            client.call(publish, lambda why: reply.failed(_describe(why)))
-        elif isinstance(effect, fx.ReadControl):
-            reply = self._reply(ev.ControlRead, effect.request)
-
-            def read_control(session: Session) -> Callable[[], object]:
-                pause = zk.read_control(session, effect.pause_path)
-                handover = zk.read_control(session, effect.handover_path)
-                fields: dict[str, object] = {"paused": pause is not None}
-                if pause is not None:
-                    fields.update(paused_by="sim-operator", pause_reason=str(pause))
-                if isinstance(handover, dict):
-                    fields.update(handover_by="sim-operator", **handover)
-                return lambda: reply.ok(**fields)
-
-            client.call(read_control, lambda why: reply.failed(_describe(why)))
-        elif isinstance(effect, fx.ReadMembers):
-            reply = self._reply(ev.MembersRead, effect.request)
-
-            def read_members(session: Session) -> Callable[[], object]:
-                names = tuple(zk.members_of(session, effect.path))
-                priorities = tuple(self.proc.world.priority_of(name) for name in names)
-                return lambda: reply.ok(replicas=names, priorities=priorities)
-
-            client.call(read_members, lambda why: reply.failed(_describe(why)))
+        self.proc.client.call(read_members, lambda why: reply.failed(_describe(why)))
 
     def _create(self, effect: fx.CreateNode) -> None:
         reply = self._reply(ev.NodeCreated, effect.request)
@@ -358,7 +382,7 @@ class ZooKeeperHandler:
         )
 
 
-class FileDirHandler:
+class FileDirHandler(EffectHandler):
     """CheckFileDir, WriteLeaderFile, PruneFiles on the shared simulated file-dir, one at
     a time in order (the real adapter's single worker thread)."""
 
@@ -368,33 +392,39 @@ class FileDirHandler:
         self.deadline = max(1.0, min(cfg.leader_timeout, 10.0))
         self.busy_until = 0.0
 
-    def handles(self, effect: fx.Effect) -> bool:
-        return isinstance(effect, fx.CheckFileDir | fx.WriteLeaderFile | fx.PruneFiles)
+    RUNS: ClassVar[Mapping[type[fx.Effect], str]] = {
+        fx.CheckFileDir: "_check",
+        fx.WriteLeaderFile: "_write",
+        fx.PruneFiles: "_prune",
+    }
 
-    def run(self, effect: fx.Effect) -> None:
+    def _check(self, effect: fx.CheckFileDir) -> None:
         run = self.proc
-        world = run.world
-        files = world.files
-        if isinstance(effect, fx.CheckFileDir):
-            reply = Reply(run.deliver, ev.FileDirChecked, effect.request, run.timers, self.deadline)
-            self._submit(lambda: reply.ok())
-        elif isinstance(effect, fx.WriteLeaderFile):
-            reply = Reply(run.deliver, ev.FileWritten, effect.request, run.timers, self.deadline)
-            replica = run.replica.id
+        reply = Reply(run.deliver, ev.FileDirChecked, effect.request, run.timers, self.deadline)
+        self._submit(lambda: reply.ok())
 
-            def write() -> None:
-                name, newer, why = files.write(
-                    world.clock.now, replica, effect.token, effect.seq, run.client.connected
-                )
-                if why:
-                    reply.failed(why, newer_token=newer)
-                else:
-                    reply.ok(name=name, published_at=WALL_ZERO + world.clock.now)
+    def _write(self, effect: fx.WriteLeaderFile) -> None:
+        run = self.proc
+        world, files = run.world, run.world.files
+        reply = Reply(run.deliver, ev.FileWritten, effect.request, run.timers, self.deadline)
+        replica = run.replica.id
 
-            self._submit(write)
-        elif isinstance(effect, fx.PruneFiles):
-            reply = Reply(run.deliver, ev.FilesPruned, effect.request, run.timers, self.deadline)
-            self._submit(lambda: reply.ok(removed=files.prune(effect.keep, effect.token)))
+        def write() -> None:
+            name, newer, why = files.write(
+                world.clock.now, replica, effect.token, effect.seq, run.client.connected
+            )
+            if why:
+                reply.failed(why, newer_token=newer)
+            else:
+                reply.ok(name=name, published_at=WALL_ZERO + world.clock.now)
+
+        self._submit(write)
+
+    def _prune(self, effect: fx.PruneFiles) -> None:
+        run = self.proc
+        files = run.world.files
+        reply = Reply(run.deliver, ev.FilesPruned, effect.request, run.timers, self.deadline)
+        self._submit(lambda: reply.ok(removed=files.prune(effect.keep, effect.token)))
 
     def _submit(self, work: Callable[[], object]) -> None:
         clock = self.proc.world.clock
@@ -403,3 +433,8 @@ class FileDirHandler:
         took = rng.uniform(1.0, 2.0) * self.deadline if slow else rng.uniform(0.0005, 0.004)
         self.busy_until = max(self.busy_until, clock.now) + took
         clock.at(self.busy_until, lambda: self.proc.when_running(work))
+
+
+# The simulator's handlers, as the daemon's (`election.runtime.daemon.EFFECT_HANDLERS`):
+# every effect type is simulated (tests/unit/test_effect_handlers.py).
+SIM_EFFECT_HANDLERS = (ZooKeeperHandler, FileDirHandler, JobHandler)
