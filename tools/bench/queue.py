@@ -25,7 +25,9 @@ For each size N (``--sizes``, default 2,50,100) and each design (``--kinds``: ``
    ``--after`` seconds after the successor leads, less the idle rate of both designs
    together over that window; and, of them, those naming a node of this design
    (ZooKeeper's reads and writes "per namespace", the first component of its path: no
-   pings, no session's close), less their own idle rate (periodic re-reads). Then
+   pings, no session's close), less their own idle rate (periodic re-reads); for
+   `election run`, also the ZooKeeper effects its journals show in the window, but a
+   timer's (no noise: what the hand-over itself asked). Then
    a replacement joins (at the back) and settles, so that N contend every time.
 
 The successor is known before the signal (the second node of the queue, read before the
@@ -55,6 +57,7 @@ from typing import Any
 
 from kazoo.client import KazooClient
 
+from election.core.effects import ZOOKEEPER_EFFECTS
 from election.core.queue import in_order
 from election_testkit.replica import Record, Replica
 from election_testkit.replicas import ReplicaSet
@@ -164,6 +167,23 @@ class ElectionFleet:
             "notified_to_leads": float(led[0]["at"]) - notified,
         }
 
+    def asked(self, since_wall: float, until_wall: float) -> dict[str, float]:
+        """What the replicas' journals show asked of ZooKeeper between the two instants
+        for the hand-over: the ZooKeeper effects of every record in the window but a
+        timer's (the periodic re-reads, which ZooKeeper's count has too). An effect is one
+        request, but `ReadControl` (two) and `ReadMembers` (a listing, and a read per
+        member not queued)."""
+        kinds = {kind.__name__ for kind in ZOOKEEPER_EFFECTS}
+        count = 0
+        for replica in self.set.replicas:
+            for record in replica.records():
+                if not since_wall <= record["wall"] <= until_wall:
+                    continue
+                if record["event"]["type"] == "TimerFired":
+                    continue
+                count += sum(1 for e in record.get("effects", ()) if e.get("type") in kinds)
+        return {"effects_journaled": float(count)}
+
     def leaders(self) -> list[str]:
         return [r.id for r in self.set.leaders()]
 
@@ -250,6 +270,9 @@ class RecipeFleet:
     def legs(self, old: str, successor: str, after_wall: float) -> dict[str, float]:
         return {}  # (its notification is kazoo's inside: not timed here)
 
+    def asked(self, since_wall: float, until_wall: float) -> dict[str, float]:
+        return {}  # (kazoo's recipe keeps no journal: ZooKeeper's count alone)
+
     def leaders(self) -> list[str]:
         found = []
         for ident in self.running():
@@ -326,7 +349,7 @@ def hand_over(
     component), each less its idle rate over the window."""
     order = fleet.order(client)
     old, successor = order[0], order[1]
-    before, t0 = mntr(zk), time.monotonic()
+    before, t0, since = mntr(zk), time.monotonic(), time.time()
     signalled = fleet.signal(old)
     leads = wait_until(
         lambda: fleet.leads_since(successor, signalled),
@@ -335,7 +358,7 @@ def hand_over(
         interval=POLL,
     )
     time.sleep(after)
-    spent, t1 = mntr(zk), time.monotonic()
+    spent, t1, until = mntr(zk), time.monotonic(), time.time()
     code = fleet.wait(old)  # its close went out long before: its exit is no request
     if code != 0:
         raise RuntimeError(f"{fleet.kind} leader {old} exited {code}")
@@ -351,6 +374,7 @@ def hand_over(
         "requests": requests - idle["packets"] * (t1 - t0),
         "path_requests": on_path - idle[fleet.path] * (t1 - t0),
         "path_requests_counted": on_path,
+        **fleet.asked(since, until),
         "window_s": t1 - t0,
     }
 
@@ -515,8 +539,9 @@ def render(report: Mapping[str, Any]) -> str:
     lines = [
         "| design | N | from signal (p95, min) | from release | release → notified "
         "| notified → leads | requests per hand-over (mean ± sd) | of them on its nodes "
-        "(median; mean ± sd) | idle requests/s per contender | watches per contender | RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "(median; mean ± sd) | its journals' ZooKeeper effects (median, min to max) "
+        "| idle requests/s per contender | watches per contender | RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in report["runs"]:
         h = run["handover"]
@@ -537,12 +562,19 @@ def render(report: Mapping[str, Any]) -> str:
             f"| {_ms(h.get('from_release', {}).get('median'))} "
             f"| {_ms(h.get('release_to_notified', {}).get('median'))} "
             f"| {_ms(h.get('notified_to_leads', {}).get('median'))} | {mean} | {nodes} "
+            f"| {_counts(h.get('effects_journaled'))} "
             f"| {run['idle']['requests_per_s_per_contender']:.3f} "
             f"| {run['idle']['watches_per_contender']:.2f} | {memory.get('rss_mb_mean', 0):.1f} |"
         )
     lines.append("")
     lines.append(f"ZooKeeper without clients: {report['baseline_requests_per_s']:.3f} requests/s")
     return "\n".join(lines)
+
+
+def _counts(summary: Mapping[str, Any] | None) -> str:
+    if not summary:
+        return "-"
+    return f"{summary['median']:.0f} ({summary['min']:.0f} to {summary['max']:.0f})"
 
 
 def _ms(value: float | None) -> str:
