@@ -138,6 +138,7 @@ class NodeCreated(Event):
     failure: CreateFailure = CreateFailure.NONE
     reason: str = ""
     answered_at: float | None = None  # monotonic: when the answer arrived (see NodeRead)
+    asked_at: float | None = None  # monotonic: when the request was sent (see NodeRead)
     path: str = ""
 
 
@@ -158,6 +159,10 @@ class NodeRead(Event):
     # a process frozen in between (SIGSTOP, a swap storm) finds an old answer on its
     # queue, which no longer proves the node ours: the reducer looks again.
     answered_at: float | None = None
+    # Monotonic: when the request was sent. An answer proves the session alive then:
+    # the server heard from it, and counts its timeout from that moment at the earliest
+    # (`Session.proven_at`).
+    asked_at: float | None = None
     path: str = ""  # (empty in journals from before the queue)
 
 
@@ -192,6 +197,7 @@ class QueueRead(Event):
     exists: bool = True
     reason: str = ""
     answered_at: float | None = None  # monotonic: when the answer arrived (see NodeRead)
+    asked_at: float | None = None  # monotonic: when the request was sent (see NodeRead)
 
 
 @attrs.frozen(kw_only=True)

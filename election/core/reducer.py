@@ -115,7 +115,7 @@ def reduce(state: State, event: Event) -> Transition:
         if type(event) in STALE[state.name]:
             return Transition(state, ())
         raise UnexpectedEvent(f"{type(event).__name__} cannot happen in {state.name}")
-    step = Step(state, rule.targets)
+    step = Step(state, rule.targets, event.at)
     rule.handler(step, event)
     if step.config.controls:
         _keep_reads(step)
@@ -374,6 +374,13 @@ def _at_head(step: Step) -> None:
                     delay = min(len(higher) * cfg.contend_step, cfg.contend_max)
                     step.start_timer(Timer.CONTEND, delay)
                 return
+    if not cfg.proven(step.at, step.session.proven_at):
+        # Nothing answered lately proves our session alive: a notification alone does
+        # not (it may have waited in a frozen process while the session expired, and a
+        # term on an old node would carry an old token). Ask: the answer proves it.
+        step.phase = attrs.evolve(candidate, fresh=False)
+        _read_queue(step)
+        return
     _become_leader(step, _lead_cause(candidate))
 
 
@@ -443,7 +450,20 @@ def _stopping_proceed(step: Step) -> None:
 
 def _accept(step: Step, event: Any) -> bool:
     """True when `event` answers a request of this state; it is no longer awaited."""
-    return step.answered(event.request)
+    if not step.answered(event.request):
+        return False
+    _prove(step, event)
+    return True
+
+
+def _prove(step: Step, event: Any) -> None:
+    """An answer that says when its request was sent proves the session alive then."""
+    asked = getattr(event, "asked_at", None)
+    session = step.session
+    if asked is None or event.outcome is not Outcome.OK or not session.connected:
+        return
+    if session.proven_at is None or asked > session.proven_at:
+        step.session = attrs.evolve(session, proven_at=asked)
 
 
 def _fired(step: Step, event: ev.TimerFired, name: Timer) -> bool:
@@ -469,13 +489,15 @@ def stop(step: Step, event: ev.StopRequested) -> None:
 
 
 def session_connected(step: Step, event: ev.SessionConnected) -> None:
-    step.session = Session(True, event.session_id)
+    session = step.session
+    proven = session.proven_at if session.id == event.session_id else None
+    step.session = Session(True, event.session_id, proven)
     if step.place.session not in (None, event.session_id):
         step.place = NO_PLACE  # a new session: the old one's node went with it
 
 
 def session_suspended(step: Step, event: ev.SessionSuspended) -> None:
-    step.session = Session(False, step.session.id)
+    step.session = attrs.evolve(step.session, connected=False)
     _fail_over(step, Why.SESSION_SUSPENDED, "session suspended", (SESSION,))
 
 
@@ -485,7 +507,7 @@ def session_lost(step: Step, event: ev.SessionLost) -> None:
 
 
 def suspended_meanwhile(step: Step, event: ev.SessionSuspended) -> None:
-    step.session = Session(False, step.session.id)
+    step.session = attrs.evolve(step.session, connected=False)
 
 
 def lost_meanwhile(step: Step, event: ev.SessionLost) -> None:
@@ -770,6 +792,7 @@ def _place_created(step: Step, event: ev.NodeCreated) -> bool:
     name = event.path.rsplit("/", 1)[-1]
     if event.outcome is Outcome.OK and event.token is not None and name:
         step.place = Place(place.session, name, event.token)
+        _prove(step, event)
     elif event.outcome is Outcome.UNKNOWN or event.failure is ev.CreateFailure.CONNECTION:
         step.place = Place(place.session, unsure=True)
     else:

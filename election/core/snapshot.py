@@ -52,6 +52,7 @@ class Snapshot:
     pending: tuple[tuple[int, str], ...] = ()  # (request id, effect type name)
     connected: bool = False
     session_id: int | None = None
+    session_proven_at: float | None = None  # (snapshots from before it lack it)
     token: int | None = None
     last_token: int | None = None
     seq: int = 0
@@ -139,6 +140,7 @@ def snapshot_of(state: State) -> Snapshot:
         pending=tuple((request, kind.__name__) for request, kind in state.books.pending),
         connected=state.session.connected,
         session_id=state.session.id,
+        session_proven_at=state.session.proven_at,
         token=state.token,
         last_token=last_token,
         seq=seq,
@@ -244,7 +246,7 @@ def state_of(snapshot: Snapshot) -> State:
         s.config,
         s.name,
         Books(s.next_id, s.timers, tuple(pending)),
-        Session(s.connected, s.session_id),
+        Session(s.connected, s.session_id, s.session_proven_at),
         phase,
         job,
         Streaks(s.failures, s.job_failures, s.child_restarts, last_term),

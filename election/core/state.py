@@ -114,6 +114,12 @@ class CoreConfig:
         too late to be trusted (journals from before the stamp: never)."""
         return answered_at is not None and event_at - answered_at > self.answers_fresh_for
 
+    def proven(self, event_at: float, proven_at: float | None) -> bool:
+        """True when a request sent at `proven_at` and answered proves, at `event_at`,
+        that the session is still alive: sent less than `answers_fresh_for` (a third of
+        the session timeout) ago, far inside the timeout the server counts from it."""
+        return proven_at is not None and event_at - proven_at < self.answers_fresh_for
+
     def job_failed(self, ran_for: float) -> bool:
         """True when a job that ran `ran_for` seconds and exited counts as a failure
         (the one judge: the reducer backs off by it, the log warns by it)."""
@@ -136,8 +142,14 @@ class Books:
 
 @attrs.frozen
 class Session:
+    """The ZooKeeper session: `proven_at` (monotonic) is when the latest request of it
+    that ZooKeeper answered was sent. The server heard from the session then, so it
+    cannot expire before a session timeout from that moment; a notification proves no
+    such thing (it may have waited in a frozen process while the session expired)."""
+
     connected: bool = False
     id: int | None = None  # kept while suspended: the same session may come back
+    proven_at: float | None = None
 
 
 Queued = tuple[tuple[str, int], ...]  # (replica, priority) of queue nodes, in order

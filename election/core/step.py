@@ -56,6 +56,7 @@ class Step:
     __slots__ = (
         "_allowed",
         "_before",
+        "at",
         "cause",
         "config",
         "control",
@@ -75,9 +76,10 @@ class Step:
         "why",
     )
 
-    def __init__(self, state: State, allowed: tuple[StateName, ...]) -> None:
+    def __init__(self, state: State, allowed: tuple[StateName, ...], at: float = 0.0) -> None:
         self._before = state
         self._allowed = allowed
+        self.at = at  # the event's time (monotonic)
         self.config: CoreConfig = state.config
         self.name: StateName = state.name
         books = state.books

@@ -392,11 +392,12 @@ class ZooKeeperAdapter(EffectHandler):
         (replica and session). Its answer names the node made and its czxid."""
         reply = self._reply(ev.NodeCreated, effect.request)
         data = effect.replica.encode()
+        asked_at = self._clock()  # (the call goes out below)
 
         def done(result: Any) -> None:
             path, stat = result
             self._own = (path, stat.czxid)
-            reply.ok(token=stat.czxid, path=path, answered_at=self._clock())
+            reply.ok(token=stat.czxid, path=path, answered_at=self._clock(), asked_at=asked_at)
 
         def failed(exc: BaseException) -> None:
             if isinstance(exc, NoNodeError):
@@ -425,12 +426,13 @@ class ZooKeeperAdapter(EffectHandler):
     def _read(self, effect: fx.ReadNode) -> None:
         reply = self._reply(ev.NodeRead, effect.request)
         path = effect.path
+        asked_at = self._clock()
         client_id = self._client.client_id
         session = client_id[0] if client_id else None
 
         def done(stat: Any) -> None:
             if stat is None:
-                reply.ok(exists=False, answered_at=self._clock(), path=path)
+                reply.ok(exists=False, answered_at=self._clock(), asked_at=asked_at, path=path)
                 return
             if (
                 session is not None
@@ -443,6 +445,7 @@ class ZooKeeperAdapter(EffectHandler):
                 owner=stat.ephemeralOwner,
                 token=stat.czxid,
                 answered_at=self._clock(),
+                asked_at=asked_at,
                 path=path,
             )
 
@@ -455,13 +458,14 @@ class ZooKeeperAdapter(EffectHandler):
         """The election path's children; watched only when the core asks (a head holding
         its place for one who may lead). A path that is gone is said so (`exists` false)."""
         reply = self._reply(ev.QueueRead, effect.request)
+        asked_at = self._clock()
 
         def listed(children: list[str]) -> None:
-            reply.ok(names=tuple(children), answered_at=self._clock())
+            reply.ok(names=tuple(children), answered_at=self._clock(), asked_at=asked_at)
 
         def failed(exc: BaseException) -> None:
             if isinstance(exc, NoNodeError):
-                reply.ok(exists=False, answered_at=self._clock())
+                reply.ok(exists=False, answered_at=self._clock(), asked_at=asked_at)
             else:
                 reply.failed(_describe(exc))
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+import attrs
+
 from election.core import effects as fx
 from election.core import events as ev
 from election.core.cause import Why
@@ -105,6 +107,10 @@ class Script:
     def answer(
         self, effect: Any, event_type: type[ev.Event], **fields: Any
     ) -> tuple[fx.Effect, ...]:
+        """Answer `effect`; an answer that says when its request was sent says, unless
+        told otherwise, that it was sent just now (as a prompt server's would)."""
+        if "asked_at" in attrs.fields_dict(event_type):
+            fields.setdefault("asked_at", fields.get("at", 0.0))
         return self.send(event_type(request=effect.request, **fields))  # type: ignore[call-arg]
 
 

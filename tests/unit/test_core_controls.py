@@ -307,3 +307,47 @@ def test_a_reconnect_reads_the_controls_again() -> None:
     s.send(ev.SessionSuspended())
     s.send(ev.SessionConnected(session_id=SESSION))
     s.one(fx.ReadControl)
+
+
+def test_the_next_in_line_leads_on_the_deletion_only_while_an_answer_proves_its_session() -> None:
+    # The queue read that made us next in line was sent at 0; the server heard from our
+    # session then, and cannot have expired it within a third of the timeout from then.
+    fresh = CONTROLS.answers_fresh_for
+    s = to_candidate(script())
+    below = other("ra", 1)
+    joined(s, below, ours(s))
+    members(s, r1=1, ra=1)
+    s.send(ev.NodeWatchFired(path=node_path(below), kind="DELETED", at=fresh / 2))
+    assert s.name is LEADER  # no request first: the proof is fresh
+
+    # The same, but the news is handled long after the last answered request (a process
+    # frozen past its session, say): the notification proves nothing about the session.
+    s = to_candidate(script())
+    joined(s, below, ours(s))
+    members(s, r1=1, ra=1)
+    late = fresh + 1.0
+    s.send(ev.NodeWatchFired(path=node_path(below), kind="DELETED", at=late, answered_at=late))
+    assert s.name is ATTEMPTER
+    read = s.one(fx.ReadQueue)
+    s.none(fx.StartChild)
+    # Its answer proves the session (sent now): we lead on it.
+    s.answer(read, ev.QueueRead, outcome=Outcome.OK, names=(ours(s),), at=late, asked_at=late)
+    assert s.name is LEADER
+
+
+def test_an_answer_to_a_request_sent_before_a_freeze_proves_nothing() -> None:
+    # Asked at 0, the process frozen before the answer was taken from the socket: it
+    # arrives (and is stamped) fresh at wake, but the session may have expired in between.
+    fresh = CONTROLS.answers_fresh_for
+    s = to_candidate(script())
+    s.answer(s.last(fx.CreateNode), ev.NodeCreated, outcome=Outcome.OK, token=TOKEN,
+             path=node_path(ours(s)), asked_at=0.0)  # fmt: skip
+    wake = 3 * fresh
+    s.answer(s.last(fx.ReadQueue), ev.QueueRead, outcome=Outcome.OK, names=(ours(s),),
+             asked_at=0.0, answered_at=wake, at=wake)  # fmt: skip
+    s.answer(s.last(fx.ReadMembers), ev.MembersRead, outcome=Outcome.OK, replicas=("r1",),
+             priorities=(1,), at=wake)  # fmt: skip
+    assert s.name is ATTEMPTER  # not on that answer
+    again = s.one(fx.ReadQueue)
+    s.answer(again, ev.QueueRead, outcome=Outcome.OK, names=(ours(s),), at=wake, asked_at=wake)
+    assert s.name is LEADER

@@ -137,8 +137,8 @@ def _sample(event_type: type[ev.Event], state: State, pick: Any) -> ev.Event:
             continue
         elif field.name in ("published_at", "started_at"):  # the replay's, not the core's
             fields[field.name] = pick(st.sampled_from([None, 0.0, 1.7e9]))
-        elif field.name == "answered_at":
-            fields["answered_at"] = pick(st.sampled_from([None, 0.0, -100.0]))
+        elif field.name in ("answered_at", "asked_at"):
+            fields[field.name] = pick(st.sampled_from([None, 0.0, -100.0]))
         elif field.name == "paused":
             fields["paused"] = pick(st.booleans())
         elif field.name in ("handover_leader", "handover_to"):
@@ -268,6 +268,7 @@ def test_random_histories_keep_the_invariants(data: st.DataObject) -> None:
             # The replay reads a term's end cause from the kind: never `other`.
             assert script.why is not None and script.why.value in BY_WHY, (event, script.why)
         _check_step(before, event, script.state, effects)
+        _check_proven(before, event, script.state)
         _check_job(before, event, script.state, effects)
         _check_controls(script.state, effects)
 
@@ -296,6 +297,14 @@ CONFIGS = [
         for claim in (False, True)
     ),
 ]
+
+
+def _check_proven(before: State, event: ev.Event, after: State) -> None:
+    """A candidate leads only on an answer to a request sent lately (it proves the
+    session alive; a notification alone does not)."""
+    entered = before.name is StateName.ATTEMPTER and after.name is StateName.LEADER
+    if entered and after.config.controls:
+        assert after.config.proven(event.at, after.session.proven_at), (event, after)
 
 
 def _check_job(

@@ -276,16 +276,20 @@ class ZooKeeperHandler(EffectHandler):
     def _read(self, effect: fx.ReadNode) -> None:
         reply = self._reply(ev.NodeRead, effect.request)
         zk, path = self.proc.world.zk, effect.path
+        asked = self.proc.now()
 
         def read(session: Session) -> Callable[[], object]:
             node = zk.exists(session, path, watch=True)
             if node is None:
-                return lambda: reply.ok(exists=False, answered_at=self.proc.now(), path=path)
+                return lambda: reply.ok(
+                    exists=False, answered_at=self.proc.now(), asked_at=asked, path=path
+                )
             return lambda: reply.ok(
                 exists=True,
                 owner=node.owner,
                 token=node.czxid,
                 answered_at=self.proc.now(),
+                asked_at=asked,
                 path=path,
             )
 
@@ -294,13 +298,14 @@ class ZooKeeperHandler(EffectHandler):
     def _read_queue(self, effect: fx.ReadQueue) -> None:
         reply = self._reply(ev.QueueRead, effect.request)
         zk = self.proc.world.zk
+        asked = self.proc.now()
 
         def listed(session: Session) -> Callable[[], object]:
             names = zk.children(effect.path, session if effect.watch else None)
             if names is None:
-                return lambda: reply.ok(exists=False, answered_at=self.proc.now())
+                return lambda: reply.ok(exists=False, answered_at=self.proc.now(), asked_at=asked)
             found = tuple(names)
-            return lambda: reply.ok(names=found, answered_at=self.proc.now())
+            return lambda: reply.ok(names=found, answered_at=self.proc.now(), asked_at=asked)
 
         self.proc.client.call(listed, lambda why: reply.failed(_describe(why)))
 
@@ -368,12 +373,15 @@ class ZooKeeperHandler(EffectHandler):
     def _create(self, effect: fx.CreateNode) -> None:
         reply = self._reply(ev.NodeCreated, effect.request)
         zk = self.proc.world.zk
+        asked = self.proc.now()
 
         def create(session: Session) -> Callable[[], object]:
             result = zk.create_sequential(session, effect.path)
             if isinstance(result, tuple):
                 path, czxid = result
-                return lambda: reply.ok(token=czxid, path=path, answered_at=self.proc.now())
+                return lambda: reply.ok(
+                    token=czxid, path=path, answered_at=self.proc.now(), asked_at=asked
+                )
             return lambda: reply.failed(_describe(result), failure=ev.CreateFailure.NO_PARENT)
 
         self.proc.client.call(
