@@ -156,15 +156,24 @@ class ElectionFleet:
         """The hand-over's two legs, on the machine's monotonic clock: from the record
         asking to delete the old leader's node to the watch's notification reaching the
         successor (our journal's sync, the delete, ZooKeeper), and from that to the
-        successor's record in Leader (it asks nothing first)."""
+        successor's record in Leader; `read_first` 1 when it listed the queue before
+        leading (no answer lately proved its session), 0 when it asked nothing first."""
         closing = self._letting_go(old, after_wall)
-        led = self.by_id(successor).entered("Leader", after_wall)
-        if not led or led[0]["event"].get("answered_at") is None:
+        journal = self.by_id(successor)
+        led = journal.entered("Leader", after_wall)
+        notice = journal.find(
+            lambda r: (
+                r["event"].get("type") == "NodeWatchFired" and r["event"].get("kind") == "DELETED"
+            ),
+            after_wall=after_wall,
+        )
+        if not led or notice is None or notice["event"].get("answered_at") is None:
             return {}
-        notified = float(led[0]["event"]["answered_at"])
+        notified = float(notice["event"]["answered_at"])
         return {
             "release_to_notified": notified - float(closing["at"]),
             "notified_to_leads": float(led[0]["at"]) - notified,
+            "read_first": float(led[0]["event"].get("type") == "QueueRead"),
         }
 
     def asked(self, since_wall: float, until_wall: float) -> dict[str, float]:
@@ -538,8 +547,9 @@ def render(report: Mapping[str, Any]) -> str:
     """Markdown: one row per design and size (ms, medians unless said)."""
     lines = [
         "| design | N | from signal (p95, min) | from release | release → notified "
-        "| notified → leads | requests per hand-over (mean ± sd) | of them on its nodes "
-        "(median; mean ± sd) | its journals' ZooKeeper effects (median, min to max) "
+        "| notified → leads (read first) | requests per hand-over (mean ± sd) "
+        "| of them on its nodes (median; mean ± sd) "
+        "| its journals' ZooKeeper effects (median, min to max) "
         "| idle requests/s per contender | watches per contender | RSS MB |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -561,7 +571,8 @@ def render(report: Mapping[str, Any]) -> str:
             f"({_ms(sig.get('p95'))}, {_ms(sig.get('min'))}) "
             f"| {_ms(h.get('from_release', {}).get('median'))} "
             f"| {_ms(h.get('release_to_notified', {}).get('median'))} "
-            f"| {_ms(h.get('notified_to_leads', {}).get('median'))} | {mean} | {nodes} "
+            f"| {_ms(h.get('notified_to_leads', {}).get('median'))}{_share(h.get('read_first'))} "
+            f"| {mean} | {nodes} "
             f"| {_counts(h.get('effects_journaled'))} "
             f"| {run['idle']['requests_per_s_per_contender']:.3f} "
             f"| {run['idle']['watches_per_contender']:.2f} | {memory.get('rss_mb_mean', 0):.1f} |"
@@ -569,6 +580,13 @@ def render(report: Mapping[str, Any]) -> str:
     lines.append("")
     lines.append(f"ZooKeeper without clients: {report['baseline_requests_per_s']:.3f} requests/s")
     return "\n".join(lines)
+
+
+def _share(summary: Mapping[str, Any] | None) -> str:
+    """` (k of n)`: in how many hand-overs the successor read the queue first."""
+    if not summary or not summary.get("n"):
+        return ""
+    return f" ({round(sum(summary['values']))} of {summary['n']})"
 
 
 def _counts(summary: Mapping[str, Any] | None) -> str:
