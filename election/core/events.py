@@ -175,6 +175,10 @@ class NodeWatchFired(Event):
     path: str
     kind: str  # "CREATED", "DELETED", "CHANGED", "NONE" (session event)
     answered_at: float | None = None
+    # The deletion of the node below ours comes with a proof of our session: the adapter
+    # asks `exists` of our own node first and passes the notification on with the time
+    # that request was sent, when ZooKeeper answered it (None: no proof, the core reads).
+    proven_at: float | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -458,9 +458,14 @@ def _accept(step: Step, event: Any) -> bool:
 
 def _prove(step: Step, event: Any) -> None:
     """An answer that says when its request was sent proves the session alive then."""
-    asked = getattr(event, "asked_at", None)
+    if event.outcome is Outcome.OK:
+        _proven(step, getattr(event, "asked_at", None))
+
+
+def _proven(step: Step, asked: float | None) -> None:
+    """A request sent at `asked` was answered: the session was alive then."""
     session = step.session
-    if asked is None or event.outcome is not Outcome.OK or not session.connected:
+    if asked is None or not session.connected:
         return
     if session.proven_at is None or asked > session.proven_at:
         step.session = attrs.evolve(session, proven_at=asked)
@@ -714,6 +719,7 @@ def attempter_watch(step: Step, event: ev.NodeWatchFired) -> None:
             _lost_place(step)  # deleted under us: queue again
     elif candidate.predecessor and event.path == _child_path(step, candidate.predecessor):
         if event.kind == "DELETED":
+            _proven(step, event.proven_at)
             _predecessor_gone(step, event.at, event.answered_at)
         elif event.kind == "CHANGED":
             # It took office (`MarkNode`): read how many are below us now, and watch again.

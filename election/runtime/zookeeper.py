@@ -264,11 +264,33 @@ class ZooKeeperAdapter(EffectHandler):
     def _watch(self, event: WatchedEvent) -> None:
         # Stamped as it arrives: a loop that takes it much later (the process was frozen)
         # does not trust it (a deletion that may no longer make us next in line).
-        self._put(
-            ev.NodeWatchFired(
-                path=event.path or "", kind=str(event.type), answered_at=self._clock()
+        arrived = self._clock()
+        path, kind = event.path or "", str(event.type)
+        own = self._own
+        if kind != "DELETED" or own is None or path == own[0] or _parent(path) != _parent(own[0]):
+            self._put(ev.NodeWatchFired(path=path, kind=kind, answered_at=arrived))
+            return
+        # Another queue node went (the one below ours): prove our session alive before the
+        # news goes on, so that the next in line may lead on it without a read of the queue.
+        # The notification alone proves nothing (a process frozen past its session finds
+        # it waiting when it wakes); an answer to a request sent now does: ZooKeeper cannot
+        # expire the session within its timeout from that request. One round trip, and no
+        # journal record of its own: the notification carries the proof.
+        asked = self._clock()
+
+        def proved(result: Any) -> None:
+            stat = None if result.exception is not None else result.value
+            ours = stat is not None and stat.czxid == own[1]
+            self._put(
+                ev.NodeWatchFired(
+                    path=path, kind=kind, answered_at=arrived, proven_at=asked if ours else None
+                )
             )
-        )
+
+        try:
+            self._client.exists_async(own[0]).rawlink(proved)
+        except Exception:  # not connected: the news goes on unproven, the core reads
+            self._put(ev.NodeWatchFired(path=path, kind=kind, answered_at=arrived))
 
     # --- effects (loop thread) ---------------------------------------------------------
 

@@ -243,15 +243,46 @@ def test_read_node_reports_the_owner_and_its_watch_fires_on_delete(
         owner=holder_session,
         token=created.token,
         answered_at=read.answered_at,
+        asked_at=read.asked_at,
         path=created.path,
     )
-    # Stamped when the answer arrived, so a loop frozen meanwhile can tell it is old.
+    # Stamped when the answer arrived, so a loop frozen meanwhile can tell it is old; and
+    # when the request was sent: the session was alive then.
     assert read.answered_at is not None and asked <= read.answered_at <= time.monotonic()
+    assert read.asked_at is not None and asked <= read.asked_at <= read.answered_at
     assert holder_session != watcher.session
     kazoo_client.delete(created.path)
     fired = watcher.expect(ev.NodeWatchFired)
     assert (fired.path, fired.kind) == (created.path, "DELETED")
     assert fired.answered_at is not None and asked <= fired.answered_at <= time.monotonic()
+
+
+def test_the_deletion_of_the_node_below_ours_comes_with_a_proof_of_our_session(
+    replicas: Callable[..., Replica], kazoo_client: KazooClient, zk_path: str
+) -> None:
+    ahead, behind = replicas(), replicas()
+    ahead.connect()
+    behind.connect()
+    ensure(ahead, zk_path)
+    below = create(ahead, zk_path, replica="r-ahead")
+    ours = create(behind, zk_path, replica="r-behind")
+    behind.ask(fx.ReadNode, ev.NodeRead, path=ours.path)  # watch ours
+    behind.ask(fx.ReadNode, ev.NodeRead, path=below.path)  # and the one below ours
+    kazoo_client.delete(below.path)
+    fired = behind.expect(ev.NodeWatchFired)
+    assert (fired.path, fired.kind) == (below.path, "DELETED")
+    # `exists` of our node was sent as the news arrived, and answered: our node is there.
+    assert fired.answered_at is not None and fired.proven_at is not None
+    assert fired.answered_at <= fired.proven_at <= time.monotonic()
+
+    # Our own node gone first (by hand): the news of another's deletion proves nothing.
+    other = create(ahead, zk_path, replica="r-ahead")
+    behind.ask(fx.ReadNode, ev.NodeRead, path=other.path)
+    kazoo_client.delete(ours.path)
+    assert behind.expect(ev.NodeWatchFired).path == ours.path  # ours: no proof asked
+    kazoo_client.delete(other.path)
+    fired = behind.expect(ev.NodeWatchFired)
+    assert (fired.path, fired.kind, fired.proven_at) == (other.path, "DELETED", None)
 
 
 def test_marking_our_node_wakes_the_one_watching_it(

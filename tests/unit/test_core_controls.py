@@ -334,6 +334,19 @@ def test_the_next_in_line_leads_on_the_deletion_only_while_an_answer_proves_its_
     s.answer(read, ev.QueueRead, outcome=Outcome.OK, names=(ours(s),), at=late, asked_at=late)
     assert s.name is LEADER
 
+    # The adapter's proof with the news (an `exists` of our node, sent as it arrived and
+    # answered): no read of the queue either.
+    s = to_candidate(script())
+    joined(s, below, ours(s))
+    members(s, r1=1, ra=1)
+    s.send(
+        ev.NodeWatchFired(
+            path=node_path(below), kind="DELETED", at=late, answered_at=late, proven_at=late
+        )
+    )
+    assert s.name is LEADER
+    s.none(fx.ReadQueue)
+
 
 def test_an_answer_to_a_request_sent_before_a_freeze_proves_nothing() -> None:
     # Asked at 0, the process frozen before the answer was taken from the socket: it

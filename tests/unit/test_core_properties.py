@@ -137,7 +137,7 @@ def _sample(event_type: type[ev.Event], state: State, pick: Any) -> ev.Event:
             continue
         elif field.name in ("published_at", "started_at"):  # the replay's, not the core's
             fields[field.name] = pick(st.sampled_from([None, 0.0, 1.7e9]))
-        elif field.name in ("answered_at", "asked_at"):
+        elif field.name in ("answered_at", "asked_at", "proven_at"):
             fields[field.name] = pick(st.sampled_from([None, 0.0, -100.0]))
         elif field.name == "paused":
             fields["paused"] = pick(st.booleans())

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -424,6 +425,7 @@ def run_size(
     alone, the second beside it, its figures less the first's), then their hand-overs
     interleaved one by one, so that a change of load on a shared machine hits both."""
     args, workdir = bench.args, bench.workdir
+    jitter = random.Random(size)  # the same waits for the same size, run to run
     client = KazooClient(hosts=zk.connect_string, timeout=30)
     client.start(30)
     fleets: dict[str, Fleet] = {}
@@ -461,7 +463,7 @@ def run_size(
                     bench.log(f"{kind} x{size} {i + 1}/{args.runs}: {shown}")
                     fleet.add()  # N contend again: the replacement queues at the back
                     wait_until(_settled(fleet, client), 120, kind, interval=SLOW_POLL)
-                    time.sleep(args.between)
+                    time.sleep(args.between + jitter.uniform(0.0, args.jitter))
                 except Exception as exc:  # report and go on: one bad run must not hide the rest
                     error = f"{kind} x{size} hand-over {i}: {type(exc).__name__}: {exc!s:.1500}"
                     errors[kind].append(error)
@@ -519,6 +521,13 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--settle", type=float, default=5.0, help="after all are up, seconds")
     bench.add_argument("--after", type=float, default=0.5, help="window past the successor (s)")
     bench.add_argument("--between", type=float, default=1.0, help="after a replacement (s)")
+    bench.add_argument(
+        "--jitter",
+        type=float,
+        default=10.0,
+        help="and a random 0 to this many seconds more (10: the default --attempter-timeout,"
+        " so a hand-over finds the successor's last read at any age, as in production)",
+    )
     bench.add_argument("--session-timeout", default="10s", help="asked by both designs (10s)")
     bench.add_argument(
         "--warmup", type=int, default=2000, help="requests to warm ZooKeeper's JVM first (2000)"

@@ -17,7 +17,10 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import attrs
+
 from election.core import events as ev
+from election.core.queue import parse_node
 from election_sim.zookeeper import CHILD, Session, SimZooKeeper
 
 if TYPE_CHECKING:
@@ -194,9 +197,42 @@ class SimClient:
             else:
                 # Stamped as it arrives, as the adapter does: a frozen loop takes it late.
                 now = self.run.now()
-                self.run.deliver(ev.NodeWatchFired(path=path, kind=kind, answered_at=now))
+                event = ev.NodeWatchFired(path=path, kind=kind, answered_at=now)
+                if kind == "DELETED" and self._another_queue_node(path):
+                    # kazoo's thread, frozen with the process, reads it at the resume.
+                    self.run.when_running(lambda: self._prove_then_deliver(event))
+                else:
+                    self.run.deliver(event)
 
         self.run.world.clock.at(self._heard_at(), deliver)
+
+    def _another_queue_node(self, path: str) -> bool:
+        parent, _, name = path.rpartition("/")
+        node = parse_node(name)
+        session = self.session
+        return (
+            parent == self.run.world.config.election_path
+            and node is not None
+            and session is not None
+            and not node.of_session(session.id)
+        )
+
+    def _prove_then_deliver(self, event: ev.NodeWatchFired) -> None:
+        """As the adapter does: `exists` of our own queue node first, and the news passed
+        on with the time that request was sent when our node is still there (the session
+        was alive then); unproven when it is not, or the request fails."""
+        asked = self.run.now()
+        parent = self.run.world.config.election_path + "/"
+
+        def apply(session: Session) -> Answer:
+            ours = any(
+                p.startswith(parent) and node.owner == session.id
+                for p, node in self.zk.nodes.items()
+            )
+            proven = attrs.evolve(event, proven_at=asked if ours else None)
+            return lambda: self.run.deliver(proven)
+
+        self.call(apply, lambda _: self.run.deliver(event))
 
     def _latency(self) -> float:
         if self.rng.random() < 0.005:  # now and then a slow answer, past some deadlines
