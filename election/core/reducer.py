@@ -350,9 +350,8 @@ def _at_head(step: Step) -> None:
                 _read_queue(step, watch=True)
             return  # hold our place until one who may lead queues, or the request goes
     if not (control.handover and control.handover_to == me):
-        # (The one yielding by a hand-over is no contender while the request stands, nor
-        # is one whose node went from below ours: it stopped, crashed or stepped aside.)
-        skip = (me, *candidate.left)
+        # (The one yielding by a hand-over is no contender while the request stands.)
+        skip: tuple[str, ...] = (me,)
         if control.handover:
             skip = (*skip, control.handover_leader)
         mine = cfg.priority
@@ -369,11 +368,14 @@ def _at_head(step: Step) -> None:
             if not candidate.fresh:
                 _read_queue(step)  # has it queued behind us since our last read?
                 return
-            if not candidate.waited:
-                if not step.has_timer(Timer.CONTEND):
-                    delay = min(len(higher) * cfg.contend_step, cfg.contend_max)
-                    step.start_timer(Timer.CONTEND, delay)
-                return
+            # One whose node went from below ours and has not queued again (it stopped,
+            # crashed or stepped aside) is no reason to wait: its member node may linger.
+            higher -= set(candidate.left)
+        if higher and not candidate.waited:
+            if not step.has_timer(Timer.CONTEND):
+                delay = min(len(higher) * cfg.contend_step, cfg.contend_max)
+                step.start_timer(Timer.CONTEND, delay)
+            return
     if not cfg.proven(step.at, step.session.proven_at):
         # Nothing answered lately proves our session alive: a notification alone does
         # not (it may have waited in a frozen process while the session expired, and a
@@ -609,7 +611,7 @@ def attempter_queue(step: Step, event: ev.QueueRead) -> None:
     behind = tuple((n.replica, n.priority) for n in nodes[index + 1 :])
     ahead = tuple((n.replica, n.priority) for n in nodes[:index])
     queued = {n.replica for n in nodes}
-    left = _left(candidate, (r for r, _ in candidate.ahead if r not in queued))
+    left = _left(candidate, (r for r, _ in candidate.ahead if r not in queued), queued)
     if index == 0:
         step.phase = Candidate(
             release=candidate.release,
@@ -693,7 +695,11 @@ def _predecessor_gone(step: Step, at: float, answered_at: float | None) -> None:
             below=0,
             behind=candidate.behind,
             waited=candidate.waited,
-            left=_left(candidate, (replica for replica, _ in candidate.ahead)),
+            left=_left(
+                candidate,
+                (replica for replica, _ in candidate.ahead),
+                {replica for replica, _ in candidate.behind},
+            ),
             queue_watched=candidate.queue_watched,
         )
         _at_head(step)
@@ -707,9 +713,12 @@ def _predecessor_gone(step: Step, at: float, answered_at: float | None) -> None:
         _read_queue(step)
 
 
-def _left(candidate: Candidate, gone: Iterable[str]) -> tuple[str, ...]:
-    """`candidate.left` with the replicas of nodes below ours seen gone."""
-    return tuple(sorted({*candidate.left, *gone}))
+def _left(
+    candidate: Candidate, gone: Iterable[str], queued: Iterable[str]
+) -> tuple[str, ...]:
+    """`candidate.left` with the replicas of nodes below ours seen gone, less those seen
+    `queued` again (a move to the back is a leave and a return)."""
+    return tuple(sorted({*candidate.left, *gone} - set(queued)))
 
 
 def attempter_watch(step: Step, event: ev.NodeWatchFired) -> None:

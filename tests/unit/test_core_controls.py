@@ -113,7 +113,11 @@ def test_the_next_in_line_reads_the_priorities_before_its_turn() -> None:
     members(s, r1=1, ra=4)
     s.send(ev.MembersChanged(path="/election/members"))  # ra's member node went with it
     s.send(ev.NodeWatchFired(path=node_path(other("ra", 1, priority=4)), kind="DELETED"))
-    assert s.name is LEADER  # a higher priority that just left: queued no more, no wait
+    # A higher priority that just left from below ours may be queuing again (a move to
+    # the back is a delete and a create): one look; not queued, it is no reason to wait.
+    assert s.name is ATTEMPTER
+    queue(s, ours(s))
+    assert s.name is LEADER
 
 
 def test_the_head_leads_only_once_the_controls_and_the_priorities_are_known() -> None:
@@ -307,6 +311,22 @@ def test_a_reconnect_reads_the_controls_again() -> None:
     s.send(ev.SessionSuspended())
     s.send(ev.SessionConnected(session_id=SESSION))
     s.one(fx.ReadControl)
+
+
+def test_a_higher_priority_that_moved_back_behind_us_is_no_longer_taken_for_gone() -> None:
+    # rb (priority 2) was ahead of us, moved to the back for a higher one, and queued
+    # again behind us: when we reach the head, it comes forward (a leave and a return).
+    s = to_candidate(script())
+    head, rb = other("rc", 1, priority=3), other("rb", 2, priority=2)
+    joined(s, head, rb, ours(s))
+    s.send(ev.NodeWatchFired(path=node_path(rb), kind="DELETED"))  # rb moves back
+    queue(s, head, ours(s))  # read before its new node is made: rb left, for all we know
+    members(s, r1=1, rb=2, rc=3)
+    s.send(ev.NodeWatchFired(path=node_path(head), kind="DELETED"))  # rc goes
+    assert s.name is ATTEMPTER  # rb is live and of a higher priority: has it queued?
+    queue(s, ours(s), other("rb", 9, priority=2))
+    assert s.name is ATTEMPTER
+    s.one(fx.ReleaseNode)  # it has: we move to the back, and it comes forward
 
 
 def test_the_next_in_line_leads_on_the_deletion_only_while_an_answer_proves_its_session() -> None:
