@@ -713,9 +713,7 @@ def _predecessor_gone(step: Step, at: float, answered_at: float | None) -> None:
         _read_queue(step)
 
 
-def _left(
-    candidate: Candidate, gone: Iterable[str], queued: Iterable[str]
-) -> tuple[str, ...]:
+def _left(candidate: Candidate, gone: Iterable[str], queued: Iterable[str]) -> tuple[str, ...]:
     """`candidate.left` with the replicas of nodes below ours seen gone, less those seen
     `queued` again (a move to the back is a leave and a return)."""
     return tuple(sorted({*candidate.left, *gone} - set(queued)))
