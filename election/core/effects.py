@@ -75,10 +75,14 @@ class CreateNode(Effect):
 
 @attrs.frozen(kw_only=True)
 class ReadNode(Effect):
-    """Stat `path` and leave a watch on it. Answer: `NodeRead`, later `NodeWatchFired`."""
+    """Stat `path` and leave a watch on it. Answer: `NodeRead`, later `NodeWatchFired`.
+    `prove`: the node just below ours, and it the only one: while its watch stands, keep
+    a fresh proof of our session (an answered `exists` of our own node every sixth of the
+    session timeout), so that its deletion comes with one at once (`proven_at`)."""
 
     request: int
     path: str
+    prove: bool = False
 
 
 @attrs.frozen(kw_only=True)

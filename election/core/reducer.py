@@ -638,7 +638,7 @@ def attempter_queue(step: Step, event: ev.QueueRead) -> None:
         queue_watched=watched,
     )
     if not watching:
-        step.request(fx.ReadNode, path=_child_path(step, predecessor))
+        step.request(fx.ReadNode, path=_child_path(step, predecessor), prove=index == 1)
 
 
 def attempter_created(step: Step, event: ev.NodeCreated) -> None:

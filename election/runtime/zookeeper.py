@@ -8,6 +8,7 @@ the file writer reads as a last-moment gate).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -46,7 +47,7 @@ from election.runtime.dispatch import EffectHandler
 from election.runtime.incarnation import Incarnation, started
 from election.runtime.lease import Answered, Proof
 from election.runtime.replies import Put, Reply
-from election.runtime.timers import TimerService
+from election.runtime.timers import TimerHandle, TimerService
 from election.security import TlsFiles, ZkAuth
 
 log = logging.getLogger("election.zookeeper")
@@ -209,6 +210,13 @@ class ZooKeeperAdapter(EffectHandler):
         self.connected = False  # read by the file writer: no write while this is False
         # Our queue node as last seen ours (path, czxid): the lease's heartbeat reads it.
         self._own: tuple[str, int] | None = None
+        # The proof of our session for the news of the node below ours (see `_watch`): the
+        # node whose deletion we wait for as next in line, the probe that keeps the proof
+        # fresh meanwhile, and the proof (when the latest answered `exists` of our own node
+        # was sent).
+        self._proving: str | None = None
+        self._prover: TimerHandle | None = None
+        self._proof: float | None = None
         client.add_listener(self._on_state)
 
     @property
@@ -243,6 +251,9 @@ class ZooKeeperAdapter(EffectHandler):
             self._put(ev.SessionSuspended())
         elif state == KazooState.LOST:
             self.connected = False
+            with self._lock:  # a new session proves nothing of the old one, nor it of it
+                self._proof = None
+                self._proving = None
             if self._client.client_state == KeeperState.AUTH_FAILED:
                 # kazoo stops connecting after this; the next Connect starts it again.
                 self._auth_failed = True
@@ -267,15 +278,22 @@ class ZooKeeperAdapter(EffectHandler):
         arrived = self._clock()
         path, kind = event.path or "", str(event.type)
         own = self._own
+        with self._lock:
+            if path == self._proving:
+                self._proving = None  # its watch is spent: the probe stops
+            proof = self._proof
         if kind != "DELETED" or own is None or path == own[0] or _parent(path) != _parent(own[0]):
             self._put(ev.NodeWatchFired(path=path, kind=kind, answered_at=arrived))
             return
-        # Another queue node went (the one below ours): prove our session alive before the
-        # news goes on, so that the next in line may lead on it without a read of the queue.
-        # The notification alone proves nothing (a process frozen past its session finds
-        # it waiting when it wakes); an answer to a request sent now does: ZooKeeper cannot
-        # expire the session within its timeout from that request. One round trip, and no
-        # journal record of its own: the notification carries the proof.
+        # Another queue node went (the one below ours): the news goes on with a proof of our
+        # session, so that the next in line may lead on it without a read of the queue. The
+        # notification alone proves nothing (a process frozen past its session finds it
+        # waiting when it wakes); an answer to a request sent at t does: ZooKeeper cannot
+        # expire the session within its timeout from t. The probe's latest, if fresh (the
+        # core judges it again when it takes the news); else one `exists` now.
+        if proof is not None and arrived - proof < 2 * self._prove_every():
+            self._put(ev.NodeWatchFired(path=path, kind=kind, answered_at=arrived, proven_at=proof))
+            return
         asked = self._clock()
 
         def proved(result: Any) -> None:
@@ -291,6 +309,43 @@ class ZooKeeperAdapter(EffectHandler):
             self._client.exists_async(own[0]).rawlink(proved)
         except Exception:  # not connected: the news goes on unproven, the core reads
             self._put(ev.NodeWatchFired(path=path, kind=kind, answered_at=arrived))
+
+    def _prove_every(self) -> float:
+        """A sixth of the session timeout (the shorter of asked and granted): the core
+        trusts a proof for a third of the timeout it asked for."""
+        granted = self._negotiated
+        timeout = self._asked_timeout if granted is None else min(granted, self._asked_timeout)
+        return timeout / 6
+
+    def _keep_proving(self, path: str) -> None:
+        """Next in line behind `path`: probe our session until its watch fires."""
+        with self._lock:
+            self._proving = path
+            if self._prover is not None:
+                return  # already probing
+            self._prover = self._timers.call_later(self._prove_every(), self._probe)
+
+    def _probe(self) -> None:
+        """Timer thread: `exists` of our own node; its answer, of our node (czxid), is a
+        proof sent now. Again after `_prove_every` while next in line and connected."""
+        own = self._own
+        with self._lock:
+            if self._proving is None or own is None or not self.connected:
+                self._prover = None
+                return
+            self._prover = self._timers.call_later(self._prove_every(), self._probe)
+        asked = self._clock()
+
+        def answered(result: Any) -> None:
+            stat = None if result.exception is not None else result.value
+            if stat is not None and stat.czxid == own[1]:
+                with self._lock:
+                    if self._proof is None or asked > self._proof:
+                        self._proof = asked
+
+        # Not connected: no proof this time (the core reads the queue instead).
+        with contextlib.suppress(Exception):
+            self._client.exists_async(own[0]).rawlink(answered)
 
     # --- effects (loop thread) ---------------------------------------------------------
 
@@ -449,6 +504,8 @@ class ZooKeeperAdapter(EffectHandler):
         reply = self._reply(ev.NodeRead, effect.request)
         path = effect.path
         asked_at = self._clock()
+        if effect.prove:
+            self._keep_proving(path)
         client_id = self._client.client_id
         session = client_id[0] if client_id else None
 

@@ -285,6 +285,30 @@ def test_the_deletion_of_the_node_below_ours_comes_with_a_proof_of_our_session(
     assert (fired.path, fired.kind, fired.proven_at) == (other.path, "DELETED", None)
 
 
+def test_next_in_line_the_proof_is_kept_fresh_and_the_news_needs_no_round_trip(
+    replicas: Callable[..., Replica], kazoo_client: KazooClient, zk_path: str
+) -> None:
+    ahead, behind = replicas(), replicas()
+    ahead.connect()
+    behind.connect()
+    ensure(ahead, zk_path)
+    below = create(ahead, zk_path, replica="r-ahead")
+    ours = create(behind, zk_path, replica="r-behind")
+    behind.ask(fx.ReadNode, ev.NodeRead, path=ours.path)
+    behind.ask(fx.ReadNode, ev.NodeRead, path=below.path, prove=True)  # next in line
+    every = behind.adapter._prove_every()  # a sixth of the session timeout
+    time.sleep(2.5 * every)  # two probes at least
+    kazoo_client.delete(below.path)
+    fired = behind.expect(ev.NodeWatchFired)
+    assert (fired.path, fired.kind) == (below.path, "DELETED")
+    # The probe's proof, sent before the news arrived and fresh: no round trip after it.
+    assert fired.answered_at is not None and fired.proven_at is not None
+    assert fired.proven_at < fired.answered_at < fired.proven_at + 2 * every
+    # The watch is spent: the probe stops (its cost lasts only while next in line).
+    time.sleep(2 * every)
+    assert behind.adapter._proving is None and behind.adapter._prover is None
+
+
 def test_marking_our_node_wakes_the_one_watching_it(
     replicas: Callable[..., Replica], kazoo_client: KazooClient, zk_path: str
 ) -> None:
