@@ -257,17 +257,26 @@ def test_read_node_reports_the_owner_and_its_watch_fires_on_delete(
     assert fired.answered_at is not None and asked <= fired.answered_at <= time.monotonic()
 
 
-def test_the_deletion_of_the_node_below_ours_comes_with_a_proof_of_our_session(
-    replicas: Callable[..., Replica], kazoo_client: KazooClient, zk_path: str
-) -> None:
+def _one_behind_another(
+    replicas: Callable[..., Replica], zk_path: str
+) -> tuple[Replica, Replica, ev.NodeCreated, ev.NodeCreated]:
+    """Two replicas queued, each on its own session: the one ahead, the one behind
+    (watching its own node), and their nodes."""
     ahead, behind = replicas(), replicas()
     ahead.connect()
     behind.connect()
     ensure(ahead, zk_path)
     below = create(ahead, zk_path, replica="r-ahead")
     ours = create(behind, zk_path, replica="r-behind")
-    behind.ask(fx.ReadNode, ev.NodeRead, path=ours.path)  # watch ours
-    behind.ask(fx.ReadNode, ev.NodeRead, path=below.path)  # and the one below ours
+    behind.ask(fx.ReadNode, ev.NodeRead, path=ours.path)
+    return ahead, behind, below, ours
+
+
+def test_the_deletion_of_the_node_below_ours_comes_with_a_proof_of_our_session(
+    replicas: Callable[..., Replica], kazoo_client: KazooClient, zk_path: str
+) -> None:
+    ahead, behind, below, ours = _one_behind_another(replicas, zk_path)
+    behind.ask(fx.ReadNode, ev.NodeRead, path=below.path)  # watch the one below ours
     kazoo_client.delete(below.path)
     fired = behind.expect(ev.NodeWatchFired)
     assert (fired.path, fired.kind) == (below.path, "DELETED")
@@ -288,13 +297,7 @@ def test_the_deletion_of_the_node_below_ours_comes_with_a_proof_of_our_session(
 def test_next_in_line_the_proof_is_kept_fresh_and_the_news_needs_no_round_trip(
     replicas: Callable[..., Replica], kazoo_client: KazooClient, zk_path: str
 ) -> None:
-    ahead, behind = replicas(), replicas()
-    ahead.connect()
-    behind.connect()
-    ensure(ahead, zk_path)
-    below = create(ahead, zk_path, replica="r-ahead")
-    ours = create(behind, zk_path, replica="r-behind")
-    behind.ask(fx.ReadNode, ev.NodeRead, path=ours.path)
+    _, behind, below, _ = _one_behind_another(replicas, zk_path)
     behind.ask(fx.ReadNode, ev.NodeRead, path=below.path, prove=True)  # next in line
     every = behind.adapter._prove_every()  # a sixth of the session timeout
     time.sleep(2.5 * every)  # two probes at least
