@@ -685,7 +685,9 @@ def attempter_read(step: Step, event: ev.NodeRead) -> None:
 def _predecessor_gone(step: Step, at: float, answered_at: float | None) -> None:
     """The node below ours went. Sequence numbers only grow, so none can have come below
     ours since we read the queue: if it was the only one below, ours is the lowest now,
-    and we need not ask (unless the news waited long for us: then we look)."""
+    and we need not list the queue (unless the news waited long for us: then we look).
+    Whether our session still lives is another matter: `_at_head` leads only on a fresh
+    proof of it (the adapter's, with the news, or an answer's)."""
     candidate = step.candidate
     fresh_news = not step.config.stale(at, answered_at)
     if candidate.below == 1 and fresh_news and step.place.token is not None:
