@@ -8,7 +8,6 @@ the file writer reads as a last-moment gate).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import socket
@@ -294,21 +293,27 @@ class ZooKeeperAdapter(EffectHandler):
         if proof is not None and arrived - proof < 2 * self._prove_every():
             self._put(ev.NodeWatchFired(path=path, kind=kind, answered_at=arrived, proven_at=proof))
             return
+
+        def proved(asked: float | None) -> None:
+            self._put(ev.NodeWatchFired(path=path, kind=kind, answered_at=arrived, proven_at=asked))
+
+        self._prove_now(own, proved)
+
+    def _prove_now(self, own: tuple[str, int], then: Callable[[float | None], None]) -> None:
+        """`exists` of our own node (`own`: path, czxid); `then(t)` with the time it was
+        sent when the answer names our node (the session was alive at `t`), else
+        `then(None)` (the node is gone or another's, the request failed, or we are not
+        connected)."""
         asked = self._clock()
 
-        def proved(result: Any) -> None:
+        def answered(result: Any) -> None:
             stat = None if result.exception is not None else result.value
-            ours = stat is not None and stat.czxid == own[1]
-            self._put(
-                ev.NodeWatchFired(
-                    path=path, kind=kind, answered_at=arrived, proven_at=asked if ours else None
-                )
-            )
+            then(asked if stat is not None and stat.czxid == own[1] else None)
 
         try:
-            self._client.exists_async(own[0]).rawlink(proved)
-        except Exception:  # not connected: the news goes on unproven, the core reads
-            self._put(ev.NodeWatchFired(path=path, kind=kind, answered_at=arrived))
+            self._client.exists_async(own[0]).rawlink(answered)
+        except Exception:  # not connected: no proof (the core reads the queue instead)
+            then(None)
 
     def _prove_every(self) -> float:
         """A sixth of the session timeout (the shorter of asked and granted): the core
@@ -334,18 +339,15 @@ class ZooKeeperAdapter(EffectHandler):
                 self._prover = None
                 return
             self._prover = self._timers.call_later(self._prove_every(), self._probe)
-        asked = self._clock()
 
-        def answered(result: Any) -> None:
-            stat = None if result.exception is not None else result.value
-            if stat is not None and stat.czxid == own[1]:
-                with self._lock:
-                    if self._proof is None or asked > self._proof:
-                        self._proof = asked
+        def kept(asked: float | None) -> None:
+            if asked is None:
+                return
+            with self._lock:
+                if self._proof is None or asked > self._proof:
+                    self._proof = asked
 
-        # Not connected: no proof this time (the core reads the queue instead).
-        with contextlib.suppress(Exception):
-            self._client.exists_async(own[0]).rawlink(answered)
+        self._prove_now(own, kept)
 
     # --- effects (loop thread) ---------------------------------------------------------
 
