@@ -11,7 +11,9 @@ Everything else is drawn from the table: the click options and `--help` (`electi
 the order flags are validated in (`election.config.build_settings`), the journal header
 (`header_config`) and the core's configuration read back from a header
 (`core_config_from_header`), where the daemon and `election-replay` both start, so a
-replay folds with exactly the configuration its replica ran with.
+replay folds with exactly the configuration its replica ran with. What older builds
+wrote is read in today's terms there too, and nowhere else (`not_foldable`): the reducer
+holds no switch for an older journal's behaviour.
 
 A new flag is one field plus its use. `--priority N`, read by the core, would be
 
@@ -41,7 +43,7 @@ from typing import Any, Final
 
 import attrs
 
-from election.core.queue import PROTOCOL
+from election.core.queue import PROTOCOL, SINGLE_NODE
 from election.core.state import CoreConfig, ExecExit
 from election.flagspec import (
     ENTRY,
@@ -81,6 +83,7 @@ __all__ = [
     "CONNECTION",
     "DEFAULT_GRACE",
     "EXEC_EXITS",
+    "ALWAYS_ON",
     "LEADER_FILES",
     "LOG_FORMATS",
     "LOG_LEVELS",
@@ -92,6 +95,7 @@ __all__ = [
     "default_journal",
     "default_replica_id",
     "header_config",
+    "not_foldable",
 ]
 
 LOG_LEVELS: Final = ("debug", "info", "warning", "error")
@@ -412,26 +416,6 @@ class Settings:
             help="Mode of leader files (no exec bits, no group/world write).",
         )
     )
-    # Not a flag: this build publishes its member node through the core. A journal from
-    # before it reads as false, so its replay invents no publish its records lack.
-    member_node: bool = attrs.field(
-        **derived(BOOL, lambda _: True, core=to_core("member_node", bool, absent=False))
-    )
-    # Not a flag either: this build reads the operator's controls and the members'
-    # priorities before competing; a journal from before them replays without them.
-    controls: bool = attrs.field(
-        **derived(BOOL, lambda _: True, core=to_core("controls", bool, absent=False))
-    )
-    # Nor this: this build competes only once its member node is its own, so that a
-    # second replica of one id is refused before it competes; journals from before it
-    # replay as they ran.
-    member_claim: bool = attrs.field(
-        **derived(BOOL, lambda _: True, core=to_core("member_claim", bool, absent=False))
-    )
-    # And this: its member node shows Stopping before the session closes.
-    member_stopping: bool = attrs.field(
-        **derived(BOOL, lambda _: True, core=to_core("member_stopping", bool, absent=False))
-    )
     # Not a flag: the election protocol this build speaks, the candidates' queue. A header
     # without it is of the single-node protocol (one ephemeral node at --election-path),
     # which today's reducer does not fold again: election-replay tells such runs apart.
@@ -477,6 +461,27 @@ def header_config(settings: Settings) -> dict[str, object]:
         if key is not None:
             config[key] = entry.header_form(getattr(settings, entry.field))
     return config
+
+
+# Header keys of behaviour that was once switched on by version and that every build of
+# the candidates' queue has had on: a queue journal's header says each is true (those
+# written before this list; today's write none). Today's reducer folds only runs that
+# ran that way: a run saying otherwise is not folded again (`not_foldable`).
+ALWAYS_ON: Final = ("member_node", "controls", "member_claim", "member_stopping")
+
+
+def not_foldable(config: Mapping[str, Any]) -> str | None:
+    """Why today's reducer cannot fold the run a journal header's configuration
+    describes, or None when it can: the upcasting step of every journal read. A run of
+    the single-node protocol (a header without `protocol`), or of a build whose
+    behaviour today's has dropped, is read for what it recorded, not folded again."""
+    protocol = config.get("protocol", SINGLE_NODE)
+    if protocol != PROTOCOL:
+        return f"the {protocol or '?'} protocol"
+    off = [key for key in ALWAYS_ON if config.get(key, True) is not True]
+    if off:
+        return f"{', '.join(off)} off"
+    return None
 
 
 def core_config_from_header(config: Mapping[str, Any]) -> CoreConfig:

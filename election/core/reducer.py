@@ -117,10 +117,8 @@ def reduce(state: State, event: Event) -> Transition:
         raise UnexpectedEvent(f"{type(event).__name__} cannot happen in {state.name}")
     step = Step(state, rule.targets, event.at)
     rule.handler(step, event)
-    if step.config.controls:
-        _keep_reads(step)
-    if step.config.member_node:
-        _keep_member(step, event)
+    _keep_reads(step)
+    _keep_member(step, event)
     return Transition(step.result(), tuple(step.effects), step.previous, step.cause, step.why)
 
 
@@ -290,8 +288,6 @@ def _claiming(step: Step) -> bool:
     """True while this session's first publish of our member node is in flight: its
     answer says whether the replica id is ours (another live replica's refuses us). A
     failed publish for any other reason does not hold us back, as before."""
-    if not step.config.member_claim:
-        return False
     member, session = step.member, step.session
     shown = member.shown is not None and member.shown[0] == session.id
     return member.request is not None and not shown
@@ -325,9 +321,6 @@ def _at_head(step: Step) -> None:
     if place.token is None or place.busy:
         return  # the node is not ready: its token not read yet, a create or delete in flight
     cfg = step.config
-    if not cfg.controls:  # a journal from before the controls: as it ran then
-        _become_leader(step, _lead_cause(candidate))
-        return
     control, peers, me = step.control, step.peers, cfg.replica
     if not control.certain or (not peers.known and not peers.failed):
         return  # their reads answer, then we look again
@@ -757,7 +750,7 @@ def attempter_path(step: Step, event: ev.PathEnsured) -> None:
 
 def attempter_timer(step: Step, event: ev.TimerFired) -> None:
     if _fired(step, event, Timer.ATTEMPT):
-        if step.config.controls and (step.control.failed or step.peers.failed):
+        if step.control.failed or step.peers.failed:
             # A read of the controls (or of the members) failed: try it again now.
             step.control = attrs.evolve(step.control, failed=False)
             step.peers = attrs.evolve(step.peers, failed=False)
@@ -1051,13 +1044,12 @@ def _keep_member(step: Step, event: Event) -> None:
     """After every reduction: have our member node show the state we are in. One
     publish at a time, and the latest state wins (a state passed through while one was
     in flight is never shown); none while disconnected. Stopping is shown once, as the
-    replica's last word, on entering it (`_last_word`; journals from before it show
-    none). After a failure, the next try waits for a state change or a reconnect."""
+    replica's last word, on entering it (`_last_word`). After a failure, the next try waits for a state change or a reconnect."""
     before, member = step.before, step.member
     changed = step.previous is not None or type(event) is ev.Started
     if not changed and step.session is before.session and member is before.member:
         return  # nothing the node shows, nor our means to show it, has changed
-    if changed and step.name is STOPPING and step.config.member_stopping:
+    if changed and step.name is STOPPING:
         _last_word(step, event.at)
         return
     if changed:
@@ -1144,7 +1136,7 @@ def member_published(step: Step, event: ev.MemberPublished) -> None:
             cause = in_use(step.config.replica, event.held_by)
             _begin_stopping(step, Why.ID_IN_USE, cause, EXIT_IN_USE)
             return
-    settled = step.config.member_claim and step.name is ATTEMPTER
+    settled = step.name is ATTEMPTER
     if settled and not step.place.name and not step.place.busy:
         _join(step)  # the claim is settled, the id ours: queue now
 

@@ -86,21 +86,8 @@ class CoreConfig:
     # A job that ran at least this long was healthy: its exit is no job failure, and it
     # resets the job back-off; one that exits sooner (or never starts) is a failure.
     job_healthy_after: float = 10.0
-    # Keep a member node telling this replica's state (`election top`, operators).
-    # False for journals written before the member node went through the core: their
-    # records hold no PublishMember, and today's reducer must not invent one.
-    member_node: bool = False
     # Free leadership goes to the live candidate of the highest priority; 0 never leads.
     priority: int = 1
-    # Read the operator's controls (pause, hand-over) and the other candidates'
-    # priorities before competing. False for journals written before them.
-    controls: bool = False
-    # Compete only once the member node is this session's (a second replica of one id is
-    # refused first: `MemberPublished.held_by`). False for journals written before it.
-    member_claim: bool = False
-    # Show Stopping in the member node before the session closes (`election top` tells
-    # a stop from a lost session by it). False for journals written before it.
-    member_stopping: bool = False
     # A lower priority leaves free leadership to each live higher one this long first
     # (at most `contend_max` in all), so a vanished higher one delays it only briefly.
     contend_step: float = 0.2

@@ -114,8 +114,26 @@ class Script:
         return self.send(event_type(request=effect.request, **fields))  # type: ignore[call-arg]
 
 
+def settle(s: Script) -> Script:
+    """Answer what every replica asks besides the election, if in flight: its member
+    node's publish (ok: the replica id is ours), the operator's controls (nothing
+    stands) and the members' priorities (ours alone)."""
+    state = s.state
+    if state.member.request is not None:
+        s.answer(s.last(fx.PublishMember), ev.MemberPublished, outcome=Outcome.OK,
+                 session_id=state.session_id)  # fmt: skip
+    if s.state.control.request is not None:
+        s.answer(s.last(fx.ReadControl), ev.ControlRead, outcome=Outcome.OK)
+    if s.state.peers.request is not None:
+        cfg = s.state.config
+        s.answer(s.last(fx.ReadMembers), ev.MembersRead, outcome=Outcome.OK,
+                 replicas=(cfg.replica,), priorities=(cfg.priority,))  # fmt: skip
+    return s
+
+
 def to_attempter(script: Script | None = None) -> Script:
-    """Drive a fresh replica through Init into Attempter."""
+    """Drive a fresh replica through Init into Attempter, its member node published and
+    the controls read (nothing stands)."""
     s = script or Script()
     s.send(ev.Started())
     connect = s.one(fx.Connect)
@@ -126,7 +144,7 @@ def to_attempter(script: Script | None = None) -> Script:
     s.answer(connect, ev.ConnectResult, outcome=Outcome.OK)
     s.answer(ensure, ev.PathEnsured, outcome=Outcome.OK)
     assert s.name is StateName.ATTEMPTER
-    return s
+    return settle(s)
 
 
 def join(s: Script, token: int = TOKEN) -> str:
@@ -148,6 +166,7 @@ def lead(s: Script, token: int = TOKEN) -> Script:
     """From Attempter, its create asked for: the node is made and alone in the queue."""
     name = join(s, token)
     queue_read(s, name)  # ours is the only node: the head
+    settle(s)  # the priorities read at the head: ours alone
     assert s.name is StateName.LEADER, s.state
     return s
 

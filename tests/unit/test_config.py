@@ -361,11 +361,7 @@ def test_build_settings_takes_every_flag(tmp_path: Path, monkeypatch: pytest.Mon
         "zk_auth_file": None,
         "zk_tls": None,
         "file_mode": "0640",
-        "member_node": True,  # this build publishes its member node through the core
-        "controls": True,  # and reads the operator's controls
-        "member_claim": True,  # and competes once its replica id is its own
-        "member_stopping": True,  # and shows Stopping before it goes
-        "protocol": "queue",  # and speaks the candidates' queue
+        "protocol": "queue",  # this build speaks the candidates' queue
     }
 
 

@@ -13,10 +13,10 @@ from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import Outcome
 from election.core.state import StateName, initial_state
-from tests.unit.core_script import CONFIG, SESSION, TOKEN, Script, node_name, node_path
+from tests.unit.core_script import CONFIG, SESSION, TOKEN, Script, node_name, node_path, settle
 
 ATTEMPTER, LEADER = StateName.ATTEMPTER, StateName.LEADER
-CONTROLS = attrs.evolve(CONFIG, controls=True, exec_command=("job",), write_files=False)
+CONTROLS = attrs.evolve(CONFIG, exec_command=("job",), write_files=False)
 PAUSE, HANDOVER = "/election/control/pause", "/election/control/handover"
 
 
@@ -63,8 +63,7 @@ def to_candidate(s: Script) -> Script:
     s.answer(s.last(fx.Connect), ev.ConnectResult, outcome=Outcome.OK)
     s.answer(s.last(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
     assert s.name is ATTEMPTER
-    control(s)
-    return s
+    return settle(s)  # our member node is ours, the controls read: nothing stands
 
 
 def joined(s: Script, *names: str, token: int = TOKEN, sequence: int = 5) -> Script:

@@ -11,7 +11,7 @@ from election.core.events import Outcome
 from election.core.state import Shutdown, StateName, initial_state
 from tests.unit.core_script import CONFIG, SESSION, TOKEN, Script, join, lead, to_attempter
 
-MEMBER_CONFIG = attrs.evolve(CONFIG, member_node=True)
+MEMBER_CONFIG = CONFIG
 PATH = "/election/members/r1"
 
 
@@ -122,12 +122,6 @@ def test_a_stale_answer_changes_nothing() -> None:
     assert s.state == before and s.effects == ()
 
 
-def test_journals_written_before_the_member_node_went_through_the_core_get_none() -> None:
-    s = Script()  # member_node off, as core_config_from_header reads an old header
-    to_attempter(s)
-    assert not [e for _, effects in s.history for e in effects if isinstance(e, fx.PublishMember)]
-
-
 HELD = "host vm2, pid 4242, session 0x77"
 
 
@@ -171,7 +165,7 @@ def test_a_late_answer_in_stopping_changes_nothing_more() -> None:
     assert isinstance(s.state.phase, Shutdown) and s.state.phase.exit_code == 0
 
 
-CLAIM_CONFIG = attrs.evolve(MEMBER_CONFIG, controls=True, member_claim=True)
+CLAIM_CONFIG = CONFIG
 
 
 def _candidate_claiming() -> Script:
@@ -216,7 +210,7 @@ def test_a_claim_that_fails_otherwise_holds_nobody_back() -> None:
     assert len(_creates(s)) == 1
 
 
-STOPPING_CONFIG = attrs.evolve(MEMBER_CONFIG, member_stopping=True)
+STOPPING_CONFIG = CONFIG
 
 
 def test_stopping_is_shown_as_the_last_word_ahead_of_the_close() -> None:

@@ -265,8 +265,8 @@ def test_random_histories_keep_the_invariants(data: st.DataObject) -> None:
     config = data.draw(st.sampled_from(CONFIGS))
     script = Script(initial_state(config))
     script.send(ev.Started())
-    if config.controls and data.draw(st.booleans()):
-        # Today's daemon rarely reaches the head by chance (controls, members, its member
+    if data.draw(st.booleans()):
+        # A replica rarely reaches the head by chance (controls, members, its member
         # node, the queue and its node all answered): half the time, start it there.
         _into_the_queue(script, alone=data.draw(st.booleans()))
     for _ in range(data.draw(st.integers(1, 60))):
@@ -291,21 +291,11 @@ CONFIGS = [
         for policy in ExecExit
         for files in (True, False)
     ),
-    # Today's daemon: member node (claimed before competing), controls and priorities
-    # (0: a standby).
+    # Priorities (0: a standby), with and without a job.
     *(
-        attrs.evolve(
-            CONFIG,
-            member_node=True,
-            controls=True,
-            member_claim=claim,
-            member_stopping=claim,
-            priority=priority,
-            exec_command=job,
-        )
-        for priority in (0, 1, 2)
+        attrs.evolve(CONFIG, priority=priority, exec_command=job)
+        for priority in (0, 2)
         for job in ((), ("job",))
-        for claim in (False, True)
     ),
 ]
 
@@ -361,7 +351,7 @@ def _healthy_answer(
 
 @settings(max_examples=200, deadline=None)
 @given(
-    config=st.sampled_from([c for c in CONFIGS if c.controls and c.priority > 0]),
+    config=st.sampled_from([c for c in CONFIGS if c.priority > 0]),
     read_at=st.floats(-20.0, 20.0),
     gone_at=st.floats(-20.0, 20.0),
     proven_at=st.one_of(st.none(), st.floats(-20.0, 20.0)),
@@ -391,7 +381,7 @@ def _check_proven(before: State, event: ev.Event, after: State) -> None:
     """A candidate leads only on an answer to a request sent lately (it proves the
     session alive; a notification alone does not)."""
     entered = before.name is StateName.ATTEMPTER and after.name is StateName.LEADER
-    if entered and after.config.controls:
+    if entered:
         assert after.config.proven(event.at, after.session.proven_at), (event, after)
 
 
@@ -426,9 +416,9 @@ def _check_controls(after: State, effects: tuple[fx.Effect, ...]) -> None:
     read the members."""
     cfg, control = after.config, after.control
     queues = [e for e in effects if isinstance(e, fx.CreateNode)]
-    if cfg.controls and cfg.priority == 0:
+    if cfg.priority == 0:
         assert after.name is not StateName.LEADER and not queues
-    if cfg.controls and control.known and control.paused and not control.stale:
+    if control.known and control.paused and not control.stale:
         assert after.name is not StateName.LEADER
     phase = after.phase
     if any(isinstance(e, fx.ReadMembers) for e in effects):
@@ -440,5 +430,5 @@ def _check_controls(after: State, effects: tuple[fx.Effect, ...]) -> None:
     claiming = member.request is not None and (
         member.shown is None or member.shown[0] != session.id
     )
-    if cfg.member_claim and claiming:
+    if claiming:
         assert not queues

@@ -43,10 +43,6 @@ def test_settings_has_exactly_the_tables_fields() -> None:
         "write_files",
         "stop_deadline",
         "zk_tls",
-        "member_node",
-        "controls",
-        "member_claim",
-        "member_stopping",
         "protocol",
     ]
     assert [*FLAGS, *SWITCHES] == [*(n for n in BY_NAME if n != "tui"), "tui"]
@@ -147,17 +143,8 @@ def test_a_header_from_before_the_newer_flags_reads_as_their_absent_values(
         "session_timeout",
     }
     old = {key: value for key, value in today.items() if key in required}
-    # With the defaults, today's header says what an old one meant: no job, files on;
-    # only the member node, the controls, the claim of the replica id before competing
-    # and Stopping shown are new (an old journal holds no publish of the one, no read
-    # of the other, competed without waiting for the first, and showed no Stopping).
-    assert core_config_from_header(old) == attrs.evolve(
-        core_config_from_header(today),
-        member_node=False,
-        controls=False,
-        member_claim=False,
-        member_stopping=False,
-    )
+    # With the defaults, today's header says what an old one meant: no job, files on.
+    assert core_config_from_header(old) == core_config_from_header(today)
     for key in required:
         with pytest.raises(KeyError):
             core_config_from_header({k: v for k, v in old.items() if k != key})
@@ -181,10 +168,6 @@ def test_the_core_gets_what_the_settings_say(sandbox: dict[str, object]) -> None
         write_files=False,
         exec_command=("true",),
         exec_grace=7.0,
-        member_node=True,
-        controls=True,
-        member_claim=True,
-        member_stopping=True,
     )
 
 

@@ -25,7 +25,7 @@ from election_replay import ReplayError, analyse
 from election_replay.model import Analysis
 from election_replay.timeline import build
 from journal import JournalWriter
-from tests.unit.core_script import Script, join, queue_read, to_attempter
+from tests.unit.core_script import Script, join, queue_read, settle, to_attempter
 
 T0 = 1_800_000_000.0  # wall time of the first record
 
@@ -94,6 +94,7 @@ class Replica(Script):
             to_attempter(self)
         join(self, token)  # answered only now: the one that led before has gone
         queue_read(self, self.state.place.name)
+        settle(self)  # the priorities read at the head
         assert self.state.name is StateName.LEADER
         return self.write_ok()
 

@@ -22,10 +22,9 @@ from typing import Any, cast
 
 from election.core import effects as fx
 from election.core.events import EVENT_TYPES, Event
-from election.core.queue import PROTOCOL, SINGLE_NODE
 from election.core.reducer import reduce
 from election.core.state import State, initial_state
-from election.flags import core_config_from_header
+from election.flags import core_config_from_header, not_foldable
 from election.record_codec import (
     CODEC,
     checkpoint_from_line,
@@ -363,18 +362,18 @@ class Folder:
         return state
 
     def _foldable(self, header: JsonObject) -> bool:
-        """Whether today's reducer folds the run of `header` (its protocol is ours)."""
+        """Whether today's reducer folds the run of `header` (`flags.not_foldable`)."""
         config = header.get("config")
-        protocol = config.get("protocol", SINGLE_NODE) if isinstance(config, dict) else None
-        if protocol == PROTOCOL:
+        why = not_foldable(config) if isinstance(config, dict) else "no configuration"
+        if why is None:
             return True
         if not self._old_noted:
             self._old_noted = True
             program = header.get("program") or "an older election"
             self.notes.append(
-                f"written by {program} with the {protocol or '?'} protocol: not folded "
-                "again (this election-replay folds the candidates' queue); its terms, "
-                "tokens and invariants are read from what it recorded"
+                f"written by {program} with {why}: not folded again (this "
+                "election-replay folds the candidates' queue as today's build runs it); "
+                "its terms, tokens and invariants are read from what it recorded"
             )
         return False
 

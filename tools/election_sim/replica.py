@@ -67,8 +67,6 @@ class Replica:
             "log_level": "info",
             "log_format": "text",
             "stop_deadline": cfg.stop_deadline,
-            "member_node": True,
-            "controls": True,
             "protocol": "queue",
             "priority": self.world.priority_of(self.id),
             **(
