@@ -79,11 +79,11 @@ from election.security import TlsFiles, ZkAuth, check_ca, check_cert_file
 from election.values import REPLICA_ID_MAX
 
 __all__ = [
+    "ALWAYS_ON",
     "BY_NAME",
     "CONNECTION",
     "DEFAULT_GRACE",
     "EXEC_EXITS",
-    "ALWAYS_ON",
     "LEADER_FILES",
     "LOG_FORMATS",
     "LOG_LEVELS",

@@ -1044,7 +1044,8 @@ def _keep_member(step: Step, event: Event) -> None:
     """After every reduction: have our member node show the state we are in. One
     publish at a time, and the latest state wins (a state passed through while one was
     in flight is never shown); none while disconnected. Stopping is shown once, as the
-    replica's last word, on entering it (`_last_word`). After a failure, the next try waits for a state change or a reconnect."""
+    replica's last word, on entering it (`_last_word`). After a failure, the next try
+    waits for a state change or a reconnect."""
     before, member = step.before, step.member
     changed = step.previous is not None or type(event) is ev.Started
     if not changed and step.session is before.session and member is before.member:

@@ -3,8 +3,6 @@ at a time, the latest state winning; nothing while disconnected or in Stopping."
 
 from __future__ import annotations
 
-import attrs
-
 from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import Outcome
