@@ -153,14 +153,12 @@ def _enter_attempter(
     cause: str,
     release: int | None = None,
     head: bool = False,
-    writes: tuple[tuple[int, type[Effect]], ...] = (),
 ) -> None:
     """Enter Attempter: find our place in the queue (or take one). `release`: the node
-    of the term just yielded, to go once idle; `head`: we know our node leads the queue
-    (a leader holding its place through a pause); `writes`: leader files in flight, still
-    awaited (the node goes only once they have landed)."""
+    of the term just yielded, to go once idle (a leader file in flight lands first: the
+    yield carries it); `head`: we know our node leads the queue (a leader holding its
+    place through a pause)."""
     step.goto(ATTEMPTER, why, cause, Candidate(release=release, head=head, below=0 if head else -1))
-    step.pending = (*step.pending, *writes)
     if step.streaks.failures:
         step.streaks = attrs.evolve(step.streaks, failures=0)
     if step.place.name and step.session.connected:
@@ -209,11 +207,9 @@ def _become_leader(step: Step, cause: str) -> None:
 
 def _begin_stopping(step: Step, why: Why, cause: str, exit_code: int = 0) -> None:
     """Enter Stopping: the job is stopped and a leader file in flight lands (or fails)
-    first; only then does our node go (deleted, then the session closed), so nothing of
-    this term happens after another replica's term began."""
-    writes = _writes_in_flight(step)
+    first (a stop carries it); only then does our node go (deleted, then the session
+    closed), so nothing of this term happens after another replica's term began."""
     step.goto(STOPPING, why, cause, Shutdown(exit_code))
-    step.pending = writes
     step.start_timer(Timer.STOP_DEADLINE, step.config.stop_deadline)
     _stopping_proceed(step)
 
@@ -243,7 +239,7 @@ def _join(step: Step) -> None:
     if step.config.priority == 0 or not step.session.connected:
         return
     place = step.place
-    if place.busy:
+    if _place_busy(step):
         return  # the create or delete in flight answers first
     if _claiming(step):
         return  # our member node first: a second replica of one id never queues
@@ -252,12 +248,8 @@ def _join(step: Step) -> None:
     if place.name or place.unsure:
         _read_queue(step)
         return
-    request = step.new_id()
     prefix = node_prefix(step.config.replica, place.session or 0, step.config.priority)
-    step.effects.append(
-        fx.CreateNode(request=request, path=_child_path(step, prefix), replica=step.config.replica)
-    )
-    step.place = Place(place.session, creating=request)
+    step.request(fx.CreateNode, path=_child_path(step, prefix), replica=step.config.replica)
 
 
 def _read_queue(step: Step, watch: bool = False) -> None:
@@ -274,6 +266,31 @@ def _read_queue(step: Step, watch: bool = False) -> None:
 def _forget_place(step: Step) -> None:
     """Our node is gone (deleted, or never made): none of this session now."""
     step.place = Place(step.session.id if step.session.connected else step.place.session)
+    step.forget(fx.CreateNode, fx.ReleaseNode)
+
+
+def _place_gone(step: Step) -> None:
+    """Our session is gone, and with it every ephemeral node of it, and their requests."""
+    step.place = NO_PLACE
+    step.forget(fx.CreateNode, fx.ReleaseNode)
+
+
+def _place_busy(step: Step) -> bool:
+    """A create or a delete of our node is in flight: its answer comes first."""
+    return step.awaits(fx.CreateNode) or step.awaits(fx.ReleaseNode)
+
+
+def _job_busy(step: Step) -> bool:
+    """Our job is starting or running: a new term's job must wait for it, and our node
+    goes only once it has."""
+    return step.job.pid is not None or step.awaits(fx.StartChild)
+
+
+def _controls_certain(step: Step) -> bool:
+    """The operator's controls are known as they stand: read, no read in flight, and no
+    watch fired since."""
+    control = step.control
+    return control.known and not control.stale and not step.awaits(fx.ReadControl)
 
 
 def _lost_place(step: Step) -> None:
@@ -290,7 +307,7 @@ def _claiming(step: Step) -> bool:
     failed publish for any other reason does not hold us back, as before."""
     member, session = step.member, step.session
     shown = member.shown is not None and member.shown[0] == session.id
-    return member.request is not None and not shown
+    return step.awaits(fx.PublishMember) and not shown
 
 
 def _excluded(step: Step) -> bool:
@@ -318,11 +335,11 @@ def _at_head(step: Step) -> None:
     if candidate.release is not None:
         _release_when_idle(step)  # a move (or a yielded term's node) comes first
         return
-    if place.token is None or place.busy:
+    if place.token is None or _place_busy(step):
         return  # the node is not ready: its token not read yet, a create or delete in flight
     cfg = step.config
     control, peers, me = step.control, step.peers, cfg.replica
-    if not control.certain or (not peers.known and not peers.failed):
+    if not _controls_certain(step) or (not peers.known and not peers.failed):
         return  # their reads answer, then we look again
     behind = candidate.behind
     if control.paused:
@@ -408,36 +425,26 @@ def _start_child(step: Step) -> None:
     """Leader: start the job for this term, unless one is configured not at all, already
     starting, or still running (an earlier term's job must be gone first)."""
     cfg = step.config
-    if not cfg.exec_command or step.job.busy:
+    if not cfg.exec_command or _job_busy(step):
         return
     token = step.term.token
-    request = step.new_id()
-    step.effects.append(fx.StartChild(request=request, token=token, command=cfg.exec_command))
-    step.job = Job(request=request, token=token)
-
-
-def _writes_in_flight(step: Step) -> tuple[tuple[int, type[Effect]], ...]:
-    """The leader-file writes still awaited: a state change keeps awaiting them."""
-    return tuple(p for p in step.pending if p[1] is fx.WriteLeaderFile)
+    step.request(fx.StartChild, token=token, command=cfg.exec_command)
+    step.job = Job(token=token)
 
 
 def _stopping_proceed(step: Step) -> None:
-    if step.job.busy:
+    if _job_busy(step):
         return  # the job's ChildExited (or ChildStarted) comes first
     if step.awaits(fx.WriteLeaderFile):
         return  # the file in flight first: its FileWritten (or deadline) comes first
     place = step.place
-    if place.releasing is not None:
+    if step.awaits(fx.ReleaseNode):
         return  # our node's delete first
     if place.name and place.token is not None and not place.unsure and step.session.connected:
         # Delete our node first, then close the session: the one behind us hears of the
         # delete as soon as it is committed (a close commits later, and costs ZooKeeper
         # more); one round trip, the node's name being of our session alone.
-        request = step.new_id()
-        step.effects.append(
-            fx.ReleaseNode(request=request, path=_own_path(step), token=place.token)
-        )
-        step.place = attrs.evolve(place, releasing=request)
+        step.request(fx.ReleaseNode, path=_own_path(step), token=place.token)
         return
     if not step.awaits(fx.CloseSession):
         step.request(fx.CloseSession)
@@ -445,7 +452,7 @@ def _stopping_proceed(step: Step) -> None:
 
 def _accept(step: Step, event: Any) -> bool:
     """True when `event` answers a request of this state; it is no longer awaited."""
-    if not step.answered(event.request):
+    if not step.answered(event):
         return False
     _prove(step, event)
     return True
@@ -493,7 +500,7 @@ def session_connected(step: Step, event: ev.SessionConnected) -> None:
     proven = session.proven_at if session.id == event.session_id else None
     step.session = Session(True, event.session_id, proven)
     if step.place.session not in (None, event.session_id):
-        step.place = NO_PLACE  # a new session: the old one's node went with it
+        _place_gone(step)  # a new session: the old one's node went with it
 
 
 def session_suspended(step: Step, event: ev.SessionSuspended) -> None:
@@ -512,7 +519,7 @@ def suspended_meanwhile(step: Step, event: ev.SessionSuspended) -> None:
 
 def lost_meanwhile(step: Step, event: ev.SessionLost) -> None:
     step.session = Session(False, None)
-    step.place = NO_PLACE  # every ephemeral node of the session is gone, and its requests
+    _place_gone(step)
 
 
 # --- Init -----------------------------------------------------------------------------
@@ -578,7 +585,7 @@ def attempter_queue(step: Step, event: ev.QueueRead) -> None:
     if not _accept(step, event) or event.outcome is not Outcome.OK:
         return  # the attempt timer reads again
     place = step.place
-    if place.busy:
+    if _place_busy(step):
         return  # a create or delete went out since: its answer decides
     if not event.exists:  # the election path is gone, and every node in it
         _forget_place(step)
@@ -659,7 +666,7 @@ def attempter_read(step: Step, event: ev.NodeRead) -> None:
     place, candidate, cfg = step.place, step.candidate, step.config
     if place.name and event.path == _own_path(step):
         if not event.exists or event.owner != step.session.id or event.token is None:
-            if not place.busy:
+            if not _place_busy(step):
                 _lost_place(step)
         elif place.token is None:  # found again after a create in doubt
             step.place = Place(place.session, place.name, event.token)
@@ -717,7 +724,7 @@ def _left(candidate: Candidate, gone: Iterable[str], queued: Iterable[str]) -> t
 def attempter_watch(step: Step, event: ev.NodeWatchFired) -> None:
     place, candidate, cfg = step.place, step.candidate, step.config
     if place.name and event.path == _own_path(step):
-        if event.kind == "DELETED" and not place.busy:
+        if event.kind == "DELETED" and not _place_busy(step):
             _lost_place(step)  # deleted under us: queue again
     elif candidate.predecessor and event.path == _child_path(step, candidate.predecessor):
         if event.kind == "DELETED":
@@ -794,10 +801,9 @@ def attempter_child_exited(step: Step, event: ev.ChildExited) -> None:
 def _place_created(step: Step, event: ev.NodeCreated) -> bool:
     """The answer to our create: the node is ours (`place.name`), maybe made (`unsure`:
     a lost or failed connection), or not made. False for a stale answer."""
-    place = step.place
-    if event.request != place.creating:
+    if not step.answered(event):
         return False
-    name = event.path.rsplit("/", 1)[-1]
+    place, name = step.place, event.path.rsplit("/", 1)[-1]
     if event.outcome is Outcome.OK and event.token is not None and name:
         step.place = Place(place.session, name, event.token)
         _prove(step, event)
@@ -811,9 +817,9 @@ def _place_created(step: Step, event: ev.NodeCreated) -> bool:
 def _place_released(step: Step, event: ev.NodeReleased) -> bool:
     """The answer to our delete: the node is gone, or maybe not (`unsure`: the queue is
     looked at before another create). False for a stale answer."""
-    place = step.place
-    if event.request != place.releasing:
+    if not step.answered(event):
         return False
+    place = step.place
     if event.outcome is Outcome.OK:
         step.place = Place(place.session)
     else:
@@ -910,9 +916,7 @@ def _step_down(step: Step, why: Why, cause: str, wait: float = 0.0) -> None:
     of another machine starts while ours still runs. Nothing to repair: Failover waits
     out the back-off (or `wait`, a failed job's, if longer); we queue again after it."""
     token = step.term.token
-    writes = _writes_in_flight(step)
-    _fail_over(step, why, cause, (BACKOFF,), wait)
-    step.pending = (*step.pending, *writes)
+    _fail_over(step, why, cause, (BACKOFF,), wait)  # (a step-down carries the file)
     step.phase = Repairs(step.repairs.broken, release=token)
     _release_when_idle(step)
 
@@ -924,19 +928,15 @@ def _release_when_idle(step: Step) -> None:
     phase = step.phase
     if not isinstance(phase, Repairs | Candidate) or phase.release is None:
         return
-    if step.awaits(fx.WriteLeaderFile) or step.job.busy:
+    if step.awaits(fx.WriteLeaderFile) or _job_busy(step):
         return  # the file in flight and the job first: their answers come first
-    place = step.place
-    if place.busy:
+    if _place_busy(step):
         return  # its answer first
+    place = step.place
     if place.name and place.token == phase.release and step.session.connected:
-        request = step.new_id()
-        step.effects.append(
-            fx.ReleaseNode(request=request, path=_own_path(step), token=phase.release)
-        )
-        step.place = attrs.evolve(place, releasing=request)
+        step.request(fx.ReleaseNode, path=_own_path(step), token=phase.release)
     step.phase = attrs.evolve(phase, release=None)
-    if isinstance(phase, Candidate) and not step.place.busy:
+    if isinstance(phase, Candidate) and not _place_busy(step):
         _join(step)  # nothing to release after all (gone with the session): queue
 
 
@@ -944,12 +944,12 @@ def _release_when_idle(step: Step) -> None:
 
 
 def leader_child_started(step: Step, event: ev.ChildStarted) -> None:
-    job = step.job
-    if event.request != job.request:
+    if not step.answered(event):
         _unknown_child(step, event)
         return
+    job = step.job
     if event.outcome is Outcome.OK and event.pid is not None:
-        step.job = Job(None, job.token, event.pid)
+        step.job = Job(job.token, event.pid)
         if job.token != step.term.token:  # started for a term that has since ended
             step.stop_child()
     else:
@@ -977,14 +977,14 @@ def leader_lease_expired(step: Step, event: ev.ChildLeaseExpired) -> None:
     if event.pid != job.pid:
         return
     if not job.stopping:
-        step.job = Job(job.request, job.token, job.pid, True)
+        step.job = Job(job.token, job.pid, True)
         _step_down(step, Why.LEASE, f"job lease expired: {event.reason}")
 
 
 def lease_expired_meanwhile(step: Step, event: ev.ChildLeaseExpired) -> None:
     job = step.job
     if event.pid == job.pid and not job.stopping:
-        step.job = Job(job.request, job.token, job.pid, True)  # its supervisor stops it
+        step.job = Job(job.token, job.pid, True)  # its supervisor stops it
 
 
 def _job_ended(step: Step, code: int, cause: str, failed: bool) -> None:
@@ -1010,9 +1010,9 @@ def _job_ended(step: Step, code: int, cause: str, failed: bool) -> None:
 def _unknown_child(step: Step, event: ev.ChildStarted) -> None:
     """A job we no longer want (its start raced a state change): never leave it running."""
     job = step.job
-    if event.request == job.request:
+    if step.answered(event):
         if event.outcome is Outcome.OK and event.pid is not None:
-            step.job = Job(None, job.token, event.pid)
+            step.job = Job(job.token, event.pid)
             step.stop_child()
         else:
             step.job = NO_JOB
@@ -1054,12 +1054,12 @@ def _keep_member(step: Step, event: Event) -> None:
         _last_word(step, event.at)
         return
     if changed:
-        member = Member(event.at, member.request, member.asked, member.shown)
+        member = Member(event.at, member.asked, member.shown)
     elif member.failed and type(event) is ev.SessionConnected:
-        member = Member(member.since, member.request, member.asked, member.shown)
+        member = Member(member.since, member.asked, member.shown)
     session = step.session
     if (
-        member.request is None
+        not step.awaits(fx.PublishMember)
         and not member.failed
         and session.connected
         and session.id is not None
@@ -1069,19 +1069,16 @@ def _keep_member(step: Step, event: Event) -> None:
         token = phase.token if isinstance(phase, Term) else None
         wanted = (session.id, str(step.name), member.since, token)
         if wanted != member.shown:
-            request = step.new_id()
             ours = member.shown is not None and member.shown[0] == session.id
-            step.effects.append(
-                fx.PublishMember(
-                    request=request,
-                    path=member_path(step.config),
-                    state=wanted[1],
-                    since=member.since,
-                    token=token,
-                    create=not ours,
-                )
+            step.request(
+                fx.PublishMember,
+                path=member_path(step.config),
+                state=wanted[1],
+                since=member.since,
+                token=token,
+                create=not ours,
             )
-            member = Member(member.since, request, wanted, member.shown)
+            member = Member(member.since, wanted, member.shown)
     if member != step.member:
         step.member = member
 
@@ -1096,19 +1093,20 @@ def _last_word(step: Step, at: float) -> None:
     mine = [m for m in (member.shown, member.asked) if m is not None and m[0] == session.id]
     if not session.connected or session.id is None or not mine:
         return
-    request = step.new_id()
     wanted = (session.id, str(STOPPING), at, None)
-    publish = fx.PublishMember(
-        request=request,
+    step.forget(fx.PublishMember)  # (its answer, whatever it is, says nothing now)
+    step.request(
+        fx.PublishMember,
         path=member_path(step.config),
         state=wanted[1],
         since=at,
         token=None,
         create=False,
     )
+    publish = step.effects.pop()
     closes = [i for i, e in enumerate(step.effects) if isinstance(e, fx.CloseSession)]
     step.effects.insert(closes[0] if closes else len(step.effects), publish)
-    step.member = Member(at, request, wanted, member.shown)
+    step.member = Member(at, wanted, member.shown)
 
 
 def members_path(election_path: str) -> str:
@@ -1125,12 +1123,12 @@ def member_path(config: CoreConfig) -> str:
 
 def member_published(step: Step, event: ev.MemberPublished) -> None:
     member = step.member
-    if event.request != member.request:
+    if not step.answered(event):
         return  # an answer of an earlier run of publishes, long superseded
     if event.outcome is Outcome.OK:
-        step.member = Member(member.since, None, None, member.asked)
+        step.member = Member(member.since, None, member.asked)
     else:  # failed, or unknown: the node may show anything, or be gone
-        step.member = Member(member.since, None, None, None, failed=True)
+        step.member = Member(member.since, None, None, failed=True)
         if event.held_by and step.name is not STOPPING:
             # One live replica per id: another's session holds our member node. A second
             # replica of one id is refused, as an invalid --replica-id is (exit 2).
@@ -1138,7 +1136,7 @@ def member_published(step: Step, event: ev.MemberPublished) -> None:
             _begin_stopping(step, Why.ID_IN_USE, cause, EXIT_IN_USE)
             return
     settled = step.name is ATTEMPTER
-    if settled and not step.place.name and not step.place.busy:
+    if settled and not step.place.name and not _place_busy(step):
         _join(step)  # the claim is settled, the id ours: queue now
 
 
@@ -1165,33 +1163,27 @@ def _keep_reads(step: Step) -> None:
             step.control = attrs.evolve(step.control, stale=True, failed=False)
         if step.peers.known:
             step.peers = attrs.evolve(step.peers, stale=True, failed=False)
-    control = step.control
-    if control.request is None and not control.failed and (control.stale or not control.known):
-        cfg = step.config
-        request = step.new_id()
-        step.effects.append(
-            fx.ReadControl(
-                request=request,
-                pause_path=pause_path(cfg.election_path),
-                handover_path=handover_path(cfg.election_path),
-            )
+    control, cfg = step.control, step.config
+    reading = step.awaits(fx.ReadControl)
+    if not reading and not control.failed and (control.stale or not control.known):
+        step.request(
+            fx.ReadControl,
+            pause_path=pause_path(cfg.election_path),
+            handover_path=handover_path(cfg.election_path),
         )
-        step.control = attrs.evolve(control, request=request, stale=False)
+        step.control = attrs.evolve(control, stale=False)
     peers = step.peers
     if (
         _near_head(step)  # only there do the others' priorities matter
-        and peers.request is None
+        and not step.awaits(fx.ReadMembers)
         and not peers.failed
         and (peers.stale or not peers.known)
     ):
-        request = step.new_id()
-        phase, cfg = step.phase, step.config
+        phase = step.phase
         queued = (*phase.ahead, *phase.behind) if isinstance(phase, Candidate) else ()
         known = ((cfg.replica, cfg.priority), *queued)  # priorities the queue's names tell
-        step.effects.append(
-            fx.ReadMembers(request=request, path=members_path(cfg.election_path), known=known)
-        )
-        step.peers = attrs.evolve(peers, request=request, stale=False)
+        step.request(fx.ReadMembers, path=members_path(cfg.election_path), known=known)
+        step.peers = attrs.evolve(peers, stale=False)
 
 
 def _near_head(step: Step) -> bool:
@@ -1209,10 +1201,10 @@ def _near_head(step: Step) -> bool:
 
 def control_read(step: Step, event: ev.ControlRead) -> None:
     control = step.control
-    if event.request != control.request:
+    if not step.answered(event):
         return  # an answer to a read since superseded
     if event.outcome is not Outcome.OK:
-        step.control = attrs.evolve(control, request=None, failed=True)
+        step.control = attrs.evolve(control, failed=True)
         return
     step.control = Control(
         known=True,
@@ -1239,7 +1231,7 @@ def control_changed(step: Step, event: ev.ControlChanged) -> None:
 
 def members_read(step: Step, event: ev.MembersRead) -> None:
     peers = step.peers
-    if event.request != peers.request:
+    if not step.answered(event):
         return
     if event.outcome is not Outcome.OK or len(event.replicas) != len(event.priorities):
         step.peers = Peers(known=peers.known, failed=True, priorities=peers.priorities)
@@ -1275,11 +1267,10 @@ def _yield(step: Step, why: Why, cause: str, move: bool) -> None:
     For a hand-over (`move`) our node then goes and a new one queues at the back, which
     lets the next in line take over at once; through a pause we hold our place at the
     head, leading again when it ends."""
-    token, writes = step.term.token, _writes_in_flight(step)
     if move:
-        _enter_attempter(step, why, cause, release=token, writes=writes)
+        _enter_attempter(step, why, cause, release=step.term.token)
     else:
-        _enter_attempter(step, why, cause, head=True, writes=writes)
+        _enter_attempter(step, why, cause, head=True)
 
 
 # --- Failover -------------------------------------------------------------------------
@@ -1295,7 +1286,7 @@ def _failover_done(step: Step, cause: str) -> None:
     """Go to Init if nothing is left: nothing to repair, the last term's job has exited
     (a new term must not find it running) and its node's release has been sent."""
     repairs = step.repairs
-    if repairs.broken or repairs.release is not None or step.job.busy:
+    if repairs.broken or repairs.release is not None or _job_busy(step):
         return
     _enter_init(step, Why.REPAIRED, cause)
 

@@ -4,7 +4,9 @@ rotated journal, whatever shape `State` has in memory.
 A rotated segment's header carries a snapshot of the state after the segment before,
 so that the segment replays on its own; old journals must keep replaying, so the wire
 form stays the flat record it always was (tagged "State"), and `state_of` reads it into
-today's `State`. Fields that meant nothing in the state a snapshot was taken in (Init's
+today's `State`. The requests that span states are in the state's one list of awaited
+requests (`election.core.lifetime`), and in a snapshot in their own fields, as ever
+(`SPANNING_FIELDS`): `pending` holds the others. Fields that meant nothing in the state a snapshot was taken in (Init's
 checks after Init, the job's token once it has gone, a release still noted in Stopping)
 are dropped on the way in, as today's reducer drops them.
 """
@@ -13,7 +15,9 @@ from __future__ import annotations
 
 import attrs
 
+from election.core import effects as fx
 from election.core.effects import EFFECT_TYPES, Effect
+from election.core.lifetime import LIFETIME, Lifetime
 from election.core.state import (
     NO_JOB,
     Books,
@@ -118,6 +122,19 @@ class Snapshot:
     place_unsure: bool = False
 
 
+# Where a snapshot records each kind of request that spans states (at most one of each
+# is ever awaited).
+SPANNING_FIELDS: dict[type[Effect], str] = {
+    fx.StartChild: "child_request",
+    fx.PublishMember: "member_request",
+    fx.ReadControl: "control_request",
+    fx.ReadMembers: "peers_request",
+    fx.CreateNode: "place_creating",
+    fx.ReleaseNode: "place_releasing",
+}
+assert set(SPANNING_FIELDS) == {k for k, v in LIFETIME.items() if v is Lifetime.SPANNING}
+
+
 def snapshot_of(state: State) -> Snapshot:
     """`state` as a snapshot records it."""
     phase, job, streaks = state.phase, state.job, state.streaks
@@ -137,7 +154,11 @@ def snapshot_of(state: State) -> Snapshot:
         config=state.config,
         next_id=state.books.next_id,
         timers=state.books.timers,
-        pending=tuple((request, kind.__name__) for request, kind in state.books.pending),
+        pending=tuple(
+            (request, kind.__name__)
+            for request, kind in state.books.pending
+            if kind not in SPANNING_FIELDS
+        ),
         connected=state.session.connected,
         session_id=state.session.id,
         session_proven_at=state.session.proven_at,
@@ -152,7 +173,7 @@ def snapshot_of(state: State) -> Snapshot:
         cause=state.cause,
         exited=shutdown.exited,
         exit_code=shutdown.exit_code,
-        child_request=job.request,
+        child_request=state.awaiting(fx.StartChild),
         child_token=job.token,
         child_pid=job.pid,
         child_stopping=job.stopping,
@@ -160,14 +181,14 @@ def snapshot_of(state: State) -> Snapshot:
         job_failures=streaks.job_failures,
         release_token=state.release_token,
         member_since=state.member.since,
-        member_request=state.member.request,
+        member_request=state.awaiting(fx.PublishMember),
         member_asked=state.member.asked,
         member_shown=state.member.shown,
         member_failed=state.member.failed,
         candidate_waiting=not candidate.head,
         control_known=control.known,
         control_stale=control.stale,
-        control_request=control.request,
+        control_request=state.awaiting(fx.ReadControl),
         control_failed=control.failed,
         paused=control.paused,
         paused_by=control.paused_by,
@@ -178,7 +199,7 @@ def snapshot_of(state: State) -> Snapshot:
         handover_by=control.handover_by,
         peers_known=peers.known,
         peers_stale=peers.stale,
-        peers_request=peers.request,
+        peers_request=state.awaiting(fx.ReadMembers),
         peers_failed=peers.failed,
         peers=peers.priorities,
         candidate_head=candidate.head,
@@ -195,8 +216,8 @@ def snapshot_of(state: State) -> Snapshot:
         place_session=place.session,
         place_name=place.name,
         place_token=place.token,
-        place_creating=place.creating,
-        place_releasing=place.releasing,
+        place_creating=state.awaiting(fx.CreateNode),
+        place_releasing=state.awaiting(fx.ReleaseNode),
         place_unsure=place.unsure,
     )
 
@@ -211,6 +232,11 @@ def state_of(snapshot: Snapshot) -> State:
         if kind is None:
             raise ValueError(f"pending: unknown effect type {name!r}")
         pending.append((request, kind))
+    for kind, field in SPANNING_FIELDS.items():
+        request = getattr(s, field)
+        if request is not None:
+            pending.append((request, kind))
+    pending.sort(key=lambda p: p[0])  # as the state awaits them: in the order asked
     phase: Phase = None
     if s.name is StateName.INIT:
         phase = Checks(s.file_dir_ok, s.path_ok)
@@ -238,7 +264,7 @@ def state_of(snapshot: Snapshot) -> State:
     elif s.name is StateName.STOPPING:
         phase = Shutdown(s.exit_code, s.exited)
     busy = s.child_pid is not None or s.child_request is not None
-    job = Job(s.child_request, s.child_token, s.child_pid, s.child_stopping) if busy else NO_JOB
+    job = Job(s.child_token, s.child_pid, s.child_stopping) if busy else NO_JOB
     last_term = None
     if s.name is not StateName.LEADER and s.last_token is not None:
         last_term = (s.last_token, s.seq)
@@ -251,11 +277,10 @@ def state_of(snapshot: Snapshot) -> State:
         job,
         Streaks(s.failures, s.job_failures, s.child_restarts, last_term),
         s.cause,
-        Member(s.member_since, s.member_request, s.member_asked, s.member_shown, s.member_failed),
+        Member(s.member_since, s.member_asked, s.member_shown, s.member_failed),
         Control(
             known=s.control_known,
             stale=s.control_stale,
-            request=s.control_request,
             failed=s.control_failed,
             paused=s.paused,
             paused_by=s.paused_by,
@@ -265,13 +290,11 @@ def state_of(snapshot: Snapshot) -> State:
             handover_to=s.handover_to,
             handover_by=s.handover_by,
         ),
-        Peers(s.peers_known, s.peers_stale, s.peers_request, s.peers_failed, s.peers),
+        Peers(s.peers_known, s.peers_stale, s.peers_failed, s.peers),
         Place(
             s.place_session,
             s.place_name,
             s.place_token,
-            s.place_creating,
-            s.place_releasing,
             s.place_unsure,
         ),
     )

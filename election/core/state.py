@@ -4,9 +4,11 @@ A `State` is a few small records rather than one bag of fields, so that an event
 rebuilds only what it changes (usually the books of ids, timers and requests, and the
 record of the state it is in):
 
-- `books`: ids (they only grow), the live timers and the awaited requests. Timers and
-  requests belong to the current state: entering another one forgets them, so their late
-  answers are recognised as stale.
+- `books`: ids (they only grow), the live timers and the awaited requests. Timers
+  belong to the current state: entering another one cancels them. Each request lives as
+  its kind says (`election.core.lifetime`): the current state's are forgotten with it, so
+  their late answers are recognised as stale; the term's work in flight and what spans
+  states are awaited on.
 - `session`: the ZooKeeper session as the listener reported it.
 - `phase`: what only the current state holds — Init's `Checks`, Leader's `Term`,
   Failover's `Repairs`, Stopping's `Shutdown` (Attempter holds nothing of its own).
@@ -14,7 +16,8 @@ record of the state it is in):
 - `streaks`: counts and memories that span states (back-offs, the last term's files).
 - `member`: the member node, published through the effects like every other call.
 - `place`: our node in the candidates' queue; it outlives states (a reconnect with the
-  same session finds it still ours), and so do the create and the delete of it.
+  same session finds it still ours), and so do the create and the delete of it (in
+  `books`, as every request).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import enum
 
 import attrs
 
-from election.core.effects import Effect
+from election.core.effects import Effect, StartChild
 
 
 class StateName(enum.StrEnum):
@@ -213,17 +216,12 @@ Phase = Checks | Candidate | Term | Repairs | Shutdown | None
 
 @attrs.frozen
 class Job:
-    """The job of a term: its start awaited (`request`) or running (`pid`)."""
+    """The job of a term: started for term `token` (its `StartChild` awaited in
+    `books`), then running as `pid`."""
 
-    request: int | None = None  # a StartChild awaiting its ChildStarted
     token: int | None = None  # the term it was started for
     pid: int | None = None
     stopping: bool = False  # StopChild sent (or its supervisor is stopping it)
-
-    @property
-    def busy(self) -> bool:
-        """Starting or running: a new term's job must wait for it."""
-        return self.pid is not None or self.request is not None
 
 
 NO_JOB = Job()
@@ -234,13 +232,12 @@ Shown = tuple[int, str, float, int | None]  # (session, state, since, token)
 
 @attrs.frozen
 class Member:
-    """The member node: what it shows (None: no node of ours that we know of), the
-    publish in flight and what it asks for, when the current state was entered
-    (monotonic), and whether the last publish failed (then the next one waits for a
-    state change or a reconnect, rather than hammer a server that refuses)."""
+    """The member node: what it shows (None: no node of ours that we know of), what the
+    publish in flight asks for (None: none in flight), when the current state was
+    entered (monotonic), and whether the last publish failed (then the next one waits
+    for a state change or a reconnect, rather than hammer a server that refuses)."""
 
     since: float = 0.0
-    request: int | None = None
     asked: Shown | None = None
     shown: Shown | None = None
     failed: bool = False
@@ -254,11 +251,10 @@ class Control:
     """The operator's controls as last read (`election.control`): paused, and the
     hand-over request that stands (`handover` its id, "" none). `known`: a read has
     answered; `stale`: a watch fired since the last read was sent (read again); while a
-    read is in flight (`request`), or stale, or never known, no one competes."""
+    read is in flight, or stale, or never known, no one competes."""
 
     known: bool = False
     stale: bool = False
-    request: int | None = None
     failed: bool = False  # the last read failed: tried again on Attempter's next tick
     paused: bool = False
     paused_by: str = ""
@@ -268,22 +264,17 @@ class Control:
     handover_to: str | None = None
     handover_by: str = ""
 
-    @property
-    def certain(self) -> bool:
-        return self.known and not self.stale and self.request is None
-
 
 NO_CONTROL = Control()
 
 
 @attrs.frozen
 class Peers:
-    """The live members and their priorities as last read (`known`, `stale` and
-    `request` as for `Control`)."""
+    """The live members and their priorities as last read (`known` and `stale` as for
+    `Control`)."""
 
     known: bool = False
     stale: bool = False
-    request: int | None = None
     failed: bool = False  # then priorities are not waited for (none known)
     priorities: tuple[tuple[str, int], ...] = ()  # (replica, priority)
 
@@ -294,22 +285,15 @@ NO_PEERS = Peers()
 @attrs.frozen
 class Place:
     """Our node in the queue, on `session`: its `name` under the election path and its
-    czxid `token` ("" and None: none that we know of), the create or delete of it
-    awaiting an answer (their requests outlive states, as the node does), and `unsure`:
-    a create or a delete of this session went unanswered, so the queue is looked at for
-    our prefix before another create (never two nodes of one session)."""
+    czxid `token` ("" and None: none that we know of), and `unsure`: a create or a
+    delete of this session went unanswered, so the queue is looked at for our prefix
+    before another create (never two nodes of one session). Its create and delete in
+    flight are awaited in `books` (they outlive states, as the node does)."""
 
     session: int | None = None
     name: str = ""
     token: int | None = None
-    creating: int | None = None
-    releasing: int | None = None
     unsure: bool = False
-
-    @property
-    def busy(self) -> bool:
-        """A create or a delete of our node is in flight: its answer comes first."""
-        return self.creating is not None or self.releasing is not None
 
 
 NO_PLACE = Place()
@@ -382,6 +366,11 @@ class State:
         """True while a request of effect type `kind` is awaited."""
         return any(awaited is kind for _, awaited in self.books.pending)
 
+    def awaiting(self, kind: type[Effect]) -> int | None:
+        """The request of effect type `kind` awaited (the latest), if any."""
+        found = [request for request, awaited in self.books.pending if awaited is kind]
+        return found[-1] if found else None
+
     @property
     def exited(self) -> bool:
         phase = self.phase
@@ -403,7 +392,7 @@ class State:
 
     @property
     def child_request(self) -> int | None:
-        return self.job.request
+        return self.awaiting(StartChild)
 
     @property
     def child_stopping(self) -> bool:

@@ -16,6 +16,7 @@ import attrs
 
 from election.core import effects as fx
 from election.core.cause import Why
+from election.core.lifetime import ANSWER, outlives
 from election.core.state import (
     Books,
     Candidate,
@@ -179,7 +180,7 @@ class Step:
     # --- requests and timers -----------------------------------------------------------
 
     def new_id(self) -> int:
-        """A fresh id (requests tracked outside `pending`, like the job's start)."""
+        """A fresh id (for a timer, or a request)."""
         new_id = self.next_id
         self.next_id = new_id + 1
         return new_id
@@ -195,10 +196,17 @@ class Step:
         """True while a request of effect type `kind` is awaited."""
         return any(awaited is kind for _, awaited in self.pending)
 
-    def answered(self, request: int) -> bool:
-        """The answer to `request` has arrived: stop awaiting it. False (and nothing
-        changes) if it was not awaited: a stale answer, of an earlier state."""
-        left = tuple(p for p in self.pending if p[0] != request)
+    def forget(self, *kinds: type[fx.Effect]) -> None:
+        """Stop awaiting the requests of `kinds`: what they asked for is void (their
+        answers, arriving later, are stale)."""
+        self.pending = tuple(p for p in self.pending if p[1] not in kinds)
+
+    def answered(self, answer: Any) -> bool:
+        """`answer` (an outcome event) has arrived for its request: stop awaiting it.
+        False (and nothing changes) if no request of the kind it answers (`ANSWER`) is
+        awaited with its id: a stale answer, of an earlier state or one superseded."""
+        awaited = (answer.request, ANSWER[type(answer)])
+        left = tuple(p for p in self.pending if p != awaited)
         if len(left) == len(self.pending):
             return False
         self.pending = left
@@ -242,9 +250,10 @@ class Step:
 
     def goto(self, target: StateName, why: Why, cause: str, phase: Phase = None) -> None:
         """Leave the current state for `target` with its `phase`, `why` (the kind) and
-        `cause` (what happened, for a reader): cancel the timers, forget the requests,
-        stop the job; the caller then runs `target`'s entry. Only the declared targets of
-        the rule are allowed."""
+        `cause` (what happened, for a reader): cancel the timers, forget the requests
+        that do not outlive the change (`election.core.lifetime`), stop the job; the
+        caller then runs `target`'s entry. Only the declared targets of the rule are
+        allowed."""
         if target not in self._allowed:
             raise IllegalTransition(f"{self.name} -> {target} is not in the table")
         if self.previous is None:
@@ -259,7 +268,7 @@ class Step:
         # after the grace).
         self.stop_child()
         self.name = target
-        self.pending = ()
+        self.pending = tuple(p for p in self.pending if outlives(p[1], why))
         self.phase = phase
 
     def stop_child(self) -> None:
@@ -267,4 +276,4 @@ class Step:
         job = self.job
         if job.pid is not None and not job.stopping:
             self.effects.append(fx.StopChild(pid=job.pid, grace=self.config.exec_grace))
-            self.job = Job(job.request, job.token, job.pid, True)
+            self.job = Job(job.token, job.pid, True)

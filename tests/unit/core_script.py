@@ -119,12 +119,12 @@ def settle(s: Script) -> Script:
     node's publish (ok: the replica id is ours), the operator's controls (nothing
     stands) and the members' priorities (ours alone)."""
     state = s.state
-    if state.member.request is not None:
+    if state.awaits(fx.PublishMember):
         s.answer(s.last(fx.PublishMember), ev.MemberPublished, outcome=Outcome.OK,
                  session_id=state.session_id)  # fmt: skip
-    if s.state.control.request is not None:
+    if s.state.awaits(fx.ReadControl):
         s.answer(s.last(fx.ReadControl), ev.ControlRead, outcome=Outcome.OK)
-    if s.state.peers.request is not None:
+    if s.state.awaits(fx.ReadMembers):
         cfg = s.state.config
         s.answer(s.last(fx.ReadMembers), ev.MembersRead, outcome=Outcome.OK,
                  replicas=(cfg.replica,), priorities=(cfg.priority,))  # fmt: skip
@@ -173,7 +173,7 @@ def lead(s: Script, token: int = TOKEN) -> Script:
 
 def release_done(s: Script) -> None:
     """Answer the delete of our node in flight, if any: gone."""
-    if s.state.place.releasing is not None:
+    if s.state.awaits(fx.ReleaseNode):
         s.answer(s.last(fx.ReleaseNode), ev.NodeReleased, outcome=Outcome.OK)
 
 

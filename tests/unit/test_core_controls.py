@@ -37,7 +37,7 @@ def other(replica: str, sequence: int, priority: int = 1) -> str:
 def control(s: Script, **fields: Any) -> None:
     """Answer the control read in flight with `fields` (default: nothing stands); with
     none in flight, a watch fires first (a control node changed)."""
-    if s.state.control.request is None:
+    if not s.state.awaits(fx.ReadControl):
         s.send(ev.ControlChanged(path=HANDOVER, kind="CHANGED"))
     s.answer(s.last(fx.ReadControl), ev.ControlRead, outcome=Outcome.OK, **fields)
 

@@ -94,18 +94,8 @@ def test_an_event_that_cannot_happen_is_an_error_not_a_silent_no_op(
 
 def _sample(event_type: type[ev.Event], state: State, pick: Any) -> ev.Event:
     """An event of `event_type` that may answer a pending request or a live timer."""
-    # Requests awaited: those of the state, and those that span states.
-    place = state.place
-    spanning = (
-        state.control.request,
-        state.peers.request,
-        state.member.request,
-        state.job.request,
-        place.creating,
-        place.releasing,
-    )
-    requests = [rid for rid, _ in state.pending] + [r for r in spanning if r is not None]
-    requests = requests or [999]
+    # Requests awaited: of the state, of its term's work, and those that span states.
+    requests = [rid for rid, _ in state.pending] or [999]
     fields: dict[str, Any] = {}
     for field in attrs.fields(event_type):
         if field.name == "at":
@@ -205,7 +195,8 @@ def _check_step(
     assert len(creates) <= 1
     if creates:
         place = after.place
-        assert place.creating == creates[0].request and not place.name and not place.unsure
+        assert after.awaiting(fx.CreateNode) == creates[0].request
+        assert not place.name and not place.unsure
         assert after.session.connected and place.session == after.session.id
         assert creates[0].path.endswith(f"-{SESSION & (2**64 - 1):016x}-") or (
             after.session.id != SESSION
@@ -427,7 +418,7 @@ def _check_controls(after: State, effects: tuple[fx.Effect, ...]) -> None:
     assert len([e for e in effects if isinstance(e, fx.ReadMembers)]) <= 1
     # Never queued nor leading while this session's claim of our replica id is unanswered.
     member, session = after.member, after.session
-    claiming = member.request is not None and (
+    claiming = after.awaits(fx.PublishMember) and (
         member.shown is None or member.shown[0] != session.id
     )
     if claiming:

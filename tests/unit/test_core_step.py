@@ -4,6 +4,8 @@ changed, the old state never changes, and a misspelt part is refused."""
 import pytest
 
 from election.core import effects as fx
+from election.core import events as ev
+from election.core.events import Outcome
 from election.core.cause import Why
 from election.core.state import CoreConfig, Session, State, StateName, Term, Timer, initial_state
 from election.core.step import Step
@@ -47,7 +49,10 @@ def test_answers_and_fires_are_consumed_once() -> None:
     step = Step(state, ())
     request = step.request(fx.ReadNode, path="/e")
     step.start_timer(Timer.WRITE, 1.0)
-    assert step.answered(request) and not step.answered(request)
+    answer = ev.NodeRead(request=request, outcome=Outcome.OK)
+    other_kind = ev.QueueRead(request=request, outcome=Outcome.OK)  # answers no ReadNode
+    assert not step.answered(other_kind)
+    assert step.answered(answer) and not step.answered(answer)
     assert not step.fired(Timer.ATTEMPT, 2)  # the live id, but of another timer
     assert step.fired(Timer.WRITE, 2) and not step.fired(Timer.WRITE, 2)
     after = step.result()
