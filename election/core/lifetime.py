@@ -2,8 +2,9 @@
 
 Every request the reducer awaits is in `Books.pending`, as `(id, effect type)`; its
 answer (`ANSWER`: the event type that answers each) is accepted only while it is there
-(`Step.answered`), and a late answer of a request no longer there is stale. What takes a request out, besides its answer, is a
-state change, and then only by the request's lifetime, declared here by its effect type:
+(`Step.answered`), and a late answer of a request no longer there is stale. What takes
+a request out, besides its answer, is a state change, and then only by the request's
+lifetime, declared here by its effect type:
 
 - `STATE`: the current state's own business (Init's checks, Attempter's reads of the
   queue, Leader's confirmations of its node, Stopping's close). Any state change forgets

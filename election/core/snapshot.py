@@ -6,9 +6,10 @@ so that the segment replays on its own; old journals must keep replaying, so the
 form stays the flat record it always was (tagged "State"), and `state_of` reads it into
 today's `State`. The requests that span states are in the state's one list of awaited
 requests (`election.core.lifetime`), and in a snapshot in their own fields, as ever
-(`SPANNING_FIELDS`): `pending` holds the others. Fields that meant nothing in the state a snapshot was taken in (Init's
-checks after Init, the job's token once it has gone, a release still noted in Stopping)
-are dropped on the way in, as today's reducer drops them.
+(`SPANNING_FIELDS`): `pending` holds the others. Fields that meant nothing in the state
+a snapshot was taken in (Init's checks after Init, the job's token once it has gone, a
+release still noted in Stopping) are dropped on the way in, as today's reducer drops
+them.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ import pytest
 
 from election.core import effects as fx
 from election.core import events as ev
-from election.core.events import Outcome
 from election.core.cause import Why
+from election.core.events import Outcome
 from election.core.state import CoreConfig, Session, State, StateName, Term, Timer, initial_state
 from election.core.step import Step
 
