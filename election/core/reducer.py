@@ -117,8 +117,8 @@ def reduce(state: State, event: Event) -> Transition:
         raise UnexpectedEvent(f"{type(event).__name__} cannot happen in {state.name}")
     step = Step(state, rule.targets, event.at)
     rule.handler(step, event)
-    _keep_reads(step)
-    _keep_member(step, event)
+    for hook in AFTER[step.name]:  # by the state the reduction ends in
+        hook(step, event)
     return Transition(step.result(), tuple(step.effects), step.previous, step.cause, step.why)
 
 
@@ -165,7 +165,7 @@ def _enter_attempter(
         # Our node survived (a reconnect, a step aside): watch it again, it may have gone.
         step.request(fx.ReadNode, path=_own_path(step))
     if release is not None:
-        _release_when_idle(step)
+        _release_then_queue(step)
     elif head:
         _at_head(step)
     else:
@@ -302,12 +302,13 @@ def _lost_place(step: Step) -> None:
 
 
 def _claiming(step: Step) -> bool:
-    """True while this session's first publish of our member node is in flight: its
-    answer says whether the replica id is ours (another live replica's refuses us). A
-    failed publish for any other reason does not hold us back, as before."""
+    """True until our member node shows this session's claim of our replica id: the
+    answer to its publish (in flight, or sent at the end of this very step by
+    `show_state`) says whether the id is ours (another live replica's refuses us). A
+    publish that failed for any other reason does not hold us back."""
     member, session = step.member, step.session
     shown = member.shown is not None and member.shown[0] == session.id
-    return step.awaits(fx.PublishMember) and not shown
+    return not shown and not member.failed
 
 
 def _excluded(step: Step) -> bool:
@@ -333,7 +334,7 @@ def _at_head(step: Step) -> None:
     `contend_max`, before we lead all the same."""
     candidate, place = step.candidate, step.place
     if candidate.release is not None:
-        _release_when_idle(step)  # a move (or a yielded term's node) comes first
+        _release_then_queue(step)  # a move (or a yielded term's node) comes first
         return
     if place.token is None or _place_busy(step):
         return  # the node is not ready: its token not read yet, a create or delete in flight
@@ -406,7 +407,7 @@ def _move_back(step: Step) -> None:
     """At the head, step aside: our node goes (once idle) and a new one queues at the
     back — a new, younger node, so the next term's token is higher still."""
     step.phase = Candidate(release=step.place.token)
-    _release_when_idle(step)
+    _release_then_queue(step)
 
 
 def _write_file(step: Step) -> None:
@@ -501,6 +502,9 @@ def session_connected(step: Step, event: ev.SessionConnected) -> None:
     step.session = Session(True, event.session_id, proven)
     if step.place.session not in (None, event.session_id):
         _place_gone(step)  # a new session: the old one's node went with it
+    if step.member.failed and session.id != event.session_id:
+        # A new session claims our replica id anew: a failure on the old one says nothing.
+        step.member = attrs.evolve(step.member, failed=False)
 
 
 def session_suspended(step: Step, event: ev.SessionSuspended) -> None:
@@ -763,7 +767,7 @@ def attempter_timer(step: Step, event: ev.TimerFired) -> None:
             step.peers = attrs.evolve(step.peers, failed=False)
         candidate = step.candidate
         if candidate.release is not None:
-            _release_when_idle(step)
+            _release_then_queue(step)
         elif candidate.head and step.place.name:
             _at_head(step)
         else:
@@ -777,7 +781,7 @@ def attempter_timer(step: Step, event: ev.TimerFired) -> None:
 
 def attempter_written(step: Step, event: ev.FileWritten) -> None:
     if _accept(step, event):  # the last file of a term yielded: its node may go now
-        _release_when_idle(step)
+        _release_then_queue(step)
 
 
 def attempter_released(step: Step, event: ev.NodeReleased) -> None:
@@ -787,12 +791,12 @@ def attempter_released(step: Step, event: ev.NodeReleased) -> None:
 
 def attempter_child_started(step: Step, event: ev.ChildStarted) -> None:
     _unknown_child(step, event)
-    _release_when_idle(step)
+    _release_then_queue(step)
 
 
 def attempter_child_exited(step: Step, event: ev.ChildExited) -> None:
     child_exited_meanwhile(step, event)
-    _release_when_idle(step)  # the yielded term's job has gone: its node may go
+    _release_then_queue(step)  # the yielded term's job has gone: its node may go
 
 
 # --- our node's create and delete, in every state ------------------------------------
@@ -921,23 +925,31 @@ def _step_down(step: Step, why: Why, cause: str, wait: float = 0.0) -> None:
     _release_when_idle(step)
 
 
-def _release_when_idle(step: Step) -> None:
+def _release_when_idle(step: Step) -> bool:
     """The node of a term left while the session lives goes once that term is idle: no
     leader file in flight, no job (Failover after a step-down; Attempter after a
-    hand-over, or a move to the back)."""
+    hand-over, or a move to the back). True when the release is done with: asked for,
+    or moot (the node went with the session)."""
     phase = step.phase
-    if not isinstance(phase, Repairs | Candidate) or phase.release is None:
-        return
+    assert isinstance(phase, Repairs | Candidate), phase  # the phases that note a release
+    if phase.release is None:
+        return False
     if step.awaits(fx.WriteLeaderFile) or _job_busy(step):
-        return  # the file in flight and the job first: their answers come first
+        return False  # the file in flight and the job first: their answers come first
     if _place_busy(step):
-        return  # its answer first
+        return False  # its answer first
     place = step.place
     if place.name and place.token == phase.release and step.session.connected:
         step.request(fx.ReleaseNode, path=_own_path(step), token=phase.release)
     step.phase = attrs.evolve(phase, release=None)
-    if isinstance(phase, Candidate) and not _place_busy(step):
-        _join(step)  # nothing to release after all (gone with the session): queue
+    return True
+
+
+def _release_then_queue(step: Step) -> None:
+    """Attempter: release the node noted (once idle); with nothing to release after all
+    (it went with the session), queue at once."""
+    if _release_when_idle(step) and not _place_busy(step):
+        _join(step)
 
 
 # --- the job, in every state ----------------------------------------------------------
@@ -1040,20 +1052,21 @@ def _child_gone(step: Step, event: ev.ChildExited) -> None:
 # --- the member node, in every state ------------------------------------------------
 
 
-def _keep_member(step: Step, event: Event) -> None:
-    """After every reduction: have our member node show the state we are in. One
-    publish at a time, and the latest state wins (a state passed through while one was
-    in flight is never shown); none while disconnected. Stopping is shown once, as the
-    replica's last word, on entering it (`_last_word`). After a failure, the next try
-    waits for a state change or a reconnect."""
+def _entered(step: Step, event: Event) -> bool:
+    """This reduction entered the state it ends in (or started the run)."""
+    return step.previous is not None or type(event) is ev.Started
+
+
+def show_state(step: Step, event: Event) -> None:
+    """After every reduction (outside Stopping): have our member node show the state we
+    are in. One publish at a time, and the latest state wins (a state passed through
+    while one was in flight is never shown); none while disconnected. After a failure,
+    the next try waits for a state change or a reconnect."""
     before, member = step.before, step.member
-    changed = step.previous is not None or type(event) is ev.Started
-    if not changed and step.session is before.session and member is before.member:
+    entered = _entered(step, event)
+    if not entered and step.session is before.session and member is before.member:
         return  # nothing the node shows, nor our means to show it, has changed
-    if changed and step.name is STOPPING:
-        _last_word(step, event.at)
-        return
-    if changed:
+    if entered:
         member = Member(event.at, member.asked, member.shown)
     elif member.failed and type(event) is ev.SessionConnected:
         member = Member(member.since, member.asked, member.shown)
@@ -1063,7 +1076,6 @@ def _keep_member(step: Step, event: Event) -> None:
         and not member.failed
         and session.connected
         and session.id is not None
-        and step.name is not STOPPING
     ):
         phase = step.phase
         token = phase.token if isinstance(phase, Term) else None
@@ -1081,6 +1093,16 @@ def _keep_member(step: Step, event: Event) -> None:
             member = Member(member.since, wanted, member.shown)
     if member != step.member:
         step.member = member
+
+
+def show_stopping(step: Step, event: Event) -> None:
+    """After every reduction in Stopping: Stopping is shown once, as the replica's last
+    word, on entering it (`_last_word`); nothing is published after it."""
+    member = step.member
+    if _entered(step, event):
+        _last_word(step, event.at)
+    elif member.failed and type(event) is ev.SessionConnected:
+        step.member = Member(member.since, member.asked, member.shown)
 
 
 def _last_word(step: Step, at: float) -> None:
@@ -1121,23 +1143,42 @@ def member_path(config: CoreConfig) -> str:
     return f"{members_path(config.election_path)}/{config.replica}"
 
 
-def member_published(step: Step, event: ev.MemberPublished) -> None:
+def _take_member_answer(step: Step, event: ev.MemberPublished) -> bool:
+    """The answer to our publish: what the node shows now. False for a stale answer."""
     member = step.member
     if not step.answered(event):
-        return  # an answer of an earlier run of publishes, long superseded
+        return False  # an answer of an earlier run of publishes, long superseded
     if event.outcome is Outcome.OK:
         step.member = Member(member.since, None, member.asked)
     else:  # failed, or unknown: the node may show anything, or be gone
         step.member = Member(member.since, None, None, failed=True)
-        if event.held_by and step.name is not STOPPING:
-            # One live replica per id: another's session holds our member node. A second
-            # replica of one id is refused, as an invalid --replica-id is (exit 2).
-            cause = in_use(step.config.replica, event.held_by)
-            _begin_stopping(step, Why.ID_IN_USE, cause, EXIT_IN_USE)
-            return
-    settled = step.name is ATTEMPTER
-    if settled and not step.place.name and not _place_busy(step):
+    return True
+
+
+def _refused(step: Step, event: ev.MemberPublished) -> bool:
+    """One live replica per id: another's session holds our member node. A second
+    replica of one id is refused, as an invalid --replica-id is (exit 2)."""
+    if event.outcome is Outcome.OK or not event.held_by:
+        return False
+    cause = in_use(step.config.replica, event.held_by)
+    _begin_stopping(step, Why.ID_IN_USE, cause, EXIT_IN_USE)
+    return True
+
+
+def member_published(step: Step, event: ev.MemberPublished) -> None:
+    if _take_member_answer(step, event):
+        _refused(step, event)
+
+
+def attempter_member_published(step: Step, event: ev.MemberPublished) -> None:
+    if not _take_member_answer(step, event) or _refused(step, event):
+        return
+    if not step.place.name and not _place_busy(step):
         _join(step)  # the claim is settled, the id ours: queue now
+
+
+def stopping_member_published(step: Step, event: ev.MemberPublished) -> None:
+    _take_member_answer(step, event)  # a late answer: nothing more
 
 
 EXIT_IN_USE = 2  # as for any invalid flag: the replica id is taken
@@ -1151,10 +1192,10 @@ def in_use(replica: str, held_by: str) -> str:
 # --- the operator's controls and the other candidates, in every state ----------------
 
 
-def _keep_reads(step: Step) -> None:
-    """After every reduction: have the controls (pause, hand-over) and the members'
-    priorities read whenever they are not known, or a watch said they changed — one read
-    of each at a time, and only while connected (the answer re-arms the watches)."""
+def keep_controls(step: Step, event: Event) -> None:
+    """After every reduction: have the controls (pause, hand-over) read whenever they
+    are not known, or a watch said they changed — one read at a time, and only while
+    connected (the answer re-arms the watches)."""
     if not step.session.connected:
         return
     if not step.before.session.connected:
@@ -1172,40 +1213,35 @@ def _keep_reads(step: Step) -> None:
             handover_path=handover_path(cfg.election_path),
         )
         step.control = attrs.evolve(control, stale=False)
-    peers = step.peers
+
+
+def keep_peers(step: Step, event: Event) -> None:
+    """After every reduction in Attempter: at the head of the queue or next in line
+    (the only candidates that read, and watch, the members' priorities, so that a member
+    coming or going wakes no crowd), have them read when not known or changed. The one
+    next in line reads them before its turn, to lead without a read when it comes."""
+    phase, peers, cfg = step.candidate, step.peers, step.config
+    near_head = cfg.priority > 0 and (phase.head or phase.below == 1)
     if (
-        _near_head(step)  # only there do the others' priorities matter
+        near_head
+        and step.session.connected
         and not step.awaits(fx.ReadMembers)
         and not peers.failed
         and (peers.stale or not peers.known)
     ):
-        phase = step.phase
-        queued = (*phase.ahead, *phase.behind) if isinstance(phase, Candidate) else ()
-        known = ((cfg.replica, cfg.priority), *queued)  # priorities the queue's names tell
+        known = ((cfg.replica, cfg.priority), *phase.ahead, *phase.behind)  # the names tell
         step.request(fx.ReadMembers, path=members_path(cfg.election_path), known=known)
         step.peers = attrs.evolve(peers, stale=False)
 
 
-def _near_head(step: Step) -> bool:
-    """Attempter at the head of the queue or next in line: the only candidates that read
-    (and watch) the members' priorities, so that a member coming or going wakes no crowd.
-    The one next in line reads them before its turn, to lead without a read when it comes."""
-    phase = step.phase
-    return (
-        step.config.priority > 0
-        and step.name is ATTEMPTER
-        and isinstance(phase, Candidate)
-        and (phase.head or phase.below == 1)
-    )
-
-
-def control_read(step: Step, event: ev.ControlRead) -> None:
+def _take_controls(step: Step, event: ev.ControlRead) -> bool:
+    """The answer to our read of the controls: True when they are known afresh."""
     control = step.control
     if not step.answered(event):
-        return  # an answer to a read since superseded
+        return False  # an answer to a read since superseded
     if event.outcome is not Outcome.OK:
         step.control = attrs.evolve(control, failed=True)
-        return
+        return False
     step.control = Control(
         known=True,
         stale=control.stale,  # a watch fired while it was in flight: read again
@@ -1217,10 +1253,21 @@ def control_read(step: Step, event: ev.ControlRead) -> None:
         handover_to=event.handover_to,
         handover_by=event.handover_by,
     )
-    if step.name is LEADER:
-        _maybe_yield(step)
-    elif step.name is ATTEMPTER and step.candidate.head:
+    return True
+
+
+def control_read(step: Step, event: ev.ControlRead) -> None:
+    _take_controls(step, event)
+
+
+def attempter_control_read(step: Step, event: ev.ControlRead) -> None:
+    if _take_controls(step, event) and step.candidate.head:
         _at_head(step)
+
+
+def leader_control_read(step: Step, event: ev.ControlRead) -> None:
+    if _take_controls(step, event):
+        _maybe_yield(step)
 
 
 def control_changed(step: Step, event: ev.ControlChanged) -> None:
@@ -1229,16 +1276,25 @@ def control_changed(step: Step, event: ev.ControlChanged) -> None:
     step.control = attrs.evolve(step.control, stale=True, failed=False)
 
 
-def members_read(step: Step, event: ev.MembersRead) -> None:
+def _take_members(step: Step, event: ev.MembersRead) -> bool:
+    """The answer to our read of the members. False for a stale answer."""
     peers = step.peers
     if not step.answered(event):
-        return
+        return False
     if event.outcome is not Outcome.OK or len(event.replicas) != len(event.priorities):
         step.peers = Peers(known=peers.known, failed=True, priorities=peers.priorities)
     else:
         priorities = tuple(zip(event.replicas, event.priorities, strict=True))
         step.peers = Peers(known=True, stale=peers.stale, priorities=priorities)
-    if step.name is ATTEMPTER and step.candidate.head:
+    return True
+
+
+def members_read(step: Step, event: ev.MembersRead) -> None:
+    _take_members(step, event)
+
+
+def attempter_members_read(step: Step, event: ev.MembersRead) -> None:
+    if _take_members(step, event) and step.candidate.head:
         _at_head(step)
 
 
@@ -1443,7 +1499,6 @@ _CHILD_EXITED = Rule(child_exited_meanwhile)
 _LEASE_EXPIRED = Rule(lease_expired_meanwhile)
 # The member node's publishes span states too; one that finds the id in use stops.
 _MEMBER = Rule(member_published, (STOPPING,))
-_MEMBER_STOPPING = Rule(member_published)  # already stopping: a late answer, nothing more
 # Our queue node outlives states, and so do its create and its delete: their answers are
 # heard anywhere (a create that made the node while we were away is still ours).
 _CREATED = Rule(created_meanwhile)
@@ -1493,10 +1548,10 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.ChildStarted: Rule(attempter_child_started),
         ev.ChildExited: Rule(attempter_child_exited),
         ev.ChildLeaseExpired: _LEASE_EXPIRED,
-        ev.MemberPublished: _MEMBER,
-        ev.ControlRead: Rule(control_read, (LEADER,)),  # the head may lead once it knows
+        ev.MemberPublished: Rule(attempter_member_published, (STOPPING,)),
+        ev.ControlRead: Rule(attempter_control_read, (LEADER,)),  # the head may lead now
         ev.ControlChanged: _CONTROL_CHANGED,
-        ev.MembersRead: Rule(members_read, (LEADER,)),
+        ev.MembersRead: Rule(attempter_members_read, (LEADER,)),
         ev.MembersChanged: _MEMBERS_CHANGED,
     },
     LEADER: {
@@ -1516,7 +1571,7 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.ChildExited: Rule(leader_child_exited, (FAILOVER, STOPPING)),
         ev.ChildLeaseExpired: Rule(leader_lease_expired, (FAILOVER,)),
         ev.MemberPublished: _MEMBER,
-        ev.ControlRead: Rule(control_read, (ATTEMPTER,)),
+        ev.ControlRead: Rule(leader_control_read, (ATTEMPTER,)),
         ev.ControlChanged: _CONTROL_CHANGED,
         ev.MembersRead: _MEMBERS_READ,
         ev.MembersChanged: _MEMBERS_CHANGED,
@@ -1555,12 +1610,26 @@ TABLE: Mapping[StateName, Mapping[type[Event], Rule]] = {
         ev.ChildStarted: Rule(stopping_child_started),
         ev.ChildExited: Rule(stopping_child_exited),
         ev.ChildLeaseExpired: _LEASE_EXPIRED,
-        ev.MemberPublished: _MEMBER_STOPPING,
+        ev.MemberPublished: Rule(stopping_member_published),
         ev.ControlRead: _CONTROL_READ,
         ev.ControlChanged: _CONTROL_CHANGED,
         ev.MembersRead: _MEMBERS_READ,
         ev.MembersChanged: _MEMBERS_CHANGED,
     },
+}
+
+Hook = Callable[[Step, Event], None]
+
+# What every reduction ends with, whatever its event, by the state it ends in: the
+# reads every replica keeps up (the operator's controls; near the head of the queue,
+# the members' priorities), then its member node showing that state (in Stopping, only
+# its last word, once).
+AFTER: Mapping[StateName, tuple[Hook, ...]] = {
+    INIT: (keep_controls, show_state),
+    ATTEMPTER: (keep_controls, keep_peers, show_state),
+    LEADER: (keep_controls, show_state),
+    FAILOVER: (keep_controls, show_state),
+    STOPPING: (keep_controls, show_stopping),
 }
 
 # What each state ignores, and why. Answers carry the id of the request they answer; a
