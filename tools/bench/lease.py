@@ -352,7 +352,7 @@ def render(report: Mapping[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for f in report["faults"]:
-        cells = []
+        cells = [f["fault"], f"{f['session']:g} s"]
         for key in (
             "fault_to_first_sigterm",
             "fault_to_old_gone",
@@ -363,9 +363,8 @@ def render(report: Mapping[str, Any]) -> str:
         ):
             s = f["stats"].get(key, {})
             cells.append(f"{ms(s['median'])} [{ms(s['min'])}, {ms(s['max'])}]" if s else "-")
-        lines.append(
-            f"| {f['fault']} | {f['session']:g} s | {' | '.join(cells)} | {f['sigterm_from']} |"
-        )
+        cells.append(str(f["sigterm_from"] or "-"))
+        lines.append(f"| {' | '.join(cells)} |")
     gaps = [f["stats"].get("death_poll_max_gap", {}).get("max", 0.0) for f in report["faults"]]
     gap = max(gaps, default=0.0)
     lines += ["", f"longest death-watch poll gap: {ms(gap)} ms", f"overlaps: {report['overlaps']}"]
@@ -408,7 +407,9 @@ def main(argv: list[str] | None = None) -> int:
                         "grace": grace_for(session),
                         "overlaps": overlaps(runs),
                         "stats": collect(runs),
-                        "sigterm_from": dict(Counter(r.get("sigterm_from", "-") for r in runs)),
+                        "sigterm_from": dict(
+                            Counter(r["sigterm_from"] for r in runs if "sigterm_from" in r)
+                        ),
                         "runs": runs,
                     }
                 )
