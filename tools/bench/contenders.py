@@ -1,16 +1,14 @@
-"""Two baselines to measure `election` against, as processes like `election run`:
+"""The baseline to measure `election` against, kazoo's own
+``kazoo.recipe.election.Election`` (a Lock: sequential ephemeral nodes, each contender
+watching its predecessor), as a process like `election run`; and `Contender`, the
+benchmarks' handle on one such process.
 
-* ``recipe``:  kazoo's own ``kazoo.recipe.election.Election`` (a Lock: sequential
-  ephemeral nodes, each contender watching its predecessor).
-* ``polling``: the seed's design without a watch: try to create the ephemeral node every
-  ``--attempter-timeout``; a released node is only taken at the next try.
-
-Each prints one JSON object a line on stdout, with ``time.time()`` wall clocks:
+The process prints one JSON object a line on stdout, with ``time.time()`` wall clocks:
 ``{"event": "contending"|"leader"|"stopping"|"released", "wall": ..., "id": ...}``.
-SIGTERM is the graceful stop: a leader returns from its work (the recipe then deletes its
-lock node; the poller deletes its node), prints ``released`` and exits 0.
+SIGTERM is the graceful stop: a leader returns from its work, the recipe deletes its lock
+node, prints ``released`` and exits 0.
 
-    python -m tools.bench.contenders recipe --hosts 127.0.0.1:2181 --path /b/x --id a
+    python -m tools.bench.contenders --hosts 127.0.0.1:2181 --path /b/x --id a
 """
 
 from __future__ import annotations
@@ -19,13 +17,55 @@ import argparse
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import NodeExistsError
+
+ROOT = Path(__file__).resolve().parents[2]  # (not runner's: this process stays light)
+
+
+class Contender:
+    """One recipe process of this module, started at once, its lines in `workdir/ID.out`."""
+
+    def __init__(
+        self, hosts: str, path: str, ident: str, workdir: Path, session_timeout: float
+    ) -> None:
+        self.id = ident
+        self.out = workdir / f"{ident}.out"
+        workdir.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "tools.bench.contenders", "--hosts", hosts]
+        command += ["--path", path, "--id", ident, "--session-timeout", str(session_timeout)]
+        with open(self.out, "wb") as out:
+            self.proc = subprocess.Popen(
+                command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+
+    def events(self) -> list[dict[str, Any]]:
+        lines = self.out.read_text().splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+    def first(self, event: str, after_wall: float = float("-inf")) -> float | None:
+        """The wall time of its first `event` line at or after `after_wall`."""
+        found = (e["wall"] for e in self.events() if e["event"] == event)
+        return next((float(w) for w in found if w >= after_wall), None)
+
+    def leads(self) -> bool:
+        kinds = [e["event"] for e in self.events()]
+        return self.proc.poll() is None and "leader" in kinds and "released" not in kinds
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
 
 
 def emit(event: str, replica: str) -> None:
@@ -34,16 +74,19 @@ def emit(event: str, replica: str) -> None:
     sys.stdout.flush()
 
 
-def run_recipe(zk: KazooClient, args: argparse.Namespace, stop: threading.Event) -> None:
-    election = zk.Election(args.path, args.id)
-    leading = threading.Event()
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tools.bench.contenders")
+    p.add_argument("--hosts", required=True)
+    p.add_argument("--path", required=True)
+    p.add_argument("--id", required=True)
+    p.add_argument("--session-timeout", type=float, default=2.0)
+    args = p.parse_args(argv)
+    stop, leading = threading.Event(), threading.Event()
 
     def on_term(signum: int, frame: Any) -> None:
         stop.set()
         if not leading.is_set():  # blocked in the lock's acquire: nothing to hand over
             os._exit(0)
-
-    signal.signal(signal.SIGTERM, on_term)
 
     def lead() -> None:
         leading.set()
@@ -52,42 +95,13 @@ def run_recipe(zk: KazooClient, args: argparse.Namespace, stop: threading.Event)
             pass
         emit("stopping", args.id)
 
-    emit("contending", args.id)
-    election.run(lead)  # acquires the lock, runs lead(), releases (deletes) the lock node
-    emit("released", args.id)
-
-
-def run_polling(zk: KazooClient, args: argparse.Namespace, stop: threading.Event) -> None:
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-    emit("contending", args.id)
-    while not stop.is_set():
-        try:
-            zk.create(args.path, args.id.encode(), ephemeral=True, makepath=True)
-        except NodeExistsError:
-            stop.wait(args.attempter_timeout)
-            continue
-        emit("leader", args.id)
-        while not stop.wait(0.5):
-            pass
-        emit("stopping", args.id)
-        zk.delete(args.path)
-        emit("released", args.id)
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tools.bench.contenders")
-    p.add_argument("kind", choices=["recipe", "polling"])
-    p.add_argument("--hosts", required=True)
-    p.add_argument("--path", required=True)
-    p.add_argument("--id", required=True)
-    p.add_argument("--attempter-timeout", type=float, default=10.0)
-    p.add_argument("--session-timeout", type=float, default=2.0)
-    args = p.parse_args(argv)
-    stop = threading.Event()
     zk = KazooClient(hosts=args.hosts, timeout=args.session_timeout)
     zk.start(timeout=30)
+    signal.signal(signal.SIGTERM, on_term)
     try:
-        (run_recipe if args.kind == "recipe" else run_polling)(zk, args, stop)
+        emit("contending", args.id)
+        zk.Election(args.path, args.id).run(lead)  # lock, lead(), release (delete)
+        emit("released", args.id)
     finally:
         zk.stop()
         zk.close()

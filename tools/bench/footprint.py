@@ -7,7 +7,7 @@ threads while it leads at ``--leader-timeout 1s`` (metrics endpoint on, as deplo
 * CPU share: (utime + stime) from /proc/PID/stat over ``--duration`` seconds (>= 60)
   of leading, divided by that wall time (1.0 = one core fully busy).
 * RSS (VmRSS, sampled every second: max and mean; VmHWM), PSS (smaps_rollup) and
-  Threads, from /proc/PID/status.
+  Threads, from /proc/PID/status; the keeper's RSS and PSS beside the daemon's at the end.
 
     .venv/bin/python -m tools.bench.footprint --json > footprint.json
 """
@@ -30,29 +30,9 @@ from election_testkit.waiting import wait_until
 from election_testkit.zookeeper import ZooKeeperServer, free_port
 
 from .report import summary, table
-from .runner import Bench
+from .runner import Bench, proc_pss_kb, proc_status
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def proc_status(pid: int) -> dict[str, int]:
-    """VmRSS, VmHWM (kB) and Threads from /proc/PID/status."""
-    out: dict[str, int] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM", "Threads"):
-            out[key] = int(value.split()[0])
-    return out
-
-
-def proc_pss_kb(pid: int) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
 
 
 def cpu_seconds(pid: int) -> float:
@@ -105,6 +85,8 @@ def leading_footprint(
         cpu1, t1 = cpu_seconds(pid), time.monotonic()
         status = proc_status(pid)
         assert replica.state == "Leader", rs.describe()
+        keeper = replica.keeper_pid()
+        assert keeper is not None, rs.describe()
         return {
             "duration": t1 - t0,
             "cpu_seconds": cpu1 - cpu0,
@@ -115,6 +97,8 @@ def leading_footprint(
             "pss_mb": (proc_pss_kb(pid) or 0) / 1024,
             "threads_max": max(threads),
             "threads_min": min(threads),
+            "keeper_rss_mb": proc_status(keeper)["VmRSS"] / 1024,
+            "keeper_pss_mb": (proc_pss_kb(keeper) or 0) / 1024,
             "files_at_start_of_window": files0,
         }
 

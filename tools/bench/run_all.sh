@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce every figure of docs/benchmarks.md, one benchmark after another (never in
+# Reproduce the headline figures of docs/benchmarks.md, one benchmark after another (never in
 # parallel: they would disturb each other), on as quiet a machine as you can find.
 #
 #   tools/bench/run_all.sh [OUTDIR]        # default: /tmp/election-bench/<UTC date-time>
@@ -30,10 +30,9 @@ step() {
   echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (dirty)')"
 } | tee "$OUT/load.txt"
 
-step compare    "$PY" -m tools.bench.compare --runs "$RUNS" --json --quiet
-step handover   "$PY" -m tools.bench.handover --runs "$RUNS" --json --quiet
+step queue      "$PY" -m tools.bench.queue --sizes 2,50,100 --runs "$RUNS" --idle 20 --json --quiet
+step crash      "$PY" -m tools.bench.crash --runs "$RUNS" --recipe-runs "$((RUNS / 2 > 0 ? RUNS / 2 : 1))" --sessions 2,10,30 --json --quiet
 step footprint  "$PY" -m tools.bench.footprint --duration 60 --json --quiet
-step scale      "$PY" -m tools.bench.scale --replicas 50 --idle 60 --runs "$RUNS" --json --quiet
 step replay-run "$PY" -m tools.bench.replay_speed --journals "$OUT/replay-run" --record 40 --cli --json --quiet
 step replay-sim "$PY" -m tools.bench.replay_speed --journals "$OUT/replay-sim" --simulate 1000000 --json --quiet
 rm -rf "$OUT/replay-run" "$OUT/replay-sim"

@@ -1,4 +1,4 @@
-"""The frame every benchmark runs in (`Bench`), and what they read off ZooKeeper.
+"""The frame every benchmark runs in (`Bench`), and what they read off ZooKeeper and /proc.
 
     bench = Bench("handover", __doc__, argv, runs=20)     # --runs --workdir --json --quiet
     bench.add_argument("--session-timeout", default="2s")  # and its own
@@ -24,6 +24,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -106,9 +107,7 @@ class Bench:
                 self.log(f"{label} {i + 1}/{runs}: ERROR {exc!s:.300}")
                 continue
             done.append(measured)
-            shown = ", ".join(
-                f"{k}={v * 1000:.1f}ms" for k, v in measured.items() if isinstance(v, float)
-            )
+            shown = ", ".join(f"{k}={v:.4g}" for k, v in measured.items() if isinstance(v, float))
             self.log(f"{label} {i + 1}/{runs}: {shown}")
         return done
 
@@ -197,4 +196,44 @@ def mntr(zk: ZooKeeperServer) -> dict[str, float]:
         key, _, value = line.partition("\t")
         with contextlib.suppress(ValueError):
             out[key] = float(value)
+    return out
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS, VmHWM (kB) and Threads from /proc/PID/status."""
+    out: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM", "Threads"):
+            out[key] = int(value.split()[0])
+    return out
+
+
+def proc_pss_kb(pid: int) -> int | None:
+    """The proportional set size (kB) from /proc/PID/smaps_rollup."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    return None
+
+
+def memory(pids: Mapping[str, list[int]]) -> dict[str, dict[str, float]]:
+    """Per role (a daemon, its keeper, ...): the processes still there, their mean RSS and
+    PSS in MB."""
+    out: dict[str, dict[str, float]] = {}
+    for role, found in pids.items():
+        rss, pss = [], []
+        for pid in found:
+            try:
+                rss.append(proc_status(pid)["VmRSS"] / 1024)
+                pss.append((proc_pss_kb(pid) or 0) / 1024)
+            except (OSError, KeyError):
+                continue  # gone meanwhile
+        if rss:
+            out[role] = {
+                "processes": len(rss),
+                "rss_mb_mean": statistics.mean(rss),
+                "pss_mb_mean": statistics.mean(pss),
+            }
     return out
