@@ -5,8 +5,12 @@ Everything that decides a transition lives in this file, and nothing here does I
 lists only the events a state acts on. `STALE[state]` names, each with its reason, the
 events a state ignores: late answers to requests of an earlier state, watches an earlier
 state set. Any other event in a state cannot happen: `reduce` raises `UnexpectedEvent`
-(an internal error: the daemon reports it and exits 3). The README's state diagram is
-drawn from the declared targets (`election/diagram.py`).
+(an internal error: the daemon reports it and exits 3). `AFTER[state]` names the
+hooks every reduction ending in that state runs after its handler (the reads kept up,
+the member node shown); no handler tests which state it is in. How long each request is
+awaited is its effect type's lifetime (`election.core.lifetime`), not the handler's
+business. The README's state diagram is drawn from the declared targets
+(`election/diagram.py`).
 
 Leadership is a queue of candidates (`election.core.queue`): each keeps one ephemeral
 sequential node under the election path and watches only the node just below its own;
