@@ -119,6 +119,16 @@ class Script:
         return self.send(event_type(request=effect.request, **fields))  # type: ignore[call-arg]
 
 
+def published(s: Script) -> tuple[fx.Effect, ...]:
+    """Answer the publish of our member node in flight: ok (a claim: the replica id is
+    ours). Returns the answer's effects (after a claim in Attempter, the create)."""
+    publish = s.last(fx.PublishMember)
+    assert s.state.member.request == publish.request, "no publish in flight"
+    asked = s.state.member.asked
+    return s.answer(publish, ev.MemberPublished, outcome=Outcome.OK,
+                    session_id=asked[0] if asked else None)  # fmt: skip
+
+
 def settle(s: Script) -> Script:
     """Answer what every replica asks besides the election, if in flight on entry: its
     member node's publish (ok: the replica id is ours), the operator's controls (nothing

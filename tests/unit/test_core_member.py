@@ -1,5 +1,6 @@
 """The member node in the pure core: published through effects, answered by events, one
-at a time, the latest state winning; nothing while disconnected or in Stopping."""
+at a time, the latest state winning; nothing while disconnected; the first publish of a
+session claims the replica id; Stopping shown once, as the last word before the close."""
 
 from __future__ import annotations
 
@@ -36,29 +37,46 @@ def test_a_state_change_while_a_publish_is_in_flight_waits_and_the_latest_wins()
     s = member_script()
     s.send(ev.Started(at=100.0))
     s.send(ev.SessionConnected(session_id=SESSION, at=100.5))
-    first = s.one(fx.PublishMember)
+    claim = s.one(fx.PublishMember)
     connect = s.last(fx.Connect)
     s.answer(connect, ev.ConnectResult, outcome=Outcome.OK)
     s.answer(s.last(fx.CheckFileDir), ev.FileDirChecked, outcome=Outcome.OK)
     s.send(ev.PathEnsured(request=s.last(fx.EnsurePath).request, outcome=Outcome.OK, at=101.0))
     assert s.name is StateName.ATTEMPTER
-    assert publishes(s) == []  # one at a time: Init's is still in flight
+    assert publishes(s) == []  # one at a time: Init's (the claim) is still in flight
+    s.answer(claim, ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
+    (first,) = publishes(s)
+    assert (first.state, first.since, first.create) == ("Attempter", 101.0, False)
+    s.answer(s.last(fx.ReadControl), ev.ControlRead, outcome=Outcome.OK)
     name = join(s)
-    s.send(ev.QueueRead(request=s.one(fx.ReadQueue).request, outcome=Outcome.OK, names=(name,),
-                        at=102.0))  # fmt: skip
-    assert s.state.name is StateName.LEADER and publishes(s) == []
+    s.answer(s.one(fx.ReadQueue), ev.QueueRead, outcome=Outcome.OK, names=(name,), at=101.5)
+    s.send(ev.MembersRead(request=s.one(fx.ReadMembers).request, outcome=Outcome.OK,
+                          replicas=("r1",), priorities=(1,), at=102.0))  # fmt: skip
+    assert s.state.name is StateName.LEADER and publishes(s) == []  # Attempter's in flight
+    s.send(ev.FileWritten(request=s.one(fx.WriteLeaderFile).request, outcome=Outcome.FAILED,
+                          reason="ENOSPC", at=103.0))  # fmt: skip
+    assert s.state.name is StateName.FAILOVER and publishes(s) == []
     s.answer(first, ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
-    # Attempter was never shown: the node goes from Init straight to Leader.
+    # Leader was never shown: the node goes from Attempter straight to Failover.
     (update,) = publishes(s)
     assert (update.state, update.since, update.token, update.create) == (
-        "Leader",
-        102.0,
-        TOKEN,
+        "Failover",
+        103.0,
+        None,
         False,  # the node of this session exists: an update
     )
     s.answer(update, ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
     assert publishes(s) == []  # shown as it is: nothing more to say
-    assert s.state.member.shown == (SESSION, "Leader", 102.0, TOKEN)
+    assert s.state.member.shown == (SESSION, "Failover", 103.0, None)
+
+
+def test_the_leader_is_shown_with_its_token() -> None:
+    s = member_script()
+    to_attempter(s)
+    s.answer(s.last(fx.PublishMember), ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
+    lead(s)
+    (update,) = publishes(s)
+    assert (update.state, update.token, update.create) == ("Leader", TOKEN, False)
 
 
 def test_nothing_is_published_while_disconnected_and_a_new_session_creates_again() -> None:
@@ -73,17 +91,6 @@ def test_nothing_is_published_while_disconnected_and_a_new_session_creates_again
     # Back to Init on the new session: its node is to be made anew.
     (publish,) = publishes(s)
     assert (publish.state, publish.create) == ("Init", True)
-
-
-def test_stopping_is_not_published() -> None:
-    s = member_script()
-    to_attempter(s)
-    for _ in range(2):
-        s.answer(
-            s.last(fx.PublishMember), ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION
-        )
-    s.send(ev.StopRequested(signal="SIGTERM", at=300.0))
-    assert s.name is StateName.STOPPING and publishes(s) == []
 
 
 def test_after_a_failure_the_next_try_waits_for_a_change_or_a_reconnect() -> None:
