@@ -85,6 +85,11 @@ class Script:
                     return effect
         raise AssertionError(f"no {kind.__name__} so far")
 
+    def every(self, kind: type[E], since: int = 0) -> list[E]:
+        """Every effect of `kind` in the history from its `since`-th event on (a mark
+        taken as `len(s.history)`), in order."""
+        return [e for _, effects in self.history[since:] for e in effects if type(e) is kind]
+
     def last_timer(self, name: str) -> fx.StartTimer:
         """The latest StartTimer of `name` in the whole history."""
         for _, effects in reversed(self.history):
@@ -114,20 +119,35 @@ class Script:
         return self.send(event_type(request=effect.request, **fields))  # type: ignore[call-arg]
 
 
+def published(s: Script) -> tuple[fx.Effect, ...]:
+    """Answer the publish of our member node in flight: ok (a claim: the replica id is
+    ours). Returns the answer's effects (after a claim in Attempter, the create)."""
+    publish = s.last(fx.PublishMember)
+    assert s.state.awaiting(fx.PublishMember) == publish.request, "no publish in flight"
+    asked = s.state.member.asked
+    return s.answer(publish, ev.MemberPublished, outcome=Outcome.OK,
+                    session_id=asked[0] if asked else None)  # fmt: skip
+
+
 def settle(s: Script) -> Script:
-    """Answer what every replica asks besides the election, if in flight: its member
-    node's publish (ok: the replica id is ours), the operator's controls (nothing
-    stands) and the members' priorities (ours alone)."""
-    state = s.state
+    """Answer what every replica asks besides the election, if in flight on entry: its
+    member node's publish (ok: the replica id is ours), the operator's controls (nothing
+    stands) and the members' priorities (ours alone), in the order they were asked (as
+    ZooKeeper answers a session's requests), so the latest effects are the last answer's.
+    A request one of these answers asks for (a new state's publish) stays in flight."""
+    state, cfg = s.state, s.state.config
+    answers: list[tuple[Any, type[ev.Event], dict[str, Any]]] = []
     if state.awaits(fx.PublishMember):
-        s.answer(s.last(fx.PublishMember), ev.MemberPublished, outcome=Outcome.OK,
-                 session_id=state.session_id)  # fmt: skip
-    if s.state.awaits(fx.ReadControl):
-        s.answer(s.last(fx.ReadControl), ev.ControlRead, outcome=Outcome.OK)
-    if s.state.awaits(fx.ReadMembers):
-        cfg = s.state.config
-        s.answer(s.last(fx.ReadMembers), ev.MembersRead, outcome=Outcome.OK,
-                 replicas=(cfg.replica,), priorities=(cfg.priority,))  # fmt: skip
+        asked = state.member.asked  # the session it was sent on
+        ok = {"outcome": Outcome.OK, "session_id": asked[0] if asked else state.session_id}
+        answers.append((s.last(fx.PublishMember), ev.MemberPublished, ok))
+    if state.awaits(fx.ReadControl):
+        answers.append((s.last(fx.ReadControl), ev.ControlRead, {"outcome": Outcome.OK}))
+    if state.awaits(fx.ReadMembers):
+        ours = {"outcome": Outcome.OK, "replicas": (cfg.replica,), "priorities": (cfg.priority,)}
+        answers.append((s.last(fx.ReadMembers), ev.MembersRead, ours))
+    for effect, event_type, fields in sorted(answers, key=lambda a: a[0].request):
+        s.answer(effect, event_type, **fields)
     return s
 
 

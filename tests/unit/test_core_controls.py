@@ -13,7 +13,16 @@ from election.core import effects as fx
 from election.core import events as ev
 from election.core.events import Outcome
 from election.core.state import StateName, initial_state
-from tests.unit.core_script import CONFIG, SESSION, TOKEN, Script, node_name, node_path, settle
+from tests.unit.core_script import (
+    CONFIG,
+    SESSION,
+    TOKEN,
+    Script,
+    node_name,
+    node_path,
+    published,
+    settle,
+)
 
 ATTEMPTER, LEADER = StateName.ATTEMPTER, StateName.LEADER
 CONTROLS = attrs.evolve(CONFIG, exec_command=("job",), write_files=False)
@@ -97,7 +106,10 @@ def test_a_candidate_queues_at_once_and_reads_the_controls_but_not_the_members()
     s.none(fx.ReadMembers)  # only the head and the next in line read the priorities
     s.answer(s.last(fx.Connect), ev.ConnectResult, outcome=Outcome.OK)
     s.answer(s.last(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
+    s.none(fx.CreateNode)  # our member node is claimed first
+    published(s)  # the replica id is ours; the controls are still being read
     s.one(fx.CreateNode)  # queueing is no leading: no control holds it back
+    assert s.state.awaits(fx.ReadControl)
     joined(s, other("ra", 1), other("rb", 2), ours(s))
     s.none(fx.ReadMembers)  # two below us: a member coming or going is no news to us
 
@@ -125,6 +137,7 @@ def test_the_head_leads_only_once_the_controls_and_the_priorities_are_known() ->
     s.send(ev.SessionConnected(session_id=SESSION))
     s.answer(s.last(fx.Connect), ev.ConnectResult, outcome=Outcome.OK)
     s.answer(s.last(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
+    published(s)  # the claim: our node is asked for
     joined(s, ours(s))
     assert s.name is ATTEMPTER  # the controls are not read yet
     members(s, r1=1)
@@ -296,6 +309,7 @@ def test_a_failed_read_of_the_controls_holds_the_head_and_is_tried_again_on_the_
     s.answer(s.last(fx.Connect), ev.ConnectResult, outcome=Outcome.OK)
     s.answer(s.last(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
     s.answer(s.last(fx.ReadControl), ev.ControlRead, outcome=Outcome.FAILED, reason="x")
+    published(s)  # the claim: our node is asked for
     joined(s, ours(s))
     members(s, r1=1)
     assert s.name is ATTEMPTER

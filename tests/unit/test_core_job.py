@@ -20,6 +20,7 @@ from tests.unit.core_script import (
     lose_node,
     queue_read,
     release_done,
+    settle,
     to_attempter,
 )
 
@@ -83,8 +84,12 @@ def test_failover_waits_for_the_old_job_before_it_goes_to_init() -> None:
     s.none(fx.CheckFileDir)  # no file work: file-dir is not checked
     s.answer(s.one(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
     # The same session came back: our node still leads the queue, the term resumes.
+    mark = len(s.history)
     queue_read(s, s.state.place.name)
-    assert s.one(fx.StartChild).token == TOKEN  # at once: no job of ours runs
+    settle(s)  # the controls read again since the reconnect, the priorities at the head
+    assert s.name is LEADER
+    (start,) = s.every(fx.StartChild, since=mark)
+    assert start.token == TOKEN  # at once: no job of ours runs
 
 
 def test_failover_waits_for_a_start_in_flight_to_answer() -> None:
@@ -236,8 +241,9 @@ def test_a_new_term_never_releases_the_node_it_leads_with() -> None:
     name = join(s)
     queue_read(s, name)  # the stale release is dropped: the queue is read again
     queue_read(s, name)
+    settle(s)  # the priorities read at the head
     assert s.name is LEADER and s.state.release_token is None
-    s.none(fx.ReleaseNode)
+    assert s.every(fx.ReleaseNode) == []
 
 
 # --- crash-looping jobs back off ------------------------------------------------------

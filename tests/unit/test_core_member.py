@@ -1,5 +1,6 @@
 """The member node in the pure core: published through effects, answered by events, one
-at a time, the latest state winning; nothing while disconnected or in Stopping."""
+at a time, the latest state winning; nothing while disconnected; the first publish of a
+session claims the replica id; Stopping shown once, as the last word before the close."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from tests.unit.core_script import CONFIG, SESSION, TOKEN, Script, join, lead, t
 
 MEMBER_CONFIG = CONFIG
 PATH = "/election/members/r1"
+LEADER, FAILOVER = StateName.LEADER, StateName.FAILOVER
 
 
 def member_script() -> Script:
@@ -36,29 +38,46 @@ def test_a_state_change_while_a_publish_is_in_flight_waits_and_the_latest_wins()
     s = member_script()
     s.send(ev.Started(at=100.0))
     s.send(ev.SessionConnected(session_id=SESSION, at=100.5))
-    first = s.one(fx.PublishMember)
+    claim = s.one(fx.PublishMember)
     connect = s.last(fx.Connect)
     s.answer(connect, ev.ConnectResult, outcome=Outcome.OK)
     s.answer(s.last(fx.CheckFileDir), ev.FileDirChecked, outcome=Outcome.OK)
     s.send(ev.PathEnsured(request=s.last(fx.EnsurePath).request, outcome=Outcome.OK, at=101.0))
     assert s.name is StateName.ATTEMPTER
-    assert publishes(s) == []  # one at a time: Init's is still in flight
+    assert publishes(s) == []  # one at a time: Init's (the claim) is still in flight
+    s.answer(claim, ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
+    (first,) = publishes(s)
+    assert (first.state, first.since, first.create) == ("Attempter", 101.0, False)
+    s.answer(s.last(fx.ReadControl), ev.ControlRead, outcome=Outcome.OK)
     name = join(s)
-    s.send(ev.QueueRead(request=s.one(fx.ReadQueue).request, outcome=Outcome.OK, names=(name,),
-                        at=102.0))  # fmt: skip
-    assert s.state.name is StateName.LEADER and publishes(s) == []
+    s.answer(s.one(fx.ReadQueue), ev.QueueRead, outcome=Outcome.OK, names=(name,), at=101.5)
+    s.send(ev.MembersRead(request=s.one(fx.ReadMembers).request, outcome=Outcome.OK,
+                          replicas=("r1",), priorities=(1,), at=102.0))  # fmt: skip
+    assert s.name is LEADER and publishes(s) == []  # Attempter's in flight
+    s.send(ev.FileWritten(request=s.one(fx.WriteLeaderFile).request, outcome=Outcome.FAILED,
+                          reason="ENOSPC", at=103.0))  # fmt: skip
+    assert s.name is FAILOVER and publishes(s) == []
     s.answer(first, ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
-    # Attempter was never shown: the node goes from Init straight to Leader.
+    # Leader was never shown: the node goes from Attempter straight to Failover.
     (update,) = publishes(s)
     assert (update.state, update.since, update.token, update.create) == (
-        "Leader",
-        102.0,
-        TOKEN,
+        "Failover",
+        103.0,
+        None,
         False,  # the node of this session exists: an update
     )
     s.answer(update, ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
     assert publishes(s) == []  # shown as it is: nothing more to say
-    assert s.state.member.shown == (SESSION, "Leader", 102.0, TOKEN)
+    assert s.state.member.shown == (SESSION, "Failover", 103.0, None)
+
+
+def test_the_leader_is_shown_with_its_token() -> None:
+    s = member_script()
+    to_attempter(s)
+    s.answer(s.last(fx.PublishMember), ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
+    lead(s)
+    (update,) = publishes(s)
+    assert (update.state, update.token, update.create) == ("Leader", TOKEN, False)
 
 
 def test_nothing_is_published_while_disconnected_and_a_new_session_creates_again() -> None:
@@ -67,23 +86,12 @@ def test_nothing_is_published_while_disconnected_and_a_new_session_creates_again
     s.answer(s.last(fx.PublishMember), ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
     s.answer(s.last(fx.PublishMember), ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
     s.send(ev.SessionSuspended(at=200.0))
-    assert s.name is StateName.FAILOVER and publishes(s) == []
+    assert s.name is FAILOVER and publishes(s) == []
     s.send(ev.SessionLost(at=201.0))
     s.send(ev.SessionConnected(session_id=SESSION + 1, at=202.0))
     # Back to Init on the new session: its node is to be made anew.
     (publish,) = publishes(s)
     assert (publish.state, publish.create) == ("Init", True)
-
-
-def test_stopping_is_not_published() -> None:
-    s = member_script()
-    to_attempter(s)
-    for _ in range(2):
-        s.answer(
-            s.last(fx.PublishMember), ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION
-        )
-    s.send(ev.StopRequested(signal="SIGTERM", at=300.0))
-    assert s.name is StateName.STOPPING and publishes(s) == []
 
 
 def test_after_a_failure_the_next_try_waits_for_a_change_or_a_reconnect() -> None:
@@ -206,6 +214,27 @@ def test_a_claim_that_fails_otherwise_holds_nobody_back() -> None:
     first = [e for _, effects in s.history for e in effects if isinstance(e, fx.PublishMember)]
     s.answer(first[0], ev.MemberPublished, outcome=Outcome.UNKNOWN)
     assert len(_creates(s)) == 1
+
+
+def test_a_new_session_queues_only_once_its_own_claim_is_answered() -> None:
+    # The publish in flight when the session was lost answers (ok) on the new one: that
+    # says the id was ours on the old session, nothing of the new one's claim.
+    s = member_script()
+    to_attempter(s)
+    old = s.last(fx.PublishMember)  # Attempter's, asked on SESSION
+    assert s.state.awaiting(fx.PublishMember) == old.request
+    s.send(ev.SessionLost())
+    s.send(ev.SessionConnected(session_id=SESSION + 1))
+    s.answer(s.one(fx.CheckFileDir), ev.FileDirChecked, outcome=Outcome.OK)
+    mark = len(s.history)
+    s.answer(s.last(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
+    assert s.name is StateName.ATTEMPTER
+    s.answer(old, ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION)
+    claim = s.last(fx.PublishMember)
+    assert claim.create and s.state.awaiting(fx.PublishMember) == claim.request  # new claim
+    assert s.every(fx.CreateNode, since=mark) == []  # not before it is answered
+    s.answer(claim, ev.MemberPublished, outcome=Outcome.OK, session_id=SESSION + 1)
+    s.one(fx.CreateNode)
 
 
 STOPPING_CONFIG = CONFIG

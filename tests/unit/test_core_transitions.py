@@ -15,6 +15,7 @@ from tests.unit.core_script import (
     node_name,
     node_path,
     queue_read,
+    settle,
     to_attempter,
     to_failover,
     to_leader,
@@ -100,8 +101,8 @@ def test_attempter_queues_once_with_a_node_named_after_its_replica_priority_and_
     s = to_attempter()
     create = s.one(fx.CreateNode)
     assert create.path == f"/election/leader/r1-1-{SESSION:016x}-" and create.replica == "r1"
-    assert s.timer("attempt").delay == 10.0
-    s.fire(s.timer("attempt"))
+    assert s.last_timer("attempt").delay == 10.0
+    s.fire(s.last_timer("attempt"))
     s.none(fx.CreateNode)  # one at a time: never two nodes of one session
     s.none(fx.ReadQueue)
 
@@ -118,6 +119,7 @@ def test_a_new_node_is_watched_and_its_place_read() -> None:
 def test_attempter_leads_when_its_node_is_the_lowest() -> None:
     s = to_attempter()
     _queued(s, OURS, node_name("rz", 0x9, 7))
+    settle(s)  # the priorities read at the head: ours alone
     assert s.name is LEADER and s.state.token == TOKEN
     assert s.state.cause == "our node leads the queue"
     write = s.one(fx.WriteLeaderFile)
@@ -139,6 +141,7 @@ def test_when_the_only_node_below_goes_the_next_in_line_leads_without_a_request(
     s = to_attempter()
     _queued(s, A, OURS)
     s.answer(s.one(fx.ReadNode), ev.NodeRead, outcome=Outcome.OK, exists=True, path=node_path(A))
+    settle(s)  # the next in line reads the priorities before its turn
     effects = s.send(ev.NodeWatchFired(path=node_path(A), kind="DELETED", answered_at=0.0))
     assert s.name is LEADER and s.state.token == TOKEN
     assert s.state.cause == "the node below ours went: we are next"
@@ -153,6 +156,7 @@ def test_when_a_node_below_goes_with_others_below_it_one_read_decides() -> None:
     assert s.name is ATTEMPTER
     queue_read(s, A, OURS)  # A is still there: watch it now
     assert s.one(fx.ReadNode).path == node_path(A)
+    settle(s)  # next in line: the priorities read
     s.send(ev.NodeWatchFired(path=node_path(A), kind="DELETED"))
     assert s.name is LEADER
 
@@ -160,7 +164,9 @@ def test_when_a_node_below_goes_with_others_below_it_one_read_decides() -> None:
 def test_a_node_below_already_gone_when_its_watch_was_set_counts_as_gone() -> None:
     s = to_attempter()
     _queued(s, A, OURS)
-    s.answer(s.one(fx.ReadNode), ev.NodeRead, outcome=Outcome.OK, exists=False, path=node_path(A))
+    read = s.one(fx.ReadNode)
+    settle(s)  # next in line: the priorities read
+    s.answer(read, ev.NodeRead, outcome=Outcome.OK, exists=False, path=node_path(A))
     assert s.name is LEADER
 
 
@@ -190,6 +196,7 @@ def test_a_queue_read_that_waited_long_for_us_is_made_again() -> None:
                         answered_at=20.0, at=20.0 + late))  # fmt: skip
     assert s.name is ATTEMPTER
     queue_read(s, OURS)
+    settle(s)  # the priorities read at the head
     assert s.name is LEADER
 
 
@@ -226,6 +233,7 @@ def test_a_create_in_doubt_is_looked_for_by_our_prefix_before_any_other(
     own = next(e for e in s.effects if isinstance(e, fx.ReadNode) and e.path == node_path(OURS))
     s.answer(own, ev.NodeRead, outcome=Outcome.OK, exists=True, owner=SESSION, token=99,
              path=node_path(OURS))  # fmt: skip
+    settle(s)  # next in line: the priorities read
     s.send(ev.NodeWatchFired(path=node_path(A), kind="DELETED"))
     assert s.name is LEADER and s.state.token == 99
 
@@ -312,17 +320,21 @@ def test_a_create_answered_while_away_is_ours_when_we_come_back() -> None:
     s.answer(s.last(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
     s.none(fx.CreateNode)
     queue_read(s, OURS)
+    settle(s)  # the controls read again on reconnecting, the priorities at the head
     assert s.name is LEADER and s.state.token == TOKEN
 
 
 def test_a_new_session_forgets_the_node_of_the_old_one() -> None:
     s = to_attempter()
     _queued(s, A, OURS)
+    settle(s)  # the member node shows Attempter; the priorities read (next in line)
     s.send(ev.SessionLost())
     assert s.state.place == Place()
     s.send(ev.SessionConnected(session_id=SESSION + 1))
     s.answer(s.one(fx.CheckFileDir), ev.FileDirChecked, outcome=Outcome.OK)
     s.answer(s.last(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
+    s.none(fx.CreateNode)  # the new session claims our member node first
+    settle(s)
     assert s.one(fx.CreateNode).path.endswith(f"-{SESSION + 1:016x}-")
 
 
@@ -450,9 +462,12 @@ def test_same_term_resumed_continues_the_file_sequence() -> None:
     s.answer(s.last(fx.EnsurePath), ev.PathEnsured, outcome=Outcome.OK)
     assert s.name is ATTEMPTER
     s.none(fx.CreateNode)  # the same session: our node lives on
+    mark = len(s.history)
     queue_read(s, s.state.place.name)
+    settle(s)  # the controls read again on reconnecting, the priorities at the head
     assert s.name is LEADER and s.state.token == TOKEN
-    assert s.one(fx.WriteLeaderFile).seq == 2
+    (write,) = s.every(fx.WriteLeaderFile, since=mark)
+    assert write.seq == 2
 
 
 # --- Failover (what it repairs, and when it goes back to Init: test_core_failover.py) --

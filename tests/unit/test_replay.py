@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import attrs
 import orjson
 import pytest
 
@@ -60,13 +61,19 @@ class Replica(Script):
         self.step = step
         self.records: list[Record] = []
 
+    def _next_at(self) -> float:
+        """The monotonic stamp of the next record (the loop stamps each event with it)."""
+        return 100.0 + (self.wall + self.step) - T0
+
     def send(self, event: ev.Event) -> tuple[fx.Effect, ...]:
+        at = self._next_at()
         self.wall += self.step
+        event = attrs.evolve(event, at=at)  # as the daemon's loop stamps it
         t = reduce(self.state, event)
         self.records.append(
             Record(
                 seq=len(self.records) + 1,
-                at=100.0 + self.wall - T0,
+                at=at,
                 wall=self.wall,
                 event=event,
                 state=t.state.name.value,
@@ -79,6 +86,13 @@ class Replica(Script):
         self.state, self.effects = t.state, t.effects
         self.history.append((event, t.effects))
         return t.effects
+
+    def answer(
+        self, effect: Any, event_type: type[ev.Event], **fields: Any
+    ) -> tuple[fx.Effect, ...]:
+        """As `Script.answer`, the answer stamped (and, unless told, asked) just now."""
+        fields.setdefault("at", self._next_at())
+        return super().answer(effect, event_type, **fields)
 
     def at(self, wall: float) -> Replica:
         """Let time pass: the next record is stamped just after `wall`."""
@@ -223,11 +237,12 @@ def test_until_stops_each_journal_and_gives_the_state_at_that_moment(tmp_path: P
     assert snap is not None
     assert (snap.seq, snap.name, snap.token, snap.connected) == (leader_seq, "Leader", 10, True)
     assert [name for name, _ in snap.timers] == ["write"]
-    assert {kind for _, kind in snap.pending} == {
+    assert {kind for _, kind in snap.pending} == {  # every request awaited, of any lifetime
         "PruneFiles",
         "WriteLeaderFile",
         "MarkNode",
         "ReadNode",
+        "PublishMember",  # the member node shows Leader: it spans states
     }
     assert analysis.terms[0].end is None
 
@@ -292,7 +307,10 @@ def test_an_overlap_within_the_clock_skew_is_only_a_note(tmp_path: Path) -> None
     a.stop()
     a_end = next(r.wall for r in a.records if r.state == "Stopping")
     b = Replica("b", start=T0 + 0.5).wait()
-    b.at(a_end - 0.03 - 0.01).lead(12)  # begins 30 ms before a's term ended
+    # Four answers 10 ms apart (its create, the queue, its member node, the priorities):
+    # it leads 20 ms before a's term ended.
+    b.at(a_end - 0.02 - 0.04).lead(12)
+    assert next(r.wall for r in b.records if r.state == "Leader") < a_end - 0.015
     paths = [a.write(tmp_path), b.write(tmp_path)]
     analysis = analyse(paths)
     assert analysis.ok

@@ -38,10 +38,10 @@ MONOTONIC_START = 100.0
 WALL_START = 1_700_000_000.0
 
 
-def ok_answers(effect: fx.Effect, queue: list[str] | None = None) -> list[ev.Event]:
-    """What a healthy world answers to each effect (`queue`: the names of the queue's
-    nodes, which a create adds to)."""
-    queue = [] if queue is None else queue
+def ok_answers(effect: fx.Effect, queue: list[str], now: float) -> list[ev.Event]:
+    """What a healthy world answers to each effect, at once (`queue`: the names of the
+    queue's nodes, which a create adds to; `now`: the loop's monotonic clock, when the
+    request is sent — its answer proves the session alive then)."""
     if isinstance(effect, fx.Connect):
         return [
             ev.ConnectResult(request=effect.request, outcome=Outcome.OK),
@@ -54,9 +54,14 @@ def ok_answers(effect: fx.Effect, queue: list[str] | None = None) -> list[ev.Eve
     if isinstance(effect, fx.CreateNode):
         path = f"{effect.path}{len(queue):010d}"
         queue.append(path.rsplit("/", 1)[-1])
-        return [ev.NodeCreated(request=effect.request, outcome=Outcome.OK, token=TOKEN, path=path)]
+        return [
+            ev.NodeCreated(
+                request=effect.request, outcome=Outcome.OK, token=TOKEN, path=path, asked_at=now
+            )
+        ]
     if isinstance(effect, fx.ReadQueue):
-        return [ev.QueueRead(request=effect.request, outcome=Outcome.OK, names=tuple(queue))]
+        names = tuple(queue)
+        return [ev.QueueRead(request=effect.request, outcome=Outcome.OK, names=names, asked_at=now)]
     if isinstance(effect, fx.MarkNode):
         return [ev.NodeMarked(request=effect.request, outcome=Outcome.OK)]
     if isinstance(effect, fx.ReadNode):
@@ -68,6 +73,7 @@ def ok_answers(effect: fx.Effect, queue: list[str] | None = None) -> list[ev.Eve
                 owner=SESSION,
                 token=TOKEN,
                 path=effect.path,
+                asked_at=now,
             )
         ]
     if isinstance(effect, fx.WriteLeaderFile):
@@ -79,6 +85,13 @@ def ok_answers(effect: fx.Effect, queue: list[str] | None = None) -> list[ev.Eve
         return [ev.NodeReleased(request=effect.request, outcome=Outcome.OK)]
     if isinstance(effect, fx.CloseSession):
         return [ev.SessionClosed(request=effect.request, outcome=Outcome.OK)]
+    if isinstance(effect, fx.PublishMember):  # the replica id is ours
+        return [ev.MemberPublished(request=effect.request, outcome=Outcome.OK, session_id=SESSION)]
+    if isinstance(effect, fx.ReadControl):  # nothing stands
+        return [ev.ControlRead(request=effect.request, outcome=Outcome.OK)]
+    if isinstance(effect, fx.ReadMembers):  # ours alone
+        return [ev.MembersRead(request=effect.request, outcome=Outcome.OK, replicas=("r1",),
+                               priorities=(CONFIG.priority,))]  # fmt: skip
     raise AssertionError(f"unexpected effect {effect!r}")
 
 
@@ -88,8 +101,9 @@ class FakeWorld(EffectHandler):
 
     RUNS = {kind: "run" for kind in fx.EFFECT_TYPES if kind not in LOOP_EFFECTS}
 
-    def __init__(self, auto: bool, journal: list[Record]) -> None:
+    def __init__(self, auto: bool, journal: list[Record], clock: Callable[[], float]) -> None:
         self.auto = auto
+        self.clock = clock
         self.journal = journal
         self.effects: list[fx.Effect] = []
         self.journaled_first: list[bool] = []  # per effect: its record was journaled
@@ -101,7 +115,7 @@ class FakeWorld(EffectHandler):
         self.journaled_first.append(any(effect in r.effects for r in self.journal))
         self.effects.append(effect)
         if self.auto and (self.only is None or isinstance(effect, self.only)):
-            for answer in ok_answers(effect, self.queue):
+            for answer in ok_answers(effect, self.queue, self.clock()):
                 self.put(answer)
 
     def of(self, kind: type[F]) -> list[F]:
@@ -117,17 +131,21 @@ class Harness:
     ) -> None:
         self.timers = FakeTimerService()
         self.journal: list[Record] = []
-        self.world = FakeWorld(auto, self.journal)
+        self.world = FakeWorld(auto, self.journal, clock=self.now)
         self.loop = Loop(
             initial_state(CONFIG),
             journal=journal or self.journal.append,
             handlers=[self.world],
             timers=self.timers,
             observers=observers,
-            clock=lambda: MONOTONIC_START + self.timers.now,
+            clock=self.now,
             wall=lambda: WALL_START + self.timers.now,
         )
         self.world.put = self.loop.put
+
+    def now(self) -> float:
+        """The loop's monotonic clock."""
+        return MONOTONIC_START + self.timers.now
 
     def send(self, *events: ev.Event) -> list[Record]:
         for event in events:
@@ -367,14 +385,26 @@ def test_whole_election_in_memory_reaches_leader_and_writes_at_leader_timeout_ca
     assert h.state == "Init"  # the path is not ensured yet
     h.send(ev.PathEnsured(request=ensure.request, outcome=Outcome.OK))
     assert h.state == "Attempter"
+    assert h.world.of(fx.CreateNode) == []  # our member node is claimed first
+    (claim,) = h.world.of(fx.PublishMember)
+    (control,) = h.world.of(fx.ReadControl)
+    assert claim.create
+    h.send(
+        ev.ControlRead(request=control.request, outcome=Outcome.OK),
+        ev.MemberPublished(request=claim.request, outcome=Outcome.OK, session_id=SESSION),
+    )
     (create,) = h.world.of(fx.CreateNode)
     prefix = f"{CONFIG.election_path}/r1-1-{SESSION:016x}-"
     assert create == fx.CreateNode(request=create.request, path=prefix, replica="r1")
     h.send(ev.NodeCreated(request=create.request, outcome=Outcome.OK, token=TOKEN,
-                          path=f"{prefix}0000000001"))  # fmt: skip
+                          path=f"{prefix}0000000001", asked_at=h.now()))  # fmt: skip
     (read,) = h.world.of(fx.ReadQueue)
     names = (f"r1-1-{SESSION:016x}-0000000001",)
-    h.send(ev.QueueRead(request=read.request, outcome=Outcome.OK, names=names))
+    h.send(ev.QueueRead(request=read.request, outcome=Outcome.OK, names=names, asked_at=h.now()))
+    assert h.state == "Attempter"  # at the head: the priorities are read first
+    (members,) = h.world.of(fx.ReadMembers)
+    h.send(ev.MembersRead(request=members.request, outcome=Outcome.OK, replicas=("r1",),
+                          priorities=(1,)))  # fmt: skip
     assert h.state == "Leader"
     assert h.loop.state.token == TOKEN
     assert write_seqs(h.world.effects) == [1]
