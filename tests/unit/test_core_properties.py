@@ -386,7 +386,9 @@ def _check_job(
             assert after.name is StateName.LEADER and e.token == after.token
             assert after.child_pid is None
     left = before.name is StateName.LEADER and after.name is not StateName.LEADER
-    if left and before.child_pid is not None and not before.child_stopping:
+    # (A job whose lease ran out is being stopped by its keeper already: no StopChild.)
+    lease = isinstance(event, ev.ChildLeaseExpired) and event.pid == before.child_pid
+    if left and before.child_pid is not None and not before.child_stopping and not lease:
         assert fx.StopChild(pid=before.child_pid, grace=before.config.exec_grace) in effects
     if after.child_pid is not None and after.name is not StateName.LEADER:
         assert after.child_stopping or before.exited
