@@ -1155,7 +1155,10 @@ def _take_member_answer(step: Step, event: ev.MemberPublished) -> bool:
     if event.outcome is Outcome.OK:
         step.member = Member(member.since, None, member.asked)
     else:  # failed, or unknown: the node may show anything, or be gone
-        step.member = Member(member.since, None, None, failed=True)
+        # A publish of an earlier session says nothing of this one: its claim is due.
+        asked = member.asked
+        ours = asked is not None and asked[0] == step.session.id
+        step.member = Member(member.since, None, None, failed=ours)
     return True
 
 
