@@ -18,7 +18,6 @@ import attrs
 
 from election.core import effects as fx
 from election.core.effects import EFFECT_TYPES, Effect
-from election.core.lifetime import LIFETIME, Lifetime
 from election.core.state import (
     NO_JOB,
     Books,
@@ -133,7 +132,6 @@ SPANNING_FIELDS: dict[type[Effect], str] = {
     fx.CreateNode: "place_creating",
     fx.ReleaseNode: "place_releasing",
 }
-assert set(SPANNING_FIELDS) == {k for k, v in LIFETIME.items() if v is Lifetime.SPANNING}
 
 
 def snapshot_of(state: State) -> Snapshot:

@@ -16,6 +16,7 @@ from election.core import reducer
 from election.core.cause import Why
 from election.core.events import Outcome
 from election.core.lifetime import ANSWER, LANDS_WORK, LIFETIME, Lifetime, outlives
+from election.core.snapshot import SPANNING_FIELDS
 from election.core.state import StateName
 from tests.unit.core_script import SESSION, Script, settle, to_attempter, to_leader
 
@@ -28,6 +29,8 @@ def test_every_request_has_one_lifetime_and_one_answer() -> None:
     assert set(LIFETIME) == _requests(fx.EFFECT_TYPES)
     assert set(ANSWER) == _requests(ev.EVENT_TYPES)
     assert sorted(ANSWER.values(), key=str) == sorted(LIFETIME, key=str)  # one each
+    # A snapshot keeps each kind that spans states in a field of its own.
+    assert set(SPANNING_FIELDS) == {k for k, v in LIFETIME.items() if v is Lifetime.SPANNING}
 
 
 @pytest.mark.parametrize("why", list(Why))
